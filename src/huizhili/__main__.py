@@ -1,0 +1,5 @@
+"""Allow ``python -m huizhili``."""
+
+from huizhili.cli import main
+
+main()

@@ -1,0 +1,71 @@
+"""Settings, read from the environment (``HUIZHILI_*``) and validated once at start-up.
+
+Build them with :func:`load_settings` and pass them down; nothing reads the environment at
+import time, so tests and servers never share state by accident.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from huizhili.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """All settings of the platform. Every field is documented in ``docs/settings.md``."""
+
+    model_config = SettingsConfigDict(env_prefix="HUIZHILI_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment kind; production refuses unsafe defaults."
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Folder for the embedded database, caches and run outputs."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default an embedded SQLite file in data_dir. "
+        "Use postgresql+psycopg://… for PostgreSQL + PostGIS.",
+    )
+    mqtt_url: str = Field(
+        "mqtt://127.0.0.1:1883", description="MQTT broker that devices publish to."
+    )
+    host: str = Field("127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
+    page_size_default: int = Field(100, ge=1, description="Features per page when none is asked.")
+    page_size_max: int = Field(1000, ge=1, description="Largest page a client may ask for.")
+    upload_max_bytes: int = Field(
+        200 * 1024 * 1024, ge=1, description="Largest file accepted by the import endpoint."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            message = f"HUIZHILI_DATABASE_URL must be sqlite:// or postgresql://, not {value!r}"
+            raise ValueError(message)
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to ``sqlite:///<data_dir>/huizhili.sqlite``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'huizhili.sqlite').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides winning.
+
+    Raises
+    ------
+    ConfigurationError
+        If a value is invalid.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as error:
+        message = f"invalid settings: {error}"
+        raise ConfigurationError(message) from error

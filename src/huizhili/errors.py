@@ -1,0 +1,37 @@
+"""Every named exception of huizhili, each subclassing the nearest builtin.
+
+Domains raise these; the web layer maps them to HTTP statuses in one handler and the CLI
+turns them into a one-line message and a non-zero exit.
+"""
+
+
+class HuizhiliError(Exception):
+    """Base class of the platform's own errors."""
+
+
+class ValidationError(HuizhiliError, ValueError):
+    """An input value is malformed or out of range."""
+
+
+class NotFoundError(HuizhiliError, LookupError):
+    """A record asked for by code, name or id does not exist."""
+
+
+class AmbiguousError(HuizhiliError, LookupError):
+    """A name matches more than one record; ask by code instead."""
+
+
+class ImportFailed(HuizhiliError, ValueError):
+    """A file could not be imported; nothing was written. The message names the bad record."""
+
+    def __init__(self, message: str, *, record: str | None = None) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+class ConfigurationError(HuizhiliError, RuntimeError):
+    """Settings are inconsistent or unsafe for the chosen environment."""
+
+
+class MissingDependencyError(HuizhiliError, ImportError):
+    """An optional extra is needed for this feature; the message names it."""

@@ -1,0 +1,1 @@
+"""One storage layer for the embedded (SQLite) and server (PostgreSQL + PostGIS) modes."""

@@ -1,0 +1,100 @@
+"""Engines, sessions and schema migrations for both backends."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from huizhili.errors import ConfigurationError, MissingDependencyError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def create_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL, with the pragmas the platform relies on.
+
+    Parameters
+    ----------
+    url
+        ``sqlite:///path`` (embedded mode) or ``postgresql+psycopg://…`` (server mode, PostGIS).
+    **kwargs
+        Passed to :func:`sqlalchemy.create_engine`.
+
+    Returns
+    -------
+    Engine
+        SQLite engines enforce foreign keys and use WAL so the server and the CLI can share a file.
+
+    Raises
+    ------
+    MissingDependencyError
+        If a PostgreSQL URL is given without the ``postgis`` extra installed.
+    """
+    if url.startswith("postgresql"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as error:
+            message = "PostgreSQL needs the postgis extra: pip install 'huizhili[postgis]'"
+            raise MissingDependencyError(message) from error
+        return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, **kwargs)
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Enforce foreign keys; WAL lets readers and one writer work at once."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def is_postgis(engine_or_session: Engine | Session) -> bool:
+    """Whether spatial work can be pushed down to PostGIS."""
+    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
+    return bind.dialect.name == "postgresql"
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic configuration bound to ``engine`` (no ``alembic.ini`` needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema to ``revision`` (default: the newest).
+
+    Raises
+    ------
+    ConfigurationError
+        If the database cannot be reached or migrated.
+    """
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except sa.exc.OperationalError as error:
+        message = f"cannot migrate the database at {engine.url!r}: {error.orig}"
+        raise ConfigurationError(message) from error
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory whose objects stay readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that commits on success and rolls back everything on any error."""
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,180 @@
+"""Tables of the platform. One declarative base; migrations in ``storage/migrations``.
+
+These are storage models only: the API's request and response shapes live apart, in
+``huizhili.web.schemas``.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from huizhili.storage.geometry import Geometry
+
+AREA_LEVELS = ("city", "district", "street", "committee", "grid")
+"""Levels of the area hierarchy, outermost first."""
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: stored timestamps never depend on the server's zone."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all tables."""
+
+    type_annotation_map = {dict[str, Any]: JSON, BaseGeometry: Geometry}
+
+
+class Area(Base):
+    """A district, street/town (街镇), residential committee (居委会) or grid cell, with its statistics."""
+
+    __tablename__ = "areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    level: Mapped[str] = mapped_column(String(16), index=True)
+    parent_code: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("areas.code", ondelete="RESTRICT"), index=True
+    )
+    geometry: Mapped[BaseGeometry | None]
+    population: Mapped[int | None] = mapped_column(Integer, doc="Official resident count.")
+    households: Mapped[int | None] = mapped_column(Integer)
+    statistics_year: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(String(200))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class AreaAssigned:
+    """Columns that place a record in the area hierarchy (filled by ``base.assign``)."""
+
+    lon: Mapped[float] = mapped_column(Float, doc="WGS84 longitude of a representative point.")
+    lat: Mapped[float] = mapped_column(Float, doc="WGS84 latitude of a representative point.")
+
+    @declared_attr
+    def district_code(cls) -> Mapped[str | None]:
+        return mapped_column(String(32), index=True)
+
+    @declared_attr
+    def street_code(cls) -> Mapped[str | None]:
+        return mapped_column(String(32), index=True)
+
+    @declared_attr
+    def committee_code(cls) -> Mapped[str | None]:
+        return mapped_column(String(32), index=True)
+
+    @declared_attr
+    def grid_code(cls) -> Mapped[str | None]:
+        return mapped_column(String(32), index=True)
+
+
+class Building(AreaAssigned, Base):
+    """A building footprint with its use and population statistics (never individuals)."""
+
+    __tablename__ = "buildings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    use: Mapped[str] = mapped_column(String(40), default="unknown", index=True)
+    floors: Mapped[int | None] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer)
+    households: Mapped[int | None] = mapped_column(Integer)
+    population: Mapped[int | None] = mapped_column(Integer)
+    population_estimated: Mapped[bool] = mapped_column(default=False)
+    geometry: Mapped[BaseGeometry]
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Parcel(AreaAssigned, Base):
+    """A land parcel (地块) with its land use."""
+
+    __tablename__ = "parcels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    land_use: Mapped[str] = mapped_column(String(40), default="unknown", index=True)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geometry: Mapped[BaseGeometry]
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Facility(AreaAssigned, Base):
+    """A service point of a typed kind, with opening hours and a live status."""
+
+    __tablename__ = "facilities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(500))
+    phone: Mapped[str | None] = mapped_column(String(100))
+    opening_hours: Mapped[str | None] = mapped_column(String(300))
+    is_open: Mapped[bool | None] = mapped_column(doc="Live status; None when unknown.")
+    queue_level: Mapped[str | None] = mapped_column(String(16))
+    status_note: Mapped[str | None] = mapped_column(String(300))
+    status_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    geometry: Mapped[BaseGeometry]
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Device(AreaAssigned, Base):
+    """A sensing device (神经元) and the department that owns it."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    sensor_kind: Mapped[str] = mapped_column(String(40), index=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    owner_department: Mapped[str | None] = mapped_column(String(100), index=True)
+    installed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    geometry: Mapped[BaseGeometry]
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class WalkWay(Base):
+    """An OSM way a pedestrian may use, kept with its node ids to build the walk network."""
+
+    __tablename__ = "walk_ways"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    osm_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    highway: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str | None] = mapped_column(String(300))
+    node_ids: Mapped[list[int]] = mapped_column(JSON)
+    geometry: Mapped[BaseGeometry]
+
+
+class ImportRun(Base):
+    """One import: what came in, what was refused and why (kept for audit)."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    importer: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
