@@ -1,0 +1,209 @@
+"""What every importer shares: records, coordinate conversion, repair, area checks, writing."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+import sqlalchemy as sa
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.orm import Session
+
+from huizhili.base import crs
+from huizhili.base.assign import assign_areas
+from huizhili.base.buildings import estimate_households, estimate_population
+from huizhili.base.geodesy import area_m2, distances_outside_m
+from huizhili.storage.models import AreaAssigned, Building, ImportRun, Parcel, utcnow
+
+Progress = Callable[[str, int], None]
+"""Called with a stage name and how many objects it has handled so far."""
+
+OUTSIDE_TOLERANCE_M = 500.0
+"""Default distance beyond the boundary within which a record still counts as inside."""
+
+_CHUNK = 5000
+
+
+@dataclass
+class Record:
+    """One object read from a file, ready to become a row."""
+
+    ref: str
+    """How the error messages and reports name it, e.g. ``feature 17 (ID 17235)``."""
+    geometry: BaseGeometry | None
+    fields: dict[str, Any]
+    properties: dict[str, Any] = field(default_factory=dict)
+    source_ref: str | None = None
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts written, and every record refused with the reason."""
+
+    importer: str
+    source: str
+    counts: dict[str, int] = field(default_factory=dict)
+    outside: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    repaired: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    run_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        return asdict(self)
+
+
+def convert_to_wgs84(records: Sequence[Record], source_crs: str) -> None:
+    """Convert every record's geometry from ``source_crs`` to WGS84 in place."""
+    name = crs.normalise_crs(source_crs)
+    if name == "wgs84":
+        return
+    geometries = np.array([r.geometry for r in records], dtype=object)
+    present = np.flatnonzero(geometries != None)  # noqa: E711 (element-wise)
+    converted = shapely.transform(geometries[present], lambda xy: _to_wgs84_xy(xy, name))
+    for index, geometry in zip(present, converted, strict=True):
+        records[index].geometry = geometry
+
+
+def _to_wgs84_xy(xy: np.ndarray, name: str) -> np.ndarray:
+    """Coordinate-array form of :func:`crs.to_wgs84` for ``shapely.transform``."""
+    lon, lat = crs.to_wgs84(xy[:, 0], xy[:, 1], name)
+    return np.column_stack((lon, lat))
+
+
+def repair_geometries(records: list[Record], report: ImportReport) -> list[Record]:
+    """Repair invalid geometries; refuse those that are empty or collapse when repaired."""
+    kept = []
+    for record in records:
+        geometry = record.geometry
+        if geometry is None:
+            kept.append(record)
+            continue
+        if geometry.is_empty:
+            report.rejected.append({"record": record.ref, "reason": "empty geometry"})
+            continue
+        if not geometry.is_valid:
+            reason = shapely.is_valid_reason(geometry)
+            repaired = _valid_part(shapely.make_valid(geometry), geometry.geom_type)
+            if repaired is None:
+                report.rejected.append({"record": record.ref, "reason": f"invalid geometry: {reason}"})
+                continue
+            report.repaired.append({"record": record.ref, "reason": reason})
+            record.geometry = repaired
+        kept.append(record)
+    return kept
+
+
+def _valid_part(geometry: BaseGeometry, original_type: str) -> BaseGeometry | None:
+    """The part of a repaired geometry of the original dimension, or None if it collapsed."""
+    wanted = shapely.get_dimensions(shapely.from_wkt(f"{original_type.upper().replace('MULTI', '')} EMPTY"))
+    if geometry.geom_type == "GeometryCollection":
+        parts = [part for part in geometry.geoms if shapely.get_dimensions(part) == wanted]
+        geometry = shapely.union_all(parts) if parts else shapely.Point()
+    if geometry.is_empty or shapely.get_dimensions(geometry) != wanted:
+        return None
+    return geometry
+
+
+def drop_outside(
+    records: list[Record], boundary: BaseGeometry, area_name: str, tolerance_m: float, report: ImportReport
+) -> list[Record]:
+    """Keep records within ``tolerance_m`` of ``boundary``; report the others with their distance."""
+    placed = [r for r in records if r.geometry is not None]
+    if not placed:
+        return records
+    kept = [r for r in records if r.geometry is None]
+    records = placed
+    points = [_anchor(r.geometry) for r in records]
+    lon = np.array([p.x for p in points])
+    lat = np.array([p.y for p in points])
+    distance = distances_outside_m(boundary, lon, lat)
+    for record, point, metres in zip(records, points, distance, strict=True):
+        if metres <= tolerance_m:
+            kept.append(record)
+            continue
+        report.outside.append(
+            {
+                "record": record.ref,
+                "name": record.fields.get("name"),
+                "lon": round(point.x, 6),
+                "lat": round(point.y, 6),
+                "distance_km": round(metres / 1000, 1),
+                "area": area_name,
+            }
+        )
+    return kept
+
+
+def _anchor(geometry: BaseGeometry | None) -> shapely.Point:
+    """The point that places a record: itself, or a point surely inside its shape."""
+    if geometry is None:
+        return shapely.Point()
+    return geometry if geometry.geom_type == "Point" else geometry.point_on_surface()
+
+
+def write_records(
+    session: Session,
+    model: type[AreaAssigned],
+    records: Sequence[Record],
+    progress: Progress | None = None,
+) -> list[int]:
+    """Insert records as rows of ``model`` (replacing rows with the same ``source_ref``), then assign areas.
+
+    Returns
+    -------
+    list of int
+        Ids of the new rows.
+    """
+    refs = [r.source_ref for r in records if r.source_ref]
+    for start in range(0, len(refs), _CHUNK):
+        session.execute(sa.delete(model).where(model.source_ref.in_(refs[start : start + _CHUNK])))  # type: ignore[attr-defined]
+    ids: list[int] = []
+    for start in range(0, len(records), _CHUNK):
+        rows = [_row(model, record) for record in records[start : start + _CHUNK]]
+        ids.extend(session.scalars(sa.insert(model).returning(model.id), rows))  # type: ignore[attr-defined]
+        if progress:
+            progress(f"writing {model.__tablename__}", len(ids))
+    if ids:
+        assign_areas(session, [model], ids)
+    return ids
+
+
+def _row(model: type[AreaAssigned], record: Record) -> dict[str, Any]:
+    """Column values for one record, with the derived ones (anchor point, areas, estimates)."""
+    geometry = record.geometry
+    if geometry is None:
+        message = f"{record.ref}: no geometry"
+        raise ValueError(message)
+    anchor = _anchor(geometry)
+    row = {
+        **record.fields,
+        "geometry": geometry,
+        "lon": anchor.x,
+        "lat": anchor.y,
+        "source_ref": record.source_ref,
+        "properties": record.properties,
+    }
+    if model is Parcel:
+        row["area_m2"] = area_m2(geometry)
+    if model is Building and row.get("use") == "residential" and row.get("population") is None:
+        households = row.get("households") or estimate_households(area_m2(geometry), row.get("floors"))
+        row.update(households=households, population=estimate_population(households), population_estimated=True)
+    return row
+
+
+def finish_run(session: Session, report: ImportReport) -> ImportReport:
+    """Keep the report in ``import_runs`` (same transaction as the data it describes)."""
+    run = ImportRun(
+        importer=report.importer,
+        source=report.source,
+        finished_at=utcnow(),
+        counts=report.counts,
+        report={k: v for k, v in report.as_dict().items() if k in {"outside", "rejected", "repaired", "notes"}},
+    )
+    session.add(run)
+    session.flush()
+    report.run_id = run.id
+    return report

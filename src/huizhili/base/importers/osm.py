@@ -1,0 +1,252 @@
+"""OpenStreetMap extracts (``.osm.pbf``, ``.osm``) through pyosmium.
+
+One pass gives buildings, facilities (through the tag table of ``base.kinds``), the ways a
+pedestrian may use, and administrative boundaries, which attach to existing areas of the same
+name. ``clip`` keeps only what lies in one area, so a city-wide extract can feed a district.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import osmium
+import shapely
+import sqlalchemy as sa
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.orm import Session
+
+from huizhili.base.areas import area_geometry, find_area
+from huizhili.base.importers._common import ImportReport, Progress, Record, finish_run, repair_geometries, write_records
+from huizhili.base.kinds import building_use, kind_for_tags
+from huizhili.errors import ImportFailed
+from huizhili.storage.models import Area, Building, Facility, WalkWay
+
+WALKABLE_HIGHWAYS = frozenset(
+    {
+        "footway", "pedestrian", "path", "steps", "living_street", "residential", "service",
+        "unclassified", "tertiary", "tertiary_link", "secondary", "secondary_link", "primary",
+        "primary_link", "track", "cycleway", "corridor", "road", "crossing",
+    }
+)
+"""``highway=*`` values a pedestrian may use; motorways and trunk roads are left out unless ``foot=yes``."""
+
+_FOOT_ALLOWED = frozenset({"yes", "designated", "permissive"})
+_NO_ACCESS = frozenset({"no", "private"})
+_PROGRESS_EVERY = 100_000
+
+
+def is_walkable(tags: Mapping[str, str]) -> bool:
+    """Whether a way with these tags may be walked on."""
+    foot = tags.get("foot")
+    if foot in _FOOT_ALLOWED:
+        return "highway" in tags
+    if foot in _NO_ACCESS or tags.get("access") in _NO_ACCESS:
+        return False
+    return tags.get("highway") in WALKABLE_HIGHWAYS and tags.get("area") != "yes"
+
+
+def import_osm(
+    session: Session, path: Path, *, clip: str | None = None, progress: Progress | None = None
+) -> ImportReport:
+    """Import buildings, facilities, walkable ways and admin boundaries from an OSM file.
+
+    Parameters
+    ----------
+    session
+        Session inside the caller's transaction.
+    path
+        ``.osm.pbf`` or ``.osm`` (XML) file.
+    clip
+        Code or name of an area: keep only what lies inside it (ways that cross it are kept
+        whole, so the walk network stays connected at the edge). A boundary of that name in the
+        file itself is preferred over the stored one, since it is complete.
+    progress
+        Called every 100,000 OSM objects and as rows are written.
+
+    Returns
+    -------
+    ImportReport
+        Counts of buildings, facilities, walk ways and boundaries attached to areas.
+
+    Raises
+    ------
+    ImportFailed
+        If the file is missing, truncated or not OSM data.
+    """
+    path = Path(path)
+    if not path.is_file():
+        message = f"{path}: no such file"
+        raise ImportFailed(message)
+    report = ImportReport(importer="osm", source=str(path))
+    reader = _OsmReader(progress)
+    try:
+        reader.read(path)
+    except (RuntimeError, ValueError) as error:
+        message = f"{path.name}: not a readable OSM file ({error}); nothing was imported"
+        raise ImportFailed(message) from error
+    buildings = repair_geometries(reader.buildings, report)
+    facilities = repair_geometries(reader.facilities, report)
+    ways = reader.ways
+    if clip is not None:
+        area = find_area(session, clip)
+        boundary = reader.boundaries.get(area.name) or area_geometry(session, area)
+        if boundary is None:
+            message = f"area {area.name} has no boundary to clip to; import its boundary first"
+            raise ImportFailed(message)
+        shapely.prepare(boundary)
+        buildings, facilities = _inside(buildings, boundary), _inside(facilities, boundary)
+        ways = [way for way in ways if boundary.intersects(way.geometry)]
+        report.notes.append(f"clipped to {area.name} ({area.code})")
+    if reader.incomplete:
+        report.notes.append(f"{reader.incomplete} ways or areas skipped: degenerate, or nodes missing from the extract")
+    report.counts["buildings"] = len(write_records(session, Building, buildings, progress))
+    report.counts["facilities"] = len(write_records(session, Facility, facilities, progress))
+    report.counts["walk_ways"] = _write_ways(session, ways)
+    report.counts["boundaries"] = _attach_boundaries(session, reader.boundaries, report)
+    return finish_run(session, report)
+
+
+class _OsmReader:
+    """Collects records from one pass over the file."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.buildings: list[Record] = []
+        self.facilities: list[Record] = []
+        self.ways: list[WalkWay] = []
+        self.boundaries: dict[str, BaseGeometry] = {}
+        self.incomplete = 0
+        self._wkb = osmium.geom.WKBFactory()
+
+    def read(self, path: Path) -> None:
+        """Walk every node, way and assembled area of the file once."""
+        processor = osmium.FileProcessor(str(path)).with_locations().with_areas()
+        for seen, obj in enumerate(processor, start=1):
+            if self.progress and seen % _PROGRESS_EVERY == 0:
+                self.progress("reading OSM", seen)
+            try:
+                if obj.is_node():
+                    self._node(obj)
+                elif obj.is_way():
+                    self._way(obj)
+                elif obj.is_area():
+                    self._area(obj)
+            except (osmium.InvalidLocationError, RuntimeError):  # degenerate or cut-off geometry
+                self.incomplete += 1
+
+    def _node(self, node: Any) -> None:
+        if not node.tags:
+            return
+        tags = dict(node.tags)
+        kind = kind_for_tags(tags)
+        if kind:
+            geometry = shapely.from_wkb(self._wkb.create_point(node))
+            self.facilities.append(_facility(f"node/{node.id}", kind, tags, geometry))
+
+    def _way(self, way: Any) -> None:
+        tags = way.tags
+        if "highway" not in tags or not is_walkable(tags):
+            return
+        geometry = shapely.from_wkb(self._wkb.create_linestring(way))
+        self.ways.append(
+            WalkWay(
+                osm_id=way.id,
+                highway=tags.get("highway"),
+                name=tags.get("name"),
+                node_ids=[node.ref for node in way.nodes],
+                geometry=geometry,
+            )
+        )
+
+    def _area(self, area: Any) -> None:
+        tags = dict(area.tags)
+        kind = kind_for_tags(tags)
+        is_building = "building" in tags and tags["building"] != "no"
+        is_boundary = tags.get("boundary") == "administrative" and "name" in tags and not area.from_way()
+        if not (kind or is_building or is_boundary):
+            return
+        geometry = shapely.from_wkb(self._wkb.create_multipolygon(area))
+        if len(geometry.geoms) == 1:
+            geometry = geometry.geoms[0]
+        ref = f"{'way' if area.from_way() else 'relation'}/{area.orig_id()}"
+        if is_boundary:
+            self.boundaries[tags["name"]] = geometry
+        if is_building:
+            self.buildings.append(
+                Record(
+                    ref=ref,
+                    geometry=geometry,
+                    fields={
+                        "name": tags.get("name"),
+                        "use": building_use(tags),
+                        "floors": _whole(tags.get("building:levels")),
+                        "year": _whole(tags.get("start_date", "")[:4]),
+                    },
+                    properties=_kept_tags(tags),
+                    source_ref=f"osm:{ref}",
+                )
+            )
+        if kind:
+            self.facilities.append(_facility(ref, kind, tags, geometry))
+
+
+def _facility(ref: str, kind: str, tags: dict[str, str], geometry: BaseGeometry) -> Record:
+    """A facility record from an OSM object."""
+    address = " ".join(tags[k] for k in ("addr:street", "addr:housenumber") if k in tags) or None
+    return Record(
+        ref=ref,
+        geometry=geometry,
+        fields={
+            "kind": kind,
+            "name": tags.get("name:zh") or tags.get("name"),
+            "address": address,
+            "phone": tags.get("phone") or tags.get("contact:phone"),
+            "opening_hours": tags.get("opening_hours"),
+        },
+        properties=_kept_tags(tags),
+        source_ref=f"osm:{ref}",
+    )
+
+
+def _kept_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """OSM tags worth keeping beside the mapped fields."""
+    return {k: v for k, v in tags.items() if not k.startswith(("source", "note", "fixme"))}
+
+
+def _whole(value: str | None) -> int | None:
+    """A whole number from a tag, or None when the tag is absent or not a number."""
+    try:
+        return int(float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _inside(records: list[Record], boundary: BaseGeometry) -> list[Record]:
+    """Records whose anchor point lies in ``boundary``."""
+    if not records:
+        return records
+    anchors = [r.geometry if r.geometry.geom_type == "Point" else r.geometry.point_on_surface() for r in records]  # type: ignore[union-attr]
+    inside = shapely.intersects_xy(boundary, np.array([p.x for p in anchors]), np.array([p.y for p in anchors]))
+    return [r for r, keep in zip(records, inside, strict=True) if keep]
+
+
+def _write_ways(session: Session, ways: list[WalkWay]) -> int:
+    """Replace stored walk ways with the same OSM ids by the new ones."""
+    ids = [way.osm_id for way in ways]
+    for start in range(0, len(ids), 5000):
+        session.execute(sa.delete(WalkWay).where(WalkWay.osm_id.in_(ids[start : start + 5000])))
+    session.add_all(ways)
+    session.flush()
+    return len(ways)
+
+
+def _attach_boundaries(session: Session, boundaries: Mapping[str, BaseGeometry], report: ImportReport) -> int:
+    """Give stored areas without a boundary the OSM boundary of the same name."""
+    attached = 0
+    for area in session.scalars(sa.select(Area).where(Area.geometry.is_(None), Area.name.in_(list(boundaries)))):
+        area.geometry = boundaries[area.name]
+        report.notes.append(f"boundary of {area.name} ({area.code}) taken from OSM")
+        attached += 1
+    session.flush()
+    return attached

@@ -1,0 +1,308 @@
+"""GeoJSON, GeoPackage, Shapefile and CSV files, with a column mapping, into the digital base."""
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyogrio.raw
+import shapely
+import shapely.geometry
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.orm import Session
+
+from huizhili.base.areas import AreaSpec, area_geometry, find_area, upsert_areas
+from huizhili.base.importers._common import (
+    OUTSIDE_TOLERANCE_M,
+    ImportReport,
+    Progress,
+    Record,
+    convert_to_wgs84,
+    drop_outside,
+    finish_run,
+    repair_geometries,
+    write_records,
+)
+from huizhili.base.kinds import FACILITY_KINDS
+from huizhili.errors import ImportFailed, ValidationError
+from huizhili.storage.models import AREA_LEVELS, Building, Device, Facility, Parcel
+
+_TEXT, _INT, _BOOL = str, int, bool
+TARGETS: dict[str, dict[str, type]] = {
+    "facility": {"kind": _TEXT, "name": _TEXT, "address": _TEXT, "phone": _TEXT, "opening_hours": _TEXT},
+    "building": {"name": _TEXT, "use": _TEXT, "floors": _INT, "year": _INT, "households": _INT, "population": _INT},
+    "parcel": {"name": _TEXT, "land_use": _TEXT},
+    "device": {"code": _TEXT, "sensor_kind": _TEXT, "name": _TEXT, "owner_department": _TEXT},
+    "area": {
+        "code": _TEXT, "name": _TEXT, "level": _TEXT, "parent_code": _TEXT,
+        "population": _INT, "households": _INT, "statistics_year": _INT,
+    },
+}
+"""Record types a file can fill, and the fields each takes (anything unmapped goes to ``properties``)."""
+
+REQUIRED = {"facility": ("kind",), "device": ("code", "sensor_kind"), "area": ("code", "name", "level")}
+MODELS = {"facility": Facility, "building": Building, "parcel": Parcel, "device": Device}
+LON_COLUMNS = ("lon", "lng", "longitude", "x", "经度")
+LAT_COLUMNS = ("lat", "latitude", "y", "纬度")
+
+
+def import_file(
+    session: Session,
+    path: Path,
+    target: str,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    constants: Mapping[str, str] | None = None,
+    source_crs: str = "wgs84",
+    within: str | None = None,
+    tolerance_m: float = OUTSIDE_TOLERANCE_M,
+    layer: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a GeoJSON, GeoPackage, Shapefile or CSV file as facilities, buildings, parcels, devices or areas.
+
+    Parameters
+    ----------
+    session
+        Session inside the caller's transaction; on any error the caller rolls back.
+    path
+        The file. CSV needs longitude/latitude columns (see ``mapping``'s ``lon``/``lat``).
+    target
+        One of :data:`TARGETS`.
+    mapping
+        Target field → source column, e.g. ``{"name": "名称"}``; a field with the same name as a
+        column is taken without mapping. ``lon`` and ``lat`` name a CSV's coordinate columns.
+    constants
+        Target field → value for every record, e.g. ``{"kind": "sampling_point"}``.
+    source_crs
+        ``wgs84``, ``gcj02``, ``bd09``, ``cgcs2000`` or ``EPSG:<code>``; converted to WGS84.
+    within
+        Code or name of an area: records farther than ``tolerance_m`` outside its boundary are
+        reported in ``ImportReport.outside`` and not kept.
+    tolerance_m
+        Metres beyond the boundary still counted as inside (boundaries are simplified).
+    layer
+        Layer of a multi-layer file (GeoPackage).
+    progress
+        Called as records are read and written.
+
+    Returns
+    -------
+    ImportReport
+
+    Raises
+    ------
+    ImportFailed
+        If the file is unreadable, truncated, or a record is malformed; names the record.
+    ValidationError
+        If the target, mapping or CRS is not valid.
+    """
+    if target not in TARGETS:
+        message = f"unknown target {target!r}; choose one of {', '.join(TARGETS)}"
+        raise ValidationError(message)
+    mapping, constants = dict(mapping or {}), dict(constants or {})
+    unknown = set(mapping) - set(TARGETS[target]) - {"lon", "lat", "id"} | set(constants) - set(TARGETS[target])
+    if unknown:
+        message = f"{target} has no field {', '.join(sorted(unknown))}; fields: {', '.join(TARGETS[target])}"
+        raise ValidationError(message)
+    report = ImportReport(importer=f"file:{target}", source=str(path))
+    records = []
+    for ref, properties, geometry in _read_features(Path(path), mapping, layer):
+        records.append(_record(target, ref, properties, geometry, mapping, constants, path))
+        if progress and len(records) % 10000 == 0:
+            progress("reading", len(records))
+    convert_to_wgs84(records, source_crs)
+    records = repair_geometries(records, report)
+    if within is not None:
+        area = find_area(session, within)
+        boundary = area_geometry(session, area)
+        if boundary is None:
+            message = f"area {area.name} ({area.code}) has no boundary to check records against"
+            raise ValidationError(message)
+        records = drop_outside(records, boundary, area.name, tolerance_m, report)
+    if target == "area":
+        report.counts["areas"] = upsert_areas(session, [_area_spec(r, path) for r in records])
+    else:
+        model = MODELS[target]
+        report.counts[model.__tablename__] = len(write_records(session, model, records, progress))
+    return finish_run(session, report)
+
+
+def _read_features(
+    path: Path, mapping: Mapping[str, str], layer: str | None
+) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
+    """Yield (reference, properties, geometry) per feature, whatever the format."""
+    if not path.is_file():
+        message = f"{path}: no such file"
+        raise ImportFailed(message)
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".txt"}:
+        yield from _read_csv(path, mapping)
+        return
+    if suffix in {".geojson", ".json"}:
+        features = _read_geojson(path)
+    elif suffix in {".gpkg", ".shp", ".zip", ".fgb"}:
+        features = _read_ogr(path, layer)
+    else:
+        message = f"{path}: unsupported format {suffix!r}; use GeoJSON, GeoPackage, Shapefile or CSV"
+        raise ImportFailed(message)
+    if "lon" in mapping and "lat" in mapping:
+        # Coordinates in attribute columns win over the stored geometry (e.g. raw BD-09 values).
+        for ref, properties, _ in features:
+            yield ref, properties, _point(properties, mapping["lon"], mapping["lat"], ref, path)
+    else:
+        yield from features
+
+
+def _read_geojson(path: Path) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
+    """Parse GeoJSON ourselves so a broken file can be blamed on the exact feature."""
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        broken = len(re.findall(r'"type"\s*:\s*"Feature"', text[: error.pos]))
+        message = (
+            f"{path.name}: malformed JSON in feature {broken or 1} "
+            f"(line {error.lineno}, column {error.colno}): {error.msg}"
+        )
+        raise ImportFailed(message, record=f"feature {broken or 1}") from error
+    features = document.get("features") if isinstance(document, dict) else None
+    if not isinstance(features, list):
+        message = f"{path.name}: not a GeoJSON FeatureCollection"
+        raise ImportFailed(message)
+    for number, feature in enumerate(features, start=1):
+        properties = (feature or {}).get("properties") or {}
+        ref = _feature_ref(number, properties, feature.get("id") if isinstance(feature, dict) else None)
+        try:
+            geometry = shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None
+        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as error:
+            message = f"{path.name}: {ref} has a malformed geometry: {error}"
+            raise ImportFailed(message, record=ref) from error
+        yield ref, properties, geometry
+
+
+def _feature_ref(number: int, properties: Mapping[str, Any], feature_id: Any) -> str:
+    """Name a feature by its position and, where it has one, its id."""
+    identity = feature_id if feature_id is not None else properties.get("id", properties.get("ID"))
+    return f"feature {number}" + (f" (id {identity})" if identity is not None else "")
+
+
+def _read_csv(path: Path, mapping: Mapping[str, str]) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
+    """Rows of a CSV with longitude/latitude columns; line numbers count the header as line 1."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        message = f"{path.name}: unreadable CSV: {error}"
+        raise ImportFailed(message) from error
+    lon_column = mapping.get("lon") or _first_present(frame.columns, LON_COLUMNS)
+    lat_column = mapping.get("lat") or _first_present(frame.columns, LAT_COLUMNS)
+    for row_number, row in enumerate(frame.to_dict("records"), start=2):
+        ref = f"line {row_number}"
+        geometry = _point(row, lon_column, lat_column, ref, path) if lon_column and lat_column else None
+        yield ref, row, geometry
+
+
+def _point(properties: Mapping[str, Any], lon_column: str, lat_column: str, ref: str, path: Path) -> shapely.Point:
+    """A point from two attribute columns."""
+    lon = _coordinate(properties.get(lon_column), ref, path)
+    lat = _coordinate(properties.get(lat_column), ref, path)
+    return shapely.Point(lon, lat)
+
+
+def _first_present(columns: Any, candidates: tuple[str, ...]) -> str | None:
+    """The first candidate column name present, ignoring case."""
+    lowered = {str(c).lower(): str(c) for c in columns}
+    return next((lowered[c] for c in candidates if c in lowered), None)
+
+
+def _coordinate(value: Any, ref: str, path: Path) -> float:
+    """A finite float coordinate, or an error naming the record."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        message = f"{path.name}: {ref} has no valid coordinate ({value!r})"
+        raise ImportFailed(message, record=ref)
+    return number
+
+
+def _read_ogr(path: Path, layer: str | None) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
+    """GeoPackage, Shapefile and friends through GDAL (pyogrio), reprojected later by our own code."""
+    try:
+        meta, _, geometry, fields = pyogrio.raw.read(path, layer=layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as error:
+        message = f"{path.name}: unreadable: {error}"
+        raise ImportFailed(message) from error
+    names = list(meta["fields"])
+    shapes = shapely.from_wkb(geometry) if geometry is not None else np.full(len(fields[0]) if fields else 0, None)
+    for index, shape in enumerate(shapes):
+        properties = {name: _plain(column[index]) for name, column in zip(names, fields, strict=True)}
+        yield _feature_ref(index + 1, properties, None), properties, shape
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python values, for JSON properties."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _record(
+    target: str,
+    ref: str,
+    properties: dict[str, Any],
+    geometry: BaseGeometry | None,
+    mapping: Mapping[str, str],
+    constants: Mapping[str, str],
+    path: Path,
+) -> Record:
+    """Apply the mapping and type rules to one feature."""
+    fields: dict[str, Any] = {}
+    used = set()
+    for field, kind in TARGETS[target].items():
+        column = mapping.get(field, field)
+        raw = constants.get(field, properties.get(column))
+        used.add(column)
+        fields[field] = _typed(raw, kind, field, ref, path)
+    for field in REQUIRED.get(target, ()):
+        if fields[field] is None:
+            message = f"{path.name}: {ref} has no {field} (map a column with --map {field}=COLUMN or set --set {field}=VALUE)"
+            raise ImportFailed(message, record=ref)
+    if target == "facility" and fields["kind"] not in FACILITY_KINDS:
+        message = f"{path.name}: {ref} has unknown facility kind {fields['kind']!r}"
+        raise ImportFailed(message, record=ref)
+    if target == "area" and fields["level"] not in AREA_LEVELS:
+        message = f"{path.name}: {ref} has unknown area level {fields['level']!r}"
+        raise ImportFailed(message, record=ref)
+    if geometry is None and target != "area":
+        message = f"{path.name}: {ref} has no geometry"
+        raise ImportFailed(message, record=ref)
+    identity = properties.get(mapping.get("id", "id"), properties.get("ID"))
+    source_ref = f"{path.stem}:{identity if identity not in (None, '') else ref}"
+    extra = {k: _plain(v) for k, v in properties.items() if k not in used and v not in (None, "")}
+    return Record(ref=ref, geometry=geometry, fields=fields, properties=extra, source_ref=source_ref)
+
+
+def _typed(raw: Any, kind: type, field: str, ref: str, path: Path) -> Any:
+    """Convert a raw cell to the field's type; empty cells become None."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)) or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if kind is int:
+        try:
+            return int(float(raw))
+        except (TypeError, ValueError) as error:
+            message = f"{path.name}: {ref}: {field} must be a whole number, not {raw!r}"
+            raise ImportFailed(message, record=ref) from error
+    return str(raw).strip()
+
+
+def _area_spec(record: Record, path: Path) -> AreaSpec:
+    """An area from a record; its geometry must be areal."""
+    geometry = record.geometry
+    if geometry is not None and geometry.geom_type not in {"Polygon", "MultiPolygon"}:
+        message = f"{path.name}: {record.ref}: an area needs a polygon, not a {geometry.geom_type}"
+        raise ImportFailed(message, record=record.ref)
+    return AreaSpec(geometry=geometry, source=path.name, **record.fields)
