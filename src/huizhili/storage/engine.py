@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from huizhili.errors import ConfigurationError, MissingDependencyError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+POSTGIS_TABLES = frozenset({"spatial_ref_sys", "geometry_columns", "geography_columns"})
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
@@ -63,6 +64,11 @@ def is_postgis(engine_or_session: Engine | Session) -> bool:
     """Whether spatial work can be pushed down to PostGIS."""
     bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
     return bind.dialect.name == "postgresql"
+
+
+def include_name(name: str | None, kind: str, _parents: Any) -> bool:
+    """Leave PostGIS's own tables out of Alembic's comparisons of database and models."""
+    return not (kind == "table" and name in POSTGIS_TABLES)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -33,12 +33,15 @@ WALKABLE_HIGHWAYS = frozenset(
 
 _FOOT_ALLOWED = frozenset({"yes", "designated", "permissive"})
 _NO_ACCESS = frozenset({"no", "private"})
+_NOT_BUILT = frozenset({"construction", "proposed", "abandoned", "razed"})
 _PROGRESS_EVERY = 100_000
 
 
 def is_walkable(tags: Mapping[str, str]) -> bool:
     """Whether a way with these tags may be walked on."""
     foot = tags.get("foot")
+    if tags.get("highway") in _NOT_BUILT:
+        return False
     if foot in _FOOT_ALLOWED:
         return "highway" in tags
     if foot in _NO_ACCESS or tags.get("access") in _NO_ACCESS:
@@ -199,7 +202,7 @@ def _facility(ref: str, kind: str, tags: dict[str, str], geometry: BaseGeometry)
         geometry=geometry,
         fields={
             "kind": kind,
-            "name": tags.get("name:zh") or tags.get("name"),
+            "name": tags.get("name"),
             "address": address,
             "phone": tags.get("phone") or tags.get("contact:phone"),
             "opening_hours": tags.get("opening_hours"),

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from huizhili.storage.engine import include_name
 from huizhili.storage.models import Base
 
 engine = context.config.attributes["engine"]
@@ -11,5 +12,6 @@ with engine.begin() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         include_schemas=False,
+        include_name=include_name,
     )
     context.run_migrations()

@@ -1,0 +1,158 @@
+"""Listing records of the digital base as GeoJSON, filtered by kind, area and bounding box, page by page."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from huizhili.base.areas import find_area, in_area
+from huizhili.errors import NotFoundError, ValidationError
+from huizhili.storage.models import Area, Building, Device, Facility, Parcel
+from huizhili.storage.spatial import intersecting
+
+LAYERS: dict[str, Any] = {
+    "areas": Area,
+    "buildings": Building,
+    "facilities": Facility,
+    "devices": Device,
+    "parcels": Parcel,
+}
+"""Layers served as GeoJSON, by name."""
+
+_KIND_COLUMN = {"facilities": "kind", "buildings": "use", "devices": "sensor_kind", "parcels": "land_use", "areas": "level"}
+_HIDDEN = {"geometry", "lon", "lat", "properties"}
+
+
+@dataclass(frozen=True)
+class FeatureQuery:
+    """Which features of a layer to return: all filters combine with AND."""
+
+    kind: str | None = None
+    """Facility kind, building use, device sensor kind, parcel land use, or area level."""
+    area: str | None = None
+    """Code or name of an area the features must lie in (for areas: their parent)."""
+    bbox: tuple[float, float, float, float] | None = None
+    """WGS84 (min lon, min lat, max lon, max lat)."""
+    limit: int = 100
+    offset: int = 0
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """``minlon,minlat,maxlon,maxlat`` → a checked bounding box.
+
+    Raises
+    ------
+    ValidationError
+        If it is not four numbers in order within WGS84 bounds.
+    """
+    try:
+        west, south, east, north = (float(part) for part in text.split(","))
+    except ValueError as error:
+        message = f"bbox must be minlon,minlat,maxlon,maxlat, not {text!r}"
+        raise ValidationError(message) from error
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        message = f"bbox {text!r} is out of order or outside WGS84 bounds"
+        raise ValidationError(message)
+    return west, south, east, north
+
+
+def list_features(session: Session, layer: str, query: FeatureQuery) -> dict[str, Any]:
+    """One page of a layer as a GeoJSON FeatureCollection with ``numberMatched`` and ``numberReturned``.
+
+    Parameters
+    ----------
+    session
+        Open session.
+    layer
+        A key of :data:`LAYERS`.
+    query
+        Filters and paging.
+
+    Returns
+    -------
+    dict
+        GeoJSON FeatureCollection (WGS84); features ordered by id so pages are stable.
+
+    Raises
+    ------
+    NotFoundError
+        If the layer or the area does not exist.
+    """
+    model = LAYERS.get(layer)
+    if model is None:
+        message = f"no layer {layer!r}; layers: {', '.join(LAYERS)}"
+        raise NotFoundError(message)
+    conditions = _conditions(session, layer, model, query)
+    total = session.scalar(sa.select(sa.func.count()).select_from(model).where(*conditions))
+    rows = session.scalars(
+        sa.select(model).where(*conditions).order_by(model.id).limit(query.limit).offset(query.offset)
+    ).all()
+    return {
+        "type": "FeatureCollection",
+        "numberMatched": total,
+        "numberReturned": len(rows),
+        "features": [to_feature(row) for row in rows],
+    }
+
+
+def _conditions(session: Session, layer: str, model: Any, query: FeatureQuery) -> list[sa.ColumnElement[bool]]:
+    """SQL conditions for the query's filters."""
+    conditions = []
+    if query.kind is not None:
+        conditions.append(getattr(model, _KIND_COLUMN[layer]) == query.kind)
+    if query.area is not None:
+        area = find_area(session, query.area)
+        conditions.append(model.parent_code == area.code if model is Area else in_area(session, model, area))
+    if query.bbox is not None:
+        conditions.append(intersecting(session, model, shapely.box(*query.bbox)))
+    return conditions
+
+
+def to_feature(row: Any) -> dict[str, Any]:
+    """A GeoJSON Feature of a stored record: its columns (less geometry) and its extra properties."""
+    properties = {
+        column.key: _plain(getattr(row, column.key))
+        for column in sa.inspect(type(row)).columns
+        if column.key not in _HIDDEN
+    }
+    properties["extra"] = row.properties
+    geometry = row.geometry
+    return {
+        "type": "Feature",
+        "id": row.id,
+        "geometry": shapely.geometry.mapping(geometry) if geometry is not None else None,
+        "properties": properties,
+    }
+
+
+def get_record(session: Session, layer: str, record_id: int) -> dict[str, Any]:
+    """One record of a layer as a GeoJSON Feature.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such record.
+    """
+    row = session.get(LAYERS[layer], record_id)
+    if row is None:
+        message = f"no {layer} record {record_id}"
+        raise NotFoundError(message)
+    return to_feature(row)
+
+
+def get_area(session: Session, code_or_name: str) -> dict[str, Any]:
+    """One area, by code or exact name, as a GeoJSON Feature.
+
+    Raises
+    ------
+    NotFoundError, AmbiguousError
+        If the area cannot be found unambiguously.
+    """
+    return to_feature(find_area(session, code_or_name))
+
+
+def _plain(value: Any) -> Any:
+    """Datetimes to ISO text; everything else as it is."""
+    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -1,0 +1,229 @@
+"""The ``huizhili`` command: thin wrappers that parse, call a domain function and print."""
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from huizhili.config import Settings, load_settings
+from huizhili.errors import HuizhiliError
+from huizhili.storage.engine import create_engine, migrate, session_factory, transaction
+
+log = logging.getLogger("huizhili")
+
+
+class _Context:
+    """Settings and a migrated database, made once per command."""
+
+    def __init__(self) -> None:
+        self.settings: Settings = load_settings()
+        self.engine = create_engine(self.settings.resolved_database_url)
+        migrate(self.engine)
+        self.sessions = session_factory(self.engine)
+
+
+def _run(action: Callable[[], Any]) -> Any:
+    """Turn the platform's errors into one line on stderr and exit status 1."""
+    try:
+        return action()
+    except HuizhiliError as error:
+        record = getattr(error, "record", None)
+        click.echo(f"error: {error}" + (f" [record: {record}]" if record and record not in str(error) else ""), err=True)
+        sys.exit(1)
+
+
+def _progress(stage: str, count: int) -> None:
+    """Show a long job's progress on stderr, one updating line."""
+    click.echo(f"\r{stage}: {count:,}", nl=False, err=True)
+
+
+@click.group()
+@click.version_option(package_name="huizhili")
+@click.option("-v", "--verbose", is_flag=True, help="Log details to stderr.")
+def main(verbose: bool) -> None:
+    """huizhili (汇治理): a city district's operations platform."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--no-serve", is_flag=True, help="Only load the demo, do not start the server.")
+@click.option("--host", default=None, help="Address to listen on (default HUIZHILI_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default HUIZHILI_PORT or 8000).")
+def demo(no_serve: bool, host: str | None, port: int | None) -> None:
+    """Load the Xuhui District demo, then serve it."""
+    from huizhili.base.demo import load_xuhui
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        reports = _run(lambda: load_xuhui(session))
+    for report in reports:
+        click.echo(f"{Path(report.source).name}: {_counts_text(report.counts)}")
+    click.echo(f"Xuhui demo loaded into {context.settings.resolved_database_url}")
+    if not no_serve:
+        _serve(context, host, port)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default HUIZHILI_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default HUIZHILI_PORT or 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the API (OpenAPI docs at /docs)."""
+    _serve(_run(_Context), host, port)
+
+
+def _serve(context: _Context, host: str | None, port: int | None) -> None:
+    """Run the web app under uvicorn."""
+    import uvicorn
+
+    from huizhili.web.app import create_app
+
+    app = create_app(context.settings, context.engine)
+    host, port = host or context.settings.host, port or context.settings.port
+    click.echo(f"serving on http://{host}:{port} (API docs at /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@main.group(name="import")
+def import_() -> None:
+    """Import data into the digital base (all or nothing per file)."""
+
+
+@import_.command(name="osm")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--clip", metavar="AREA", help="Keep only what lies in this area (code or name), e.g. 徐汇区.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+def import_osm_command(path: Path, clip: str | None, as_json: bool) -> None:
+    """Import buildings, facilities, walkable ways and boundaries from an .osm.pbf/.osm file."""
+    from huizhili.base.importers import import_osm
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        report = _run(lambda: import_osm(session, path, clip=clip, progress=_progress))
+    _print_report(report, as_json)
+
+
+@import_.command(name="file")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--as", "target", required=True, type=click.Choice(["facility", "building", "parcel", "device", "area"]), help="What each record becomes.")
+@click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN", help="Take FIELD from COLUMN (repeatable); lon=/lat= name coordinate columns.")
+@click.option("--set", "constants", multiple=True, metavar="FIELD=VALUE", help="Give every record FIELD=VALUE (repeatable), e.g. kind=park.")
+@click.option("--crs", "source_crs", default="wgs84", show_default=True, help="wgs84, gcj02, bd09, cgcs2000 or EPSG:<code>.")
+@click.option("--within", metavar="AREA", help="Report and skip records outside this area (code or name).")
+@click.option("--tolerance", type=float, default=500.0, show_default=True, help="Metres outside the boundary still accepted.")
+@click.option("--layer", help="Layer of a GeoPackage.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+def import_file_command(
+    path: Path, target: str, mappings: tuple[str, ...], constants: tuple[str, ...], source_crs: str,
+    within: str | None, tolerance: float, layer: str | None, as_json: bool,
+) -> None:
+    """Import a GeoJSON, GeoPackage, Shapefile or CSV file."""
+    from huizhili.base.importers import import_file
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        report = _run(
+            lambda: import_file(
+                session, path, target, mapping=_pairs(mappings), constants=_pairs(constants),
+                source_crs=source_crs, within=within, tolerance_m=tolerance, layer=layer, progress=_progress,
+            )
+        )
+    _print_report(report, as_json)
+
+
+@import_.command(name="divisions")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--parent", "parents", multiple=True, metavar="CODE=NAME", help="Create this parent area if missing, e.g. 310104=徐汇区.")
+def import_divisions_command(paths: tuple[Path, ...], parents: tuple[str, ...]) -> None:
+    """Import official division codes (CSV with code,name): streets, committees."""
+    from huizhili.base.importers import import_divisions
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        report = _run(lambda: import_divisions(session, list(paths), _pairs(parents)))
+    _print_report(report, as_json=False)
+
+
+def _pairs(items: tuple[str, ...]) -> dict[str, str]:
+    """``a=b`` options to a dict, refusing malformed ones."""
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    """An import report: a summary line, then what was refused."""
+    click.echo("", err=True)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"imported {_counts_text(report.counts)} from {report.source}")
+    for note in report.notes:
+        click.echo(f"  note: {note}")
+    for item in report.outside:
+        click.echo(f"  outside {item['area']}: {item['record']} {item.get('name') or ''} at {item['lon']},{item['lat']} ({item['distance_km']} km away) — not imported")
+    for item in report.rejected:
+        click.echo(f"  rejected: {item['record']}: {item['reason']}")
+    if report.repaired:
+        click.echo(f"  repaired {len(report.repaired)} invalid geometries")
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count:,} {name}" for name, count in counts.items()) or "nothing"
+
+
+@main.group()
+def base() -> None:
+    """The digital base: summaries and area assignment."""
+
+
+@base.command()
+@click.option("--area", metavar="CODE|NAME", help="Area to summarise (default: everything).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def summary(area: str | None, as_json: bool) -> None:
+    """底数清: counts of buildings, population, facilities by kind and devices per area."""
+    from huizhili.base.summary import summarise
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        result = _run(lambda: summarise(session, area))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    rows = [result, *result["children"]]
+    kinds = [k for k, v in result.items() if isinstance(v, int) and k not in {"buildings", "population", "households", "devices", "parcels", "facilities"} and v]
+    header = ["area", "buildings", "population", "devices", "facilities", *kinds]
+    click.echo("\t".join(header))
+    for index, row in enumerate(rows):
+        name = ("  " if index else "") + f"{row['name']} ({row['code'] or '-'})"
+        click.echo("\t".join([name, *(str(row[k] if row[k] is not None else "-") for k in header[1:])]))
+
+
+@base.command()
+def assign() -> None:
+    """Recompute the street, committee and grid of every record (after boundaries change)."""
+    from huizhili.base.assign import assign_areas
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        _run(lambda: assign_areas(session))
+    click.echo("area assignment refreshed")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply pending migrations (every command does this too)."""
+    context = _run(_Context)
+    click.echo(f"database at {context.settings.resolved_database_url} is up to date")

@@ -1,0 +1,103 @@
+"""Shared fixtures: a fresh database per test on SQLite and, where configured, on PostgreSQL+PostGIS."""
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from huizhili.base.demo import load_xuhui
+from huizhili.base.importers import import_osm
+from huizhili.config import Settings, load_settings
+from huizhili.storage.engine import create_engine, migrate, session_factory, transaction
+from huizhili.web.app import create_app
+
+DATA = Path(__file__).parent / "data"
+SHARED = Path(__file__).parents[1].parent / "shared" / "data"
+HELSINKI = DATA / "osm" / "helsinki.osm.pbf"
+PG_URL = os.environ.get("HUIZHILI_TEST_PG_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI") and not PG_URL:
+        raise pytest.UsageError("CI must set HUIZHILI_TEST_PG_URL so the suite also runs on PostGIS")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating every time is slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite"
+    engine = create_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
+    """A migrated, empty database: an SQLite file, or a fresh schema in PostgreSQL+PostGIS."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.sqlite"
+        shutil.copy(sqlite_template, path)
+        engine = create_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+        return
+    if not PG_URL:
+        pytest.skip("HUIZHILI_TEST_PG_URL is not set: the PostgreSQL+PostGIS run is skipped")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema},public"})
+    migrate(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def xuhui(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The database with the Xuhui demo loaded."""
+    with transaction(sessions) as session:
+        load_xuhui(session)
+    return sessions
+
+
+@pytest.fixture
+def helsinki(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The database with central Helsinki imported from OSM."""
+    with transaction(sessions) as session:
+        import_osm(session, HELSINKI)
+    return sessions
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(environment="test", data_dir=tmp_path / "var", page_size_max=50)
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """The API in-process, over the test database."""
+    with TestClient(create_app(settings, engine)) as client:
+        yield client
