@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUIZHILI_", extra="ignore")
 
     environment: Literal["development", "test", "production"] = Field(
-        "development", description="Deployment kind; production refuses unsafe defaults."
+        "development", description="Deployment kind: development, test or production."
     )
     data_dir: Path = Field(
         Path("var"), description="Folder for the embedded database, caches and run outputs."

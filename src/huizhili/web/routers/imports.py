@@ -55,7 +55,7 @@ async def _store_upload(file: UploadFile, folder: Path, limit: int) -> Path:
     """Save the upload outside any served folder, refusing unknown types and oversize files."""
     name = file.filename or ""
     suffix = ".osm.pbf" if name.lower().endswith(".osm.pbf") else Path(name).suffix.lower()
-    if Path(suffix).suffix not in ALLOWED_SUFFIXES:
+    if suffix.rpartition(".")[2] not in {s.lstrip(".") for s in ALLOWED_SUFFIXES}:
         message = f"file type {suffix or '(none)'!r} not accepted; send one of {', '.join(sorted(ALLOWED_SUFFIXES))}"
         raise ValidationError(message)
     folder.mkdir(parents=True, exist_ok=True)

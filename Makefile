@@ -1,0 +1,26 @@
+# Two commands for a fresh machine: `make demo` (set up, load Xuhui, serve) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: demo test install bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[postgis,mqtt,test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/huizhili demo
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/bench_assign.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,56 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from huizhili.base.kinds import FACILITY_KINDS
+from huizhili.cli import main
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+    """The CLI against an embedded database of its own."""
+    monkeypatch.setenv("HUIZHILI_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("HUIZHILI_DATABASE_URL", raising=False)
+    return CliRunner()
+
+
+def test_demo_loads_xuhui_and_summary_prints_json(runner):
+    loaded = runner.invoke(main, ["demo", "--no-serve"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "Xuhui demo loaded" in loaded.output
+    result = runner.invoke(main, ["base", "summary", "--area", "徐汇区", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert {"buildings", "population", "park", *FACILITY_KINDS} <= set(summary)
+    assert summary["health_centre"] == 12
+    assert len(summary["children"]) == 14
+
+
+def test_summary_table_lists_each_street(runner):
+    runner.invoke(main, ["demo", "--no-serve"])
+    result = runner.invoke(main, ["base", "summary", "--area", "310104"])
+    assert result.exit_code == 0
+    assert "徐家汇街道 (310104014)" in result.output
+
+
+def test_import_of_a_missing_file_fails_with_one_line(runner, tmp_path):
+    result = runner.invoke(main, ["import", "file", str(tmp_path / "none.geojson"), "--as", "facility", "--set", "kind=park"])
+    assert result.exit_code == 1
+    assert "no such file" in result.stderr
+
+
+def test_import_file_reports_records_outside_the_area(runner, tmp_path):
+    runner.invoke(main, ["demo", "--no-serve"])
+    points = tmp_path / "points.csv"
+    points.write_text("name,lon,lat\n徐家汇,121.4375,31.1960\n北京,116.40,39.91\n", encoding="utf-8")
+    result = runner.invoke(main, ["import", "file", str(points), "--as", "facility", "--set", "kind=sampling_point", "--within", "徐汇区"])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 facilities" in result.stdout
+    assert "北京" in result.stdout and "not imported" in result.stdout
+
+
+def test_malformed_key_value_option_is_refused(runner, tmp_path):
+    result = runner.invoke(main, ["import", "file", str(tmp_path / "x.csv"), "--as", "facility", "--set", "kindpark"])
+    assert result.exit_code == 2
+    assert "KEY=VALUE" in result.output

@@ -1,0 +1,115 @@
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from huizhili.base.demo import load_xuhui
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import Facility, ImportRun
+
+
+@pytest.fixture
+def demo_client(client, sessions):
+    with transaction(sessions) as session:
+        load_xuhui(session)
+    return client
+
+
+def test_area_summary_has_counts_per_kind_and_children(demo_client):
+    response = demo_client.get("/api/areas/310104/summary")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["name"] == "徐汇区"
+    assert body["health_centre"] == 12
+    assert len(body["children"]) == 14
+
+
+def test_area_by_name_is_a_geojson_feature_with_its_boundary(demo_client):
+    body = demo_client.get("/api/areas/徐家汇街道").json()
+    assert body["properties"]["code"] == "310104014"
+    assert body["geometry"]["type"] == "Polygon"
+
+
+def test_facilities_filter_by_kind_area_and_bbox(demo_client):
+    by_kind = demo_client.get("/api/facilities", params={"kind": "health_centre"}).json()
+    assert by_kind["numberMatched"] == 13
+    in_street = demo_client.get("/api/facilities", params={"area": "310104014"}).json()
+    assert {f["properties"]["street_code"] for f in in_street["features"]} == {"310104014"}
+    xujiahui = demo_client.get("/api/facilities", params={"bbox": "121.430,31.190,121.440,31.200", "kind": "metro_station"}).json()
+    names = {f["properties"]["name"] for f in xujiahui["features"]}
+    assert "徐家汇" in names
+    for feature in xujiahui["features"]:
+        lon, lat = feature["geometry"]["coordinates"]
+        assert 121.430 <= lon <= 121.440 and 31.190 <= lat <= 31.200
+
+
+def test_pages_are_capped_and_stable(demo_client):
+    first = demo_client.get("/api/areas", params={"kind": "committee", "limit": 1000}).json()
+    assert first["numberMatched"] == 313
+    assert first["numberReturned"] == 50  # the test settings cap pages at 50
+    second = demo_client.get("/api/areas", params={"kind": "committee", "limit": 1000, "offset": 50}).json()
+    assert not {f["id"] for f in first["features"]} & {f["id"] for f in second["features"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/facilities?bbox=1,2,3", 422),
+        ("/api/facilities?bbox=10,10,0,0", 422),
+        ("/api/facilities?limit=0", 422),
+        ("/api/facilities/999999", 404),
+        ("/api/areas/nowhere/summary", 404),
+        ("/api/rivers", 422),
+    ],
+)
+def test_bad_requests_get_clear_errors(demo_client, path, status):
+    response = demo_client.get(path)
+    assert response.status_code == status
+    assert response.json()["detail"]
+
+
+def test_uploaded_geojson_is_imported(demo_client, sessions):
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"名称": "徐家汇公园"}, "geometry": {"type": "Point", "coordinates": [121.4375, 31.1960]}}
+        ],
+    }
+    response = demo_client.post(
+        "/api/imports",
+        files={"file": ("parks.geojson", json.dumps(collection).encode(), "application/geo+json")},
+        data={"target": "facility", "mapping": json.dumps({"name": "名称"}), "constants": json.dumps({"kind": "park"})},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["counts"] == {"facilities": 1}
+    with sessions() as session:
+        park = session.execute(sa.select(Facility.name, Facility.street_code).where(Facility.kind == "park")).one()
+    assert park == ("徐家汇公园", "310104014")
+
+
+def test_broken_upload_writes_nothing_and_names_the_record(demo_client, sessions):
+    broken = b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [121.4, 31.2]}}, {"type": "Feature", "prop'
+    with sessions() as session:
+        before = session.scalar(sa.select(sa.func.count()).select_from(Facility)), session.scalar(sa.select(sa.func.count()).select_from(ImportRun))
+    response = demo_client.post(
+        "/api/imports",
+        files={"file": ("broken.geojson", broken, "application/geo+json")},
+        data={"target": "facility", "constants": json.dumps({"kind": "park"})},
+    )
+    assert response.status_code == 422
+    assert response.json()["record"] == "feature 2"
+    with sessions() as session:
+        after = session.scalar(sa.select(sa.func.count()).select_from(Facility)), session.scalar(sa.select(sa.func.count()).select_from(ImportRun))
+    assert after == before
+
+
+def test_upload_of_an_unknown_file_type_is_refused(demo_client, settings):
+    response = demo_client.post("/api/imports", files={"file": ("evil.exe", b"MZ", "application/octet-stream")}, data={"target": "facility"})
+    assert response.status_code == 422
+    assert "not accepted" in response.json()["detail"]
+    assert not any((settings.data_dir / "uploads").glob("*"))
+
+
+def test_openapi_document_lists_the_endpoints(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/areas/{code}/summary", "/api/{layer}", "/api/imports", "/api/health"} <= set(paths)
