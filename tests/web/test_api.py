@@ -113,3 +113,9 @@ def test_upload_of_an_unknown_file_type_is_refused(demo_client, settings):
 def test_openapi_document_lists_the_endpoints(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/areas/{code}/summary", "/api/{layer}", "/api/imports", "/api/health"} <= set(paths)
+
+
+def test_health_names_the_backend(client, engine):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok"
+    assert body["database"] == engine.dialect.name

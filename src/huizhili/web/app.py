@@ -39,9 +39,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine or create_engine(settings.resolved_database_url)
     app.state.sessions = session_factory(app.state.engine)
-    app.include_router(base.router, prefix="/api")
-    app.include_router(imports.router, prefix="/api")
-    app.add_exception_handler(HuizhiliError, _problem)  # type: ignore[arg-type]
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
@@ -51,6 +48,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def health() -> dict[str, Any]:
         """Liveness, version and which database backend is in use."""
         return {"status": "ok", "version": __version__, "database": app.state.engine.dialect.name}
+
+    app.include_router(base.router, prefix="/api")
+    app.include_router(imports.router, prefix="/api")
+    app.add_exception_handler(HuizhiliError, _problem)  # type: ignore[arg-type]
 
     return app
 
