@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shapely
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -101,3 +102,45 @@ def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     """The API in-process, over the test database."""
     with TestClient(create_app(settings, engine)) as client:
         yield client
+
+
+ROLE_USERS = {
+    # role: (username, scope keyword arguments)
+    "district_admin": ("admin", {}),
+    "district_commander": ("commander", {}),
+    "street_operator": ("xujiahui_operator", {"streets": ["310104014"]}),
+    "department_handler": ("greening_handler", {"department": "绿化市容局"}),
+    "grid_officer": ("grid_officer", {"grid_cells": ["310104014G01"]}),
+    "analyst": ("analyst", {}),
+    "citizen": ("citizen", {}),
+    "service": ("dashboard_wall", {}),
+}
+"""One user per staff role, scoped inside the Xuhui demo."""
+
+
+@pytest.fixture
+def role_headers(xuhui) -> dict[str, dict[str, str]]:
+    """Role → request headers with that role's API key (anonymous: no headers).
+
+    Adds a grid cell inside 徐家汇街道 and devices of two departments in two streets so
+    scoping has something to hide.
+    """
+    from huizhili.base.areas import AreaSpec, upsert_areas
+    from huizhili.identity.accounts import create_api_key, create_user
+    from huizhili.storage.models import Device
+
+    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    with transaction(xuhui) as session:
+        upsert_areas(session, [AreaSpec(code="310104014G01", name="徐家汇网格01", level="grid", parent_code="310104014",
+                                        geometry=shapely.box(121.430, 31.185, 121.445, 31.200))])
+        for code, department, lon, lat in [("PM-XJH-1", "生态环境局", 121.437, 31.192), ("PM-XJH-2", "绿化市容局", 121.438, 31.196),
+                                           ("PM-TP-1", "绿化市容局", 121.445, 31.207)]:
+            session.add(Device(code=code, sensor_kind="pm25", owner_department=department, geometry=shapely.Point(lon, lat),
+                               lon=lon, lat=lat, properties={}))
+        session.flush()
+        from huizhili.base.assign import assign_areas
+        assign_areas(session)
+        for role, (username, scope) in ROLE_USERS.items():
+            create_user(session, username, role, phone="13812345678", display_name=f"{username} 测试", **scope)
+            headers[role] = {"X-API-Key": create_api_key(session, username, "tests")}
+    return headers

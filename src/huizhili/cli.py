@@ -218,6 +218,86 @@ def assign() -> None:
 
 
 @main.group()
+def user() -> None:
+    """Users, roles and API keys."""
+
+
+@user.command(name="add")
+@click.argument("username")
+@click.option("--role", required=True, help="district_admin, district_commander, street_operator, department_handler, grid_officer, analyst, citizen, device or service.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters (prompted when omitted).")
+@click.option("--name", "display_name", help="Display name (personal: masked by role).")
+@click.option("--phone", help="Phone (personal: masked by role).")
+@click.option("--street", "streets", multiple=True, metavar="CODE", help="Street code a street operator covers (repeatable).")
+@click.option("--department", help="Department of a department handler.")
+@click.option("--grid", "grid_cells", multiple=True, metavar="CODE", help="Grid cell a grid officer covers (repeatable).")
+def user_add(username: str, role: str, password: str, display_name: str | None, phone: str | None,
+             streets: tuple[str, ...], department: str | None, grid_cells: tuple[str, ...]) -> None:
+    """Create a user."""
+    from huizhili.identity.accounts import create_user
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        _run(lambda: create_user(session, username, role, password=password, display_name=display_name, phone=phone,
+                                 streets=streets, department=department, grid_cells=grid_cells))
+    click.echo(f"user {username} ({role}) created")
+
+
+@user.command(name="api-key")
+@click.argument("username")
+@click.option("--name", required=True, help="What uses the key, e.g. 'open311 app'.")
+def user_api_key(username: str, name: str) -> None:
+    """Issue an API key for a user; it is printed once."""
+    from huizhili.identity.accounts import create_api_key
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        key = _run(lambda: create_api_key(session, username, name))
+    click.echo(key)
+
+
+@main.group()
+def mqtt() -> None:
+    """Device credentials and the Mosquitto broker's password and ACL files."""
+
+
+@mqtt.command(name="device")
+@click.argument("code")
+def mqtt_device(code: str) -> None:
+    """Create a device's broker account; prints username and password once."""
+    from huizhili.identity.accounts import create_device_account
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        account, password = _run(lambda: create_device_account(session, code))
+    click.echo(f"{account.username} {password}")
+
+
+@mqtt.command(name="service")
+@click.argument("username")
+def mqtt_service(username: str) -> None:
+    """Give a service account (the ingest) a broker password to read all device topics; printed once."""
+    from huizhili.identity.broker import issue_service_password
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        password = _run(lambda: issue_service_password(session, username))
+    click.echo(password)
+
+
+@mqtt.command(name="config")
+@click.argument("folder", type=click.Path(path_type=Path))
+def mqtt_config(folder: Path) -> None:
+    """Write Mosquitto's passwd and acl files into FOLDER (then SIGHUP the broker)."""
+    from huizhili.identity.broker import write_broker_files
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        passwd, acl = write_broker_files(session, folder)
+    click.echo(f"wrote {passwd} and {acl}; in mosquitto.conf: password_file {passwd.resolve()}, acl_file {acl.resolve()}, allow_anonymous false")
+
+
+@main.group()
 def db() -> None:
     """Database schema."""
 

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
     page_size_default: int = Field(100, ge=1, description="Features per page when none is asked.")
     page_size_max: int = Field(1000, ge=1, description="Largest page a client may ask for.")
+    request_max_bytes: int = Field(
+        1024 * 1024, ge=1, description="Largest request body accepted, uploads aside (413 beyond)."
+    )
+    anonymous_requests_per_minute: int = Field(
+        120, ge=1, description="Requests per minute one address may make without signing in (429 beyond)."
+    )
     upload_max_bytes: int = Field(
         200 * 1024 * 1024, ge=1, description="Largest file accepted by the import endpoint."
     )

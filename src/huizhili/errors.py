@@ -21,6 +21,22 @@ class AmbiguousError(HuizhiliError, LookupError):
     """A name matches more than one record; ask by code instead."""
 
 
+class ConflictError(HuizhiliError, ValueError):
+    """The request clashes with what exists (a taken username, a second device account)."""
+
+
+class AuthenticationError(HuizhiliError, PermissionError):
+    """No valid credentials: unknown, expired or revoked token, wrong password."""
+
+
+class ForbiddenError(HuizhiliError, PermissionError):
+    """Valid credentials, but the role or scope does not allow this."""
+
+
+class RateLimitedError(HuizhiliError, RuntimeError):
+    """Too many requests from one address in a short time."""
+
+
 class ImportFailed(HuizhiliError, ValueError):
     """A file could not be imported; nothing was written. The message names the bad record."""
 

@@ -9,6 +9,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from huizhili.errors import AmbiguousError, NotFoundError, ValidationError
+from huizhili.policy import Scope
 from huizhili.storage.models import AREA_LEVELS, Area, AreaAssigned
 
 LEVEL_COLUMNS = {
@@ -35,20 +36,21 @@ class AreaSpec:
     source: str | None = None
 
 
-def find_area(session: Session, code_or_name: str) -> Area:
-    """The area with this official code, or else this exact name.
+def find_area(session: Session, code_or_name: str, scope: Scope | None = None) -> Area:
+    """The area with this official code, or else this exact name, among those ``scope`` shows.
 
     Raises
     ------
     NotFoundError
-        If nothing matches.
+        If nothing (visible) matches.
     AmbiguousError
         If the name belongs to several areas.
     """
-    area = session.scalar(sa.select(Area).where(Area.code == code_or_name))
+    visible = scope.condition(Area) if scope is not None else sa.true()
+    area = session.scalar(sa.select(Area).where(Area.code == code_or_name, visible))
     if area is not None:
         return area
-    matches = session.scalars(sa.select(Area).where(Area.name == code_or_name)).all()
+    matches = session.scalars(sa.select(Area).where(Area.name == code_or_name, visible)).all()
     if len(matches) == 1:
         return matches[0]
     if not matches:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from huizhili.base.areas import find_area, in_area
 from huizhili.errors import NotFoundError, ValidationError
+from huizhili.policy import Scope
 from huizhili.storage.models import Area, Building, Device, Facility, Parcel
 from huizhili.storage.spatial import intersecting
 
@@ -58,7 +59,7 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def list_features(session: Session, layer: str, query: FeatureQuery) -> dict[str, Any]:
+def list_features(session: Session, layer: str, query: FeatureQuery, scope: Scope | None = None) -> dict[str, Any]:
     """One page of a layer as a GeoJSON FeatureCollection with ``numberMatched`` and ``numberReturned``.
 
     Parameters
@@ -69,6 +70,8 @@ def list_features(session: Session, layer: str, query: FeatureQuery) -> dict[str
         A key of :data:`LAYERS`.
     query
         Filters and paging.
+    scope
+        The caller's scope; only records it may see are counted and returned.
 
     Returns
     -------
@@ -85,6 +88,8 @@ def list_features(session: Session, layer: str, query: FeatureQuery) -> dict[str
         message = f"no layer {layer!r}; layers: {', '.join(LAYERS)}"
         raise NotFoundError(message)
     conditions = _conditions(session, layer, model, query)
+    if scope is not None:
+        conditions.append(scope.condition(model))
     total = session.scalar(sa.select(sa.func.count()).select_from(model).where(*conditions))
     rows = session.scalars(
         sa.select(model).where(*conditions).order_by(model.id).limit(query.limit).offset(query.offset)
@@ -127,30 +132,32 @@ def to_feature(row: Any) -> dict[str, Any]:
     }
 
 
-def get_record(session: Session, layer: str, record_id: int) -> dict[str, Any]:
+def get_record(session: Session, layer: str, record_id: int, scope: Scope | None = None) -> dict[str, Any]:
     """One record of a layer as a GeoJSON Feature.
 
     Raises
     ------
     NotFoundError
-        If there is no such record.
+        If there is no such record, or the scope does not show it (its existence stays hidden).
     """
-    row = session.get(LAYERS[layer], record_id)
+    model = LAYERS[layer]
+    visible = scope.condition(model) if scope is not None else sa.true()
+    row = session.scalar(sa.select(model).where(model.id == record_id, visible))
     if row is None:
         message = f"no {layer} record {record_id}"
         raise NotFoundError(message)
     return to_feature(row)
 
 
-def get_area(session: Session, code_or_name: str) -> dict[str, Any]:
+def get_area(session: Session, code_or_name: str, scope: Scope | None = None) -> dict[str, Any]:
     """One area, by code or exact name, as a GeoJSON Feature.
 
     Raises
     ------
     NotFoundError, AmbiguousError
-        If the area cannot be found unambiguously.
+        If the area cannot be found unambiguously, or lies outside the scope.
     """
-    return to_feature(find_area(session, code_or_name))
+    return to_feature(find_area(session, code_or_name, scope))
 
 
 def _plain(value: Any) -> Any:

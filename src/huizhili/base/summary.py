@@ -7,10 +7,12 @@ from sqlalchemy.orm import Session
 
 from huizhili.base.areas import children, find_area, in_area
 from huizhili.base.kinds import FACILITY_KINDS
+from huizhili.policy import Scope
+from huizhili.policy.principal import UNRESTRICTED
 from huizhili.storage.models import Area, AreaAssigned, Building, Device, Facility, Parcel
 
 
-def summarise(session: Session, area: str | None = None) -> dict[str, Any]:
+def summarise(session: Session, area: str | None = None, scope: Scope | None = None) -> dict[str, Any]:
     """Counts for an area and for each of its children.
 
     Parameters
@@ -19,6 +21,9 @@ def summarise(session: Session, area: str | None = None) -> dict[str, Any]:
         Open session.
     area
         Code or name; None summarises everything, with the top-level areas as children.
+    scope
+        The caller's scope: only areas and records it may see are counted (a street operator's
+        "everything" is her streets).
 
     Returns
     -------
@@ -35,22 +40,31 @@ def summarise(session: Session, area: str | None = None) -> dict[str, Any]:
     NotFoundError, AmbiguousError
         If the area cannot be found unambiguously.
     """
+    scope = scope or Scope(UNRESTRICTED)
     if area is None:
         top: Area | None = None
-        below = session.scalars(sa.select(Area).where(Area.parent_code.is_(None)).order_by(Area.code)).all()
+        visible = session.scalars(sa.select(Area).where(scope.condition(Area)).order_by(Area.code)).all()
+        codes = {a.code for a in visible}
+        below = [a for a in visible if a.parent_code not in codes]
     else:
-        top = find_area(session, area)
-        below = children(session, top.code)
-    result = _counts(session, top)
-    result["children"] = [_counts(session, child) for child in below]
+        top = find_area(session, area, scope)
+        below = [child for child in children(session, top.code) if _visible(session, scope, child)]
+    result = _counts(session, top, scope)
+    result["children"] = [_counts(session, child, scope) for child in below]
     return result
 
 
-def _counts(session: Session, area: Area | None) -> dict[str, Any]:
-    """The counts of every layer in ``area`` (everything when None)."""
+def _visible(session: Session, scope: Scope, area: Area) -> bool:
+    """Whether the scope shows this area."""
+    return session.scalar(sa.select(Area.id).where(Area.id == area.id, scope.condition(Area))) is not None
+
+
+def _counts(session: Session, area: Area | None, scope: Scope) -> dict[str, Any]:
+    """The counts of every layer in ``area`` (everything when None) that the scope shows."""
 
     def where(model: type[AreaAssigned]) -> sa.ColumnElement[bool]:
-        return in_area(session, model, area) if area is not None else sa.true()
+        inside = in_area(session, model, area) if area is not None else sa.true()
+        return sa.and_(inside, scope.condition(model))
 
     buildings, estimated_population, households = session.execute(
         sa.select(sa.func.count(), sa.func.sum(Building.population), sa.func.sum(Building.households)).where(where(Building))

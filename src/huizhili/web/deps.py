@@ -1,12 +1,16 @@
-"""Typed dependencies shared by every router."""
+"""Typed dependencies shared by every router: settings, a session, and who is asking."""
 
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from huizhili.config import Settings
+from huizhili.errors import RateLimitedError
+from huizhili.identity.accounts import authenticate
+from huizhili.policy import ANONYMOUS, Principal, require
 
 
 def get_settings(request: Request) -> Settings:
@@ -22,3 +26,49 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+bearer_scheme = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/token.")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key of an Open311 client, device or service.")
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """The caller: from a bearer token or an API key, else anonymous (and rate-limited).
+
+    Invalid credentials are refused outright rather than treated as anonymous.
+    """
+    secret = bearer.credentials if bearer else api_key
+    if secret:
+        return Principal.of(authenticate(session, secret))
+    client = request.client.host if request.client else "unknown"
+    if not request.app.state.rate_limiter.allow(client):
+        message = "too many requests from this address; try again in a minute"
+        raise RateLimitedError(message)
+    return ANONYMOUS
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+class Allow:
+    """Dependency that admits only principals whose role grants ``permission``.
+
+    Each endpoint names exactly one; ``web.app`` copies it into the OpenAPI document as
+    ``x-permission`` so the authorisation matrix test covers every endpoint.
+    """
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    def __call__(self, principal: PrincipalDep) -> Principal:
+        require(principal, self.permission)
+        return principal
+
+
+def allow(permission: str) -> type[Principal]:
+    """``Annotated`` principal type for an endpoint that needs ``permission``."""
+    return Annotated[Principal, Depends(Allow(permission))]  # type: ignore[return-value]

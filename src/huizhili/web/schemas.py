@@ -71,3 +71,87 @@ class Problem(BaseModel):
 
     detail: str
     record: str | None = Field(None, description="The record that broke an import, if any.")
+
+
+class Strict(BaseModel):
+    """Request bodies refuse fields they do not define."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenOut(BaseModel):
+    """OAuth2 token response: an opaque access token (1 h) and a refresh token (14 days)."""
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class RefreshIn(Strict):
+    """A refresh token to trade for a new pair."""
+
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class UserIn(Strict):
+    """A user to create; scoped roles need their streets, department or grid cells."""
+
+    username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: str = Field(max_length=32)
+    password: str | None = Field(None, min_length=10, max_length=200)
+    display_name: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=32, pattern=r"^[0-9+\- ]+$")
+    streets: list[str] = Field(default_factory=list, max_length=50)
+    department: str | None = Field(None, max_length=100)
+    grid_cells: list[str] = Field(default_factory=list, max_length=500)
+
+
+class UserOut(BaseModel):
+    """A user as the caller may see them (personal fields masked by role)."""
+
+    id: int
+    username: str
+    role: str
+    display_name: str | None
+    phone: str | None
+    streets: list[str]
+    department: str | None
+    grid_cells: list[str]
+    active: bool
+
+
+class Me(BaseModel):
+    """The signed-in caller and what they may do."""
+
+    username: str
+    role: str
+    streets: list[str]
+    department: str | None
+    grid_cells: list[str]
+    permissions: list[str]
+
+
+class ApiKeyIn(Strict):
+    """A name for a new API key (which client or device uses it)."""
+
+    name: str = Field(min_length=1, max_length=100)
+
+
+class SecretOut(BaseModel):
+    """A secret shown once: store it now, it cannot be read again."""
+
+    username: str
+    secret: str
+
+
+class AccessLogEntry(BaseModel):
+    """One read of unmasked personal data."""
+
+    id: int
+    at: str
+    username: str
+    action: str
+    resource: str
+    record_ids: list[int]
+    fields: list[str]

@@ -1,4 +1,8 @@
-"""The digital base over HTTP: areas, their 底数清 summaries, and GeoJSON layers."""
+"""The digital base over HTTP: areas, their 底数清 summaries, and GeoJSON layers.
+
+Every list, record and count passes through the caller's scope, so a street operator sees
+her streets only, here as everywhere.
+"""
 
 from typing import Annotated, Any
 
@@ -7,62 +11,96 @@ from fastapi import APIRouter, Path, Query
 from huizhili.base.features import FeatureQuery, get_area, get_record, list_features, parse_bbox
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.base.summary import summarise
-from huizhili.web.deps import SessionDep, SettingsDep
-from huizhili.web.schemas import AreaSummary, Feature, FeatureCollection, FacilityKind
+from huizhili.policy import scope_for
+from huizhili.web.deps import SessionDep, SettingsDep, allow
+from huizhili.web.schemas import AreaSummary, FacilityKind, Feature, FeatureCollection
 
 router = APIRouter(tags=["digital base"])
 
-Layer = Annotated[str, Path(pattern="^(areas|buildings|facilities|devices|parcels)$")]
-PointLayer = Annotated[str, Path(pattern="^(buildings|facilities|devices|parcels)$")]
+LAYER_PERMISSIONS = {
+    "areas": "read:public",
+    "facilities": "read:public",
+    "buildings": "read:base",
+    "parcels": "read:base",
+    "devices": "read:devices",
+}
+"""Which permission reading each layer needs."""
+
+AreaCode = Annotated[str, Path(min_length=1, max_length=200, description="Official code or exact name.")]
+RecordId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 @router.get("/areas/{code}/summary", response_model=AreaSummary)
-def area_summary(code: Annotated[str, Path(max_length=200)], session: SessionDep) -> dict[str, Any]:
+def area_summary(code: AreaCode, session: SessionDep, principal: allow("read:base")) -> dict[str, Any]:
     """Counts of buildings, population, facilities by kind and devices for an area and its children."""
-    return summarise(session, code)
+    return summarise(session, code, scope_for(principal))
 
 
 @router.get("/summary", response_model=AreaSummary)
-def overall_summary(session: SessionDep) -> dict[str, Any]:
-    """Counts for everything, with the top-level areas as children."""
-    return summarise(session)
+def overall_summary(session: SessionDep, principal: allow("read:base")) -> dict[str, Any]:
+    """Counts for everything the caller may see, with the top-level visible areas as children."""
+    return summarise(session, None, scope_for(principal))
 
 
 @router.get("/kinds", response_model=list[FacilityKind])
-def facility_kinds() -> list[dict[str, str]]:
+def facility_kinds(_: allow("read:public")) -> list[dict[str, str]]:
     """Every facility kind the platform knows."""
     return [{"kind": kind, "description": text} for kind, text in FACILITY_KINDS.items()]
 
 
 @router.get("/areas/{code}", response_model=Feature)
-def area_feature(code: Annotated[str, Path(max_length=200)], session: SessionDep) -> dict[str, Any]:
+def area_feature(code: AreaCode, session: SessionDep, principal: allow("read:public")) -> dict[str, Any]:
     """One area, by official code or exact name, as a GeoJSON Feature."""
-    return get_area(session, code)
+    return get_area(session, code, scope_for(principal))
 
 
-@router.get("/{layer}", response_model=FeatureCollection)
-def layer_features(
-    layer: Layer,
-    session: SessionDep,
-    settings: SettingsDep,
-    kind: Annotated[str | None, Query(max_length=40, description="Facility kind, building use, sensor kind, land use or area level.")] = None,
-    area: Annotated[str | None, Query(max_length=200, description="Code or name of the area to look in (areas: the parent).")] = None,
-    bbox: Annotated[str | None, Query(max_length=200, description="minlon,minlat,maxlon,maxlat in WGS84.")] = None,
-    limit: Annotated[int | None, Query(ge=1, description="Features per page (capped by the server).")] = None,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> dict[str, Any]:
-    """One page of a layer as GeoJSON, filtered by kind, area and bounding box."""
-    query = FeatureQuery(
-        kind=kind,
-        area=area,
-        bbox=parse_bbox(bbox) if bbox else None,
-        limit=min(limit or settings.page_size_default, settings.page_size_max),
-        offset=offset,
+def _add_layer_routes(layer: str, permission: str) -> None:
+    """A list route and a record route for one layer, guarded by its permission."""
+
+    def features(
+        session: SessionDep,
+        settings: SettingsDep,
+        principal: allow(permission),
+        kind: Annotated[str | None, Query(max_length=40, description="Facility kind, building use, sensor kind, land use or area level.")] = None,
+        area: Annotated[str | None, Query(max_length=200, description="Code or name of the area to look in (areas: the parent).")] = None,
+        bbox: Annotated[str | None, Query(max_length=200, description="minlon,minlat,maxlon,maxlat in WGS84.")] = None,
+        limit: Annotated[int | None, Query(ge=1, le=1_000_000, description="Features per page (capped by the server).")] = None,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    ) -> dict[str, Any]:
+        query = FeatureQuery(
+            kind=kind,
+            area=area,
+            bbox=parse_bbox(bbox) if bbox else None,
+            limit=min(limit or settings.page_size_default, settings.page_size_max),
+            offset=offset,
+        )
+        return list_features(session, layer, query, scope_for(principal))
+
+    router.add_api_route(
+        f"/{layer}",
+        features,
+        methods=["GET"],
+        response_model=FeatureCollection,
+        summary=f"List {layer}",
+        description=f"One page of {layer} as GeoJSON, filtered by kind, area and bounding box.",
+        operation_id=f"list_{layer}",
     )
-    return list_features(session, layer, query)
+    if layer == "areas":
+        return
+
+    def record(record_id: RecordId, session: SessionDep, principal: allow(permission)) -> dict[str, Any]:
+        return get_record(session, layer, record_id, scope_for(principal))
+
+    router.add_api_route(
+        f"/{layer}/{{record_id}}",
+        record,
+        methods=["GET"],
+        response_model=Feature,
+        summary=f"One of {layer}",
+        description=f"One record of {layer} as a GeoJSON Feature.",
+        operation_id=f"get_{layer}_record",
+    )
 
 
-@router.get("/{layer}/{record_id}", response_model=Feature)
-def layer_feature(layer: PointLayer, record_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep) -> dict[str, Any]:
-    """One record of a layer as a GeoJSON Feature."""
-    return get_record(session, layer, record_id)
+for _layer, _permission in LAYER_PERMISSIONS.items():
+    _add_layer_routes(_layer, _permission)

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from huizhili.base.importers import TARGETS, import_file, import_osm
+from huizhili.base.importers import import_file, import_osm
 from huizhili.errors import ValidationError
-from huizhili.web.deps import SessionDep, SettingsDep
+from huizhili.web.deps import SessionDep, SettingsDep, allow
 from huizhili.web.schemas import ImportReportOut
 
 router = APIRouter(prefix="/imports", tags=["imports"])
@@ -22,6 +22,7 @@ _CHUNK = 1024 * 1024
 async def upload_import(
     session: SessionDep,
     settings: SettingsDep,
+    _: allow("write:imports"),
     file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, CSV or OSM (.osm.pbf/.osm).")],
     target: Annotated[str, Form(pattern="^(osm|facility|building|parcel|device|area)$")],
     mapping: Annotated[str, Form(max_length=4000, description='JSON object, field → column, e.g. {"name": "名称"}.')] = "{}",
@@ -85,5 +86,3 @@ def _json_object(text: str, name: str) -> dict[str, str]:
         raise ValidationError(message)
     return value
 
-
-__all__ = ["TARGETS", "router"]

@@ -1,0 +1,1 @@
+"""Identity: users and their roles, passwords, tokens, API keys and device credentials."""

@@ -1,0 +1,227 @@
+"""Users, sign-in and credentials.
+
+Tokens are opaque and revocable rather than JWTs: a token is a random secret whose SHA-256 is
+stored with its expiry, so signing out, disabling a user or revoking a leaked key takes effect
+on the very next request, and no signing key has to be managed. Access tokens live one hour,
+refresh tokens fourteen days; API keys (Open311 clients, devices) until revoked.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from huizhili.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from huizhili.identity.roles import ROLES, SCOPE_FIELD
+from huizhili.identity.secrets import hash_password, mosquitto_hash, new_secret, secret_digest, verify_password
+from huizhili.storage.models import Area, Credential, Device, User, utcnow
+
+ACCESS_LIFETIME = timedelta(hours=1)
+REFRESH_LIFETIME = timedelta(days=14)
+MIN_PASSWORD_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What sign-in returns: a short-lived access token and a refresh token."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "bearer"
+
+
+def create_user(
+    session: Session,
+    username: str,
+    role: str,
+    *,
+    password: str | None = None,
+    display_name: str | None = None,
+    phone: str | None = None,
+    streets: Iterable[str] = (),
+    department: str | None = None,
+    grid_cells: Iterable[str] = (),
+) -> User:
+    """Create a user, checking the role and that scoped roles are bound to existing areas.
+
+    Raises
+    ------
+    ValidationError
+        Unknown role, weak password, missing scope or unknown area codes.
+    ConflictError
+        If the username is taken.
+    """
+    if role not in ROLES:
+        message = f"unknown role {role!r}; roles: {', '.join(ROLES)}"
+        raise ValidationError(message)
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        message = f"password must be at least {MIN_PASSWORD_LENGTH} characters"
+        raise ValidationError(message)
+    streets, grid_cells = sorted(set(streets)), sorted(set(grid_cells))
+    scope = {"streets": streets, "department": department, "grid_cells": grid_cells}
+    if role in SCOPE_FIELD and not scope[SCOPE_FIELD[role]]:
+        message = f"a {role} must be given {SCOPE_FIELD[role]}"
+        raise ValidationError(message)
+    _check_areas(session, streets, "street")
+    _check_areas(session, grid_cells, "grid")
+    if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        message = f"username {username!r} is taken"
+        raise ConflictError(message)
+    user = User(
+        username=username,
+        role=role,
+        password_hash=hash_password(password) if password else None,
+        display_name=display_name,
+        phone=phone,
+        streets=streets,
+        department=department,
+        grid_cells=grid_cells,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _check_areas(session: Session, codes: list[str], level: str) -> None:
+    """Refuse scope codes that are not areas of ``level``."""
+    if not codes:
+        return
+    found = set(session.scalars(sa.select(Area.code).where(Area.code.in_(codes), Area.level == level)))
+    if missing := sorted(set(codes) - found):
+        message = f"no {level} with code {', '.join(missing)}"
+        raise ValidationError(message)
+
+
+def sign_in(session: Session, username: str, password: str) -> TokenPair:
+    """Check a password and issue a token pair.
+
+    Raises
+    ------
+    AuthenticationError
+        Same message for unknown user, wrong password and disabled account.
+    """
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None or not user.active or not user.password_hash or not verify_password(user.password_hash, password):
+        message = "wrong username or password"
+        raise AuthenticationError(message)
+    return _issue_pair(session, user)
+
+
+def refresh(session: Session, refresh_token: str) -> TokenPair:
+    """Trade a refresh token for a new pair; the old refresh token is revoked (rotation).
+
+    Raises
+    ------
+    AuthenticationError
+        If the refresh token is unknown, expired or revoked.
+    """
+    credential = _live_credential(session, refresh_token, kinds=("refresh",))
+    credential.revoked_at = utcnow()
+    return _issue_pair(session, session.get_one(User, credential.user_id))
+
+
+def _issue_pair(session: Session, user: User) -> TokenPair:
+    """A fresh access token and refresh token for ``user``."""
+    access, refresh_secret = new_secret(), new_secret()
+    now = utcnow()
+    session.add_all(
+        [
+            Credential(user_id=user.id, kind="access", secret_sha256=secret_digest(access), expires_at=now + ACCESS_LIFETIME),
+            Credential(user_id=user.id, kind="refresh", secret_sha256=secret_digest(refresh_secret), expires_at=now + REFRESH_LIFETIME),
+        ]
+    )
+    session.flush()
+    return TokenPair(access, refresh_secret, int(ACCESS_LIFETIME.total_seconds()))
+
+
+def create_api_key(session: Session, username: str, name: str) -> str:
+    """A new API key for a user (an Open311 client, a device); shown once, stored as its hash.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such user.
+    """
+    user = _user(session, username)
+    key = new_secret()
+    session.add(Credential(user_id=user.id, kind="api_key", secret_sha256=secret_digest(key), name=name))
+    session.flush()
+    return key
+
+
+def authenticate(session: Session, secret: str) -> User:
+    """The active user behind a bearer token or API key.
+
+    Raises
+    ------
+    AuthenticationError
+        If the secret is unknown, expired, revoked, or its user is disabled.
+    """
+    credential = _live_credential(session, secret, kinds=("access", "api_key"))
+    user = session.get_one(User, credential.user_id)
+    if not user.active:
+        message = "account disabled"
+        raise AuthenticationError(message)
+    return user
+
+
+def revoke(session: Session, secret: str) -> None:
+    """Revoke one token or key (signing out); unknown secrets are ignored."""
+    session.execute(
+        sa.update(Credential)
+        .where(Credential.secret_sha256 == secret_digest(secret), Credential.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def _live_credential(session: Session, secret: str, kinds: tuple[str, ...]) -> Credential:
+    """The unexpired, unrevoked credential of one of ``kinds`` matching ``secret``."""
+    credential = session.scalar(
+        sa.select(Credential).where(Credential.secret_sha256 == secret_digest(secret), Credential.kind.in_(kinds))
+    )
+    now = utcnow()
+    if credential is None or credential.revoked_at is not None or (credential.expires_at and _aware(credential.expires_at) <= now):
+        message = "invalid or expired credentials"
+        raise AuthenticationError(message)
+    return credential
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive UTC datetimes; make them comparable with aware ones."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        message = f"no user {username!r}"
+        raise NotFoundError(message)
+    return user
+
+
+def create_device_account(session: Session, device_code: str) -> tuple[User, str]:
+    """A device's own account and MQTT password (returned once), bound to an existing device.
+
+    Raises
+    ------
+    NotFoundError
+        If the device does not exist.
+    ConflictError
+        If it already has an account.
+    """
+    device = session.scalar(sa.select(Device).where(Device.code == device_code))
+    if device is None:
+        message = f"no device {device_code!r}"
+        raise NotFoundError(message)
+    if session.scalar(sa.select(User.id).where(User.device_code == device_code)) is not None:
+        message = f"device {device_code!r} already has credentials; revoke them first"
+        raise ConflictError(message)
+    password = new_secret()
+    user = create_user(session, f"device-{device_code}", "device", streets=(), department=device.owner_department)
+    user.device_code = device_code
+    user.mqtt_password_hash = mosquitto_hash(password)
+    session.flush()
+    return user, password

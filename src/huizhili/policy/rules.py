@@ -1,0 +1,128 @@
+"""Roles → permissions, and the record filters (scopes) of each role."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from huizhili.errors import AuthenticationError, ForbiddenError
+from huizhili.policy.principal import Principal
+from huizhili.storage.models import Area, AreaAssigned, Device, User
+
+PERMISSIONS: dict[str, str] = {
+    "read:public": "Areas, facilities and their live status: what citizens see without signing in.",
+    "read:base": "Buildings, parcels and the 底数清 summaries.",
+    "read:devices": "Sensing devices.",
+    "read:users": "The user directory (personal fields masked unless read:personal).",
+    "read:personal": "Unmasked personal fields; every such read is logged.",
+    "write:imports": "Importing files into the digital base.",
+    "manage:users": "Creating users and API keys; reading the access log.",
+    "manage:devices": "Issuing device credentials and broker configuration.",
+    "self": "One's own account.",
+}
+"""Every permission an endpoint can require."""
+
+_STAFF_READ = {"read:public", "read:base", "read:devices", "read:users", "self"}
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "anonymous": frozenset({"read:public"}),
+    "district_admin": frozenset(PERMISSIONS),
+    "district_commander": frozenset(_STAFF_READ | {"read:personal"}),
+    "street_operator": frozenset(_STAFF_READ | {"read:personal"}),
+    "department_handler": frozenset(_STAFF_READ | {"read:personal"}),
+    "grid_officer": frozenset(_STAFF_READ),
+    "analyst": frozenset(_STAFF_READ),
+    "citizen": frozenset({"read:public", "self"}),
+    "device": frozenset({"self"}),
+    "service": frozenset({"read:public", "read:base", "read:devices", "self"}),
+}
+"""What each role may do; scopes then narrow which records."""
+
+
+def may(principal: Principal, permission: str) -> bool:
+    """Whether the principal's role grants ``permission``."""
+    return permission in ROLE_PERMISSIONS.get(principal.role, frozenset())
+
+
+def require(principal: Principal, permission: str) -> None:
+    """Refuse unless the role grants ``permission``.
+
+    Raises
+    ------
+    AuthenticationError
+        If an anonymous caller needs to sign in.
+    ForbiddenError
+        If a signed-in caller's role lacks the permission.
+    """
+    if may(principal, permission):
+        return
+    if principal.role == "anonymous":
+        message = "sign in first: this needs credentials"
+        raise AuthenticationError(message)
+    message = f"role {principal.role} may not do this ({permission})"
+    raise ForbiddenError(message)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which records a principal may see, as SQL conditions per table."""
+
+    principal: Principal
+
+    def condition(self, model: Any) -> sa.ColumnElement[bool]:
+        """A WHERE condition limiting ``model`` to what the principal may see."""
+        p = self.principal
+        if model is Device:
+            return self._devices()
+        if model is User:
+            return self._users()
+        if model is Area:
+            return self._areas()
+        if issubclass(model, AreaAssigned):
+            if p.role == "street_operator":
+                return model.street_code.in_(sorted(p.streets))
+            if p.role == "grid_officer":
+                return model.grid_code.in_(sorted(p.grid_cells))
+            return sa.true()
+        return sa.true()
+
+    def _areas(self) -> sa.ColumnElement[bool]:
+        """A street operator sees her streets and what lies below them; a grid officer his cells."""
+        p = self.principal
+        if p.role == "street_operator":
+            return _within_codes(sorted(p.streets))
+        if p.role == "grid_officer":
+            return Area.code.in_(sorted(p.grid_cells))
+        return sa.true()
+
+    def _devices(self) -> sa.ColumnElement[bool]:
+        p = self.principal
+        if p.role == "street_operator":
+            return Device.street_code.in_(sorted(p.streets))
+        if p.role == "grid_officer":
+            return Device.grid_code.in_(sorted(p.grid_cells))
+        if p.role == "department_handler":
+            return Device.owner_department == p.department
+        if p.role == "device":
+            return Device.code == p.device_code
+        return sa.true() if may(p, "read:devices") else sa.false()
+
+    def _users(self) -> sa.ColumnElement[bool]:
+        """Staff see colleagues who share their scope; administrators and commanders see all."""
+        p = self.principal
+        if p.role in {"district_admin", "district_commander", "analyst"}:
+            return sa.true()
+        if p.role == "department_handler":
+            return User.department == p.department
+        if p.user_id is None:
+            return sa.false()
+        return User.id == p.user_id
+
+
+def _within_codes(codes: list[str]) -> sa.ColumnElement[bool]:
+    """Areas whose code is one of ``codes`` or starts with one (official codes nest by prefix)."""
+    return sa.or_(*(Area.code.startswith(code) for code in codes)) if codes else sa.false()
+
+
+def scope_for(principal: Principal) -> Scope:
+    """The scope of a principal."""
+    return Scope(principal)

@@ -1,0 +1,49 @@
+"""Signing in and out: the OAuth2 password flow with opaque, revocable tokens."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.security import HTTPAuthorizationCredentials, OAuth2PasswordRequestForm
+
+from huizhili.identity.accounts import refresh, revoke, sign_in
+from huizhili.policy import ROLE_PERMISSIONS
+from huizhili.web.deps import SessionDep, allow, bearer_scheme
+from huizhili.web.schemas import Me, RefreshIn, TokenOut
+
+router = APIRouter(prefix="/auth", tags=["identity"])
+
+
+@router.post("/token", response_model=TokenOut)
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, _: allow("read:public")) -> dict[str, Any]:
+    """Sign in with username and password; returns an access token and a refresh token."""
+    return sign_in(session, form.username, form.password).__dict__
+
+
+@router.post("/refresh", response_model=TokenOut)
+def refresh_tokens(body: RefreshIn, session: SessionDep, _: allow("read:public")) -> dict[str, Any]:
+    """Trade a refresh token for a new pair (the old refresh token stops working)."""
+    return refresh(session, body.refresh_token).__dict__
+
+
+@router.post("/logout", status_code=204)
+def logout(
+    session: SessionDep,
+    _: allow("self"),
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> None:
+    """Revoke the access token used for this request."""
+    if bearer is not None:
+        revoke(session, bearer.credentials)
+
+
+@router.get("/me", response_model=Me)
+def me(principal: allow("self")) -> dict[str, Any]:
+    """Who the caller is and what their role may do."""
+    return {
+        "username": principal.username,
+        "role": principal.role,
+        "streets": sorted(principal.streets),
+        "department": principal.department,
+        "grid_cells": sorted(principal.grid_cells),
+        "permissions": sorted(ROLE_PERMISSIONS[principal.role]),
+    }

@@ -1,0 +1,85 @@
+"""Users, API keys and the access log, for administrators; the directory, masked by role, for staff."""
+
+import csv
+import io
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from huizhili.identity.accounts import create_api_key, create_user
+from huizhili.policy import scope_for
+from huizhili.policy.privacy import present
+from huizhili.storage.models import AccessLog, User
+from huizhili.web.deps import SessionDep, SettingsDep, allow
+from huizhili.web.schemas import AccessLogEntry, ApiKeyIn, SecretOut, UserIn, UserOut
+
+router = APIRouter(tags=["identity"])
+
+_USER_FIELDS = list(UserOut.model_fields)
+
+
+def _visible_users(session: SessionDep, principal: Any, limit: int, offset: int, action: str) -> list[dict[str, Any]]:
+    """The users the caller may see, as they may see them."""
+    rows = session.scalars(
+        sa.select(User).where(scope_for(principal).condition(User)).order_by(User.id).limit(limit).offset(offset)
+    ).all()
+    records = [{field: getattr(user, field) for field in _USER_FIELDS} for user in rows]
+    return present(session, principal, "users", records, action)
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: allow("read:users"),
+    limit: int = Query(100, ge=1, le=1_000_000),
+    offset: int = Query(0, ge=0, le=10_000_000),
+) -> list[dict[str, Any]]:
+    """Users the caller's scope shows; names and phones masked unless the role needs them (then logged)."""
+    return _visible_users(session, principal, min(limit, settings.page_size_max), offset, "list")
+
+
+@router.get("/users/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def export_users(session: SessionDep, principal: allow("read:users")) -> Response:
+    """The same directory as CSV, with the same scope and masking."""
+    records = _visible_users(session, principal, 1_000_000, 0, "export")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_USER_FIELDS)
+    writer.writeheader()
+    writer.writerows({**r, "streets": " ".join(r["streets"]), "grid_cells": " ".join(r["grid_cells"])} for r in records)
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def add_user(body: UserIn, session: SessionDep, _: allow("manage:users")) -> dict[str, Any]:
+    """Create a user with a role and, for scoped roles, their streets, department or grid cells."""
+    user = create_user(session, **body.model_dump())
+    return {field: getattr(user, field) for field in _USER_FIELDS}
+
+
+@router.post("/users/{username}/api-keys", response_model=SecretOut, status_code=201)
+def add_api_key(
+    body: ApiKeyIn,
+    session: SessionDep,
+    _: allow("manage:users"),
+    username: str = Path(min_length=1, max_length=64),
+) -> dict[str, str]:
+    """Issue an API key for a user (Open311 client, service); shown once."""
+    return {"username": username, "secret": create_api_key(session, username, body.name)}
+
+
+@router.get("/access-log", response_model=list[AccessLogEntry])
+def access_log(
+    session: SessionDep,
+    _: allow("manage:users"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    """The latest reads of unmasked personal data, newest first."""
+    rows = session.scalars(sa.select(AccessLog).order_by(AccessLog.id.desc()).limit(limit)).all()
+    return [
+        {"id": r.id, "at": r.at.isoformat(), "username": r.username, "action": r.action, "resource": r.resource,
+         "record_ids": r.record_ids, "fields": r.fields}
+        for r in rows
+    ]
