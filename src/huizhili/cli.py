@@ -111,7 +111,7 @@ def import_osm_command(path: Path, clip: str | None, as_json: bool) -> None:
 @click.option("--as", "target", required=True, type=click.Choice(["facility", "building", "parcel", "device", "area"]), help="What each record becomes.")
 @click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN", help="Take FIELD from COLUMN (repeatable); lon=/lat= name coordinate columns.")
 @click.option("--set", "constants", multiple=True, metavar="FIELD=VALUE", help="Give every record FIELD=VALUE (repeatable), e.g. kind=park.")
-@click.option("--crs", "source_crs", default="wgs84", show_default=True, help="wgs84, gcj02, bd09, cgcs2000 or EPSG:<code>.")
+@click.option("--crs", "source_crs", default=None, help="wgs84, gcj02, bd09, cgcs2000 or EPSG:<code> (default: the file's own, else wgs84).")
 @click.option("--within", metavar="AREA", help="Report and skip records outside this area (code or name).")
 @click.option("--tolerance", type=float, default=500.0, show_default=True, help="Metres outside the boundary still accepted.")
 @click.option("--layer", help="Layer of a GeoPackage.")

@@ -14,6 +14,7 @@ from huizhili.base import crs
 from huizhili.base.assign import assign_areas
 from huizhili.base.buildings import estimate_households, estimate_population
 from huizhili.base.geodesy import area_m2, distances_outside_m
+from huizhili.errors import ImportFailed
 from huizhili.storage.models import AreaAssigned, Building, ImportRun, Parcel, utcnow
 
 Progress = Callable[[str, int], None]
@@ -65,6 +66,26 @@ def convert_to_wgs84(records: Sequence[Record], source_crs: str) -> None:
     converted = shapely.transform(geometries[present], lambda xy: _to_wgs84_xy(xy, name))
     for index, geometry in zip(present, converted, strict=True):
         records[index].geometry = geometry
+
+
+def check_wgs84_range(records: Sequence[Record], source: str) -> None:
+    """Refuse coordinates that cannot be longitude/latitude: the file's CRS was not given.
+
+    Raises
+    ------
+    ImportFailed
+        Naming the first such record.
+    """
+    for record in records:
+        if record.geometry is None:
+            continue
+        x0, y0, x1, y1 = record.geometry.bounds
+        if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+            message = (
+                f"{source}: {record.ref} has coordinates ({x0:.6g}, {y0:.6g}) that are not longitude/latitude; "
+                "give the file's coordinate system (--crs EPSG:<code>)"
+            )
+            raise ImportFailed(message, record=record.ref)
 
 
 def _to_wgs84_xy(xy: np.ndarray, name: str) -> np.ndarray:

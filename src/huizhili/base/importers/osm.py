@@ -103,6 +103,12 @@ def import_osm(
         report.notes.append(f"clipped to {area.name} ({area.code})")
     if reader.incomplete:
         report.notes.append(f"{reader.incomplete} ways or areas skipped: degenerate, or nodes missing from the extract")
+    lost = {what: reader.area_candidates[what] - reader.areas_assembled[what] for what in ("building", "facility")}
+    if any(lost.values()):
+        report.notes.append(
+            f"{lost['building']} building and {lost['facility']} facility areas could not be assembled: "
+            "members missing from the extract"
+        )
     report.counts["buildings"] = len(write_records(session, Building, buildings, progress))
     report.counts["facilities"] = len(write_records(session, Facility, facilities, progress))
     report.counts["walk_ways"] = _write_ways(session, ways)
@@ -120,6 +126,8 @@ class _OsmReader:
         self.ways: list[WalkWay] = []
         self.boundaries: dict[str, BaseGeometry] = {}
         self.incomplete = 0
+        self.area_candidates = {"building": 0, "facility": 0}
+        self.areas_assembled = {"building": 0, "facility": 0}
         self._wkb = osmium.geom.WKBFactory()
 
     def read(self, path: Path) -> None:
@@ -133,6 +141,8 @@ class _OsmReader:
                     self._node(obj)
                 elif obj.is_way():
                     self._way(obj)
+                elif obj.is_relation():
+                    self._count_candidate(obj, obj.tags.get("type") == "multipolygon")
                 elif obj.is_area():
                     self._area(obj)
             except (osmium.InvalidLocationError, RuntimeError):  # degenerate or cut-off geometry
@@ -147,25 +157,45 @@ class _OsmReader:
             geometry = shapely.from_wkb(self._wkb.create_point(node))
             self.facilities.append(_facility(f"node/{node.id}", kind, tags, geometry))
 
+    def _count_candidate(self, obj: Any, could_be_area: bool) -> None:
+        """Count objects that should become building or facility areas, to report those that do not."""
+        if could_be_area:
+            self.area_candidates["building"] += _is_building(obj.tags)
+            self.area_candidates["facility"] += kind_for_tags(dict(obj.tags)) is not None
+
     def _way(self, way: Any) -> None:
         tags = way.tags
+        self._count_candidate(way, len(way.nodes) >= 4 and way.nodes[0].ref == way.nodes[-1].ref)
         if "highway" not in tags or not is_walkable(tags):
             return
-        geometry = shapely.from_wkb(self._wkb.create_linestring(way))
-        self.ways.append(
-            WalkWay(
-                osm_id=way.id,
-                highway=tags.get("highway"),
-                name=tags.get("name"),
-                node_ids=[node.ref for node in way.nodes],
-                geometry=geometry,
+        # An extract cuts ways at its edge: keep each run of nodes that have a location, so node
+        # ids and coordinates stay paired and no edge jumps across the missing part.
+        runs: list[list[Any]] = [[]]
+        for node in way.nodes:
+            if node.location.valid():
+                runs[-1].append((node.ref, node.location.lon, node.location.lat))
+            elif runs[-1]:
+                runs.append([])
+        pieces = [run for run in runs if len(run) >= 2]
+        if len(pieces) != 1 or len(pieces[0]) != len(way.nodes):
+            self.incomplete += 1
+        for run in pieces:
+            self.ways.append(
+                WalkWay(
+                    osm_id=way.id,
+                    highway=tags.get("highway"),
+                    name=tags.get("name"),
+                    node_ids=[ref for ref, _, _ in run],
+                    geometry=shapely.LineString([(lon, lat) for _, lon, lat in run]),
+                )
             )
-        )
 
     def _area(self, area: Any) -> None:
         tags = dict(area.tags)
         kind = kind_for_tags(tags)
-        is_building = "building" in tags and tags["building"] != "no"
+        is_building = _is_building(tags)
+        self.areas_assembled["building"] += is_building
+        self.areas_assembled["facility"] += kind is not None
         is_boundary = tags.get("boundary") == "administrative" and "name" in tags and not area.from_way()
         if not (kind or is_building or is_boundary):
             return
@@ -192,6 +222,11 @@ class _OsmReader:
             )
         if kind:
             self.facilities.append(_facility(ref, kind, tags, geometry))
+
+
+def _is_building(tags: Any) -> bool:
+    """Whether OSM tags describe a building."""
+    return "building" in tags and tags.get("building") != "no"
 
 
 def _facility(ref: str, kind: str, tags: dict[str, str], geometry: BaseGeometry) -> Record:

@@ -1,5 +1,6 @@
 """GeoJSON, GeoPackage, Shapefile and CSV files, with a column mapping, into the digital base."""
 
+import hashlib
 import json
 import math
 import re
@@ -21,6 +22,7 @@ from huizhili.base.importers._common import (
     ImportReport,
     Progress,
     Record,
+    check_wgs84_range,
     convert_to_wgs84,
     drop_outside,
     finish_run,
@@ -57,7 +59,7 @@ def import_file(
     *,
     mapping: Mapping[str, str] | None = None,
     constants: Mapping[str, str] | None = None,
-    source_crs: str = "wgs84",
+    source_crs: str | None = None,
     within: str | None = None,
     tolerance_m: float = OUTSIDE_TOLERANCE_M,
     layer: str | None = None,
@@ -80,6 +82,7 @@ def import_file(
         Target field → value for every record, e.g. ``{"kind": "sampling_point"}``.
     source_crs
         ``wgs84``, ``gcj02``, ``bd09``, ``cgcs2000`` or ``EPSG:<code>``; converted to WGS84.
+        By default the CRS the file declares (GeoPackage, Shapefile), else WGS84.
     within
         Code or name of an area: records farther than ``tolerance_m`` outside its boundary are
         reported in ``ImportReport.outside`` and not kept.
@@ -115,7 +118,8 @@ def import_file(
         records.append(_record(target, ref, properties, geometry, mapping, constants, path))
         if progress and len(records) % 10000 == 0:
             progress("reading", len(records))
-    convert_to_wgs84(records, source_crs)
+    convert_to_wgs84(records, source_crs or _declared_crs(Path(path), layer) or "wgs84")
+    check_wgs84_range(records, Path(path).name)
     records = repair_geometries(records, report)
     if within is not None:
         area = find_area(session, within)
@@ -164,12 +168,10 @@ def _read_geojson(path: Path) -> Iterator[tuple[str, dict[str, Any], BaseGeometr
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        broken = len(re.findall(r'"type"\s*:\s*"Feature"', text[: error.pos]))
-        message = (
-            f"{path.name}: malformed JSON in feature {broken or 1} "
-            f"(line {error.lineno}, column {error.colno}): {error.msg}"
-        )
-        raise ImportFailed(message, record=f"feature {broken or 1}") from error
+        broken = _broken_feature(text)
+        where = f"feature {broken}" if broken else "the document"
+        message = f"{path.name}: malformed JSON in {where} (line {error.lineno}, column {error.colno}): {error.msg}"
+        raise ImportFailed(message, record=where if broken else None) from error
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list):
         message = f"{path.name}: not a GeoJSON FeatureCollection"
@@ -183,6 +185,31 @@ def _read_geojson(path: Path) -> Iterator[tuple[str, dict[str, Any], BaseGeometr
             message = f"{path.name}: {ref} has a malformed geometry: {error}"
             raise ImportFailed(message, record=ref) from error
         yield ref, properties, geometry
+
+
+def _broken_feature(text: str) -> int | None:
+    """The 1-based number of the first feature that does not decode, found element by element."""
+    start = re.search(r'"features"\s*:\s*\[', text)
+    if start is None:
+        return None
+    decoder, position, number = json.JSONDecoder(), start.end(), 1
+    while True:
+        position = _skip(text, position)
+        try:
+            _, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            return number
+        position = _skip(text, position)
+        if not text.startswith(",", position):
+            return number + 1 if not text.startswith("]", position) else None
+        position, number = position + 1, number + 1
+
+
+def _skip(text: str, position: int) -> int:
+    """Index of the next non-blank character."""
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
 
 
 def _feature_ref(number: int, properties: Mapping[str, Any], feature_id: Any) -> str:
@@ -229,6 +256,17 @@ def _coordinate(value: Any, ref: str, path: Path) -> float:
         message = f"{path.name}: {ref} has no valid coordinate ({value!r})"
         raise ImportFailed(message, record=ref)
     return number
+
+
+def _declared_crs(path: Path, layer: str | None) -> str | None:
+    """The CRS a GeoPackage or Shapefile declares, e.g. ``EPSG:32651`` (None for other formats)."""
+    if path.suffix.lower() not in {".gpkg", ".shp", ".zip", ".fgb"}:
+        return None
+    try:
+        return pyogrio.read_info(path, layer=layer).get("crs")  # type: ignore[no-any-return]
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
+        message = f"{path.name}: unreadable: {error}"
+        raise ImportFailed(message) from error
 
 
 def _read_ogr(path: Path, layer: str | None) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
@@ -281,9 +319,17 @@ def _record(
         message = f"{path.name}: {ref} has no geometry"
         raise ImportFailed(message, record=ref)
     identity = properties.get(mapping.get("id", "id"), properties.get("ID"))
-    source_ref = f"{path.stem}:{identity if identity not in (None, '') else ref}"
+    source_ref = _source_ref(path.stem, identity if identity not in (None, "") else ref)
     extra = {k: _plain(v) for k, v in properties.items() if k not in used and v not in (None, "")}
     return Record(ref=ref, geometry=geometry, fields=fields, properties=extra, source_ref=source_ref)
+
+
+def _source_ref(stem: str, identity: Any) -> str:
+    """``file:id``, kept within the 64 characters stored: long ones end in a digest of the whole."""
+    text = f"{stem}:{identity}"
+    if len(text) <= 64:
+        return text
+    return f"{text[:47]}~{hashlib.sha1(text.encode()).hexdigest()[:16]}"
 
 
 def _typed(raw: Any, kind: type, field: str, ref: str, path: Path) -> Any:

@@ -27,7 +27,7 @@ async def upload_import(
     target: Annotated[str, Form(pattern="^(osm|facility|building|parcel|device|area)$")],
     mapping: Annotated[str, Form(max_length=4000, description='JSON object, field → column, e.g. {"name": "名称"}.')] = "{}",
     constants: Annotated[str, Form(max_length=4000, description='JSON object, field → value, e.g. {"kind": "park"}.')] = "{}",
-    crs: Annotated[str, Form(max_length=40)] = "wgs84",
+    crs: Annotated[str | None, Form(max_length=40, description="Source CRS; default the file's own, else WGS84.")] = None,
     within: Annotated[str | None, Form(max_length=200)] = None,
     clip: Annotated[str | None, Form(max_length=200)] = None,
 ) -> dict[str, Any]:

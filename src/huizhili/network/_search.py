@@ -1,0 +1,159 @@
+"""Compiled shortest-path kernels over the walk graph's CSR arrays (numba, no toolchain needed).
+
+Why not ``scipy.sparse.csgraph.dijkstra``: its multi-source run pops nodes in one global
+order, so consecutive steps jump between the wavefronts of all sources at once and nearly
+every step misses the CPU cache. :func:`lower_labels` instead runs one bounded search per
+source group, one after another, each pruned where an earlier group is already as close.
+Each search stays inside its own neighbourhood (cache-resident), and the pruning keeps the
+total work near one pass over the graph; ``bench/bench_lifecircle.py`` measures the gain.
+"""
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _push(
+    heap_d: NDArray[np.float64], heap_n: NDArray[np.int64], size: int, dist: float, node: int
+) -> int:
+    """Add (dist, node) to the binary min-heap of ``size`` entries; the new size."""
+    j = size
+    while j > 0:
+        parent = (j - 1) >> 1
+        if heap_d[parent] <= dist:
+            break
+        heap_d[j] = heap_d[parent]
+        heap_n[j] = heap_n[parent]
+        j = parent
+    heap_d[j] = dist
+    heap_n[j] = node
+    return size + 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pop(
+    heap_d: NDArray[np.float64], heap_n: NDArray[np.int64], size: int
+) -> tuple[float, int, int]:
+    """Remove the smallest entry of the heap: its dist, its node and the new size."""
+    dist, node = heap_d[0], heap_n[0]
+    size -= 1
+    last_d, last_n = heap_d[size], heap_n[size]
+    j = 0
+    while True:
+        child = 2 * j + 1
+        if child >= size:
+            break
+        if child + 1 < size and heap_d[child + 1] < heap_d[child]:
+            child += 1
+        if heap_d[child] >= last_d:
+            break
+        heap_d[j] = heap_d[child]
+        heap_n[j] = heap_n[child]
+        j = child
+    heap_d[j] = last_d
+    heap_n[j] = last_n
+    return dist, node, size
+
+
+@numba.njit(cache=True, nogil=True)
+def lower_labels(
+    indptr: NDArray[np.integer],
+    indices: NDArray[np.integer],
+    weights: NDArray[np.float64],
+    group_start: NDArray[np.int64],
+    sources: NDArray[np.int64],
+    source_dist: NDArray[np.float64],
+    limit: float,
+    best: NDArray[np.float64],
+) -> None:
+    """Lower ``best[node]`` to the distance from the nearest source group, where within ``limit``.
+
+    Group ``g`` is ``sources[group_start[g]:group_start[g + 1]]`` entered at ``source_dist``
+    (a facility's two edge ends, entered at their walk to the facility). A group's search
+    stops at nodes some earlier group already reaches as cheaply: from there on that group
+    is at least as close, so the result is exact (the nearest group's search is never cut).
+    """
+    capacity = len(indices) + len(sources) + 1
+    heap_d = np.empty(capacity, dtype=np.float64)
+    heap_n = np.empty(capacity, dtype=np.int64)
+    for group in range(len(group_start) - 1):
+        size = 0
+        for i in range(group_start[group], group_start[group + 1]):
+            node, dist = sources[i], source_dist[i]
+            if dist < best[node] and dist <= limit:
+                best[node] = dist
+                size = _push(heap_d, heap_n, size, dist, node)
+        while size > 0:
+            dist, node, size = _pop(heap_d, heap_n, size)
+            if dist > best[node]:  # stale entry, or another group got here first
+                continue
+            for k in range(indptr[node], indptr[node + 1]):
+                other = indices[k]
+                through = dist + weights[k]
+                if through < best[other] and through <= limit:
+                    best[other] = through
+                    size = _push(heap_d, heap_n, size, through, other)
+
+
+@numba.njit(cache=True, nogil=True)
+def covered_items(
+    indptr: NDArray[np.integer],
+    indices: NDArray[np.integer],
+    weights: NDArray[np.float64],
+    sources: NDArray[np.int64],
+    limit: float,
+    item_start: NDArray[np.int64],
+    items: NDArray[np.int64],
+    item_cost: NDArray[np.float64],
+    n_items: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """For each source node, the items within ``limit`` of it, as (start offsets, item ids).
+
+    Items are numbered below ``n_items`` and hang off nodes: node ``a`` carries
+    ``items[item_start[a]:item_start[a + 1]]``, each
+    reached from ``a`` at an extra ``item_cost`` (along its edge and across to the point).
+    Every source runs its own bounded search; labels are reset through the list of touched
+    nodes so a search costs only its own neighbourhood.
+    """
+    n_nodes = len(indptr) - 1
+    dist_to = np.full(n_nodes, np.inf)
+    stamp = np.full(n_items, -1, dtype=np.int64)
+    touched = np.empty(n_nodes, dtype=np.int64)
+    heap_d = np.empty(len(indices) + 1, dtype=np.float64)
+    heap_n = np.empty(len(indices) + 1, dtype=np.int64)
+    start = np.zeros(len(sources) + 1, dtype=np.int64)
+    found = np.empty(max(16, len(sources)), dtype=np.int64)
+    n_found = 0
+    for s in range(len(sources)):
+        n_touched = 1
+        touched[0] = sources[s]
+        dist_to[sources[s]] = 0.0
+        size = _push(heap_d, heap_n, 0, 0.0, sources[s])
+        while size > 0:
+            dist, node, size = _pop(heap_d, heap_n, size)
+            if dist > dist_to[node]:
+                continue
+            for i in range(item_start[node], item_start[node + 1]):
+                item = items[i]
+                if stamp[item] != s and dist + item_cost[i] <= limit:
+                    stamp[item] = s
+                    if n_found == len(found):
+                        grown = np.empty(2 * len(found), dtype=np.int64)
+                        grown[:n_found] = found
+                        found = grown
+                    found[n_found] = item
+                    n_found += 1
+            for k in range(indptr[node], indptr[node + 1]):
+                other = indices[k]
+                through = dist + weights[k]
+                if through < dist_to[other] and through <= limit:
+                    if dist_to[other] == np.inf:
+                        touched[n_touched] = other
+                        n_touched += 1
+                    dist_to[other] = through
+                    size = _push(heap_d, heap_n, size, through, other)
+        for i in range(n_touched):
+            dist_to[touched[i]] = np.inf
+        start[s + 1] = n_found
+    return start, found[:n_found]

@@ -1,0 +1,271 @@
+"""OpenStreetMap import of central Helsinki, checked against a plain pyosmium pass over the file.
+
+Done when: the Helsinki extract gives its buildings, parks and amenities with the right kinds,
+walkable ways only, population estimates for homes; a broken file changes nothing; ``clip``
+keeps only what lies in an area.
+"""
+
+from dataclasses import dataclass, field
+
+import osmium
+import pytest
+import shapely
+import sqlalchemy as sa
+from conftest import HELSINKI
+
+from huizhili.base.areas import AreaSpec, upsert_areas
+from huizhili.base.importers import import_osm
+from huizhili.errors import ImportFailed
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import Base, Building, Facility, ImportRun, WalkWay
+
+# Part of central Helsinki (the extract spans lon 24.935-24.953, lat 60.164-60.179).
+WEST_HELSINKI = shapely.Polygon(
+    [(24.930, 60.160), (24.946, 60.160), (24.946, 60.172), (24.938, 60.180), (24.930, 60.180)]
+)
+
+
+@dataclass
+class OsmFile:
+    """The raw objects of an OSM file, read with nothing but pyosmium."""
+
+    node_ids: set[int] = field(default_factory=set)
+    nodes: dict[int, dict[str, str]] = field(default_factory=dict)
+    ways: dict[int, tuple[list[int], dict[str, str]]] = field(default_factory=dict)
+    relations: dict[int, tuple[list[int], dict[str, str]]] = field(default_factory=dict)
+
+    def complete(self, refs: list[int]) -> bool:
+        """Whether every node of a way is in the file."""
+        return all(ref in self.node_ids for ref in refs)
+
+    def areas(self, key: str, values: set[str] | None = None, *, complete: bool = True) -> set[str]:
+        """Refs of closed ways and multipolygons tagged ``key`` (any value but ``no`` unless
+        ``values``); by default only those whose nodes and member ways are all in the file."""
+
+        def tagged(tags: dict[str, str]) -> bool:
+            return tags.get(key) in values if values else tags.get(key, "no") != "no"
+
+        found = {
+            f"osm:way/{way_id}"
+            for way_id, (refs, tags) in self.ways.items()
+            if tagged(tags)
+            and len(refs) >= 4
+            and refs[0] == refs[-1]
+            and (self.complete(refs) or not complete)
+        }
+        found |= {
+            f"osm:relation/{relation_id}"
+            for relation_id, (members, tags) in self.relations.items()
+            if tags.get("type") == "multipolygon"
+            and tagged(tags)
+            and (
+                all(m in self.ways and self.complete(self.ways[m][0]) for m in members)
+                or not complete
+            )
+        }
+        return found
+
+    def points(self, key: str, values: set[str]) -> set[str]:
+        """``osm:node/…`` of nodes tagged key=value."""
+        return {
+            f"osm:node/{node_id}" for node_id, tags in self.nodes.items() if tags.get(key) in values
+        }
+
+
+@pytest.fixture(scope="module")
+def osm_file() -> OsmFile:
+    scanned = OsmFile()
+    for obj in osmium.FileProcessor(str(HELSINKI)):
+        if obj.is_node():
+            scanned.node_ids.add(obj.id)
+            if obj.tags:
+                scanned.nodes[obj.id] = dict(obj.tags)
+        elif obj.is_way():
+            scanned.ways[obj.id] = ([node.ref for node in obj.nodes], dict(obj.tags))
+        elif obj.is_relation():
+            scanned.relations[obj.id] = (
+                [m.ref for m in obj.members if m.type == "w"],
+                dict(obj.tags),
+            )
+    return scanned
+
+
+def row_counts(sessions) -> dict[str, int]:
+    """Rows in every table of the platform."""
+    with sessions() as session:
+        return {
+            t.name: session.scalar(sa.select(sa.func.count()).select_from(t))
+            for t in Base.metadata.sorted_tables
+        }
+
+
+def facility_refs(sessions, kind: str) -> set[str]:
+    with sessions() as session:
+        return set(session.scalars(sa.select(Facility.source_ref).where(Facility.kind == kind)))
+
+
+@pytest.mark.parametrize(
+    ("name", "source_ref", "kind"),
+    [
+        ("Simonpuistikko", "osm:way/8042613", "park"),
+        ("Ressun lukio", "osm:way/37264738", "school"),
+        ("Apteekki Eliel", "osm:node/1369465553", "pharmacy"),
+        ("S-Market Hakaniemi", "osm:node/349041876", "market"),
+        ("Rautatientori", "osm:node/418089207", "metro_station"),
+    ],
+)
+def test_named_places_get_their_kind(helsinki, name, source_ref, kind):
+    with helsinki() as session:
+        found = session.execute(
+            sa.select(Facility.name, Facility.kind).where(Facility.source_ref == source_ref)
+        ).all()
+    assert found == [(name, kind)]
+
+
+def test_pharmacies_are_every_pharmacy_of_the_file(helsinki, osm_file):
+    expected = osm_file.points("amenity", {"pharmacy"}) | osm_file.areas("amenity", {"pharmacy"})
+    assert len(expected) == 6
+    assert facility_refs(helsinki, "pharmacy") == expected
+
+
+def test_toilets_are_every_public_toilet_of_the_file(helsinki, osm_file):
+    expected = osm_file.points("amenity", {"toilets"}) | osm_file.areas("amenity", {"toilets"})
+    assert len(expected) == 18
+    assert facility_refs(helsinki, "toilet") == expected
+
+
+def test_parks_are_every_park_and_garden_of_the_file(helsinki, osm_file):
+    green = {"park", "garden", "nature_reserve"}
+    expected = osm_file.points("leisure", green) | osm_file.areas("leisure", green)
+    assert len(expected) == 13
+    assert facility_refs(helsinki, "park") == expected
+
+
+def test_buildings_are_every_building_area_that_can_be_assembled(helsinki, osm_file):
+    with helsinki() as session:
+        stored = set(session.scalars(sa.select(Building.source_ref)))
+    assert stored == osm_file.areas("building")
+
+
+def test_report_notes_the_building_areas_cut_off_by_the_extract(helsinki, osm_file):
+    cut_off = osm_file.areas("building", complete=False) - osm_file.areas("building")
+    with helsinki() as session:
+        notes = session.scalar(sa.select(ImportRun.report))["notes"]
+    assert len(cut_off) == 54
+    assert any("54" in note and "building" in note for note in notes), notes
+
+
+def test_walk_ways_leave_out_roads_a_pedestrian_may_not_use(helsinki):
+    with helsinki() as session:
+        highways = set(session.scalars(sa.select(WalkWay.highway).distinct()))
+    assert highways.isdisjoint(
+        {"motorway", "motorway_link", "trunk", "trunk_link", "construction", "proposed"}
+    )
+
+
+def test_ways_under_construction_are_not_walk_ways_even_for_pedestrians(helsinki, osm_file):
+    construction = {
+        way_id
+        for way_id, (_, tags) in osm_file.ways.items()
+        if tags.get("highway") == "construction"
+    }
+    with helsinki() as session:
+        walked = set(
+            session.scalars(sa.select(WalkWay.osm_id).where(WalkWay.osm_id.in_(construction)))
+        )
+    assert len(construction) == 3
+    assert walked == set()
+
+
+def test_every_open_footway_of_the_file_is_a_walk_way(helsinki, osm_file):
+    # Linear footways (not area=yes squares) without foot=no/private or access=no/private.
+    blocked = {"no", "private"}
+    open_footways = {
+        way_id
+        for way_id, (refs, tags) in osm_file.ways.items()
+        if tags.get("highway") == "footway"
+        and tags.get("area") != "yes"
+        and tags.get("foot") not in blocked
+        and (
+            tags.get("foot") in {"yes", "designated", "permissive"}
+            or tags.get("access") not in blocked
+        )
+        and osm_file.complete(refs)
+    }
+    with helsinki() as session:
+        footways = set(
+            session.scalars(sa.select(WalkWay.osm_id).where(WalkWay.highway == "footway"))
+        )
+    assert len(open_footways) > 900
+    assert open_footways <= footways
+
+
+def test_walk_ways_have_one_coordinate_per_node_id(helsinki):
+    # The walk network pairs node ids with coordinates; ways cut at the extract edge must agree too.
+    with helsinki() as session:
+        ways = session.scalars(sa.select(WalkWay)).all()
+    mismatched = [w.osm_id for w in ways if len(w.node_ids) != len(w.geometry.coords)]
+    assert mismatched == []
+
+
+def test_residential_buildings_get_population_estimates(helsinki):
+    with helsinki() as session:
+        homes = session.execute(
+            sa.select(Building.population, Building.population_estimated).where(
+                Building.use == "residential"
+            )
+        ).all()
+    assert len(homes) == 21
+    assert all(population > 0 and estimated is True for population, estimated in homes)
+
+
+@pytest.mark.parametrize("broken", ["truncated", "not_osm"])
+def test_a_broken_file_fails_and_changes_nothing(helsinki, tmp_path, broken):
+    path = tmp_path / "broken.osm.pbf"
+    data = HELSINKI.read_bytes()
+    path.write_bytes(
+        data[: len(data) // 2]
+        if broken == "truncated"
+        else b'{"type": "FeatureCollection"}\n' * 100
+    )
+    before = row_counts(helsinki)
+    with pytest.raises(ImportFailed, match="broken.osm.pbf: not a readable OSM file"):
+        with transaction(helsinki) as session:
+            import_osm(session, path)
+    assert row_counts(helsinki) == before
+
+
+@pytest.fixture
+def west_helsinki(sessions):
+    with transaction(sessions) as session:
+        upsert_areas(
+            session,
+            [
+                AreaSpec(
+                    code="091-W", name="West Helsinki", level="district", geometry=WEST_HELSINKI
+                )
+            ],
+        )
+    return sessions
+
+
+def test_clip_keeps_only_what_lies_in_the_area(west_helsinki):
+    with transaction(west_helsinki) as session:
+        import_osm(session, HELSINKI, clip="West Helsinki")
+    with west_helsinki() as session:
+        anchors = [
+            *session.execute(sa.select(Building.lon, Building.lat)),
+            *session.execute(sa.select(Facility.lon, Facility.lat)),
+        ]
+    lon, lat = zip(*anchors, strict=True)
+    assert len(anchors) > 100
+    assert shapely.intersects_xy(WEST_HELSINKI, lon, lat).all()
+
+
+def test_clip_keeps_fewer_records_than_the_whole_extract(west_helsinki):
+    with transaction(west_helsinki) as session:
+        whole = import_osm(session, HELSINKI).counts
+    with transaction(west_helsinki) as session:
+        clipped = import_osm(session, HELSINKI, clip="091-W").counts
+    assert 0 < clipped["buildings"] < whole["buildings"]
+    assert 0 < clipped["facilities"] < whole["facilities"]

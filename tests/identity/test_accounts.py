@@ -1,0 +1,120 @@
+import pytest
+import sqlalchemy as sa
+
+from huizhili.identity.accounts import create_user
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import AccessLog, Credential
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def operator(xuhui):
+    with transaction(xuhui) as session:
+        create_user(session, "wang", "street_operator", password=PASSWORD, streets=["310104014"])
+    return "wang"
+
+
+def sign_in(client, username, password=PASSWORD):
+    return client.post("/api/auth/token", data={"username": username, "password": password})
+
+
+def test_password_sign_in_gives_tokens_that_identify_the_user(client, operator):
+    tokens = sign_in(client, operator).json()
+    assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 3600
+    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
+    assert me["username"] == "wang" and me["role"] == "street_operator" and me["streets"] == ["310104014"]
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(client, operator):
+    wrong, unknown = sign_in(client, operator, "not the password"), sign_in(client, "nobody")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_refresh_rotates_and_the_old_refresh_token_dies(client, operator):
+    first = sign_in(client, operator).json()
+    second = client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second.status_code == 200
+    again = client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert again.status_code == 401
+
+
+def test_logout_revokes_the_token_at_once(client, operator):
+    headers = {"Authorization": f"Bearer {sign_in(client, operator).json()['access_token']}"}
+    assert client.post("/api/auth/logout", headers=headers).status_code == 204
+    assert client.get("/api/auth/me", headers=headers).status_code == 401
+
+
+def test_expired_token_is_refused(client, operator, sessions):
+    token = sign_in(client, operator).json()["access_token"]
+    with transaction(sessions) as session:
+        session.execute(sa.update(Credential).where(Credential.kind == "access").values(expires_at=Credential.created_at))
+    assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_tokens_are_stored_only_as_hashes(client, operator, sessions):
+    token = sign_in(client, operator).json()["access_token"]
+    with sessions() as session:
+        stored = session.scalars(sa.select(Credential.secret_sha256)).all()
+    assert token not in stored and all(len(digest) == 64 for digest in stored)
+
+
+def test_garbage_bearer_token_is_refused_not_treated_as_anonymous(client, xuhui):
+    response = client.get("/api/facilities", headers={"Authorization": "Bearer nonsense"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("role", "scope", "message"),
+    [
+        ("mayor", {}, "unknown role"),
+        ("street_operator", {}, "must be given streets"),
+        ("street_operator", {"streets": ["999999999"]}, "no street with code 999999999"),
+        ("grid_officer", {}, "must be given grid_cells"),
+    ],
+)
+def test_users_need_a_known_role_and_a_real_scope(xuhui, role, scope, message):
+    from huizhili.errors import ValidationError
+
+    with transaction(xuhui) as session, pytest.raises(ValidationError, match=message):
+        create_user(session, "x", role, password=PASSWORD, **scope)
+
+
+def test_admin_creates_users_and_unknown_fields_are_refused(client, role_headers):
+    admin = role_headers["district_admin"]
+    body = {"username": "li.na", "role": "analyst", "password": PASSWORD}
+    assert client.post("/api/users", json=body, headers=admin).status_code == 201
+    assert client.post("/api/users", json=body, headers=admin).status_code == 409
+    sneaky = {**body, "username": "li.na2", "is_superuser": True}
+    response = client.post("/api/users", json=sneaky, headers=admin)
+    assert response.status_code == 422
+    assert "is_superuser" in response.text
+
+
+def test_personal_fields_are_masked_for_analysts(client, role_headers):
+    users = client.get("/api/users", headers=role_headers["analyst"]).json()
+    assert users and all(u["phone"] == "138****5678" for u in users)
+    assert all(u["display_name"].endswith("*") and "测试" not in u["display_name"] for u in users)
+
+
+def test_unmasked_reads_are_logged_with_who_and_what(client, role_headers, sessions):
+    users = client.get("/api/users", headers=role_headers["district_admin"]).json()
+    assert all(u["phone"] == "13812345678" for u in users)
+    with sessions() as session:
+        entry = session.scalars(sa.select(AccessLog)).one()
+    assert (entry.username, entry.action, entry.resource) == ("admin", "list", "users")
+    assert sorted(entry.record_ids) == sorted(u["id"] for u in users)
+    log = client.get("/api/access-log", headers=role_headers["district_admin"]).json()
+    assert log[0]["fields"] == ["display_name", "phone"]
+
+
+def test_csv_export_masks_the_same_way(client, role_headers, sessions):
+    masked = client.get("/api/users/export.csv", headers=role_headers["analyst"])
+    assert masked.headers["content-type"].startswith("text/csv")
+    assert "138****5678" in masked.text and "13812345678" not in masked.text
+    plain = client.get("/api/users/export.csv", headers=role_headers["district_admin"])
+    assert "13812345678" in plain.text
+    with sessions() as session:
+        assert session.scalar(sa.select(AccessLog.action)) == "export"
