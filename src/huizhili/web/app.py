@@ -1,10 +1,12 @@
 """The FastAPI application: routers mounted in one place, errors mapped to statuses in one handler."""
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 
@@ -25,6 +27,10 @@ from huizhili.storage.engine import create_engine, session_factory
 from huizhili.web.deps import Allow
 from huizhili.web.limits import BodySizeLimit, RateLimiter
 from huizhili.web.routers import auth, base, devices, imports, users
+from huizhili.web.schemas import Problem
+
+PUBLIC_PERMISSIONS = frozenset({"none", "read:public"})
+"""Permissions anonymous callers hold: their operations need no credentials."""
 
 ROUTERS = (auth.router, base.router, users.router, devices.router, imports.router)
 """Every API router, mounted under ``/api``."""
@@ -74,30 +80,72 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix="/api")
     app.add_exception_handler(HuizhiliError, _problem)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_middleware(
         BodySizeLimit,
         limit=settings.request_max_bytes,
         upload_limit=settings.upload_max_bytes,
         upload_paths=("/api/imports",),
     )
-    app.openapi = lambda: _openapi_with_permissions(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]
     return app
 
 
-def _openapi_with_permissions(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, each operation marked with the permission it requires (``x-permission``)."""
+ERROR_RESPONSES = {
+    "400": "The body could not be parsed (malformed JSON or form).",
+    "401": "Missing, malformed, expired or revoked credentials.",
+    "403": "The role may not do this.",
+    "404": "No such record, or it lies outside the caller's scope.",
+    "409": "Conflicts with what exists, or a name matches several areas.",
+    "411": "An upload did not declare its Content-Length.",
+    "413": "Request body too large.",
+    "422": "Invalid input; for imports, ``record`` names the record that broke.",
+    "429": "Too many requests from this address.",
+}
+"""Error statuses every operation may answer with, all in the ``Problem`` shape (422 also FastAPI's)."""
+
+
+def _openapi_document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with each operation's permission (``x-permission``), its error
+    responses, and optional security on operations open to anonymous citizens."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema["components"]["schemas"]["Problem"] = Problem.model_json_schema()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    permissions = {("/api/health", "get"): "none"}
     for route in (r for router in ROUTERS for r in router.routes):
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
-            continue
-        needed = [d.call.permission for d in route.dependant.dependencies if isinstance(d.call, Allow)]
-        for method in route.methods:
-            schema["paths"]["/api" + route.path_format][method.lower()]["x-permission"] = needed[0]
-    schema["paths"]["/api/health"]["get"]["x-permission"] = "none"
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            needed = [d.call.permission for d in route.dependant.dependencies if isinstance(d.call, Allow)]
+            permissions.update({("/api" + route.path_format, m.lower()): needed[0] for m in route.methods})
+    for (path, method), permission in permissions.items():
+        operation = schema["paths"][path][method]
+        operation["x-permission"] = permission
+        if permission in PUBLIC_PERMISSIONS:
+            operation["security"] = [{}, *operation.get("security", [])]
+        responses = operation.setdefault("responses", {})
+        for status, text in ERROR_RESPONSES.items():
+            if status == "422" and status in responses:
+                responses[status]["content"]["application/json"]["schema"] = {"anyOf": [responses[status]["content"]["application/json"]["schema"], problem]}
+            else:
+                responses.setdefault(status, {"description": text, "content": {"application/json": {"schema": problem}}})
     app.openapi_schema = schema
     return schema
+
+
+async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+    """Starlette's errors, with ``Allow`` listing every method of the path on 405 (not only the first route's)."""
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        paths = request.app.openapi()["paths"]
+        methods = {
+            method.upper()
+            for template, operations in paths.items()
+            if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), request.url.path)
+            for method in operations
+        }
+        headers["Allow"] = ", ".join(sorted(methods))
+    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
 
 
 async def _problem(_request: Request, error: HuizhiliError) -> JSONResponse:

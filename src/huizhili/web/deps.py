@@ -8,7 +8,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from huizhili.config import Settings
-from huizhili.errors import RateLimitedError
+from huizhili.errors import AuthenticationError, RateLimitedError
 from huizhili.identity.accounts import authenticate
 from huizhili.policy import ANONYMOUS, Principal, require
 
@@ -39,11 +39,19 @@ def get_principal(
 ) -> Principal:
     """The caller: from a bearer token or an API key, else anonymous (and rate-limited).
 
-    Invalid credentials are refused outright rather than treated as anonymous.
+    Any credential presented must be valid — a malformed ``Authorization`` header, a bad key, or
+    two credentials of different users are refused, never treated as anonymous or skipped.
     """
-    secret = bearer.credentials if bearer else api_key
-    if secret:
-        return Principal.of(authenticate(session, secret))
+    authorization = request.headers.get("authorization")
+    if authorization is not None and bearer is None:
+        message = "Authorization must be 'Bearer <access token>'"
+        raise AuthenticationError(message)
+    users = {authenticate(session, secret).id: secret for secret in (bearer and bearer.credentials, api_key) if secret}
+    if len(users) > 1:
+        message = "credentials of two different users were presented"
+        raise AuthenticationError(message)
+    if users:
+        return Principal.of(authenticate(session, next(iter(users.values()))))
     client = request.client.host if request.client else "unknown"
     if not request.app.state.rate_limiter.allow(client):
         message = "too many requests from this address; try again in a minute"

@@ -1,5 +1,6 @@
 """Protection against abuse: request size limits and a per-address rate limit for anonymous callers."""
 
+import json
 import time
 from collections import deque
 from typing import Any
@@ -33,7 +34,9 @@ class RateLimiter:
 class BodySizeLimit:
     """Refuse request bodies over a limit with 413, whether or not Content-Length is sent.
 
-    Uploads to ``upload_paths`` get the larger ``upload_limit``.
+    Uploads to ``upload_paths`` get the larger ``upload_limit`` and must declare their length
+    (411 otherwise), since they are streamed to disk; other bodies are small and are read here
+    in full, up to the limit, before the app sees them.
     """
 
     def __init__(self, app: ASGIApp, limit: int, upload_limit: int, upload_paths: tuple[str, ...]) -> None:
@@ -46,33 +49,39 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.upload_limit if scope["path"] in self.upload_paths else self.limit
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        is_upload = scope["path"] in self.upload_paths
+        limit = self.upload_limit if is_upload else self.limit
+        headers = dict(scope.get("headers", []))
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _too_large(send, limit)
+            await _refuse(send, 413, f"request body larger than {limit} bytes")
             return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
+        if is_upload:
+            if declared is None and scope["method"] in {"POST", "PUT", "PATCH"}:
+                await _refuse(send, 411, "uploads must declare their Content-Length")
+                return
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise _BodyTooLarge
-            return message
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > limit:
+                await _refuse(send, 413, f"request body larger than {limit} bytes")
+                return
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
 
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large(send, limit)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
-class _BodyTooLarge(Exception):
-    """Raised inside the app when a streamed body passes the limit."""
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    body = f'{{"detail": "request body larger than {limit} bytes"}}'.encode()
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
     headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -4,6 +4,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from huizhili.identity.roles import ROLES
+
 
 class Feature(BaseModel):
     """A GeoJSON Feature in WGS84."""
@@ -94,11 +96,15 @@ class RefreshIn(Strict):
     refresh_token: str = Field(min_length=10, max_length=200)
 
 
+RoleName = Literal[tuple(ROLES)]  # type: ignore[misc]
+"""One of :data:`huizhili.identity.roles.ROLES`, enumerated in the OpenAPI document."""
+
+
 class UserIn(Strict):
     """A user to create; scoped roles need their streets, department or grid cells."""
 
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    role: str = Field(max_length=32)
+    role: RoleName  # type: ignore[valid-type]
     password: str | None = Field(None, min_length=10, max_length=200)
     display_name: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=32, pattern=r"^[0-9+\- ]+$")

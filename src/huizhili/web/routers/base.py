@@ -26,6 +26,8 @@ LAYER_PERMISSIONS = {
 }
 """Which permission reading each layer needs."""
 
+_NUMBER = r"-?[0-9]{1,3}(\.[0-9]{1,12})?"
+BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
 AreaCode = Annotated[str, Path(min_length=1, max_length=200, description="Official code or exact name.")]
 RecordId = Annotated[int, Path(ge=1, le=2**62)]
 
@@ -63,7 +65,7 @@ def _add_layer_routes(layer: str, permission: str) -> None:
         principal: allow(permission),
         kind: Annotated[str | None, Query(max_length=40, description="Facility kind, building use, sensor kind, land use or area level.")] = None,
         area: Annotated[str | None, Query(max_length=200, description="Code or name of the area to look in (areas: the parent).")] = None,
-        bbox: Annotated[str | None, Query(max_length=200, description="minlon,minlat,maxlon,maxlat in WGS84.")] = None,
+        bbox: Annotated[str | None, Query(max_length=200, pattern=BBOX_PATTERN, description="minlon,minlat,maxlon,maxlat in WGS84.")] = None,
         limit: Annotated[int | None, Query(ge=1, le=1_000_000, description="Features per page (capped by the server).")] = None,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> dict[str, Any]:

@@ -1,0 +1,65 @@
+"""Hostile input: oversized bodies, floods of anonymous requests, oversized uploads."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from huizhili.config import load_settings
+from huizhili.web.app import create_app
+
+
+@pytest.fixture
+def strict_client(tmp_path, engine):
+    settings = load_settings(
+        environment="test", data_dir=tmp_path / "var", request_max_bytes=1000,
+        upload_max_bytes=5000, anonymous_requests_per_minute=5,
+    )
+    with TestClient(create_app(settings, engine)) as client:
+        yield client
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(strict_client):
+    response = strict_client.post("/api/auth/refresh", content=b"x" * 2000, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "larger than 1000 bytes" in response.json()["detail"]
+
+
+def test_a_streamed_body_without_length_is_cut_off_too(strict_client):
+    def chunks():
+        for _ in range(50):
+            yield b"y" * 100
+
+    response = strict_client.post("/api/auth/refresh", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_uploads_get_their_own_larger_limit(strict_client, role_headers):
+    small = strict_client.post(
+        "/api/imports", files={"file": ("a.csv", b"name,lon,lat\n" + b"a,121.4,31.2\n" * 100, "text/csv")},
+        data={"target": "facility", "constants": '{"kind": "park"}'}, headers=role_headers["district_admin"],
+    )
+    assert small.status_code == 201, small.text
+    large = strict_client.post(
+        "/api/imports", files={"file": ("a.csv", b"name,lon,lat\n" + b"a,121.4,31.2\n" * 1000, "text/csv")},
+        data={"target": "facility", "constants": '{"kind": "park"}'}, headers=role_headers["district_admin"],
+    )
+    assert large.status_code == 413
+
+
+def test_anonymous_floods_are_rate_limited_but_signed_in_users_are_not(strict_client, role_headers):
+    statuses = [strict_client.get("/api/kinds").status_code for _ in range(7)]
+    assert statuses == [200] * 5 + [429] * 2
+    signed_in = [strict_client.get("/api/kinds", headers=role_headers["analyst"]).status_code for _ in range(7)]
+    assert signed_in == [200] * 7
+
+
+def test_malformed_authorization_header_is_refused(client, role_headers):
+    response = client.get("/api/kinds", headers={"Authorization": "Basic YWRtaW46YWRtaW4="})
+    assert response.status_code == 401
+    mixed = client.get("/api/summary", headers={**role_headers["analyst"], "Authorization": "Bearer forged"})
+    assert mixed.status_code == 401
+
+
+def test_405_lists_every_method_of_the_path(client):
+    response = client.request("DELETE", "/api/users")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, POST"
