@@ -122,3 +122,17 @@ def test_health_names_the_backend(client, engine):
     body = client.get("/api/health").json()
     assert body["status"] == "ok"
     assert body["database"] == engine.dialect.name
+
+
+def test_facility_status_update_is_seen_at_once_and_scoped(demo_client, role_headers):
+    centres = demo_client.get("/api/facilities", params={"kind": "health_centre"}).json()["features"]
+    mine = next(f for f in centres if f["properties"]["street_code"] == "310104014")
+    other = next(f for f in centres if f["properties"]["street_code"] not in (None, "310104014"))
+    operator = role_headers["street_operator"]
+    changed = demo_client.patch(f"/api/facilities/{mine['id']}/status", json={"is_open": False, "queue_level": "long"}, headers=operator)
+    assert changed.status_code == 200
+    seen = demo_client.get(f"/api/facilities/{mine['id']}").json()["properties"]
+    assert (seen["is_open"], seen["queue_level"]) == (False, "long") and seen["status_updated_at"]
+    assert demo_client.patch(f"/api/facilities/{other['id']}/status", json={"is_open": False}, headers=operator).status_code == 404
+    assert demo_client.patch(f"/api/facilities/{mine['id']}/status", json={"queue_level": "huge"}, headers=operator).status_code == 422
+    assert demo_client.patch(f"/api/facilities/{mine['id']}/status", json={}, headers=operator).status_code == 422

@@ -7,14 +7,14 @@ import pytest
 # The intended matrix, written from the roles' descriptions (not read from the implementation).
 GRANTS = {
     "anonymous": {"none", "read:public"},
-    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "manage:users", "manage:devices", "self"},
-    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
-    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
-    "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
+    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "manage:users", "manage:devices", "self"},
+    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self"},
+    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self"},
+    "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self"},
     "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
     "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
     "citizen": {"none", "read:public", "self"},
-    "service": {"none", "read:public", "read:base", "read:devices", "self"},
+    "service": {"none", "read:public", "read:base", "read:devices", "write:facility_status", "self"},
 }
 XUJIAHUI = "310104014"
 PATH_VALUES = {"code": XUJIAHUI, "record_id": "1", "username": "citizen"}

@@ -16,6 +16,7 @@ PERMISSIONS: dict[str, str] = {
     "read:users": "The user directory (personal fields masked unless read:personal).",
     "read:personal": "Unmasked personal fields; every such read is logged.",
     "write:imports": "Importing files into the digital base.",
+    "write:facility_status": "Setting a facility's live status (open, queue), within one's scope.",
     "manage:users": "Creating users and API keys; reading the access log.",
     "manage:devices": "Issuing device credentials and broker configuration.",
     "self": "One's own account.",
@@ -26,14 +27,14 @@ _STAFF_READ = {"read:public", "read:base", "read:devices", "read:users", "self"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "anonymous": frozenset({"read:public"}),
     "district_admin": frozenset(PERMISSIONS),
-    "district_commander": frozenset(_STAFF_READ | {"read:personal"}),
-    "street_operator": frozenset(_STAFF_READ | {"read:personal"}),
-    "department_handler": frozenset(_STAFF_READ | {"read:personal"}),
+    "district_commander": frozenset(_STAFF_READ | {"read:personal", "write:facility_status"}),
+    "street_operator": frozenset(_STAFF_READ | {"read:personal", "write:facility_status"}),
+    "department_handler": frozenset(_STAFF_READ | {"read:personal", "write:facility_status"}),
     "grid_officer": frozenset(_STAFF_READ),
     "analyst": frozenset(_STAFF_READ),
     "citizen": frozenset({"read:public", "self"}),
     "device": frozenset({"self"}),
-    "service": frozenset({"read:public", "read:base", "read:devices", "self"}),
+    "service": frozenset({"read:public", "read:base", "read:devices", "write:facility_status", "self"}),
 }
 """What each role may do; scopes then narrow which records."""
 

@@ -233,3 +233,35 @@ class AccessLog(Base):
     resource: Mapped[str] = mapped_column(String(40))
     record_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class LifeCircleRun(Base):
+    """One life-circle analysis: its parameters, whether distances were walked or estimated, its outputs."""
+
+    __tablename__ = "lifecircle_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64))
+    area_code: Mapped[str | None] = mapped_column(String(32))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    distance_method: Mapped[str] = mapped_column(String(16), doc="'network' or 'estimated'.")
+    origins: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    output_dir: Mapped[str | None] = mapped_column(Text)
+
+
+class LifeCircleCoverage(Base):
+    """Coverage of one facility kind at one threshold in one area, for one run."""
+
+    __tablename__ = "lifecircle_coverage"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("lifecircle_runs.id", ondelete="CASCADE"), index=True)
+    area_code: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    threshold_m: Mapped[float] = mapped_column(Float)
+    population: Mapped[float] = mapped_column(Float)
+    covered_population: Mapped[float] = mapped_column(Float)
+    coverage: Mapped[float | None] = mapped_column(Float, doc="Share of population covered, 0–1; None without population.")
+    target: Mapped[float | None] = mapped_column(Float, doc="The standard's target share, 0–1.")

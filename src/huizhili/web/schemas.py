@@ -161,3 +161,11 @@ class AccessLogEntry(BaseModel):
     resource: str
     record_ids: list[int]
     fields: list[str]
+
+
+class FacilityStatusIn(Strict):
+    """A change of a facility's live status; omitted fields keep their value."""
+
+    is_open: bool | None = None
+    queue_level: Literal["none", "short", "medium", "long"] | None = None
+    note: str | None = Field(None, max_length=300)

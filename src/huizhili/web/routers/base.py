@@ -10,10 +10,11 @@ from fastapi import APIRouter, Path, Query
 
 from huizhili.base.features import FeatureQuery, get_area, get_record, list_features, parse_bbox
 from huizhili.base.kinds import FACILITY_KINDS
+from huizhili.base.status import update_status
 from huizhili.base.summary import summarise
 from huizhili.policy import scope_for
 from huizhili.web.deps import SessionDep, SettingsDep, allow
-from huizhili.web.schemas import AreaSummary, FacilityKind, Feature, FeatureCollection
+from huizhili.web.schemas import AreaSummary, FacilityKind, FacilityStatusIn, Feature, FeatureCollection
 
 router = APIRouter(tags=["digital base"])
 
@@ -48,6 +49,14 @@ def overall_summary(session: SessionDep, principal: allow("read:base")) -> dict[
 def facility_kinds(_: allow("read:public")) -> list[dict[str, str]]:
     """Every facility kind the platform knows."""
     return [{"kind": kind, "description": text} for kind, text in FACILITY_KINDS.items()]
+
+
+@router.patch("/facilities/{record_id}/status", response_model=Feature)
+def facility_status(
+    record_id: RecordId, body: FacilityStatusIn, session: SessionDep, principal: allow("write:facility_status")
+) -> dict[str, Any]:
+    """Set a facility's live status (open/closed, queue level, note); citizens see it at once."""
+    return update_status(session, record_id, **body.model_dump(), scope=scope_for(principal))
 
 
 @router.get("/areas/{code}", response_model=Feature)
