@@ -1,0 +1,292 @@
+"""The 15-minute life circle (15分钟社区生活圈): for every home, the walk to each kind of facility,
+and the share of residents covered per area against the standards.
+
+Origins are residential buildings weighted by their population, or, where no buildings are
+known, a regular grid of points weighted equally (coverage is then a share of the area).
+Distances are walked on the network when one has been imported; otherwise they are straight
+lines times :data:`DETOUR_FACTOR` and every result says ``estimated``.
+"""
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+import sqlalchemy as sa
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+from sqlalchemy.orm import Session
+
+from huizhili.base.areas import area_geometry, children, find_area
+from huizhili.base.assign import PolygonLocator
+from huizhili.base.geodesy import xy_to_metres
+from huizhili.errors import ValidationError
+from huizhili.network.distances import nearest_facility_distance
+from huizhili.network.loading import AccessPoints, access_points
+from huizhili.network.standards import TIERS_MINUTES, WALKING_SPEED_M_PER_S, Standard, load_standards
+from huizhili.network.walkgraph import WalkGraph
+from huizhili.policy import Scope
+from huizhili.storage.models import Area, Building, Facility, LifeCircleCoverage, LifeCircleRun
+
+DETOUR_FACTOR = 1.3
+"""Walking distance over straight-line distance assumed without a walk network: a common
+urban detour (circuity) factor; results computed with it are labelled ``estimated``."""
+
+GRID_SPACING_M = 200.0
+"""Spacing of grid origins where no buildings are known."""
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Where residents start: WGS84 points, their weight (population, or 1 per grid point), their area."""
+
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    weight: NDArray[np.float64]
+    area_code: NDArray[np.object_]
+    source: str
+    """``buildings`` (weights are residents) or ``grid`` (weights are equal shares of area)."""
+
+    def __len__(self) -> int:
+        return len(self.lon)
+
+
+@dataclass
+class LifeCircleResult:
+    """One run: per-origin distances per kind, and the coverage table."""
+
+    run_id: int
+    method: str
+    """``network`` (walked) or ``estimated`` (straight line × detour factor)."""
+    area: Area | None
+    origins: Origins
+    standards: dict[str, Standard]
+    distances: dict[str, NDArray[np.float64]]
+    coverage: list[dict[str, Any]]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def run_life_circle(
+    session: Session,
+    graph: WalkGraph | None,
+    *,
+    created_by: str,
+    area: str | None = None,
+    kinds: Iterable[str] | None = None,
+    metres: Mapping[str, float] | None = None,
+    targets: Mapping[str, float] | None = None,
+    speed_m_per_s: float = WALKING_SPEED_M_PER_S,
+    origins: str = "auto",
+    scope: Scope | None = None,
+) -> LifeCircleResult:
+    """Compute and store one life-circle run.
+
+    Parameters
+    ----------
+    session
+        Session inside the caller's transaction; the run and its coverage rows are added to it.
+    graph
+        The walk network, or None to estimate distances.
+    created_by
+        Who asked (kept with the run).
+    area
+        Code or name of the area to analyse, reported per child area; None for every street.
+    kinds
+        Facility kinds to analyse; by default every kind of the standards that has facilities.
+    metres, targets
+        Per-kind overrides of the standards' distances (metres) and target shares (0–1).
+    speed_m_per_s
+        Walking speed for the minute tiers.
+    origins
+        ``buildings``, ``grid`` or ``auto`` (buildings where any have residents, else grid).
+    scope
+        The caller's scope: the area must be visible to it.
+
+    Returns
+    -------
+    LifeCircleResult
+
+    Raises
+    ------
+    ValidationError
+        For unknown kinds, bad overrides, or an area with no origins.
+    """
+    started = time.perf_counter()
+    standards = load_standards(metres=metres, targets=targets, speed_m_per_s=speed_m_per_s)
+    target_area = find_area(session, area, scope) if area is not None else None
+    reporting = _reporting_areas(session, target_area)
+    start_points = _origins(session, target_area, reporting, origins)
+    chosen = _chosen_kinds(session, standards, kinds, start_points)
+    tiers = [minutes * 60 * speed_m_per_s for minutes in TIERS_MINUTES]
+    cutoff = max([standards[kind].metres for kind in chosen] + tiers)
+    method = "network" if graph is not None else "estimated"
+    snapped = graph.snap(start_points.lon, start_points.lat) if graph is not None else None
+    distances = {}
+    for kind in chosen:
+        points = access_points(session, kind)
+        if graph is not None and snapped is not None:
+            targets_snapped = graph.snap(points.lon, points.lat)
+            distances[kind] = nearest_facility_distance(graph, snapped, targets_snapped, cutoff)
+        else:
+            distances[kind] = estimated_distances(start_points.lon, start_points.lat, points, cutoff)
+    coverage = coverage_table(start_points, distances, standards, tiers, target_area, reporting)
+    seconds = time.perf_counter() - started
+    run = LifeCircleRun(
+        created_by=created_by,
+        area_code=target_area.code if target_area else None,
+        parameters={
+            "kinds": chosen,
+            "metres": {k: standards[k].metres for k in chosen},
+            "targets": {k: standards[k].target for k in chosen},
+            "speed_m_per_s": speed_m_per_s,
+            "origins": start_points.source,
+        },
+        distance_method=method,
+        origins=len(start_points),
+        seconds=seconds,
+    )
+    session.add(run)
+    session.flush()
+    session.add_all(LifeCircleCoverage(run_id=run.id, **row) for row in coverage)
+    session.flush()
+    notes = [] if graph is not None else [f"no walk network: distances are straight lines × {DETOUR_FACTOR} (estimated)"]
+    return LifeCircleResult(run.id, method, target_area, start_points, {k: standards[k] for k in chosen},
+                            distances, coverage, seconds, notes)
+
+
+def estimated_distances(
+    lon: NDArray[np.float64], lat: NDArray[np.float64], points: AccessPoints, cutoff_m: float
+) -> NDArray[np.float64]:
+    """Straight-line metres to the nearest access point times :data:`DETOUR_FACTOR`; inf beyond ``cutoff_m``."""
+    if len(points) == 0 or len(lon) == 0:
+        return np.full(len(lon), np.inf)
+    lon0, lat0 = float(np.mean(lon)), float(np.mean(lat))
+    ox, oy = xy_to_metres(lon, lat, lon0, lat0)
+    fx, fy = xy_to_metres(points.lon, points.lat, lon0, lat0)
+    straight, _ = cKDTree(np.column_stack((fx, fy))).query(np.column_stack((ox, oy)))
+    walked = straight * DETOUR_FACTOR
+    walked[walked > cutoff_m] = np.inf
+    return walked
+
+
+def coverage_table(
+    origins: Origins,
+    distances: Mapping[str, NDArray[np.float64]],
+    standards: Mapping[str, Standard],
+    tiers: list[float],
+    area: Area | None,
+    reporting: list[Area],
+) -> list[dict[str, Any]]:
+    """Population (or area share) within each kind's standard and each tier, per area and overall."""
+    groups = [(area.code if area else "all", np.ones(len(origins), dtype=bool))]
+    groups += [(a.code, origins.area_code == a.code) for a in reporting]
+    rows = []
+    for code, members in groups:
+        population = float(origins.weight[members].sum())
+        for kind, distance in distances.items():
+            thresholds = {standards[kind].metres: standards[kind].target, **{t: None for t in tiers if t != standards[kind].metres}}
+            for threshold, target in sorted(thresholds.items()):
+                covered = float(origins.weight[members & (distance <= threshold)].sum())
+                rows.append(
+                    {
+                        "area_code": code,
+                        "kind": kind,
+                        "threshold_m": threshold,
+                        "population": population,
+                        "covered_population": covered,
+                        "coverage": covered / population if population else None,
+                        "target": target,
+                    }
+                )
+    return rows
+
+
+def _reporting_areas(session: Session, area: Area | None) -> list[Area]:
+    """The areas coverage is broken down by: the area's children, or every street."""
+    if area is not None:
+        return children(session, area.code)
+    return list(session.scalars(sa.select(Area).where(Area.level == "street").order_by(Area.code)))
+
+
+def _chosen_kinds(
+    session: Session, standards: Mapping[str, Standard], kinds: Iterable[str] | None, origins: Origins
+) -> list[str]:
+    """The kinds asked for, or every standard kind with a facility within 2 km of the origins.
+
+    A kind with no facility anywhere near is left out rather than reported as 0 % covered:
+    usually its facilities have not been imported yet.
+    """
+    if kinds is not None:
+        chosen = list(dict.fromkeys(kinds))
+        if unknown := [k for k in chosen if k not in standards]:
+            message = f"no standard for {', '.join(unknown)}; give a distance for it (metres)"
+            raise ValidationError(message)
+        return chosen
+    if not len(origins):
+        return []
+    margin_lat, margin_lon = 2000 / 110_574, 2000 / (111_320 * np.cos(np.radians(float(np.mean(origins.lat)))))
+    near = sa.select(Facility.kind).distinct().where(
+        Facility.lon.between(float(origins.lon.min()) - margin_lon, float(origins.lon.max()) + margin_lon),
+        Facility.lat.between(float(origins.lat.min()) - margin_lat, float(origins.lat.max()) + margin_lat),
+    )
+    present = set(session.scalars(near))
+    return [kind for kind in standards if kind in present]
+
+
+def _origins(session: Session, area: Area | None, reporting: list[Area], choice: str) -> Origins:
+    """Residential buildings with residents, or else a grid over the area."""
+    if choice not in {"auto", "buildings", "grid"}:
+        message = f"origins must be buildings, grid or auto, not {choice!r}"
+        raise ValidationError(message)
+    if choice in {"auto", "buildings"}:
+        found = _building_origins(session, area, reporting)
+        if len(found) or choice == "buildings":
+            if not len(found):
+                message = "no residential buildings with residents in this area; use grid origins"
+                raise ValidationError(message)
+            return found
+    return _grid_origins(session, area, reporting)
+
+
+def _building_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
+    """Residential buildings' anchor points, weighted by residents."""
+    query = sa.select(Building.lon, Building.lat, Building.population, Building.street_code, Building.committee_code,
+                      Building.grid_code, Building.district_code).where(Building.population > 0)
+    if area is not None:
+        from huizhili.base.areas import in_area
+
+        query = query.where(in_area(session, Building, area))
+    rows = session.execute(query).all()
+    level = reporting[0].level if reporting else "street"
+    column = {"district": 6, "street": 3, "committee": 4, "grid": 5}.get(level, 3)
+    return Origins(
+        lon=np.array([r[0] for r in rows], dtype=float),
+        lat=np.array([r[1] for r in rows], dtype=float),
+        weight=np.array([r[2] for r in rows], dtype=float),
+        area_code=np.array([r[column] for r in rows], dtype=object),
+        source="buildings",
+    )
+
+
+def _grid_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
+    """Points every :data:`GRID_SPACING_M` inside the area (or inside every reporting area)."""
+    shapes = [g for a in reporting if (g := area_geometry(session, a)) is not None]
+    boundary = area_geometry(session, area) if area is not None else (shapely.union_all(shapes) if shapes else None)
+    if boundary is None:
+        message = "the area has no boundary to lay grid origins on; import one first"
+        raise ValidationError(message)
+    x0, y0, x1, y1 = boundary.bounds
+    lat0 = (y0 + y1) / 2
+    step_x = GRID_SPACING_M / (111_320 * np.cos(np.radians(lat0)))
+    step_y = GRID_SPACING_M / 110_574
+    xs, ys = np.meshgrid(np.arange(x0 + step_x / 2, x1, step_x), np.arange(y0 + step_y / 2, y1, step_y))
+    lon, lat = xs.ravel(), ys.ravel()
+    inside = shapely.intersects_xy(boundary, lon, lat)
+    lon, lat = lon[inside], lat[inside]
+    located = [a for a in reporting if a.geometry is not None or area_geometry(session, a) is not None]
+    codes = np.array([None] + [a.code for a in located], dtype=object)
+    found = PolygonLocator([area_geometry(session, a) for a in located]).locate(lon, lat) if located else np.full(len(lon), -1)
+    return Origins(lon, lat, np.ones(len(lon)), codes[found + 1], "grid")
