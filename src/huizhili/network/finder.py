@@ -1,0 +1,224 @@
+"""The citizen's finder (核酸采样点查询, generalised): the nearest facilities of a kind by walking
+distance from where the phone is, with opening hours and live status.
+
+Phones in China report GCJ-02; the finder converts. Open facilities come first, closed ones
+after them, each saying so. Without a walk network near the point, distances are straight
+lines times :data:`~huizhili.network.lifecircle.DETOUR_FACTOR` and labelled ``estimated``.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from huizhili.base import crs as datums
+from huizhili.base.kinds import FACILITY_KINDS
+from huizhili.errors import ValidationError
+from huizhili.network.distances import nearest_k
+from huizhili.network.isochrone import isochrone
+from huizhili.network.lifecircle import DETOUR_FACTOR
+from huizhili.network.loading import AccessPoints, access_points, load_walk_graph, walk_ways_fingerprint
+from huizhili.network.standards import WALKING_SPEED_M_PER_S
+from huizhili.network.walkgraph import Snapped, WalkGraph
+from huizhili.storage.models import Facility
+
+SEARCH_RADIUS_M = 5000.0
+"""Facilities farther than this walk are not offered."""
+
+MAX_SNAP_M = 500.0
+"""A point farther than this from the walk network is outside it: distances are estimated."""
+
+MAX_RESULTS = 50
+
+
+@dataclass
+class NetworkCache:
+    """The walk graph and each kind's snapped access points, kept between requests.
+
+    Rebuilt when the stored walk ways or a kind's facilities change (checked by a cheap
+    fingerprint query per request); live status is always read fresh.
+    """
+
+    cache_dir: Path
+    _graph: tuple[str | None, WalkGraph | None] = (None, None)
+    _points: dict[str, tuple[tuple[Any, ...], AccessPoints, Snapped | None]] = field(default_factory=dict)
+
+    def graph(self, session: Session) -> WalkGraph | None:
+        """The current walk graph, or None when none is imported."""
+        fingerprint = walk_ways_fingerprint(session)
+        if fingerprint != self._graph[0]:
+            self._graph = (fingerprint, load_walk_graph(session, self.cache_dir))
+            self._points.clear()
+        return self._graph[1]
+
+    def points(self, session: Session, kind: str, graph: WalkGraph | None) -> tuple[AccessPoints, Snapped | None]:
+        """The access points of ``kind`` and, with a graph, their places on it."""
+        fingerprint = tuple(
+            session.execute(sa.select(sa.func.count(), sa.func.max(Facility.id)).where(Facility.kind == kind)).one()
+        )
+        cached = self._points.get(kind)
+        if cached is None or cached[0] != fingerprint:
+            points = access_points(session, kind)
+            snapped = graph.snap(points.lon, points.lat) if graph is not None and len(points) else None
+            cached = (fingerprint, points, snapped)
+            self._points[kind] = cached
+        return cached[1], cached[2]
+
+
+def nearest_services(
+    session: Session,
+    cache: NetworkCache,
+    lon: float,
+    lat: float,
+    kind: str,
+    k: int = 5,
+    source_crs: str = "wgs84",
+) -> dict[str, Any]:
+    """The ``k`` nearest facilities of ``kind`` by walking distance, open ones first.
+
+    Parameters
+    ----------
+    session
+        Open session.
+    cache
+        The process's network cache.
+    lon, lat
+        Where the citizen is, in ``source_crs``.
+    kind
+        A facility kind, e.g. ``sampling_point`` or ``health_centre``.
+    k
+        How many to return (1–50).
+    source_crs
+        ``wgs84``, ``gcj02`` (Amap, WeChat) or ``bd09`` (Baidu).
+
+    Returns
+    -------
+    dict
+        ``origin`` (WGS84), ``method`` (``network`` or ``estimated``) and ``results``: each
+        facility with ``walking_distance_m``, ``walking_minutes``, ``straight_line_m``,
+        ``estimated``, ``closed`` and its opening hours and live status.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown kind or CRS, coordinates out of range, or ``k`` outside 1–50.
+    """
+    if kind not in FACILITY_KINDS:
+        message = f"unknown facility kind {kind!r}"
+        raise ValidationError(message)
+    if not 1 <= k <= MAX_RESULTS:
+        message = f"k must be between 1 and {MAX_RESULTS}"
+        raise ValidationError(message)
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        message = f"({lon}, {lat}) is not a longitude/latitude"
+        raise ValidationError(message)
+    x, y = datums.to_wgs84(lon, lat, source_crs)
+    lon, lat = float(x), float(y)
+    graph = cache.graph(session)
+    points, snapped = cache.points(session, kind, graph)
+    straight = _straight_m(lon, lat, points)
+    method, walked = "estimated", straight * DETOUR_FACTOR
+    if graph is not None and snapped is not None:
+        here = graph.snap(lon, lat)
+        if float(here.snap_m[0]) <= MAX_SNAP_M:
+            method = "network"
+            walked = np.full(len(points), np.inf)
+            nearest, distance = nearest_k(graph, here, snapped, len(points), SEARCH_RADIUS_M)
+            walked[nearest] = distance
+    return {
+        "origin": {"lon": round(lon, 7), "lat": round(lat, 7)},
+        "kind": kind,
+        "method": method,
+        "results": _ranked(session, points, walked, straight, method, k),
+    }
+
+
+def _straight_m(lon: float, lat: float, points: AccessPoints) -> np.ndarray:
+    """Great-circle metres from (lon, lat) to each access point."""
+    if not len(points):
+        return np.zeros(0)
+    phi1, phi2 = np.radians(lat), np.radians(points.lat)
+    dphi, dlmb = phi2 - phi1, np.radians(points.lon - lon)
+    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
+    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
+
+
+def _ranked(
+    session: Session, points: AccessPoints, walked: np.ndarray, straight: np.ndarray, method: str, k: int
+) -> list[dict[str, Any]]:
+    """Per facility its nearest access point; open ones before closed ones, then by walk."""
+    best: dict[int, tuple[float, float]] = {}
+    for facility_id, walk, line in zip(points.facility_ids.tolist(), walked.tolist(), straight.tolist(), strict=True):
+        if walk <= SEARCH_RADIUS_M and (facility_id not in best or walk < best[facility_id][0]):
+            best[facility_id] = (walk, line)
+    # Enough candidates that k open ones can come first even when the nearest are closed.
+    candidates = sorted(best, key=lambda i: best[i][0])[: k * 4]
+    facilities = {f.id: f for f in session.scalars(sa.select(Facility).where(Facility.id.in_(candidates)))}
+    ordered = sorted(candidates, key=lambda i: (facilities[i].is_open is False, best[i][0]))[:k]
+    return [_result(facilities[i], *best[i], method) for i in ordered]
+
+
+def _result(facility: Facility, walk: float, line: float, method: str) -> dict[str, Any]:
+    closed = facility.is_open is False
+    return {
+        "id": facility.id,
+        "name": facility.name,
+        "kind": facility.kind,
+        "address": facility.address,
+        "phone": facility.phone,
+        "opening_hours": facility.opening_hours,
+        "is_open": facility.is_open,
+        "queue_level": facility.queue_level,
+        "status_note": facility.status_note,
+        "status_updated_at": facility.status_updated_at.isoformat() if facility.status_updated_at else None,
+        "lon": facility.lon,
+        "lat": facility.lat,
+        "walking_distance_m": round(walk, 1),
+        "walking_minutes": round(walk / WALKING_SPEED_M_PER_S / 60, 1),
+        "straight_line_m": round(line, 1),
+        "estimated": method == "estimated",
+        "closed": closed,
+        "notice": "closed now" if closed else None,
+    }
+
+
+def reachable_area(
+    session: Session, cache: NetworkCache, lon: float, lat: float, minutes: float, source_crs: str = "wgs84"
+) -> dict[str, Any]:
+    """The area reachable on foot within ``minutes`` as a GeoJSON Feature (estimated: a circle).
+
+    Raises
+    ------
+    ValidationError
+        For minutes outside 1–60 or a bad point or CRS.
+    """
+    if not 1 <= minutes <= 60:
+        message = "minutes must be between 1 and 60"
+        raise ValidationError(message)
+    x, y = datums.to_wgs84(lon, lat, source_crs)
+    lon, lat = float(x), float(y)
+    graph = cache.graph(session)
+    if graph is not None and float(graph.snap(lon, lat).snap_m[0]) <= MAX_SNAP_M:
+        shape, method = isochrone(graph, lon, lat, minutes, WALKING_SPEED_M_PER_S), "network"
+    else:
+        radius = minutes * 60 * WALKING_SPEED_M_PER_S / DETOUR_FACTOR
+        local = shapely.Point(0, 0).buffer(radius, 64)
+        shape, method = _from_local(local, lon, lat), "estimated"
+    return {
+        "type": "Feature",
+        "geometry": shapely.geometry.mapping(shape),
+        "properties": {"minutes": minutes, "method": method, "estimated": method == "estimated", "origin": [lon, lat]},
+    }
+
+
+def _from_local(shape: Any, lon: float, lat: float) -> Any:
+    """A shape in metres around (lon, lat) back to WGS84."""
+    local = pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m")
+    back = pyproj.Transformer.from_crs(local, "EPSG:4326", always_xy=True)
+    return shapely.transform(shape, lambda xy: np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
+
