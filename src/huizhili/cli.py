@@ -218,6 +218,88 @@ def assign() -> None:
 
 
 @main.group()
+def lifecircle() -> None:
+    """The 15-minute life circle: coverage per area, and where to build next."""
+
+
+@lifecircle.command(name="run")
+@click.option("--area", metavar="CODE|NAME", help="Area to analyse, reported per child area (default: every street).")
+@click.option("--kind", "kinds", multiple=True, help="Facility kind (repeatable; default: those with facilities nearby).")
+@click.option("--distance", "distances", multiple=True, metavar="KIND=METRES", help="Override a kind's walking distance.")
+@click.option("--target", "targets", multiple=True, metavar="KIND=SHARE", help="Override a kind's target share (0-1).")
+@click.option("--origins", type=click.Choice(["auto", "buildings", "grid"]), default="auto", show_default=True)
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Walking speed, m/s, for the minute tiers.")
+def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[str, ...], targets: tuple[str, ...], origins: str, speed: float) -> None:
+    """Walking distance from every home to each kind of facility; coverage, maps and an HTML report."""
+    from huizhili.network.finder import NetworkCache
+    from huizhili.network.lifecircle import run_life_circle
+    from huizhili.network.report import write_outputs
+    from huizhili.storage.models import LifeCircleRun
+
+    context = _run(_Context)
+    cache = NetworkCache(context.settings.data_dir / "cache")
+    with transaction(context.sessions) as session:
+        graph = cache.graph(session)
+        click.echo("walk network: " + (f"{graph.n_nodes:,} nodes" if graph else "none imported — distances will be estimated"), err=True)
+        result = _run(lambda: run_life_circle(
+            session, graph, created_by="cli", area=area, kinds=kinds or None,
+            metres={k: float(v) for k, v in _pairs(distances).items()}, targets={k: float(v) for k, v in _pairs(targets).items()},
+            speed_m_per_s=speed, origins=origins,
+        ))
+        folder = context.settings.data_dir / "runs" / f"lifecircle-{result.run_id}"
+        files = write_outputs(session, result, folder)
+        session.get_one(LifeCircleRun, result.run_id).output_dir = str(folder)
+    label = result.area.name if result.area else "all areas"
+    click.echo(f"run {result.run_id}: {label}, {len(result.origins):,} {result.origins.source} origins, {result.method} distances, {result.seconds:.2f} s")
+    overall = result.area.code if result.area else "all"
+    for row in result.coverage:
+        if row["area_code"] == overall and row["threshold_m"] == result.standards[row["kind"]].metres and row["coverage"] is not None:
+            target = f" (target {row['target']:.0%})" if row["target"] is not None else ""
+            click.echo(f"  {row['kind']:<16} within {row['threshold_m']:>5.0f} m: {row['coverage']:6.1%}{target}")
+    click.echo(f"report: {files['report.html']}")
+
+
+@lifecircle.command(name="siting")
+@click.option("--kind", required=True, help="Facility kind to site.")
+@click.option("--distance", "threshold", type=float, required=True, help="Walking distance it should serve, metres.")
+@click.option("-k", "k", type=int, default=3, show_default=True, help="How many sites to propose.")
+@click.option("--area", metavar="CODE|NAME", help="Area to plan for.")
+@click.option("--origins", type=click.Choice(["auto", "buildings", "grid"]), default="auto", show_default=True)
+def lifecircle_siting(kind: str, threshold: float, k: int, area: str | None, origins: str) -> None:
+    """Propose k new sites that serve the most residents not yet within the distance."""
+    from huizhili.network.finder import NetworkCache
+    from huizhili.network.planning import propose_sites
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        graph = NetworkCache(context.settings.data_dir / "cache").graph(session)
+        result = _run(lambda: propose_sites(session, graph, kind=kind, threshold_m=threshold, k=k, area=area, origins=origins))
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@main.group()
+def services() -> None:
+    """Citizen services."""
+
+
+@services.command(name="nearest")
+@click.option("--lon", type=float, required=True)
+@click.option("--lat", type=float, required=True)
+@click.option("--kind", required=True, help="e.g. sampling_point, health_centre, elderly_canteen.")
+@click.option("-k", "k", type=int, default=5, show_default=True)
+@click.option("--crs", "source_crs", default="wgs84", show_default=True, help="wgs84, gcj02 (Amap, WeChat) or bd09 (Baidu).")
+def services_nearest(lon: float, lat: float, kind: str, k: int, source_crs: str) -> None:
+    """The nearest facilities of a kind by walking distance, open ones first."""
+    from huizhili.network.finder import NetworkCache, nearest_services
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        cache = NetworkCache(context.settings.data_dir / "cache")
+        result = _run(lambda: nearest_services(session, cache, lon, lat, kind, k, source_crs))
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@main.group()
 def user() -> None:
     """Users, roles and API keys."""
 

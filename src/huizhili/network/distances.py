@@ -1,4 +1,4 @@
-"""Walking distances on the network: the life circle's nearest facility, and distances from one point.
+"""Walking distances: the life circle's nearest facility, and distances from one point.
 
 All distances are metres along the network, including the straight walks between each point
 and its place on an edge (``Snapped.snap_m``) at both ends. Points on the same edge also
@@ -186,7 +186,7 @@ def _through_ends(
 
 
 def _same_edge(points: Snapped, targets: Snapped) -> NDArray[np.float64]:
-    """Distance from each point to the nearest target on its own edge, straight along it (inf if none)."""
+    """Distance from each point to the nearest target on its own edge, along it (inf if none)."""
     distance = np.full(len(points), np.inf)
     order = np.argsort(targets.edge, kind="stable")
     target_edge = targets.edge[order]

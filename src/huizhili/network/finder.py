@@ -21,7 +21,7 @@ from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.errors import ValidationError
 from huizhili.network.distances import nearest_k
 from huizhili.network.isochrone import isochrone
-from huizhili.network.lifecircle import DETOUR_FACTOR
+from huizhili.network.lifecircle import DETOUR_FACTOR, MAX_SNAP_M
 from huizhili.network.loading import AccessPoints, access_points, load_walk_graph, walk_ways_fingerprint
 from huizhili.network.standards import WALKING_SPEED_M_PER_S
 from huizhili.network.walkgraph import Snapped, WalkGraph
@@ -29,9 +29,6 @@ from huizhili.storage.models import Facility
 
 SEARCH_RADIUS_M = 5000.0
 """Facilities farther than this walk are not offered."""
-
-MAX_SNAP_M = 500.0
-"""A point farther than this from the walk network is outside it: distances are estimated."""
 
 MAX_RESULTS = 50
 

@@ -34,6 +34,12 @@ DETOUR_FACTOR = 1.3
 """Walking distance over straight-line distance assumed without a walk network: a common
 urban detour (circuity) factor; results computed with it are labelled ``estimated``."""
 
+MAX_SNAP_M = 500.0
+"""A point farther than this from the walk network is outside it."""
+
+NETWORK_SHARE = 0.9
+"""The walk network is used when at least this share of origins lies on it; else distances are estimated."""
+
 GRID_SPACING_M = 200.0
 """Spacing of grid origins where no buildings are known."""
 
@@ -115,6 +121,9 @@ def run_life_circle(
         For unknown kinds, bad overrides, or an area with no origins.
     """
     started = time.perf_counter()
+    if area is None and scope is not None and scope.limited_to_areas:
+        message = "name one of your areas to analyse"
+        raise ValidationError(message)
     standards = load_standards(metres=metres, targets=targets, speed_m_per_s=speed_m_per_s)
     target_area = find_area(session, area, scope) if area is not None else None
     reporting = _reporting_areas(session, target_area)
@@ -122,8 +131,15 @@ def run_life_circle(
     chosen = _chosen_kinds(session, standards, kinds, start_points)
     tiers = [minutes * 60 * speed_m_per_s for minutes in TIERS_MINUTES]
     cutoff = max([standards[kind].metres for kind in chosen] + tiers)
+    snapped = graph.snap(start_points.lon, start_points.lat) if graph is not None and len(start_points) else None
+    notes = []
+    if snapped is not None and np.mean(snapped.snap_m <= MAX_SNAP_M) < NETWORK_SHARE:
+        notes.append("the walk network does not cover this area")
+        snapped = None
+    if snapped is None:
+        graph = None
+        notes.append(f"no walk network here: distances are straight lines × {DETOUR_FACTOR} (estimated)")
     method = "network" if graph is not None else "estimated"
-    snapped = graph.snap(start_points.lon, start_points.lat) if graph is not None else None
     distances = {}
     for kind in chosen:
         points = access_points(session, kind)
@@ -152,7 +168,6 @@ def run_life_circle(
     session.flush()
     session.add_all(LifeCircleCoverage(run_id=run.id, **row) for row in coverage)
     session.flush()
-    notes = [] if graph is not None else [f"no walk network: distances are straight lines × {DETOUR_FACTOR} (estimated)"]
     return LifeCircleResult(run.id, method, target_area, start_points, {k: standards[k] for k in chosen},
                             distances, coverage, seconds, notes)
 

@@ -12,7 +12,7 @@ from huizhili.base.areas import area_geometry, find_area
 from huizhili.base.geodesy import xy_to_metres
 from huizhili.errors import ValidationError
 from huizhili.network.distances import nearest_facility_distance
-from huizhili.network.lifecircle import DETOUR_FACTOR, Origins, _origins, _reporting_areas, estimated_distances
+from huizhili.network.lifecircle import DETOUR_FACTOR, MAX_SNAP_M, NETWORK_SHARE, Origins, _origins, _reporting_areas, estimated_distances
 from huizhili.network.loading import access_points
 from huizhili.network.siting import greedy_max_coverage
 from huizhili.network.walkgraph import WalkGraph
@@ -52,10 +52,15 @@ def propose_sites(
     if not 1 <= k <= 50 or not threshold_m > 0:
         message = "k must be 1–50 and the threshold positive"
         raise ValidationError(message)
+    if area is None and scope is not None and scope.limited_to_areas:
+        message = "name one of your areas to plan for"
+        raise ValidationError(message)
     target = find_area(session, area, scope) if area is not None else None
     demand = _origins(session, target, _reporting_areas(session, target), origins)
     existing = access_points(session, kind)
     total = float(demand.weight.sum())
+    if graph is not None and len(demand) and np.mean(graph.snap(demand.lon, demand.lat).snap_m <= MAX_SNAP_M) < NETWORK_SHARE:
+        graph = None  # the network does not cover this area
     if graph is not None:
         method, sites, served = "network", *_on_network(session, graph, demand, existing, target, threshold_m, k)
     else:

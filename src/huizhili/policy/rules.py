@@ -16,6 +16,7 @@ PERMISSIONS: dict[str, str] = {
     "read:users": "The user directory (personal fields masked unless read:personal).",
     "read:personal": "Unmasked personal fields; every such read is logged.",
     "write:imports": "Importing files into the digital base.",
+    "run:analysis": "Running life-circle analyses and site proposals (stored as runs).",
     "write:facility_status": "Setting a facility's live status (open, queue), within one's scope.",
     "manage:users": "Creating users and API keys; reading the access log.",
     "manage:devices": "Issuing device credentials and broker configuration.",
@@ -24,14 +25,15 @@ PERMISSIONS: dict[str, str] = {
 """Every permission an endpoint can require."""
 
 _STAFF_READ = {"read:public", "read:base", "read:devices", "read:users", "self"}
+_PLANNING = {"run:analysis"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "anonymous": frozenset({"read:public"}),
     "district_admin": frozenset(PERMISSIONS),
-    "district_commander": frozenset(_STAFF_READ | {"read:personal", "write:facility_status"}),
-    "street_operator": frozenset(_STAFF_READ | {"read:personal", "write:facility_status"}),
+    "district_commander": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status"}),
+    "street_operator": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status"}),
     "department_handler": frozenset(_STAFF_READ | {"read:personal", "write:facility_status"}),
     "grid_officer": frozenset(_STAFF_READ),
-    "analyst": frozenset(_STAFF_READ),
+    "analyst": frozenset(_STAFF_READ | _PLANNING),
     "citizen": frozenset({"read:public", "self"}),
     "device": frozenset({"self"}),
     "service": frozenset({"read:public", "read:base", "read:devices", "write:facility_status", "self"}),
@@ -68,6 +70,11 @@ class Scope:
     """Which records a principal may see, as SQL conditions per table."""
 
     principal: Principal
+
+    @property
+    def limited_to_areas(self) -> bool:
+        """Whether the principal sees only some areas (and so must name one to analyse)."""
+        return self.principal.role in {"street_operator", "grid_officer"}
 
     def condition(self, model: Any) -> sa.ColumnElement[bool]:
         """A WHERE condition limiting ``model`` to what the principal may see."""

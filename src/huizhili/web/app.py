@@ -26,13 +26,14 @@ from huizhili.errors import (
 from huizhili.storage.engine import create_engine, session_factory
 from huizhili.web.deps import Allow
 from huizhili.web.limits import BodySizeLimit, RateLimiter
-from huizhili.web.routers import auth, base, devices, imports, users
+from huizhili.network.finder import NetworkCache
+from huizhili.web.routers import auth, base, devices, imports, network, users
 from huizhili.web.schemas import Problem
 
 PUBLIC_PERMISSIONS = frozenset({"none", "read:public"})
 """Permissions anonymous callers hold: their operations need no credentials."""
 
-ROUTERS = (auth.router, base.router, users.router, devices.router, imports.router)
+ROUTERS = (auth.router, base.router, users.router, devices.router, imports.router, network.router)
 """Every API router, mounted under ``/api``."""
 
 STATUS_BY_ERROR: tuple[tuple[type[HuizhiliError], int], ...] = (
@@ -67,6 +68,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine or create_engine(settings.resolved_database_url)
     app.state.sessions = session_factory(app.state.engine)
     app.state.rate_limiter = RateLimiter(settings.anonymous_requests_per_minute)
+    app.state.network = NetworkCache(settings.data_dir / "cache")
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -169,3 +169,106 @@ class FacilityStatusIn(Strict):
     is_open: bool | None = None
     queue_level: Literal["none", "short", "medium", "long"] | None = None
     note: str | None = Field(None, max_length=300)
+
+
+class LifeCircleIn(Strict):
+    """A life-circle run: which area, kinds, origins; standards overridable per kind."""
+
+    area: str | None = Field(None, max_length=200, description="Code or name; default every street.")
+    kinds: list[str] | None = Field(None, max_length=30, description="Facility kinds; default those with facilities nearby.")
+    metres: dict[str, float] = Field(default_factory=dict, max_length=30, description="Kind → walking distance, metres.")
+    targets: dict[str, float] = Field(default_factory=dict, max_length=30, description="Kind → target share, 0–1.")
+    speed_m_per_s: float = Field(1.0, gt=0.1, le=3.0, description="Walking speed for the minute tiers.")
+    origins: Literal["auto", "buildings", "grid"] = "auto"
+
+
+class CoverageRow(BaseModel):
+    """Share of residents (or area) within one distance of one kind, in one area."""
+
+    area_code: str
+    area_name: str | None = None
+    kind: str
+    threshold_m: float
+    population: float
+    covered_population: float
+    coverage: float | None
+    target: float | None
+
+
+class LifeCircleOut(BaseModel):
+    """A stored life-circle run with its coverage table and output files."""
+
+    run_id: int
+    created_at: str
+    created_by: str
+    area_code: str | None
+    method: Literal["network", "estimated"]
+    origins: int
+    seconds: float
+    parameters: dict[str, Any]
+    coverage: list[CoverageRow]
+    files: list[str]
+
+
+class SitingIn(Strict):
+    """Where to build ``k`` new facilities of a kind to serve the most residents within a distance."""
+
+    kind: str = Field(max_length=40)
+    threshold_m: float = Field(gt=0, le=5000)
+    k: int = Field(3, ge=1, le=50)
+    area: str | None = Field(None, max_length=200)
+    origins: Literal["auto", "buildings", "grid"] = "auto"
+
+
+class SiteOut(BaseModel):
+    """A proposed site and what it adds."""
+
+    lon: float
+    lat: float
+    adds: float
+    coverage_after: float | None
+
+
+class SitingOut(BaseModel):
+    """Site proposals, greedy maximum coverage."""
+
+    kind: str
+    threshold_m: float
+    method: Literal["network", "estimated"]
+    origins: str
+    population: float
+    covered_before: float
+    coverage_before: float | None
+    sites: list[SiteOut]
+
+
+class NearbyService(BaseModel):
+    """A facility by walking distance, with opening hours and live status."""
+
+    id: int
+    name: str | None
+    kind: str
+    address: str | None
+    phone: str | None
+    opening_hours: str | None
+    is_open: bool | None
+    queue_level: str | None
+    status_note: str | None
+    status_updated_at: str | None
+    lon: float
+    lat: float
+    walking_distance_m: float
+    walking_minutes: float
+    straight_line_m: float
+    estimated: bool
+    closed: bool
+    notice: str | None
+
+
+class NearestOut(BaseModel):
+    """The nearest services from a point (WGS84 origin after conversion)."""
+
+    origin: dict[str, float]
+    kind: str
+    method: Literal["network", "estimated"]
+    results: list[NearbyService]

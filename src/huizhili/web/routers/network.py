@@ -1,0 +1,148 @@
+"""The walk network over HTTP: nearest services for citizens, isochrones, life-circle runs, siting."""
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+
+from huizhili.errors import NotFoundError
+from huizhili.network.finder import nearest_services, reachable_area
+from huizhili.network.lifecircle import run_life_circle
+from huizhili.network.planning import propose_sites
+from huizhili.network.report import write_outputs
+from huizhili.policy import scope_for
+from huizhili.storage.models import LifeCircleCoverage, LifeCircleRun
+from huizhili.web.deps import SessionDep, SettingsDep, allow
+from huizhili.web.schemas import LifeCircleIn, LifeCircleOut, NearestOut, SitingIn, SitingOut
+
+router = APIRouter(tags=["life circle and services"])
+
+Crs = Annotated[Literal["wgs84", "gcj02", "bd09"], Query(description="Datum of lon/lat: phones in China report gcj02.")]
+Lon = Annotated[float, Query(ge=-180, le=180)]
+Lat = Annotated[float, Query(ge=-90, le=90)]
+FILE_TYPES = {".png": "image/png", ".html": "text/html", ".csv": "text/csv", ".json": "application/json", ".geojson": "application/geo+json"}
+
+
+@router.get("/services/nearest", response_model=NearestOut)
+def nearest(
+    request: Request,
+    session: SessionDep,
+    _: allow("read:public"),
+    lon: Lon,
+    lat: Lat,
+    kind: Annotated[str, Query(max_length=40, description="Facility kind, e.g. sampling_point, health_centre.")],
+    k: Annotated[int, Query(ge=1, le=50)] = 5,
+    crs: Crs = "wgs84",
+) -> dict[str, Any]:
+    """The nearest facilities of a kind by walking distance, open ones first, with live status."""
+    return nearest_services(session, request.app.state.network, lon, lat, kind, k, crs)
+
+
+@router.get("/isochrone", response_model=None)
+def isochrone(
+    request: Request,
+    session: SessionDep,
+    _: allow("read:public"),
+    lon: Lon,
+    lat: Lat,
+    minutes: Annotated[float, Query(ge=1, le=60)] = 15,
+    crs: Crs = "wgs84",
+) -> dict[str, Any]:
+    """The area reachable on foot within ``minutes`` as a GeoJSON Feature."""
+    return reachable_area(session, request.app.state.network, lon, lat, minutes, crs)
+
+
+@router.post("/lifecircle/runs", response_model=LifeCircleOut, status_code=201)
+def start_run(body: LifeCircleIn, request: Request, session: SessionDep, settings: SettingsDep, principal: allow("run:analysis")) -> dict[str, Any]:
+    """Run the life circle: walking distance from every home to each kind, coverage per area, maps and report."""
+    graph = request.app.state.network.graph(session)
+    result = run_life_circle(
+        session, graph, created_by=principal.username, area=body.area, kinds=body.kinds, metres=body.metres,
+        targets=body.targets, speed_m_per_s=body.speed_m_per_s, origins=body.origins, scope=scope_for(principal),
+    )
+    folder = _run_folder(settings.data_dir, result.run_id)
+    write_outputs(session, result, folder)
+    session.get_one(LifeCircleRun, result.run_id).output_dir = str(folder)
+    return _run_out(session, result.run_id)
+
+
+@router.get("/lifecircle/runs", response_model=list[LifeCircleOut])
+def list_runs(session: SessionDep, principal: allow("read:base"), limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, Any]]:
+    """Recent runs, newest first (so a later run shows change)."""
+    ids = session.scalars(sa.select(LifeCircleRun.id).where(_visible_runs(principal)).order_by(LifeCircleRun.id.desc()).limit(limit))
+    return [_run_out(session, run_id) for run_id in ids]
+
+
+@router.get("/lifecircle/runs/{run_id}", response_model=LifeCircleOut)
+def get_run(run_id: Annotated[int, PathParam(ge=1, le=2**62)], session: SessionDep, principal: allow("read:base")) -> dict[str, Any]:
+    """One run with its coverage table."""
+    _visible_run(session, principal, run_id)
+    return _run_out(session, run_id)
+
+
+@router.get("/lifecircle/runs/{run_id}/files/{name}", response_class=FileResponse, responses={200: {"content": {t: {} for t in FILE_TYPES.values()}}})
+def run_file(
+    run_id: Annotated[int, PathParam(ge=1, le=2**62)],
+    name: Annotated[str, PathParam(max_length=80, pattern=r"^[a-z_]+(-[a-z_]+)?\.(png|html|csv|json|geojson)$")],
+    session: SessionDep,
+    principal: allow("read:base"),
+) -> FileResponse:
+    """A run's output: report.html, coverage.csv/json, origins.geojson or map-<kind>.png."""
+    run = _visible_run(session, principal, run_id)
+    path = Path(run.output_dir or "") / name
+    if not run.output_dir or not path.is_file():
+        message = f"run {run_id} has no file {name}"
+        raise NotFoundError(message)
+    return FileResponse(path, media_type=FILE_TYPES[path.suffix])
+
+
+@router.post("/lifecircle/siting", response_model=SitingOut)
+def siting(body: SitingIn, request: Request, session: SessionDep, principal: allow("run:analysis")) -> dict[str, Any]:
+    """Propose k new sites for a kind that serve the most residents not yet within the distance."""
+    graph = request.app.state.network.graph(session)
+    return propose_sites(session, graph, **body.model_dump(), scope=scope_for(principal))
+
+
+def _run_folder(data_dir: Path, run_id: int) -> Path:
+    return data_dir / "runs" / f"lifecircle-{run_id}"
+
+
+def _visible_runs(principal: Any) -> sa.ColumnElement[bool]:
+    """Scoped users see the runs of their own areas only."""
+    if principal.role == "street_operator":
+        return LifeCircleRun.area_code.in_(sorted(principal.streets))
+    if principal.role == "grid_officer":
+        return LifeCircleRun.area_code.in_(sorted(principal.grid_cells))
+    return sa.true()
+
+
+def _visible_run(session: SessionDep, principal: Any, run_id: int) -> LifeCircleRun:
+    run = session.scalar(sa.select(LifeCircleRun).where(LifeCircleRun.id == run_id, _visible_runs(principal)))
+    if run is None:
+        message = f"no life-circle run {run_id}"
+        raise NotFoundError(message)
+    return run
+
+
+def _run_out(session: SessionDep, run_id: int) -> dict[str, Any]:
+    run = session.get_one(LifeCircleRun, run_id)
+    rows = session.scalars(sa.select(LifeCircleCoverage).where(LifeCircleCoverage.run_id == run_id).order_by(LifeCircleCoverage.id))
+    folder = Path(run.output_dir) if run.output_dir else None
+    return {
+        "run_id": run.id,
+        "created_at": run.created_at.isoformat(),
+        "created_by": run.created_by,
+        "area_code": run.area_code,
+        "method": run.distance_method,
+        "origins": run.origins,
+        "seconds": run.seconds,
+        "parameters": run.parameters,
+        "coverage": [
+            {c: getattr(row, c) for c in ("area_code", "kind", "threshold_m", "population", "covered_population", "coverage", "target")}
+            for row in rows
+        ],
+        "files": sorted(p.name for p in folder.iterdir()) if folder and folder.is_dir() else [],
+    }
