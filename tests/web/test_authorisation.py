@@ -7,17 +7,17 @@ import pytest
 # The intended matrix, written from the roles' descriptions (not read from the implementation).
 GRANTS = {
     "anonymous": {"none", "read:public"},
-    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "manage:users", "manage:devices", "self"},
-    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self"},
-    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self"},
+    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "run:analysis", "manage:users", "manage:devices", "self"},
+    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self"},
+    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self"},
     "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self"},
     "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
-    "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
+    "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self"},
     "citizen": {"none", "read:public", "self"},
     "service": {"none", "read:public", "read:base", "read:devices", "write:facility_status", "self"},
 }
 XUJIAHUI = "310104014"
-PATH_VALUES = {"code": XUJIAHUI, "record_id": "1", "username": "citizen"}
+PATH_VALUES = {"code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html"}
 
 
 def operations(client):

@@ -18,7 +18,7 @@ import shapely  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from huizhili.base.areas import area_geometry  # noqa: E402
-from huizhili.network.lifecircle import LifeCircleResult, _reporting_areas  # noqa: E402
+from huizhili.network.lifecircle import DETOUR_FACTOR, LifeCircleResult, _reporting_areas  # noqa: E402
 from huizhili.network.loading import access_points  # noqa: E402
 
 COVERED, UNCOVERED, FACILITY = "#2e8b57", "#d1495b", "#1f1f1f"
@@ -156,11 +156,11 @@ def _write_html(result: LifeCircleResult, names: dict[str, str], files: dict[str
             if row is None or row["coverage"] is None:
                 tds.append("<td class='none'>–</td>")
                 continue
-            meets = row["target"] is None or row["coverage"] >= row["target"]
-            tds.append(f"<td class='{'ok' if meets else 'short'}'>{row['coverage']:.1%}</td>")
+            verdict = "" if row["target"] is None else ("ok" if row["coverage"] >= row["target"] else "short")
+            tds.append(f"<td class='{verdict}'>{row['coverage']:.1%}</td>")
         body.append(f"<tr><th scope='row'>{html.escape(names.get(code, code))} <small>{html.escape(code)}</small></th>{''.join(tds)}</tr>")
     maps = "".join(f"<figure><img src='map-{html.escape(k)}.png' alt='{html.escape(k)} coverage map'><figcaption>{html.escape(k)}</figcaption></figure>" for k in kinds)
-    banner = (f"<p class='estimated'>Estimated: no walk network is loaded, so distances are straight lines × detour factor. "
+    banner = (f"<p class='estimated'>Estimated: no imported walk network covers this area, so distances are straight lines × {DETOUR_FACTOR}. "
               f"Import an OSM extract (<code>huizhili import osm FILE --clip AREA</code>) for walking distances.</p>"
               if result.method == "estimated" else "<p>Distances walked on the OSM walk network.</p>")
     title = f"15-minute life circle — {names[result.area.code if result.area else 'all']}"

@@ -1,0 +1,153 @@
+"""Life-circle coverage, checked against independent computations (networkx; geodesic lines)."""
+
+import json
+
+import networkx as nx
+import numpy as np
+import pyproj
+import pytest
+import shapely
+import sqlalchemy as sa
+
+from huizhili.base.areas import AreaSpec, upsert_areas
+from huizhili.network.finder import NetworkCache
+from huizhili.network.lifecircle import DETOUR_FACTOR, run_life_circle
+from huizhili.network.report import write_outputs
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import Facility, LifeCircleCoverage
+
+from helsinki_network import walk_ways
+
+GEOD = pyproj.Geod(ellps="WGS84")
+HELSINKI_BOX = (24.936, 60.165, 24.953, 60.179)  # the extract's walk network
+WEST, EAST = "900000001", "900000002"
+
+
+@pytest.fixture
+def helsinki_areas(helsinki):
+    """Helsinki's extract as a district split into a west and an east street."""
+    x0, y0, x1, y1 = HELSINKI_BOX
+    middle = (x0 + x1) / 2
+    with transaction(helsinki) as session:
+        upsert_areas(session, [
+            AreaSpec(code="900000", name="Helsinki centre", level="district", geometry=shapely.box(*HELSINKI_BOX)),
+            AreaSpec(code=WEST, name="West", level="street", parent_code="900000", geometry=shapely.box(x0, y0, middle, y1)),
+            AreaSpec(code=EAST, name="East", level="street", parent_code="900000", geometry=shapely.box(middle, y0, x1, y1)),
+        ])
+    return helsinki
+
+
+def reference_distances(origins, facilities):
+    """Walking metres by networkx on the main component, each point hung on its nearest segment."""
+    position, graph = {}, nx.Graph()
+    for ids, coords in zip(*walk_ways(), strict=True):
+        position.update(zip(ids, map(tuple, coords), strict=True))
+        for a, b in zip(ids, ids[1:], strict=False):
+            if a != b:
+                graph.add_edge(a, b, weight=GEOD.inv(*position[a], *position[b])[2])
+    graph = graph.subgraph(max(nx.connected_components(graph), key=len)).copy()
+    local = pyproj.Proj("+proj=aeqd +lat_0=60.17 +lon_0=24.945 +datum=WGS84")
+    edges = list(graph.edges(data="weight"))
+    segments = [shapely.LineString([local(*position[a]), local(*position[b])]) for a, b, _ in edges]
+    tree = shapely.STRtree(segments)
+
+    def hang(name, lon, lat):
+        point = shapely.Point(local(lon, lat))
+        index = int(tree.nearest(point))
+        (a, b, length), segment = edges[index], segments[index]
+        along = segment.project(point, normalized=True)
+        snap = point.distance(segment.interpolate(along, normalized=True))
+        graph.add_edge(name, a, weight=snap + along * length)
+        graph.add_edge(name, b, weight=snap + (1 - along) * length)
+
+    graph.add_node("source")
+    for i, (lon, lat) in enumerate(facilities):
+        hang(("facility", i), lon, lat)
+        graph.add_edge("source", ("facility", i), weight=0.0)
+    result = []
+    for lon, lat in origins:
+        hang("origin", lon, lat)
+        result.append(nx.shortest_path_length(graph, "source", "origin", weight="weight"))
+        graph.remove_node("origin")
+    return np.array(result)
+
+
+def stored_coverage(sessions, run_id, kind, area_code, threshold):
+    with sessions() as session:
+        return session.scalar(sa.select(LifeCircleCoverage.coverage).where(
+            LifeCircleCoverage.run_id == run_id, LifeCircleCoverage.kind == kind,
+            LifeCircleCoverage.area_code == area_code, LifeCircleCoverage.threshold_m == threshold))
+
+
+def test_helsinki_coverage_matches_networkx(helsinki_areas, tmp_path):
+    with transaction(helsinki_areas) as session:
+        graph = NetworkCache(tmp_path).graph(session)
+        result = run_life_circle(session, graph, created_by="test", area="900000", kinds=["pharmacy"], origins="grid")
+        pharmacies = session.execute(sa.select(Facility.lon, Facility.lat).where(Facility.kind == "pharmacy")).all()
+    assert result.method == "network"
+    origins = result.origins
+    expected = reference_distances(list(zip(origins.lon, origins.lat, strict=True)), pharmacies)
+    reached = np.isfinite(result.distances["pharmacy"])
+    assert np.allclose(result.distances["pharmacy"][reached], expected[reached], atol=0.5)
+    assert (expected[~reached] > 900).all()
+    for code in ("900000", WEST, EAST):
+        members = np.ones(len(origins), bool) if code == "900000" else origins.area_code == code
+        for threshold in (300.0, 600.0, 900.0):
+            independent = float((expected[members] <= threshold).mean())
+            assert stored_coverage(helsinki_areas, result.run_id, "pharmacy", code, threshold) == pytest.approx(independent, abs=1e-9)
+
+
+def test_building_origins_weight_coverage_by_residents(helsinki_areas, tmp_path):
+    with transaction(helsinki_areas) as session:
+        graph = NetworkCache(tmp_path).graph(session)
+        result = run_life_circle(session, graph, created_by="test", kinds=["park"], origins="buildings")
+    covered = result.distances["park"] <= 300
+    overall = next(r for r in result.coverage if r["area_code"] == "all" and r["threshold_m"] == 300)
+    assert result.origins.source == "buildings"
+    assert overall["population"] == result.origins.weight.sum() > 0
+    assert overall["covered_population"] == pytest.approx(result.origins.weight[covered].sum())
+    assert overall["target"] == 0.98
+
+
+def test_xuhui_demo_coverage_is_estimated_and_matches_geodesic_lines(xuhui, tmp_path):
+    with transaction(xuhui) as session:
+        result = run_life_circle(session, None, created_by="test", area="徐汇区", kinds=["health_centre"])
+        centres = session.execute(sa.select(Facility.lon, Facility.lat).where(Facility.kind == "health_centre")).all()
+    assert result.method == "estimated" and result.origins.source == "grid"
+    lon, lat = result.origins.lon, result.origins.lat
+    straight = np.min([GEOD.inv(lon, lat, np.full(len(lon), c[0]), np.full(len(lat), c[1]))[2] for c in centres], axis=0)
+    expected = straight * DETOUR_FACTOR
+    for code in ("310104014", "310104007", "310104103"):
+        members = result.origins.area_code == code
+        independent = float((expected[members] <= 900).mean())
+        assert stored_coverage(xuhui, result.run_id, "health_centre", code, 900.0) == pytest.approx(independent, abs=0.01)
+
+
+def test_a_later_run_shows_change(xuhui, tmp_path):
+    with transaction(xuhui) as session:
+        before = run_life_circle(session, None, created_by="test", area="徐家汇街道", kinds=["park"], metres={"park": 300})
+        session.add(Facility(kind="park", name="徐家汇公园", geometry=shapely.Point(121.4375, 31.1960), lon=121.4375, lat=31.1960, properties={}))
+        session.flush()
+        after = run_life_circle(session, None, created_by="test", area="徐家汇街道", kinds=["park"], metres={"park": 300})
+    first = next(r for r in before.coverage if r["area_code"] == "310104014" and r["threshold_m"] == 300)
+    second = next(r for r in after.coverage if r["area_code"] == "310104014" and r["threshold_m"] == 300)
+    assert first["coverage"] == 0 and second["coverage"] > 0
+    assert after.run_id > before.run_id
+
+
+def test_reports_render_as_png_maps_html_and_data(xuhui, tmp_path):
+    from PIL import Image
+
+    with transaction(xuhui) as session:
+        result = run_life_circle(session, None, created_by="test", area="徐汇区")
+        files = write_outputs(session, result, tmp_path / "run")
+    assert set(files) >= {"coverage.csv", "coverage.json", "origins.geojson", "report.html", "map-health_centre.png", "map-metro_station.png"}
+    with Image.open(files["map-health_centre.png"]) as image:
+        assert image.size == (800, 800)
+        assert len(image.getcolors(1_000_000)) > 10  # a drawn map, not a blank canvas
+    html = files["report.html"].read_text(encoding="utf-8")
+    assert html.count("<tr>") == 1 + 14 + 1  # header, the district, its 14 street-level areas
+    assert "徐家汇街道" in html and "Estimated" in html
+    origins = json.loads(files["origins.geojson"].read_text())
+    assert len(origins["features"]) == len(result.origins)
+    assert origins["features"][0]["properties"]["method"] == "estimated"

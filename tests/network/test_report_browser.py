@@ -1,0 +1,40 @@
+"""The life-circle report as a person sees it: rendered in real Chromium."""
+
+import shutil
+
+import pytest
+
+from huizhili.network.lifecircle import run_life_circle
+from huizhili.network.report import write_outputs
+from huizhili.storage.engine import transaction
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)")]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_xuhui_report_shows_every_street_and_its_maps(xuhui, tmp_path, browser):
+    with transaction(xuhui) as session:
+        result = run_life_circle(session, None, created_by="test", area="徐汇区")
+        files = write_outputs(session, result, tmp_path / "run")
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(files["report.html"].as_uri())
+    rows = page.locator("#coverage tbody tr")
+    assert rows.count() == 15
+    assert "徐家汇街道" in page.locator("#coverage").inner_text()
+    widths = page.eval_on_selector_all("img", "images => images.map(i => i.complete ? i.naturalWidth : 0)")
+    assert widths == [800, 800]
+    assert page.locator(".estimated").is_visible()
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    page.close()

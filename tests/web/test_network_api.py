@@ -1,0 +1,57 @@
+"""The life circle, siting, finder and isochrones over HTTP, with their scopes."""
+
+
+def test_citizen_finds_the_nearest_health_centre_from_a_phone_position(client, xuhui):
+    response = client.get("/api/services/nearest", params={"lon": 121.44207, "lat": 31.19405, "kind": "health_centre", "k": 2, "crs": "gcj02"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["method"] == "estimated"
+    assert body["results"][0]["name"] == "徐汇区徐家汇街道社区卫生服务中心"
+
+
+def test_isochrone_is_a_polygon_feature(client, xuhui):
+    feature = client.get("/api/isochrone", params={"lon": 121.4375, "lat": 31.196, "minutes": 10}).json()
+    assert feature["geometry"]["type"] == "Polygon" and feature["properties"]["estimated"]
+
+
+def test_analyst_runs_the_life_circle_and_reads_its_report(client, role_headers):
+    analyst = role_headers["analyst"]
+    run = client.post("/api/lifecircle/runs", json={"area": "徐汇区"}, headers=analyst)
+    assert run.status_code == 201, run.text
+    body = run.json()
+    assert body["method"] == "estimated" and "report.html" in body["files"] and "map-health_centre.png" in body["files"]
+    rows = [r for r in body["coverage"] if r["area_code"] == "310104014" and r["kind"] == "health_centre"]
+    assert [r["threshold_m"] for r in rows] == [300.0, 600.0, 900.0]
+    report = client.get(f"/api/lifecircle/runs/{body['run_id']}/files/report.html", headers=analyst)
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert client.get(f"/api/lifecircle/runs/{body['run_id']}/files/secret.txt", headers=analyst).status_code == 422
+    assert [r["run_id"] for r in client.get("/api/lifecircle/runs", headers=analyst).json()] == [body["run_id"]]
+
+
+def test_street_operator_analyses_her_street_only(client, role_headers):
+    operator = role_headers["street_operator"]
+    assert client.post("/api/lifecircle/runs", json={}, headers=operator).status_code == 422
+    assert client.post("/api/lifecircle/runs", json={"area": "湖南路街道"}, headers=operator).status_code == 404
+    mine = client.post("/api/lifecircle/runs", json={"area": "徐家汇街道"}, headers=operator)
+    assert mine.status_code == 201
+    client.post("/api/lifecircle/runs", json={"area": "徐汇区"}, headers=role_headers["analyst"])
+    assert [r["area_code"] for r in client.get("/api/lifecircle/runs", headers=operator).json()] == ["310104014"]
+
+
+def test_standards_are_overridable_per_run_and_checked(client, role_headers):
+    analyst = role_headers["analyst"]
+    run = client.post("/api/lifecircle/runs", json={"area": "徐汇区", "kinds": ["health_centre"], "metres": {"health_centre": 1500}, "targets": {"health_centre": 0.5}}, headers=analyst).json()
+    assert {r["threshold_m"] for r in run["coverage"]} == {300.0, 600.0, 900.0, 1500.0}
+    assert {r["target"] for r in run["coverage"] if r["threshold_m"] == 1500.0} == {0.5}
+    bad = client.post("/api/lifecircle/runs", json={"area": "徐汇区", "targets": {"health_centre": 2}}, headers=analyst)
+    assert bad.status_code == 422
+    unknown = client.post("/api/lifecircle/runs", json={"area": "徐汇区", "colour": "red"}, headers=analyst)
+    assert unknown.status_code == 422
+
+
+def test_siting_proposes_sites_that_add_coverage(client, role_headers):
+    body = client.post("/api/lifecircle/siting", json={"kind": "health_centre", "threshold_m": 900, "k": 3, "area": "徐汇区"}, headers=role_headers["analyst"]).json()
+    assert body["method"] == "estimated" and len(body["sites"]) == 3
+    after = [site["coverage_after"] for site in body["sites"]]
+    assert body["coverage_before"] < after[0] < after[1] < after[2]
+    assert all(site["adds"] > 0 for site in body["sites"])
