@@ -70,21 +70,24 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default HUIZHILI_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default HUIZHILI_PORT or 8000).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the API (OpenAPI docs at /docs)."""
-    _serve(_run(_Context), host, port)
+    _serve(_run(_Context), host, port, workers)
 
 
-def _serve(context: _Context, host: str | None, port: int | None) -> None:
-    """Run the web app under uvicorn."""
+def _serve(context: _Context, host: str | None, port: int | None, workers: int = 1) -> None:
+    """Run the web app under uvicorn, in ``workers`` processes (each reads the settings itself)."""
     import uvicorn
 
     from huizhili.web.app import create_app
 
-    app = create_app(context.settings, context.engine)
     host, port = host or context.settings.host, port or context.settings.port
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if workers > 1:
+        uvicorn.run("huizhili.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers, log_level="info")
+    else:
+        uvicorn.run(create_app(context.settings, context.engine), host=host, port=port, log_level="info")
 
 
 @main.group(name="import")

@@ -6,6 +6,8 @@ after them, each saying so. Without a walk network near the point, distances are
 lines times :data:`~huizhili.network.lifecircle.DETOUR_FACTOR` and labelled ``estimated``.
 """
 
+import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,34 +39,45 @@ MAX_RESULTS = 50
 class NetworkCache:
     """The walk graph and each kind's snapped access points, kept between requests.
 
-    Rebuilt when the stored walk ways or a kind's facilities change (checked by a cheap
-    fingerprint query per request); live status is always read fresh.
+    Rebuilt when the stored walk ways or a kind's facilities change, which is checked by a
+    cheap fingerprint query at most every ``recheck_s`` seconds; live status is always read
+    fresh.
     """
 
     cache_dir: Path
-    _graph: tuple[str | None, WalkGraph | None] = (None, None)
-    _points: dict[str, tuple[tuple[Any, ...], AccessPoints, Snapped | None]] = field(default_factory=dict)
+    recheck_s: float = 2.0
+    _graph: tuple[str | None, WalkGraph | None, float] = (None, None, -math.inf)
+    _points: dict[str, tuple[tuple[Any, ...], AccessPoints, Snapped | None, float]] = field(default_factory=dict)
 
     def graph(self, session: Session) -> WalkGraph | None:
         """The current walk graph, or None when none is imported."""
+        now = time.monotonic()
+        if now - self._graph[2] < self.recheck_s:
+            return self._graph[1]
         fingerprint = walk_ways_fingerprint(session)
         if fingerprint != self._graph[0]:
-            self._graph = (fingerprint, load_walk_graph(session, self.cache_dir))
+            self._graph = (fingerprint, load_walk_graph(session, self.cache_dir), now)
             self._points.clear()
+        else:
+            self._graph = (fingerprint, self._graph[1], now)
         return self._graph[1]
 
     def points(self, session: Session, kind: str, graph: WalkGraph | None) -> tuple[AccessPoints, Snapped | None]:
         """The access points of ``kind`` and, with a graph, their places on it."""
+        now = time.monotonic()
+        cached = self._points.get(kind)
+        if cached is not None and now - cached[3] < self.recheck_s:
+            return cached[1], cached[2]
         fingerprint = tuple(
             session.execute(sa.select(sa.func.count(), sa.func.max(Facility.id)).where(Facility.kind == kind)).one()
         )
-        cached = self._points.get(kind)
-        if cached is None or cached[0] != fingerprint:
-            points = access_points(session, kind)
-            snapped = graph.snap(points.lon, points.lat) if graph is not None and len(points) else None
-            cached = (fingerprint, points, snapped)
-            self._points[kind] = cached
-        return cached[1], cached[2]
+        if cached is not None and cached[0] == fingerprint:
+            self._points[kind] = (*cached[:3], now)
+            return cached[1], cached[2]
+        points = access_points(session, kind)
+        snapped = graph.snap(points.lon, points.lat) if graph is not None and len(points) else None
+        self._points[kind] = (fingerprint, points, snapped, now)
+        return points, snapped
 
 
 def nearest_services(

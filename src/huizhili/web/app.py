@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 
 from huizhili import __version__
-from huizhili.config import Settings
+from huizhili.config import Settings, load_settings
 from huizhili.errors import (
     AmbiguousError,
     AuthenticationError,
@@ -105,6 +105,11 @@ ERROR_RESPONSES = {
     "429": "Too many requests from this address.",
 }
 """Error statuses every operation may answer with, all in the ``Problem`` shape (422 also FastAPI's)."""
+
+
+def app_from_environment() -> FastAPI:
+    """The app built from ``HUIZHILI_*`` settings: the factory each server worker process calls."""
+    return create_app(load_settings())
 
 
 def _openapi_document(app: FastAPI) -> dict[str, Any]:
