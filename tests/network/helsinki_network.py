@@ -20,15 +20,23 @@ HELSINKI = Path(__file__).parents[1] / "data" / "osm" / "helsinki.osm.pbf"
 def walk_ways() -> tuple[list[list[int]], list[np.ndarray]]:
     """Node ids and lon/lat of each walkable way, as the OSM importer keeps them.
 
-    Ways with a node missing from the extract are left out, as the importer leaves them out.
+    Where the extract cuts a way, each run of at least two nodes that have a location is
+    kept as a way of its own, so no edge jumps across the missing part.
     """
     node_ids, coords = [], []
     for obj in osmium.FileProcessor(str(HELSINKI)).with_locations():
-        if obj.is_way() and "highway" in obj.tags and is_walkable(obj.tags):
-            nodes = list(obj.nodes)
-            if all(node.location.valid() for node in nodes):
-                node_ids.append([node.ref for node in nodes])
-                coords.append(np.array([(node.lon, node.lat) for node in nodes]))
+        if not (obj.is_way() and "highway" in obj.tags and is_walkable(obj.tags)):
+            continue
+        runs: list[list[osmium.osm.NodeRef]] = [[]]
+        for node in obj.nodes:
+            if node.location.valid():
+                runs[-1].append(node)
+            elif runs[-1]:
+                runs.append([])
+        for run in runs:
+            if len(run) >= 2:
+                node_ids.append([node.ref for node in run])
+                coords.append(np.array([(node.lon, node.lat) for node in run]))
     return node_ids, coords
 
 

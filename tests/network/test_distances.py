@@ -6,6 +6,7 @@ import numpy as np
 import pyproj
 import pytest
 from helsinki_network import walk_graph, walk_ways
+from scipy.sparse.csgraph import dijkstra
 
 from huizhili.errors import ValidationError
 from huizhili.network import (
@@ -33,7 +34,7 @@ def line() -> WalkGraph:
 
 
 def reference_network(node_ids, coords) -> nx.Graph:
-    """The walk network done plainly: ways' consecutive nodes, geodesic lengths, shortest parallel kept."""
+    """The walk network done plainly: consecutive nodes of ways, geodesic lengths, shortest kept."""
     network = nx.Graph()
     for ids, xy in zip(node_ids, coords, strict=True):
         for (a, (alon, alat)), (b, (blon, blat)) in pairwise(zip(ids, xy, strict=True)):
@@ -125,6 +126,33 @@ def test_node_distances_agree_with_networkx_from_a_point(helsinki):
     assert np.array_equal(np.isinf(found), np.isinf(expected))
     reached = np.isfinite(expected)
     assert np.abs(found[reached] - expected[reached]).max() < 0.5
+
+
+@pytest.mark.parametrize("cutoff", [150.0, 400.0, np.inf])
+def test_node_distances_match_scipy_when_facilities_span_many_tiles(cutoff):
+    rng = np.random.default_rng(5)
+    side = 60  # a 60 x 60 grid of ~45 m blocks, lengths varied, one street in ten missing
+    ids = np.arange(side * side).reshape(side, side)
+    u = np.concatenate((ids[:, :-1].ravel(), ids[:-1, :].ravel()))
+    v = np.concatenate((ids[:, 1:].ravel(), ids[1:, :].ravel()))
+    keep = rng.random(len(u)) > 0.1
+    lon, lat = np.meshgrid(24.9 + 0.0008 * np.arange(side), 60.1 + 0.0004 * np.arange(side))
+    grid = WalkGraph.from_arrays(
+        lon.ravel(), lat.ravel(), u[keep], v[keep], rng.uniform(30, 60, keep.sum())
+    )
+    nodes = rng.choice(grid.n_nodes, 40, replace=False)
+    edge = np.array([np.flatnonzero((grid.edge_u == n) | (grid.edge_v == n))[0] for n in nodes])
+    at_nodes = Snapped(
+        edge, np.where(grid.edge_u[edge] == nodes, 0.0, grid.edge_length[edge]), np.zeros(40)
+    )
+
+    found = node_distances(grid, at_nodes, cutoff)
+
+    expected = dijkstra(grid.adjacency, indices=nodes, min_only=True, limit=cutoff)
+    assert np.array_equal(np.isinf(found), np.isinf(expected))
+    assert np.allclose(
+        found[np.isfinite(found)], expected[np.isfinite(expected)], rtol=0, atol=1e-9
+    )
 
 
 def test_origin_on_the_facility_edge_walks_straight_to_it(line):

@@ -75,3 +75,11 @@ def test_bad_questions_get_clear_errors(xuhui, cache, kind, k, lon, message):
 
     with xuhui() as session, pytest.raises(ValidationError, match=message):
         nearest_services(session, cache, lon, 31.2, kind, k)
+
+
+def test_a_point_that_converts_out_of_range_is_refused(xuhui, cache):
+    from huizhili.errors import ValidationError
+    from huizhili.network.finder import reachable_area
+
+    with xuhui() as session, pytest.raises(ValidationError, match="outside the range"):
+        reachable_area(session, cache, -180, -90, 15, "bd09")

@@ -22,9 +22,9 @@ def test_ways_join_at_shared_nodes_without_self_loops_or_parallel_edges():
         [[30, 10, 20], [20, 40, 40], [10, 20]],
         [np.array([c, a, b]), np.array([b, d, d]), np.array([a, b])],
     )
-    ends = {
-        (int(graph.node_id[u]), int(graph.node_id[v])) for u, v in zip(graph.edge_u, graph.edge_v)
-    }
+    ends = set(
+        zip(graph.node_id[graph.edge_u].tolist(), graph.node_id[graph.edge_v].tolist(), strict=True)
+    )
     assert graph.node_id.tolist() == [10, 20, 30, 40]
     assert ends == {(10, 20), (10, 30), (20, 40)}
     lon, lat = graph.lon[graph.edge_u], graph.lat[graph.edge_u]

@@ -124,11 +124,7 @@ def nearest_services(
     if not 1 <= k <= MAX_RESULTS:
         message = f"k must be between 1 and {MAX_RESULTS}"
         raise ValidationError(message)
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        message = f"({lon}, {lat}) is not a longitude/latitude"
-        raise ValidationError(message)
-    x, y = datums.to_wgs84(lon, lat, source_crs)
-    lon, lat = float(x), float(y)
+    lon, lat = _wgs84_point(lon, lat, source_crs)
     graph = cache.graph(session)
     points, snapped = cache.points(session, kind, graph)
     straight = _straight_m(lon, lat, points)
@@ -146,6 +142,18 @@ def nearest_services(
         "method": method,
         "results": _ranked(session, points, walked, straight, method, k),
     }
+
+
+def _wgs84_point(lon: float, lat: float, source_crs: str) -> tuple[float, float]:
+    """A citizen's point in WGS84, refusing what is not (or does not convert to) a longitude/latitude."""
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        message = f"({lon}, {lat}) is not a longitude/latitude"
+        raise ValidationError(message)
+    x, y = datums.to_wgs84(lon, lat, source_crs)
+    if not (-180 <= float(x) <= 180 and -90 <= float(y) <= 90):
+        message = f"({lon}, {lat}) in {source_crs} lies outside the range of longitude/latitude"
+        raise ValidationError(message)
+    return float(x), float(y)
 
 
 def _straight_m(lon: float, lat: float, points: AccessPoints) -> np.ndarray:
@@ -210,8 +218,7 @@ def reachable_area(
     if not 1 <= minutes <= 60:
         message = "minutes must be between 1 and 60"
         raise ValidationError(message)
-    x, y = datums.to_wgs84(lon, lat, source_crs)
-    lon, lat = float(x), float(y)
+    lon, lat = _wgs84_point(lon, lat, source_crs)
     graph = cache.graph(session)
     if graph is not None and float(graph.snap(lon, lat).snap_m[0]) <= MAX_SNAP_M:
         shape, method = isochrone(graph, lon, lat, minutes, WALKING_SPEED_M_PER_S), "network"

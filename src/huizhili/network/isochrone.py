@@ -69,7 +69,9 @@ def isochrone(
     starts = np.column_stack((np.append(x0, fx), np.append(y0, fy)))
     stops = np.column_stack((np.append(x1, px), np.append(y1, py)))
     lines = shapely.linestrings(np.stack((starts, stops), axis=1))
-    area = shapely.buffer(shapely.multilinestrings(lines), buffer_m)
+    # Buffering the pieces one by one and unioning them is ~15x faster than buffering them
+    # as one MultiLineString, whose many short overlapping segments GEOS nodes pairwise.
+    area = shapely.union_all(shapely.buffer(lines, buffer_m))
     return shapely.transform(area, lambda xy: np.column_stack(graph.to_lonlat(xy[:, 0], xy[:, 1])))
 
 

@@ -90,9 +90,11 @@ class WalkGraph:
 
     Attributes
     ----------
+    centre
+        Longitude and latitude (WGS84) of the centre of the network's extent, to 0.001°.
     x, y
-        Node coordinates in metres, in an azimuthal equidistant projection centred on the
-        network (``base.geodesy``; distances hold to < 0.1 % within 50 km of the centre).
+        Node coordinates in metres, in an azimuthal equidistant projection about ``centre``
+        (``base.geodesy``; distances hold to < 0.1 % within 50 km of it).
     adjacency
         Symmetric CSR matrix of edge lengths (both directions of every edge).
     """
