@@ -52,8 +52,11 @@ class Area(Base):
 
 
 class AreaAssigned:
-    """Columns that place a record in the area hierarchy (filled by ``base.assign``)."""
+    """A record with a place: its shape, anchor point, area codes (filled by ``base.assign``), extras."""
 
+    geometry: Mapped[BaseGeometry]
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     lon: Mapped[float] = mapped_column(Float, doc="WGS84 longitude of a representative point.")
     lat: Mapped[float] = mapped_column(Float, doc="WGS84 latitude of a representative point.")
 
@@ -88,11 +91,6 @@ class Building(AreaAssigned, Base):
     households: Mapped[int | None] = mapped_column(Integer)
     population: Mapped[int | None] = mapped_column(Integer)
     population_estimated: Mapped[bool] = mapped_column(default=False)
-    geometry: Mapped[BaseGeometry]
-    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
 
 
 class Parcel(AreaAssigned, Base):
@@ -105,11 +103,6 @@ class Parcel(AreaAssigned, Base):
     name: Mapped[str | None] = mapped_column(String(300))
     land_use: Mapped[str] = mapped_column(String(40), default="unknown", index=True)
     area_m2: Mapped[float] = mapped_column(Float)
-    geometry: Mapped[BaseGeometry]
-    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
 
 
 class Facility(AreaAssigned, Base):
@@ -128,11 +121,6 @@ class Facility(AreaAssigned, Base):
     queue_level: Mapped[str | None] = mapped_column(String(16))
     status_note: Mapped[str | None] = mapped_column(String(300))
     status_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    geometry: Mapped[BaseGeometry]
-    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
 
 
 class Device(AreaAssigned, Base):
@@ -146,11 +134,6 @@ class Device(AreaAssigned, Base):
     name: Mapped[str | None] = mapped_column(String(300))
     owner_department: Mapped[str | None] = mapped_column(String(100), index=True)
     installed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    geometry: Mapped[BaseGeometry]
-    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
 
 
 class WalkWay(Base):
