@@ -45,7 +45,7 @@ def _progress(stage: str, count: int) -> None:
 @click.version_option(package_name="huizhili")
 @click.option("-v", "--verbose", is_flag=True, help="Log details to stderr.")
 def main(verbose: bool) -> None:
-    """huizhili (汇治理): a city district's operations platform."""
+    """Huizhili (汇治理): a city district's operations platform."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 

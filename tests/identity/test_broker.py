@@ -12,7 +12,12 @@ import pytest
 import shapely
 
 from huizhili.identity.accounts import create_device_account, create_user
-from huizhili.identity.broker import device_topic, issue_service_password, may_publish, write_broker_files
+from huizhili.identity.broker import (
+    device_topic,
+    issue_service_password,
+    may_publish,
+    write_broker_files,
+)
 from huizhili.policy import Principal
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Device

@@ -8,6 +8,7 @@ import pyproj
 import pytest
 import shapely
 import sqlalchemy as sa
+from helsinki_network import walk_ways
 
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.network.finder import NetworkCache
@@ -15,8 +16,6 @@ from huizhili.network.lifecircle import DETOUR_FACTOR, run_life_circle
 from huizhili.network.report import write_outputs
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Facility, LifeCircleCoverage
-
-from helsinki_network import walk_ways
 
 GEOD = pyproj.Geod(ellps="WGS84")
 HELSINKI_BOX = (24.936, 60.165, 24.953, 60.179)  # the extract's walk network
@@ -95,6 +94,21 @@ def test_helsinki_coverage_matches_networkx(helsinki_areas, tmp_path):
         for threshold in (300.0, 600.0, 900.0):
             independent = float((expected[members] <= threshold).mean())
             assert stored_coverage(helsinki_areas, result.run_id, "pharmacy", code, threshold) == pytest.approx(independent, abs=1e-9)
+
+
+def test_helsinki_report_renders_with_walked_distances(helsinki_areas, tmp_path):
+    from PIL import Image
+
+    with transaction(helsinki_areas) as session:
+        graph = NetworkCache(tmp_path).graph(session)
+        result = run_life_circle(session, graph, created_by="test", area="900000", origins="grid")
+        files = write_outputs(session, result, tmp_path / "run")
+    assert result.method == "network" and "pharmacy" in result.distances and "park" in result.distances
+    with Image.open(files["map-park.png"]) as image:
+        assert image.size == (800, 800) and len(image.getcolors(1_000_000)) > 10
+    html = files["report.html"].read_text(encoding="utf-8")
+    assert "walked on the OSM walk network" in html and "West" in html and "East" in html
+    assert "Estimated" not in html
 
 
 def test_building_origins_weight_coverage_by_residents(helsinki_areas, tmp_path):

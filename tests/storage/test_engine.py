@@ -3,8 +3,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from huizhili.storage.models import Base, Facility
 from huizhili.storage.engine import include_name
+from huizhili.storage.models import Base, Facility
 from huizhili.storage.spatial import intersecting
 
 

@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from huizhili.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from huizhili.identity.roles import ROLES, SCOPE_FIELD
-from huizhili.identity.secrets import hash_password, mosquitto_hash, new_secret, secret_digest, verify_password
+from huizhili.identity.secrets import (
+    hash_password,
+    mosquitto_hash,
+    new_secret,
+    secret_digest,
+    verify_password,
+)
 from huizhili.storage.models import Area, Credential, Device, User, utcnow
 
 ACCESS_LIFETIME = timedelta(hours=1)

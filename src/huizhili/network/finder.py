@@ -1,5 +1,6 @@
-"""The citizen's finder (核酸采样点查询, generalised): the nearest facilities of a kind by walking
-distance from where the phone is, with opening hours and live status.
+"""The citizen's finder (核酸采样点查询, generalised): nearest facilities by walking distance.
+
+From where the phone is, the nearest facilities of a kind, with opening hours and live status.
 
 Phones in China report GCJ-02; the finder converts. Open facilities come first, closed ones
 after them, each saying so. Without a walk network near the point, distances are straight
@@ -24,7 +25,12 @@ from huizhili.errors import ValidationError
 from huizhili.network.distances import nearest_k
 from huizhili.network.isochrone import isochrone
 from huizhili.network.lifecircle import DETOUR_FACTOR, MAX_SNAP_M
-from huizhili.network.loading import AccessPoints, access_points, load_walk_graph, walk_ways_fingerprint
+from huizhili.network.loading import (
+    AccessPoints,
+    access_points,
+    load_walk_graph,
+    walk_ways_fingerprint,
+)
 from huizhili.network.standards import WALKING_SPEED_M_PER_S
 from huizhili.network.walkgraph import Snapped, WalkGraph
 from huizhili.storage.models import Facility

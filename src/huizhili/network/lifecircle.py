@@ -1,5 +1,6 @@
-"""The 15-minute life circle (15分钟社区生活圈): for every home, the walk to each kind of facility,
-and the share of residents covered per area against the standards.
+"""The 15-minute life circle (15分钟社区生活圈): coverage of homes per area against the standards.
+
+For every home, the walk to each kind of facility, and the share of residents covered.
 
 Origins are residential buildings weighted by their population, or, where no buildings are
 known, a regular grid of points weighted equally (coverage is then a share of the area).
@@ -25,7 +26,12 @@ from huizhili.base.geodesy import xy_to_metres
 from huizhili.errors import ValidationError
 from huizhili.network.distances import nearest_facility_distance
 from huizhili.network.loading import AccessPoints, access_points
-from huizhili.network.standards import TIERS_MINUTES, WALKING_SPEED_M_PER_S, Standard, load_standards
+from huizhili.network.standards import (
+    TIERS_MINUTES,
+    WALKING_SPEED_M_PER_S,
+    Standard,
+    load_standards,
+)
 from huizhili.network.walkgraph import WalkGraph
 from huizhili.policy import Scope
 from huizhili.storage.models import Area, Building, Facility, LifeCircleCoverage, LifeCircleRun

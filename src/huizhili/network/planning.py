@@ -1,5 +1,7 @@
-"""Where to build next: for one kind and walking distance, the k sites that serve the most residents
-not yet served (greedy maximum coverage), each with the residents it adds."""
+"""Where to build next: the k sites that serve the most residents not yet served.
+
+For one kind and walking distance, greedy maximum coverage, each site with the residents it adds.
+"""
 
 from typing import Any
 
@@ -12,7 +14,15 @@ from huizhili.base.areas import area_geometry, find_area
 from huizhili.base.geodesy import xy_to_metres
 from huizhili.errors import ValidationError
 from huizhili.network.distances import nearest_facility_distance
-from huizhili.network.lifecircle import DETOUR_FACTOR, MAX_SNAP_M, NETWORK_SHARE, Origins, _origins, _reporting_areas, estimated_distances
+from huizhili.network.lifecircle import (
+    DETOUR_FACTOR,
+    MAX_SNAP_M,
+    NETWORK_SHARE,
+    Origins,
+    _origins,
+    _reporting_areas,
+    estimated_distances,
+)
 from huizhili.network.loading import access_points
 from huizhili.network.siting import greedy_max_coverage
 from huizhili.network.walkgraph import WalkGraph

@@ -1,5 +1,8 @@
-"""What a life-circle run leaves for people to look at: coverage tables, origins as GeoJSON,
-a map per facility kind (covered / not covered, facilities marked) and an HTML report."""
+"""What a life-circle run leaves for people to look at.
+
+Coverage tables, origins as GeoJSON, a map per facility kind (covered / not covered,
+facilities marked) and an HTML report that puts them together.
+"""
 
 import csv
 import html

@@ -6,9 +6,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huizhili import __version__
 from huizhili.config import Settings, load_settings
@@ -23,10 +23,10 @@ from huizhili.errors import (
     RateLimitedError,
     ValidationError,
 )
+from huizhili.network.finder import NetworkCache
 from huizhili.storage.engine import create_engine, session_factory
 from huizhili.web.deps import Allow
 from huizhili.web.limits import BodySizeLimit, RateLimiter
-from huizhili.network.finder import NetworkCache
 from huizhili.web.routers import auth, base, devices, imports, network, users
 from huizhili.web.schemas import Problem
 
@@ -113,8 +113,10 @@ def app_from_environment() -> FastAPI:
 
 
 def _openapi_document(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with each operation's permission (``x-permission``), its error
-    responses, and optional security on operations open to anonymous citizens."""
+    """The OpenAPI document, with each operation's permission (``x-permission``).
+
+    Also its error responses, and optional security on operations open to anonymous citizens.
+    """
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)

@@ -17,7 +17,14 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from huizhili.base.areas import area_geometry, find_area
-from huizhili.base.importers._common import ImportReport, Progress, Record, finish_run, repair_geometries, write_records
+from huizhili.base.importers._common import (
+    ImportReport,
+    Progress,
+    Record,
+    finish_run,
+    repair_geometries,
+    write_records,
+)
 from huizhili.base.kinds import building_use, kind_for_tags
 from huizhili.errors import ImportFailed
 from huizhili.storage.models import Area, Building, Facility, WalkWay

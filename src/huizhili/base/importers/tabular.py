@@ -284,7 +284,7 @@ def _read_ogr(path: Path, layer: str | None) -> Iterator[tuple[str, dict[str, An
 
 
 def _plain(value: Any) -> Any:
-    """numpy scalars to Python values, for JSON properties."""
+    """Numpy scalars to Python values, for JSON properties."""
     return value.item() if isinstance(value, np.generic) else value
 
 

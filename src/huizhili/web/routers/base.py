@@ -14,7 +14,13 @@ from huizhili.base.status import update_status
 from huizhili.base.summary import summarise
 from huizhili.policy import scope_for
 from huizhili.web.deps import SessionDep, SettingsDep, allow
-from huizhili.web.schemas import AreaSummary, FacilityKind, FacilityStatusIn, Feature, FeatureCollection
+from huizhili.web.schemas import (
+    AreaSummary,
+    FacilityKind,
+    FacilityStatusIn,
+    Feature,
+    FeatureCollection,
+)
 
 router = APIRouter(tags=["digital base"])
 
