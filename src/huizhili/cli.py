@@ -63,6 +63,7 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     for report in reports:
         click.echo(f"{Path(report.source).name}: {_counts_text(report.counts)}")
     click.echo(f"Xuhui demo loaded into {context.settings.resolved_database_url}")
+    click.echo("citizens' endpoints are open; for the rest create a user: huizhili user add admin --role district_admin")
     if not no_serve:
         _serve(context, host, port)
 
