@@ -119,10 +119,11 @@ def import_osm_command(path: Path, clip: str | None, as_json: bool) -> None:
 @click.option("--within", metavar="AREA", help="Report and skip records outside this area (code or name).")
 @click.option("--tolerance", type=float, default=500.0, show_default=True, help="Metres outside the boundary still accepted.")
 @click.option("--layer", help="Layer of a GeoPackage.")
+@click.option("--source", "source_name", help="Name of the source (default: the file name); re-importing a source replaces its records.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def import_file_command(
     path: Path, target: str, mappings: tuple[str, ...], constants: tuple[str, ...], source_crs: str,
-    within: str | None, tolerance: float, layer: str | None, as_json: bool,
+    within: str | None, tolerance: float, layer: str | None, source_name: str | None, as_json: bool,
 ) -> None:
     """Import a GeoJSON, GeoPackage, Shapefile or CSV file."""
     from huizhili.base.importers import import_file
@@ -132,7 +133,8 @@ def import_file_command(
         report = _run(
             lambda: import_file(
                 session, path, target, mapping=_pairs(mappings), constants=_pairs(constants),
-                source_crs=source_crs, within=within, tolerance_m=tolerance, layer=layer, progress=_progress,
+                source_crs=source_crs, within=within, tolerance_m=tolerance, layer=layer,
+                source_name=source_name, progress=_progress,
             )
         )
     _print_report(report, as_json)

@@ -118,3 +118,12 @@ def test_csv_export_masks_the_same_way(client, role_headers, sessions):
     assert "13812345678" in plain.text
     with sessions() as session:
         assert session.scalar(sa.select(AccessLog.action)) == "export"
+
+
+def test_a_disabled_user_cannot_refresh(client, operator, sessions):
+    from huizhili.storage.models import User
+
+    tokens = sign_in(client, operator).json()
+    with transaction(sessions) as session:
+        session.execute(sa.update(User).where(User.username == operator).values(active=False))
+    assert client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401

@@ -136,3 +136,14 @@ def test_facility_status_update_is_seen_at_once_and_scoped(demo_client, role_hea
     assert demo_client.patch(f"/api/facilities/{other['id']}/status", json={"is_open": False}, headers=operator).status_code == 404
     assert demo_client.patch(f"/api/facilities/{mine['id']}/status", json={"queue_level": "huge"}, headers=operator).status_code == 422
     assert demo_client.patch(f"/api/facilities/{mine['id']}/status", json={}, headers=operator).status_code == 422
+
+
+def test_uploading_the_same_file_again_replaces_its_records_and_says_so(demo_client, admin):
+    upload = {"file": ("toilets.csv", b"id,name,lon,lat\n1,A,121.43,31.19\n2,B,121.44,31.19\n", "text/csv")}
+    data = {"target": "facility", "constants": json.dumps({"kind": "toilet"})}
+    first = demo_client.post("/api/imports", files=upload, data=data, headers=admin).json()
+    again = demo_client.post("/api/imports", files=upload, data=data, headers=admin).json()
+    assert first["counts"] == {"facilities": 2}
+    assert again["counts"] == {"facilities": 2, "replaced_facilities": 2}
+    assert any("replaced 2 facilities" in note for note in again["notes"])
+    assert demo_client.get("/api/facilities", params={"kind": "toilet"}).json()["numberMatched"] == 2

@@ -55,3 +55,15 @@ def test_siting_proposes_sites_that_add_coverage(client, role_headers):
     after = [site["coverage_after"] for site in body["sites"]]
     assert body["coverage_before"] < after[0] < after[1] < after[2]
     assert all(site["adds"] > 0 for site in body["sites"])
+
+
+def test_infinite_or_unknown_inputs_are_refused_not_crashed_on(client, role_headers):
+    analyst = role_headers["analyst"]
+    infinite = client.post("/api/lifecircle/siting", content=b'{"kind": "park", "threshold_m": Infinity, "k": 3}',
+                           headers={**analyst, "Content-Type": "application/json"})
+    assert infinite.status_code == 422
+    overridden = client.post("/api/lifecircle/runs", content=b'{"area": "310104", "metres": {"park": Infinity}}',
+                             headers={**analyst, "Content-Type": "application/json"})
+    assert overridden.status_code == 422
+    unknown = client.post("/api/lifecircle/siting", json={"kind": "no_such_kind", "threshold_m": 500, "k": 3, "area": "徐汇区"}, headers=analyst)
+    assert unknown.status_code == 422 and "unknown facility kind" in unknown.json()["detail"]

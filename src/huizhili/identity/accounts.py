@@ -126,7 +126,11 @@ def refresh(session: Session, refresh_token: str) -> TokenPair:
     """
     credential = _live_credential(session, refresh_token, kinds=("refresh",))
     credential.revoked_at = utcnow()
-    return _issue_pair(session, session.get_one(User, credential.user_id))
+    user = session.get_one(User, credential.user_id)
+    if not user.active:
+        message = "account disabled"
+        raise AuthenticationError(message)
+    return _issue_pair(session, user)
 
 
 def _issue_pair(session: Session, user: User) -> TokenPair:

@@ -183,6 +183,8 @@ def _ranked(
     # Enough candidates that k open ones can come first even when the nearest are closed.
     candidates = sorted(best, key=lambda i: best[i][0])[: k * 4]
     facilities = {f.id: f for f in session.scalars(sa.select(Facility).where(Facility.id.in_(candidates)))}
+    # A facility replaced since the cache was filled is skipped until the cache re-checks.
+    candidates = [i for i in candidates if i in facilities]
     ordered = sorted(candidates, key=lambda i: (facilities[i].is_open is False, best[i][0]))[:k]
     return [_result(facilities[i], *best[i], method) for i in ordered]
 

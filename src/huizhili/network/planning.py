@@ -3,6 +3,7 @@
 For one kind and walking distance, greedy maximum coverage, each site with the residents it adds.
 """
 
+import math
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from huizhili.base.areas import area_geometry, find_area
 from huizhili.base.geodesy import xy_to_metres
+from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.errors import ValidationError
 from huizhili.network.distances import nearest_facility_distance
 from huizhili.network.lifecircle import (
@@ -59,8 +61,11 @@ def propose_sites(
     ValidationError
         For k outside 1–50, a non-positive threshold, or an area without origins.
     """
-    if not 1 <= k <= 50 or not threshold_m > 0:
-        message = "k must be 1–50 and the threshold positive"
+    if not 1 <= k <= 50 or not (math.isfinite(threshold_m) and threshold_m > 0):
+        message = "k must be 1–50 and the threshold a positive number of metres"
+        raise ValidationError(message)
+    if kind not in FACILITY_KINDS:
+        message = f"unknown facility kind {kind!r}"
         raise ValidationError(message)
     if area is None and scope is not None and scope.limited_to_areas:
         message = "name one of your areas to plan for"

@@ -7,6 +7,7 @@ distance or target.
 """
 
 import csv
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -58,7 +59,7 @@ def load_standards(
     ValidationError
         For an unknown kind, a non-positive distance or speed, or a target outside 0–1.
     """
-    if speed_m_per_s <= 0:
+    if not (math.isfinite(speed_m_per_s) and speed_m_per_s > 0):
         message = f"walking speed must be positive, not {speed_m_per_s}"
         raise ValidationError(message)
     standards = {}
@@ -69,13 +70,13 @@ def load_standards(
             standards[row["kind"]] = Standard(row["kind"], distance, target, row["basis"])
     for kind, value in (metres or {}).items():
         _check_kind(kind)
-        if not value > 0:
-            message = f"distance for {kind} must be positive, not {value}"
+        if not (math.isfinite(value) and value > 0):
+            message = f"distance for {kind} must be a positive number of metres, not {value}"
             raise ValidationError(message)
         standards[kind] = replace(standards.get(kind, Standard(kind, value, None, "run override")), metres=float(value))
     for kind, value in (targets or {}).items():
         _check_kind(kind)
-        if not 0 <= value <= 1:
+        if not (math.isfinite(value) and 0 <= value <= 1):
             message = f"target for {kind} must be a share between 0 and 1, not {value}"
             raise ValidationError(message)
         if kind not in standards:

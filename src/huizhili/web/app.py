@@ -1,9 +1,12 @@
 """The FastAPI application: routers mounted in one place, errors mapped to statuses in one handler."""
 
+import math
 import re
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -83,6 +86,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         app.include_router(router, prefix="/api")
     app.add_exception_handler(HuizhiliError, _problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_middleware(
         BodySizeLimit,
         limit=settings.request_max_bytes,
@@ -140,6 +144,22 @@ def _openapi_document(app: FastAPI) -> dict[str, Any]:
                 responses.setdefault(status, {"description": text, "content": {"application/json": {"schema": problem}}})
     app.openapi_schema = schema
     return schema
+
+
+async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422, made safe to send when the refused input was an infinite or NaN number."""
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, status_code=422)
+
+
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats as text (JSON has no Infinity or NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 async def _http_error(request: Request, error: StarletteHTTPException) -> Response:

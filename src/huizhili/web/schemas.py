@@ -76,9 +76,9 @@ class Problem(BaseModel):
 
 
 class Strict(BaseModel):
-    """Request bodies refuse fields they do not define."""
+    """Request bodies refuse fields they do not define, and infinite or NaN numbers."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TokenOut(BaseModel):

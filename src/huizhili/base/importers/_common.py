@@ -169,9 +169,12 @@ def write_records(
     session: Session,
     model: type[AreaAssigned],
     records: Sequence[Record],
+    report: ImportReport,
     progress: Progress | None = None,
 ) -> list[int]:
-    """Insert records as rows of ``model`` (replacing rows with the same ``source_ref``), then assign areas.
+    """Insert records as rows of ``model``, replacing rows with the same ``source_ref``, then assign areas.
+
+    Replaced rows are counted in the report (``replaced_<table>``) and noted, never silent.
 
     Returns
     -------
@@ -179,8 +182,14 @@ def write_records(
         Ids of the new rows.
     """
     refs = [r.source_ref for r in records if r.source_ref]
+    replaced = 0
     for start in range(0, len(refs), _CHUNK):
-        session.execute(sa.delete(model).where(model.source_ref.in_(refs[start : start + _CHUNK])))  # type: ignore[attr-defined]
+        result = session.execute(sa.delete(model).where(model.source_ref.in_(refs[start : start + _CHUNK])))  # type: ignore[attr-defined]
+        replaced += result.rowcount or 0
+    if replaced:
+        table = model.__tablename__  # type: ignore[attr-defined]
+        report.counts[f"replaced_{table}"] = replaced
+        report.notes.append(f"replaced {replaced} {table} imported earlier from the same source")
     ids: list[int] = []
     for start in range(0, len(records), _CHUNK):
         rows = [_row(model, record) for record in records[start : start + _CHUNK]]

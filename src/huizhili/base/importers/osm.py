@@ -116,8 +116,8 @@ def import_osm(
             f"{lost['building']} building and {lost['facility']} facility areas could not be assembled: "
             "members missing from the extract"
         )
-    report.counts["buildings"] = len(write_records(session, Building, buildings, progress))
-    report.counts["facilities"] = len(write_records(session, Facility, facilities, progress))
+    report.counts["buildings"] = len(write_records(session, Building, buildings, report, progress))
+    report.counts["facilities"] = len(write_records(session, Facility, facilities, report, progress))
     report.counts["walk_ways"] = _write_ways(session, ways)
     report.counts["boundaries"] = _attach_boundaries(session, reader.boundaries, report)
     return finish_run(session, report)

@@ -63,6 +63,7 @@ def import_file(
     within: str | None = None,
     tolerance_m: float = OUTSIDE_TOLERANCE_M,
     layer: str | None = None,
+    source_name: str | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a GeoJSON, GeoPackage, Shapefile or CSV file as facilities, buildings, parcels, devices or areas.
@@ -90,6 +91,9 @@ def import_file(
         Metres beyond the boundary still counted as inside (boundaries are simplified).
     layer
         Layer of a multi-layer file (GeoPackage).
+    source_name
+        Names the source: records are keyed ``<source_name>:<id>``, and importing the same
+        source again replaces them (reported). Default: the file's name without suffix.
     progress
         Called as records are read and written.
 
@@ -115,7 +119,7 @@ def import_file(
     report = ImportReport(importer=f"file:{target}", source=str(path))
     records = []
     for ref, properties, geometry in _read_features(Path(path), mapping, layer):
-        records.append(_record(target, ref, properties, geometry, mapping, constants, path))
+        records.append(_record(target, ref, properties, geometry, mapping, constants, path, source_name or Path(path).stem))
         if progress and len(records) % 10000 == 0:
             progress("reading", len(records))
     convert_to_wgs84(records, source_crs or _declared_crs(Path(path), layer) or "wgs84")
@@ -132,7 +136,7 @@ def import_file(
         report.counts["areas"] = upsert_areas(session, [_area_spec(r, path) for r in records])
     else:
         model = MODELS[target]
-        report.counts[model.__tablename__] = len(write_records(session, model, records, progress))
+        report.counts[model.__tablename__] = len(write_records(session, model, records, report, progress))
     return finish_run(session, report)
 
 
@@ -296,6 +300,7 @@ def _record(
     mapping: Mapping[str, str],
     constants: Mapping[str, str],
     path: Path,
+    source_name: str,
 ) -> Record:
     """Apply the mapping and type rules to one feature."""
     fields: dict[str, Any] = {}
@@ -319,7 +324,7 @@ def _record(
         message = f"{path.name}: {ref} has no geometry"
         raise ImportFailed(message, record=ref)
     identity = properties.get(mapping.get("id", "id"), properties.get("ID"))
-    source_ref = _source_ref(path.stem, identity if identity not in (None, "") else ref)
+    source_ref = _source_ref(source_name, identity if identity not in (None, "") else ref)
     extra = {k: _plain(v) for k, v in properties.items() if k not in used and v not in (None, "")}
     return Record(ref=ref, geometry=geometry, fields=fields, properties=extra, source_ref=source_ref)
 

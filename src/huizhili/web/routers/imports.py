@@ -22,7 +22,7 @@ _CHUNK = 1024 * 1024
 async def upload_import(
     session: SessionDep,
     settings: SettingsDep,
-    _: allow("write:imports"),
+    principal: allow("write:imports"),
     file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, CSV or OSM (.osm.pbf/.osm).")],
     target: Annotated[str, Form(pattern="^(osm|facility|building|parcel|device|area)$")],
     mapping: Annotated[str, Form(max_length=4000, description='JSON object, field → column, e.g. {"name": "名称"}.')] = "{}",
@@ -45,6 +45,8 @@ async def upload_import(
                 constants=_json_object(constants, "constants"),
                 source_crs=crs,
                 within=within,
+                # Keyed by uploader and file name: re-uploading a file replaces what it brought.
+                source_name=f"upload-{principal.username}-{Path(file.filename or 'file').stem}",
             )
     finally:
         stored.unlink(missing_ok=True)

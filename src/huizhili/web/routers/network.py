@@ -112,11 +112,11 @@ def _run_folder(data_dir: Path, run_id: int) -> Path:
 
 def _visible_runs(principal: Any) -> sa.ColumnElement[bool]:
     """Scoped users see the runs of their own areas only."""
-    if principal.role == "street_operator":
-        return LifeCircleRun.area_code.in_(sorted(principal.streets))
-    if principal.role == "grid_officer":
-        return LifeCircleRun.area_code.in_(sorted(principal.grid_cells))
-    return sa.true()
+    codes = {"street_operator": principal.streets, "grid_officer": principal.grid_cells}.get(principal.role)
+    if codes is None:
+        return sa.true()
+    # Official codes nest by prefix: a street's runs include those on its committees.
+    return sa.or_(sa.false(), *(LifeCircleRun.area_code.startswith(code) for code in sorted(codes)))
 
 
 def _visible_run(session: SessionDep, principal: Any, run_id: int) -> LifeCircleRun:
