@@ -83,3 +83,17 @@ def test_a_point_that_converts_out_of_range_is_refused(xuhui, cache):
 
     with xuhui() as session, pytest.raises(ValidationError, match="outside the range"):
         reachable_area(session, cache, -180, -90, 15, "bd09")
+
+
+def test_without_a_network_the_reachable_area_is_a_circle_around_the_point(xuhui, cache):
+    import pyproj
+
+    from huizhili.network.finder import reachable_area
+
+    with xuhui() as session:
+        feature = reachable_area(session, cache, 121.43771, 31.19618, 10)
+    ring = shapely.geometry.shape(feature["geometry"]).exterior.coords
+    distances = [pyproj.Geod(ellps="WGS84").inv(121.43771, 31.19618, x, y)[2] for x, y in ring]
+    radius = 10 * 60 * 1.0 / 1.3
+    assert feature["properties"]["method"] == "estimated"
+    assert max(abs(d - radius) for d in distances) < 2.0

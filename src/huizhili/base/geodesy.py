@@ -31,6 +31,13 @@ def xy_to_metres(lon: NDArray[np.float64], lat: NDArray[np.float64], lon0: float
     return np.asarray(x), np.asarray(y)
 
 
+def lonlat_from_metres(x: NDArray[np.float64], y: NDArray[np.float64], lon0: float, lat0: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The inverse of :func:`xy_to_metres`: metres around (lon0, lat0) back to WGS84 degrees."""
+    transformer = _metric_transformer(round(lon0, 3), round(lat0, 3))
+    lon, lat = transformer.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float), direction="INVERSE")
+    return np.asarray(lon), np.asarray(lat)
+
+
 def area_m2(geometry: BaseGeometry) -> float:
     """Area of a WGS84 polygon in square metres (geodesic)."""
     area, _ = pyproj.Geod(ellps="WGS84").geometry_area_perimeter(geometry)

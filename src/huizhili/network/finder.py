@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyproj
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from huizhili.base import crs as datums
+from huizhili.base.geodesy import lonlat_from_metres, xy_to_metres
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.errors import ValidationError
 from huizhili.network.distances import nearest_k
@@ -232,7 +232,8 @@ def reachable_area(
         shape, method = isochrone(graph, lon, lat, minutes, WALKING_SPEED_M_PER_S), "network"
     else:
         radius = minutes * 60 * WALKING_SPEED_M_PER_S / DETOUR_FACTOR
-        local = shapely.Point(0, 0).buffer(radius, 64)
+        cx, cy = xy_to_metres(np.array([lon]), np.array([lat]), lon, lat)
+        local = shapely.Point(float(cx[0]), float(cy[0])).buffer(radius, 64)
         shape, method = _from_local(local, lon, lat), "estimated"
     return {
         "type": "Feature",
@@ -243,7 +244,5 @@ def reachable_area(
 
 def _from_local(shape: Any, lon: float, lat: float) -> Any:
     """A shape in metres around (lon, lat) back to WGS84."""
-    local = pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m")
-    back = pyproj.Transformer.from_crs(local, "EPSG:4326", always_xy=True)
-    return shapely.transform(shape, lambda xy: np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
+    return shapely.transform(shape, lambda xy: np.column_stack(lonlat_from_metres(xy[:, 0], xy[:, 1], lon, lat)))
 

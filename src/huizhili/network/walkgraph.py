@@ -21,7 +21,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.csgraph import connected_components
 
-from huizhili.base.geodesy import xy_to_metres
+from huizhili.base.geodesy import lonlat_from_metres, xy_to_metres
 from huizhili.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -341,8 +341,7 @@ class WalkGraph:
         self, x: ArrayLike, y: ArrayLike
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Convert coordinates in the network's metric projection back to WGS84 degrees."""
-        lon, lat = self._inverse.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-        return np.asarray(lon), np.asarray(lat)
+        return lonlat_from_metres(np.asarray(x, dtype=float), np.asarray(y, dtype=float), *self.centre)
 
     def xy_along(
         self, edge: NDArray[np.int64], fraction: NDArray[np.float64]
@@ -385,15 +384,6 @@ class WalkGraph:
             axis=1,
         )
         return shapely.STRtree(shapely.linestrings(ends))
-
-    @cached_property
-    def _inverse(self) -> pyproj.Transformer:
-        """Projection from the network's metres back to WGS84, the inverse of ``xy_to_metres``."""
-        lon0, lat0 = self.centre
-        local = pyproj.CRS.from_proj4(
-            f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m"
-        )
-        return pyproj.Transformer.from_crs(local, "EPSG:4326", always_xy=True)
 
     def _fraction(
         self, edge: NDArray[np.int64], px: NDArray[np.float64], py: NDArray[np.float64]
