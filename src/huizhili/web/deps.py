@@ -46,12 +46,12 @@ def get_principal(
     if authorization is not None and bearer is None:
         message = "Authorization must be 'Bearer <access token>'"
         raise AuthenticationError(message)
-    users = {authenticate(session, secret).id: secret for secret in (bearer and bearer.credentials, api_key) if secret}
+    users = {user.id: user for secret in (bearer and bearer.credentials, api_key) if secret for user in [authenticate(session, secret)]}
     if len(users) > 1:
         message = "credentials of two different users were presented"
         raise AuthenticationError(message)
     if users:
-        return Principal.of(authenticate(session, next(iter(users.values()))))
+        return Principal.of(next(iter(users.values())))
     client = request.client.host if request.client else "unknown"
     if not request.app.state.rate_limiter.allow(client):
         message = "too many requests from this address; try again in a minute"

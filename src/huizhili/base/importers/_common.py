@@ -107,7 +107,7 @@ def repair_geometries(records: list[Record], report: ImportReport) -> list[Recor
             continue
         if not geometry.is_valid:
             reason = shapely.is_valid_reason(geometry)
-            repaired = _valid_part(shapely.make_valid(geometry), geometry.geom_type)
+            repaired = _valid_part(shapely.make_valid(geometry), shapely.get_dimensions(geometry))
             if repaired is None:
                 report.rejected.append({"record": record.ref, "reason": f"invalid geometry: {reason}"})
                 continue
@@ -117,9 +117,8 @@ def repair_geometries(records: list[Record], report: ImportReport) -> list[Recor
     return kept
 
 
-def _valid_part(geometry: BaseGeometry, original_type: str) -> BaseGeometry | None:
+def _valid_part(geometry: BaseGeometry, wanted: int) -> BaseGeometry | None:
     """The part of a repaired geometry of the original dimension, or None if it collapsed."""
-    wanted = shapely.get_dimensions(shapely.from_wkt(f"{original_type.upper().replace('MULTI', '')} EMPTY"))
     if geometry.geom_type == "GeometryCollection":
         parts = [part for part in geometry.geoms if shapely.get_dimensions(part) == wanted]
         geometry = shapely.union_all(parts) if parts else shapely.Point()
