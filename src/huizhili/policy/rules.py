@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from huizhili.errors import AuthenticationError, ForbiddenError
 from huizhili.policy.principal import Principal
-from huizhili.storage.models import Area, AreaAssigned, Device, User
+from huizhili.storage.models import Area, AreaAssigned, Device, LifeCircleRun, User
 
 PERMISSIONS: dict[str, str] = {
     "read:public": "Areas, facilities and their live status: what citizens see without signing in.",
@@ -85,6 +85,8 @@ class Scope:
             return self._users()
         if model is Area:
             return self._areas()
+        if model is LifeCircleRun:
+            return self._runs()
         if issubclass(model, AreaAssigned):
             if p.role == "street_operator":
                 return model.street_code.in_(sorted(p.streets))
@@ -97,9 +99,18 @@ class Scope:
         """A street operator sees her streets and what lies below them; a grid officer his cells."""
         p = self.principal
         if p.role == "street_operator":
-            return _within_codes(sorted(p.streets))
+            return _within_codes(Area.code, p.streets)
         if p.role == "grid_officer":
             return Area.code.in_(sorted(p.grid_cells))
+        return sa.true()
+
+    def _runs(self) -> sa.ColumnElement[bool]:
+        """Scoped users see the analyses of their own areas and of the areas below them."""
+        p = self.principal
+        if p.role == "street_operator":
+            return _within_codes(LifeCircleRun.area_code, p.streets)
+        if p.role == "grid_officer":
+            return _within_codes(LifeCircleRun.area_code, p.grid_cells)
         return sa.true()
 
     def _devices(self) -> sa.ColumnElement[bool]:
@@ -126,9 +137,9 @@ class Scope:
         return User.id == p.user_id
 
 
-def _within_codes(codes: list[str]) -> sa.ColumnElement[bool]:
-    """Areas whose code is one of ``codes`` or starts with one (official codes nest by prefix)."""
-    return sa.or_(*(Area.code.startswith(code) for code in codes)) if codes else sa.false()
+def _within_codes(column: Any, codes: frozenset[str]) -> sa.ColumnElement[bool]:
+    """Codes that are one of ``codes`` or start with one (official codes nest by prefix)."""
+    return sa.or_(*(column.startswith(code) for code in sorted(codes))) if codes else sa.false()
 
 
 def scope_for(principal: Principal) -> Scope:

@@ -72,7 +72,7 @@ def start_run(body: LifeCircleIn, request: Request, session: SessionDep, setting
 @router.get("/lifecircle/runs", response_model=list[LifeCircleOut])
 def list_runs(session: SessionDep, principal: allow("read:base"), limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, Any]]:
     """Recent runs, newest first (so a later run shows change)."""
-    ids = session.scalars(sa.select(LifeCircleRun.id).where(_visible_runs(principal)).order_by(LifeCircleRun.id.desc()).limit(limit))
+    ids = session.scalars(sa.select(LifeCircleRun.id).where(scope_for(principal).condition(LifeCircleRun)).order_by(LifeCircleRun.id.desc()).limit(limit))
     return [_run_out(session, run_id) for run_id in ids]
 
 
@@ -110,17 +110,9 @@ def _run_folder(data_dir: Path, run_id: int) -> Path:
     return data_dir / "runs" / f"lifecircle-{run_id}"
 
 
-def _visible_runs(principal: Any) -> sa.ColumnElement[bool]:
-    """Scoped users see the runs of their own areas only."""
-    codes = {"street_operator": principal.streets, "grid_officer": principal.grid_cells}.get(principal.role)
-    if codes is None:
-        return sa.true()
-    # Official codes nest by prefix: a street's runs include those on its committees.
-    return sa.or_(sa.false(), *(LifeCircleRun.area_code.startswith(code) for code in sorted(codes)))
-
-
 def _visible_run(session: SessionDep, principal: Any, run_id: int) -> LifeCircleRun:
-    run = session.scalar(sa.select(LifeCircleRun).where(LifeCircleRun.id == run_id, _visible_runs(principal)))
+    visible = scope_for(principal).condition(LifeCircleRun)
+    run = session.scalar(sa.select(LifeCircleRun).where(LifeCircleRun.id == run_id, visible))
     if run is None:
         message = f"no life-circle run {run_id}"
         raise NotFoundError(message)
