@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 from sqlalchemy.orm import Session
 
-from huizhili.base.areas import area_geometry, children, find_area
+from huizhili.base.areas import LEVEL_COLUMNS, area_geometry, children, find_area, in_area
 from huizhili.base.assign import PolygonLocator
 from huizhili.base.geodesy import xy_to_metres
 from huizhili.errors import ValidationError
@@ -132,8 +132,8 @@ def run_life_circle(
         raise ValidationError(message)
     standards = load_standards(metres=metres, targets=targets, speed_m_per_s=speed_m_per_s)
     target_area = find_area(session, area, scope) if area is not None else None
-    reporting = _reporting_areas(session, target_area)
-    start_points = _origins(session, target_area, reporting, origins)
+    reporting = reporting_areas(session, target_area)
+    start_points = choose_origins(session, target_area, reporting, origins)
     chosen = _chosen_kinds(session, standards, kinds, start_points)
     tiers = [minutes * 60 * speed_m_per_s for minutes in TIERS_MINUTES]
     cutoff = max([standards[kind].metres for kind in chosen] + tiers)
@@ -225,7 +225,7 @@ def coverage_table(
     return rows
 
 
-def _reporting_areas(session: Session, area: Area | None) -> list[Area]:
+def reporting_areas(session: Session, area: Area | None) -> list[Area]:
     """The areas coverage is broken down by: the area's children, or every street."""
     if area is not None:
         return children(session, area.code)
@@ -257,8 +257,8 @@ def _chosen_kinds(
     return [kind for kind in standards if kind in present]
 
 
-def _origins(session: Session, area: Area | None, reporting: list[Area], choice: str) -> Origins:
-    """Residential buildings with residents, or else a grid over the area."""
+def choose_origins(session: Session, area: Area | None, reporting: list[Area], choice: str) -> Origins:
+    """Residential buildings with residents, or else a grid over the area (``auto``), or as chosen."""
     if choice not in {"auto", "buildings", "grid"}:
         message = f"origins must be buildings, grid or auto, not {choice!r}"
         raise ValidationError(message)
@@ -274,27 +274,25 @@ def _origins(session: Session, area: Area | None, reporting: list[Area], choice:
 
 def _building_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
     """Residential buildings' anchor points, weighted by residents."""
-    query = sa.select(Building.lon, Building.lat, Building.population, Building.street_code, Building.committee_code,
-                      Building.grid_code, Building.district_code).where(Building.population > 0)
+    level = reporting[0].level if reporting else "street"
+    area_column = getattr(Building, LEVEL_COLUMNS.get(level, "street_code"))
+    query = sa.select(Building.lon, Building.lat, Building.population, area_column).where(Building.population > 0)
     if area is not None:
-        from huizhili.base.areas import in_area
-
         query = query.where(in_area(session, Building, area))
     rows = session.execute(query).all()
-    level = reporting[0].level if reporting else "street"
-    column = {"district": 6, "street": 3, "committee": 4, "grid": 5}.get(level, 3)
     return Origins(
         lon=np.array([r[0] for r in rows], dtype=float),
         lat=np.array([r[1] for r in rows], dtype=float),
         weight=np.array([r[2] for r in rows], dtype=float),
-        area_code=np.array([r[column] for r in rows], dtype=object),
+        area_code=np.array([r[3] for r in rows], dtype=object),
         source="buildings",
     )
 
 
 def _grid_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
     """Points every :data:`GRID_SPACING_M` inside the area (or inside every reporting area)."""
-    shapes = [g for a in reporting if (g := area_geometry(session, a)) is not None]
+    located = [(a.code, g) for a in reporting if (g := area_geometry(session, a)) is not None]
+    shapes = [g for _, g in located]
     boundary = area_geometry(session, area) if area is not None else (shapely.union_all(shapes) if shapes else None)
     if boundary is None:
         message = "the area has no boundary to lay grid origins on; import one first"
@@ -307,7 +305,6 @@ def _grid_origins(session: Session, area: Area | None, reporting: list[Area]) ->
     lon, lat = xs.ravel(), ys.ravel()
     inside = shapely.intersects_xy(boundary, lon, lat)
     lon, lat = lon[inside], lat[inside]
-    located = [a for a in reporting if a.geometry is not None or area_geometry(session, a) is not None]
-    codes = np.array([None] + [a.code for a in located], dtype=object)
-    found = PolygonLocator([area_geometry(session, a) for a in located]).locate(lon, lat) if located else np.full(len(lon), -1)
+    codes = np.array([None] + [code for code, _ in located], dtype=object)
+    found = PolygonLocator(shapes).locate(lon, lat)
     return Origins(lon, lat, np.ones(len(lon)), codes[found + 1], "grid")

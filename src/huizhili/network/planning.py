@@ -21,9 +21,9 @@ from huizhili.network.lifecircle import (
     MAX_SNAP_M,
     NETWORK_SHARE,
     Origins,
-    _origins,
-    _reporting_areas,
+    choose_origins,
     estimated_distances,
+    reporting_areas,
 )
 from huizhili.network.loading import access_points
 from huizhili.network.siting import greedy_max_coverage
@@ -71,7 +71,7 @@ def propose_sites(
         message = "name one of your areas to plan for"
         raise ValidationError(message)
     target = find_area(session, area, scope) if area is not None else None
-    demand = _origins(session, target, _reporting_areas(session, target), origins)
+    demand = choose_origins(session, target, reporting_areas(session, target), origins)
     existing = access_points(session, kind)
     total = float(demand.weight.sum())
     if graph is not None and len(demand) and np.mean(graph.snap(demand.lon, demand.lat).snap_m <= MAX_SNAP_M) < NETWORK_SHARE:

@@ -21,7 +21,7 @@ import shapely  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from huizhili.base.areas import area_geometry  # noqa: E402
-from huizhili.network.lifecircle import DETOUR_FACTOR, LifeCircleResult, _reporting_areas  # noqa: E402
+from huizhili.network.lifecircle import DETOUR_FACTOR, LifeCircleResult, reporting_areas  # noqa: E402
 from huizhili.network.loading import access_points  # noqa: E402
 
 COVERED, UNCOVERED, FACILITY = "#2e8b57", "#d1495b", "#1f1f1f"
@@ -43,7 +43,7 @@ def write_outputs(session: Session, result: LifeCircleResult, folder: Path) -> d
         "coverage.json": _write_json(result, names, folder / "coverage.json"),
         "origins.geojson": _write_origins(result, folder / "origins.geojson"),
     }
-    outlines = [g for a in _reporting_areas(session, result.area) if (g := area_geometry(session, a)) is not None]
+    outlines = [g for a in reporting_areas(session, result.area) if (g := area_geometry(session, a)) is not None]
     for kind in result.distances:
         path = folder / f"map-{kind}.png"
         _draw_map(session, result, kind, outlines, path)
@@ -53,7 +53,7 @@ def write_outputs(session: Session, result: LifeCircleResult, folder: Path) -> d
 
 
 def _area_names(session: Session, result: LifeCircleResult) -> dict[str, str]:
-    names = {a.code: a.name for a in _reporting_areas(session, result.area)}
+    names = {a.code: a.name for a in reporting_areas(session, result.area)}
     names[result.area.code if result.area else "all"] = result.area.name if result.area else "all areas"
     return names
 
