@@ -81,14 +81,16 @@ def _serve(context: _Context, host: str | None, port: int | None, workers: int =
     """Run the web app under uvicorn, in ``workers`` processes (each reads the settings itself)."""
     import uvicorn
 
-    from huizhili.web.app import create_app
+    from huizhili.web.app import create_app, server_options
 
     host, port = host or context.settings.host, port or context.settings.port
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)")
     if workers > 1:
-        uvicorn.run("huizhili.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers, log_level="info")
+        uvicorn.run("huizhili.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                    log_level="info", **server_options(context.settings))
     else:
-        uvicorn.run(create_app(context.settings, context.engine), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(context.settings, context.engine), host=host, port=port, log_level="info",
+                    **server_options(context.settings))
 
 
 @main.group(name="import")

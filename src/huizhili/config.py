@@ -45,6 +45,21 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(
         200 * 1024 * 1024, ge=1, description="Largest file accepted by the import endpoint."
     )
+    stream_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the live stream looks for new events (and re-checks the watcher's credential)."
+    )
+    stream_connections_per_address: int = Field(
+        10, ge=1, description="Live-stream connections one address may hold at once."
+    )
+    retention_closed_account_days: int = Field(
+        30, ge=0, description="Days after an account is closed before its name and phone are erased."
+    )
+    retention_access_log_days: int = Field(
+        1095, ge=180, description="Days the personal-data access log is kept (at least 180: logs are kept six months or more)."
+    )
+    retention_event_days: int = Field(
+        30, ge=1, description="Days live-stream events are kept for watchers catching up."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -92,3 +92,20 @@ def test_grid_officer_sees_his_cell_only(client, role_headers):
     assert [f["properties"]["code"] for f in areas["features"]] == ["310104014G01"]
     devices = client.get("/api/devices", headers=headers).json()
     assert {f["properties"]["grid_code"] for f in devices["features"]} == {"310104014G01"}
+
+
+def test_scoped_event_pages_hold_only_the_scopes_changes(client, role_headers):
+    admin = role_headers["district_admin"]
+    facilities = client.get("/api/facilities", headers=admin, params={"limit": 1000}).json()["features"]
+    for feature in facilities:
+        assert client.patch(f"/api/facilities/{feature['id']}/status", json={"is_open": False}, headers=admin).status_code == 200
+    pages = {role: client.get("/api/events", headers=role_headers[role], params={"limit": 1000}).json()
+             for role in ("anonymous", "street_operator", "grid_officer")}
+    everything = pages["anonymous"]["events"]
+    assert len(everything) == len(facilities)
+    streets = {e["street_code"] for e in pages["street_operator"]["events"]}
+    assert streets == {XUJIAHUI}
+    assert len(pages["street_operator"]["events"]) == sum(e["street_code"] == XUJIAHUI for e in everything)
+    in_cell = [e["payload"]["properties"]["name"] for e in pages["grid_officer"]["events"]]
+    assert in_cell == ["徐家汇"], "the grid cell holds exactly the 徐家汇 metro station"
+    assert all(page["cursor"] == pages["anonymous"]["cursor"] for page in pages.values())

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from huizhili.base.features import to_feature
 from huizhili.errors import NotFoundError, ValidationError
+from huizhili.events import publish
 from huizhili.policy import Scope
 from huizhili.storage.models import Facility, utcnow
 
@@ -24,6 +25,8 @@ def update_status(
     scope: Scope | None = None,
 ) -> dict[str, Any]:
     """Change a facility's live status; fields left None keep their value.
+
+    Watchers of the live stream see the change as a ``facility.status`` event.
 
     Returns
     -------
@@ -56,4 +59,7 @@ def update_status(
         facility.status_note = note
     facility.status_updated_at = utcnow()
     session.flush()
-    return to_feature(facility)
+    feature = to_feature(facility)
+    publish(session, "facility.status", facility, resource="facilities", record_id=facility.id,
+            permission="read:public", payload=feature)
+    return feature

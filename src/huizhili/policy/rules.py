@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from huizhili.errors import AuthenticationError, ForbiddenError
 from huizhili.policy.principal import Principal
-from huizhili.storage.models import Area, AreaAssigned, Device, LifeCircleRun, User
+from huizhili.storage.models import Area, AreaCoded, Device, Event, LifeCircleRun, User
 
 PERMISSIONS: dict[str, str] = {
     "read:public": "Areas, facilities and their live status: what citizens see without signing in.",
@@ -87,12 +87,19 @@ class Scope:
             return self._areas()
         if model is LifeCircleRun:
             return self._runs()
-        if issubclass(model, AreaAssigned):
-            if p.role == "street_operator":
-                return model.street_code.in_(sorted(p.streets))
-            if p.role == "grid_officer":
-                return model.grid_code.in_(sorted(p.grid_cells))
-            return sa.true()
+        if model is Event:
+            return sa.and_(Event.permission.in_(sorted(ROLE_PERMISSIONS.get(p.role, ()))), self._by_area(Event))
+        if issubclass(model, AreaCoded):
+            return self._by_area(model)
+        return sa.true()
+
+    def _by_area(self, model: type[AreaCoded]) -> sa.ColumnElement[bool]:
+        """A street operator sees records filed under her streets; a grid officer under his cells."""
+        p = self.principal
+        if p.role == "street_operator":
+            return model.street_code.in_(sorted(p.streets))
+        if p.role == "grid_officer":
+            return model.grid_code.in_(sorted(p.grid_cells))
         return sa.true()
 
     def _areas(self) -> sa.ColumnElement[bool]:

@@ -51,14 +51,11 @@ class Area(Base):
     )
 
 
-class AreaAssigned:
-    """A record with a place: its shape, anchor point, area codes (filled by ``base.assign``), extras."""
+class AreaCoded:
+    """A record filed under areas: its district, street, committee and grid codes.
 
-    geometry: Mapped[BaseGeometry]
-    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    lon: Mapped[float] = mapped_column(Float, doc="WGS84 longitude of a representative point.")
-    lat: Mapped[float] = mapped_column(Float, doc="WGS84 latitude of a representative point.")
+    The policy layer scopes every such table by these columns (``huizhili.policy.rules``).
+    """
 
     @declared_attr
     def district_code(cls) -> Mapped[str | None]:
@@ -75,6 +72,16 @@ class AreaAssigned:
     @declared_attr
     def grid_code(cls) -> Mapped[str | None]:
         return mapped_column(String(32), index=True)
+
+
+class AreaAssigned(AreaCoded):
+    """A record with a place: its shape, anchor point, area codes (filled by ``base.assign``), extras."""
+
+    geometry: Mapped[BaseGeometry]
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    lon: Mapped[float] = mapped_column(Float, doc="WGS84 longitude of a representative point.")
+    lat: Mapped[float] = mapped_column(Float, doc="WGS84 latitude of a representative point.")
 
 
 class Building(AreaAssigned, Base):
@@ -185,6 +192,9 @@ class User(Base):
     grid_cells: Mapped[list[str]] = mapped_column(JSON, default=list)
     device_code: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="When the account was closed; its personal fields are erased after the retention period."
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -216,6 +226,24 @@ class AccessLog(Base):
     resource: Mapped[str] = mapped_column(String(40))
     record_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Event(AreaCoded, Base):
+    """A change that people watch live — a facility's status now; alerts and cases later.
+
+    Written in the same transaction as the change, so watchers see exactly what was committed,
+    in id order (``huizhili.events``); scoped like any area-coded record.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    permission: Mapped[str] = mapped_column(String(40), doc="The permission a watcher needs to see it.")
+    resource: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class LifeCircleRun(Base):

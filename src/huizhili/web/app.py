@@ -2,6 +2,7 @@
 
 import math
 import re
+from collections import Counter
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,42 +16,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huizhili import __version__
 from huizhili.config import Settings, load_settings
-from huizhili.errors import (
-    AmbiguousError,
-    AuthenticationError,
-    ConflictError,
-    ForbiddenError,
-    HuizhiliError,
-    ImportFailed,
-    NotFoundError,
-    RateLimitedError,
-    ValidationError,
-)
+from huizhili.errors import HuizhiliError, ImportFailed
 from huizhili.network.finder import NetworkCache
 from huizhili.storage.engine import create_engine, session_factory
-from huizhili.web.deps import Allow
+from huizhili.web.deps import Allow, status_of
 from huizhili.web.limits import BodySizeLimit, RateLimiter
-from huizhili.web.routers import auth, base, devices, imports, network, users
+from huizhili.web.routers import auth, base, devices, events, imports, network, users
 from huizhili.web.schemas import Problem
 
 PUBLIC_PERMISSIONS = frozenset({"none", "read:public"})
 """Permissions anonymous callers hold: their operations need no credentials."""
 
-ROUTERS = (auth.router, base.router, users.router, devices.router, imports.router, network.router)
+ROUTERS = (auth.router, base.router, users.router, devices.router, imports.router, network.router, events.router)
 """Every API router, mounted under ``/api``."""
-
-STATUS_BY_ERROR: tuple[tuple[type[HuizhiliError], int], ...] = (
-    (AuthenticationError, 401),
-    (ForbiddenError, 403),
-    (NotFoundError, 404),
-    (AmbiguousError, 409),
-    (ConflictError, 409),
-    (ImportFailed, 422),
-    (ValidationError, 422),
-    (RateLimitedError, 429),
-)
-"""Domain errors → HTTP status; anything else of ours is a 500."""
-
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """Build the app for ``settings``; the schema must already be migrated.
@@ -72,6 +50,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.sessions = session_factory(app.state.engine)
     app.state.rate_limiter = RateLimiter(settings.anonymous_requests_per_minute)
     app.state.network = NetworkCache(settings.data_dir / "cache")
+    app.state.stream_connections = Counter()
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
@@ -109,6 +88,11 @@ ERROR_RESPONSES = {
     "429": "Too many requests from this address.",
 }
 """Error statuses every operation may answer with, all in the ``Problem`` shape (422 also FastAPI's)."""
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Uvicorn options every server of the app uses: the maintained WebSocket implementation, bounded frames."""
+    return {"ws": "websockets-sansio", "ws_max_size": settings.request_max_bytes}
 
 
 def app_from_environment() -> FastAPI:
@@ -179,7 +163,7 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> Respon
 
 async def _problem(_request: Request, error: HuizhiliError) -> JSONResponse:
     """Map a domain error to its status with a ``detail`` (and ``record`` for imports)."""
-    status = next((code for kind, code in STATUS_BY_ERROR if isinstance(error, kind)), 500)
+    status = status_of(error)
     body: dict[str, Any] = {"detail": str(error)}
     if isinstance(error, ImportFailed) and error.record:
         body["record"] = error.record

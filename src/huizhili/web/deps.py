@@ -1,6 +1,6 @@
 """Typed dependencies shared by every router: settings, a session, and who is asking."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -8,7 +8,17 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from huizhili.config import Settings
-from huizhili.errors import AuthenticationError, RateLimitedError
+from huizhili.errors import (
+    AmbiguousError,
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    HuizhiliError,
+    ImportFailed,
+    NotFoundError,
+    RateLimitedError,
+    ValidationError,
+)
 from huizhili.identity.accounts import authenticate
 from huizhili.policy import ANONYMOUS, Principal, require
 
@@ -46,17 +56,29 @@ def get_principal(
     if authorization is not None and bearer is None:
         message = "Authorization must be 'Bearer <access token>'"
         raise AuthenticationError(message)
-    users = {user.id: user for secret in (bearer and bearer.credentials, api_key) if secret for user in [authenticate(session, secret)]}
-    if len(users) > 1:
-        message = "credentials of two different users were presented"
-        raise AuthenticationError(message)
-    if users:
-        return Principal.of(next(iter(users.values())))
+    principal = principal_from_secrets(session, [bearer and bearer.credentials, api_key])
+    if principal is not None:
+        return principal
     client = request.client.host if request.client else "unknown"
     if not request.app.state.rate_limiter.allow(client):
         message = "too many requests from this address; try again in a minute"
         raise RateLimitedError(message)
     return ANONYMOUS
+
+
+def principal_from_secrets(session: Session, secrets: Iterable[str | None]) -> Principal | None:
+    """The one user behind the presented bearer tokens or API keys; None when none is presented.
+
+    Raises
+    ------
+    AuthenticationError
+        If a secret is invalid, or secrets of two different users are presented.
+    """
+    users = {user.id: user for secret in secrets if secret for user in [authenticate(session, secret)]}
+    if len(users) > 1:
+        message = "credentials of two different users were presented"
+        raise AuthenticationError(message)
+    return Principal.of(next(iter(users.values()))) if users else None
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -80,3 +102,21 @@ class Allow:
 def allow(permission: str) -> type[Principal]:
     """``Annotated`` principal type for an endpoint that needs ``permission``."""
     return Annotated[Principal, Depends(Allow(permission))]  # type: ignore[return-value]
+
+
+STATUS_BY_ERROR: tuple[tuple[type[HuizhiliError], int], ...] = (
+    (AuthenticationError, 401),
+    (ForbiddenError, 403),
+    (NotFoundError, 404),
+    (AmbiguousError, 409),
+    (ConflictError, 409),
+    (ImportFailed, 422),
+    (ValidationError, 422),
+    (RateLimitedError, 429),
+)
+"""Domain errors → HTTP status; anything else of ours is a 500."""
+
+
+def status_of(error: HuizhiliError) -> int:
+    """The HTTP status a domain error answers with (the live stream closes with 4000 + it)."""
+    return next((code for kind, code in STATUS_BY_ERROR if isinstance(error, kind)), 500)

@@ -272,3 +272,31 @@ class NearestOut(BaseModel):
     kind: str
     method: Literal["network", "estimated"]
     results: list[NearbyService]
+
+
+class EventOut(BaseModel):
+    """A change the caller may watch: a facility's status now; alerts and cases later."""
+
+    id: int
+    at: str
+    kind: str = Field(description="What happened, e.g. ``facility.status``.")
+    resource: str
+    record_id: int | None
+    street_code: str | None
+    committee_code: str | None
+    grid_code: str | None
+    payload: dict[str, Any] = Field(description="The record as it is after the change (a GeoJSON Feature for facilities).")
+
+
+class EventPageOut(BaseModel):
+    """Events after the asked id, oldest first, and the id to ask after next time."""
+
+    events: list[EventOut]
+    cursor: int
+
+
+class StreamSubscription(Strict):
+    """The first message on ``/api/stream``: where to start, and a credential if no header carried one."""
+
+    after: int | None = Field(None, ge=0, description="Send events after this id; omitted: only those from now on.")
+    token: str | None = Field(None, min_length=10, max_length=200, description="Access token or API key (browsers cannot set headers).")

@@ -1,0 +1,141 @@
+"""Live events in the caller's scope: a page at a time over HTTP, or pushed over a WebSocket.
+
+Both read through :func:`huizhili.events.read_events` with the caller's scope, so a stream is
+filtered exactly like the lists, maps and counts. The WebSocket protocol:
+
+1. connect to ``/api/stream`` (credentials in ``Authorization``/``X-API-Key`` headers, or in
+   the first message for browsers);
+2. send one JSON message, :class:`~huizhili.web.schemas.StreamSubscription`;
+3. receive ``{"type": "subscribed", "cursor": …}`` and then ``{"type": "event", …}`` messages.
+
+The credential is checked again at every poll, so a revoked key or closed account ends the
+stream within ``stream_poll_seconds``. Errors arrive as ``{"type": "error", "status": …}``
+followed by a close with code 4000 + the HTTP status (4400, 4401, 4403, 4408, 4429).
+"""
+
+import asyncio
+import json
+from typing import Any
+
+import pydantic
+from fastapi import APIRouter, Query, WebSocket
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from huizhili.errors import AuthenticationError, HuizhiliError, RateLimitedError
+from huizhili.events import EventPage, newest_id, read_events
+from huizhili.policy import ANONYMOUS, Principal, require, scope_for
+from huizhili.web.deps import SessionDep, SettingsDep, allow, principal_from_secrets, status_of
+from huizhili.web.schemas import EventPageOut, StreamSubscription
+
+router = APIRouter(tags=["events"])
+
+SUBSCRIBE_TIMEOUT_S = 10.0
+"""How long a new connection may take to send its subscription."""
+
+
+@router.get("/events", response_model=EventPageOut)
+def list_events(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: allow("read:public"),
+    after: int = Query(0, ge=0, le=2**62, description="Events after this id (0: the oldest kept)."),
+    limit: int = Query(100, ge=1, le=1_000_000, description="Events per page (capped by the server)."),
+) -> dict[str, Any]:
+    """Events the caller's scope shows, oldest first; ask again with ``after=cursor`` for more."""
+    page = read_events(session, scope_for(principal), after, min(limit, settings.page_size_max))
+    return {"events": page.events, "cursor": page.cursor}
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket) -> None:
+    """Push the caller's events as they are committed (see the module's protocol)."""
+    client = websocket.client.host if websocket.client else "unknown"
+    connections = websocket.app.state.stream_connections
+    await websocket.accept()
+    if connections[client] >= websocket.app.state.settings.stream_connections_per_address:
+        await _refuse(websocket, RateLimitedError("too many live streams from this address"))
+        return
+    connections[client] += 1
+    try:
+        await _serve(websocket, client)
+    finally:
+        connections[client] -= 1
+
+
+async def _serve(websocket: WebSocket, client: str) -> None:
+    app = websocket.app
+    settings = app.state.settings
+    try:
+        message = await asyncio.wait_for(websocket.receive(), timeout=SUBSCRIBE_TIMEOUT_S)
+    except TimeoutError:
+        await _close(websocket, 408, "send the subscription first, within 10 s")
+        return
+    if message["type"] == "websocket.disconnect":
+        return
+    try:
+        subscription = StreamSubscription.model_validate_json(message.get("text") or message.get("bytes") or b"")
+    except pydantic.ValidationError as error:
+        await _close(websocket, 400, f"invalid subscription: {error.errors()[0]['msg']}")
+        return
+    limit = settings.page_size_max
+    try:
+        secrets = [_bearer(websocket), websocket.headers.get("x-api-key"), subscription.token]
+        principal, page = await run_in_threadpool(_poll, app.state.sessions, secrets, subscription.after, limit)
+        if principal is ANONYMOUS and not app.state.rate_limiter.allow(client):
+            raise RateLimitedError("too many requests from this address; try again in a minute")
+    except HuizhiliError as error:
+        await _refuse(websocket, error)
+        return
+    await websocket.send_json({"type": "subscribed", "cursor": page.cursor, "role": principal.role})
+    receiver = asyncio.ensure_future(websocket.receive())
+    try:
+        while True:
+            for event in page.events:
+                await websocket.send_text(json.dumps({"type": "event", **event}, ensure_ascii=False))
+            done, _ = await asyncio.wait({receiver}, timeout=settings.stream_poll_seconds)
+            if done:
+                if receiver.result()["type"] == "websocket.disconnect":
+                    return
+                receiver = asyncio.ensure_future(websocket.receive())  # the stream is one-way: ignore
+            try:
+                principal, page = await run_in_threadpool(_poll, app.state.sessions, secrets, page.cursor, limit)
+            except HuizhiliError as error:
+                await _refuse(websocket, error)
+                return
+    finally:
+        receiver.cancel()
+
+
+def _poll(
+    sessions: sessionmaker[Session], secrets: list[str | None], after: int | None, limit: int
+) -> tuple[Principal, EventPage]:
+    """Authenticate again and read the next events (``after`` None: none yet, from now on)."""
+    with sessions() as session, session.begin():
+        principal = principal_from_secrets(session, secrets) or ANONYMOUS
+        require(principal, "read:public")
+        if after is None:
+            return principal, EventPage([], newest_id(session))
+        return principal, read_events(session, scope_for(principal), after, limit)
+
+
+def _bearer(websocket: WebSocket) -> str | None:
+    """The token of the ``Authorization`` header, which, if present, must be ``Bearer <token>``."""
+    header = websocket.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        message = "Authorization must be 'Bearer <access token>'"
+        raise AuthenticationError(message)
+    return token.strip()
+
+
+async def _refuse(websocket: WebSocket, error: HuizhiliError) -> None:
+    await _close(websocket, status_of(error), str(error))
+
+
+async def _close(websocket: WebSocket, status: int, detail: str) -> None:
+    """Say why in an error message, then close with 4000 + the HTTP status."""
+    await websocket.send_text(json.dumps({"type": "error", "status": status, "detail": detail}, ensure_ascii=False))
+    await websocket.close(code=4000 + status, reason=detail.encode()[:120].decode(errors="ignore"))

@@ -1,0 +1,67 @@
+"""Live events: published with the change, read back in order, filtered by the watcher's scope."""
+
+import pytest
+import sqlalchemy as sa
+
+from huizhili.base.status import update_status
+from huizhili.events import newest_id, read_events
+from huizhili.policy import ANONYMOUS, Principal, Scope
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import Event, Facility
+
+XUJIAHUI = "310104014"
+OPERATOR = Principal("xujiahui_operator", "street_operator", user_id=1, streets=frozenset({XUJIAHUI}))
+
+
+def health_centres(sessions):
+    """One health centre inside 徐家汇街道 and one outside it."""
+    with sessions() as session:
+        centres = session.scalars(sa.select(Facility).where(Facility.kind == "health_centre").order_by(Facility.id)).all()
+        return (next(f.id for f in centres if f.street_code == XUJIAHUI),
+                next(f.id for f in centres if f.street_code != XUJIAHUI))
+
+
+def test_status_changes_reach_only_watchers_whose_scope_covers_them(xuhui):
+    inside, outside = health_centres(xuhui)
+    with xuhui() as session:
+        start = newest_id(session)
+    with transaction(xuhui) as session:
+        update_status(session, outside, is_open=False)
+        update_status(session, inside, queue_level="long")
+    with xuhui() as session:
+        mine = read_events(session, Scope(OPERATOR), start, 100)
+        public = read_events(session, Scope(ANONYMOUS), start, 100)
+        device = read_events(session, Scope(Principal("pm-1", "device", device_code="PM-1")), start, 100)
+        newest = newest_id(session)
+    assert [e["record_id"] for e in mine.events] == [inside]
+    assert [e["record_id"] for e in public.events] == [outside, inside]
+    assert device.events == []
+    assert mine.cursor == public.cursor == device.cursor == newest
+    latest = public.events[-1]
+    assert latest["kind"] == "facility.status" and latest["street_code"] == XUJIAHUI
+    assert latest["payload"]["properties"]["queue_level"] == "long"
+
+
+def test_a_rolled_back_change_leaves_no_event(xuhui):
+    inside, _ = health_centres(xuhui)
+    with xuhui() as session, pytest.raises(RuntimeError), session.begin():
+        update_status(session, inside, is_open=False)
+        raise RuntimeError("the request failed after the change")
+    with xuhui() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
+
+
+def test_pages_follow_the_cursor_without_gaps_or_repeats(xuhui):
+    inside, outside = health_centres(xuhui)
+    with transaction(xuhui) as session:
+        for facility, queue in [(inside, "short"), (outside, "short"), (inside, "medium"), (outside, "long"), (inside, "none")]:
+            update_status(session, facility, queue_level=queue)
+    seen, cursor = [], 0
+    with xuhui() as session:
+        while (page := read_events(session, Scope(ANONYMOUS), cursor, 2)).events:
+            seen += [e["payload"]["properties"]["queue_level"] for e in page.events]
+            cursor = page.cursor
+        assert seen == ["short", "short", "medium", "long", "none"]
+        assert read_events(session, Scope(ANONYMOUS), cursor, 2).events == []
+        mine = read_events(session, Scope(OPERATOR), 0, 100)
+    assert [e["payload"]["properties"]["queue_level"] for e in mine.events] == ["short", "medium", "none"]

@@ -1,0 +1,159 @@
+"""The live stream over a real socket: uvicorn serving the app, a WebSocket client watching."""
+
+import json
+import socket
+import threading
+import time
+from contextlib import ExitStack, contextmanager, suppress
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.routing import APIWebSocketRoute
+from starlette.routing import WebSocketRoute
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from huizhili.config import load_settings
+from huizhili.identity.accounts import create_api_key, create_device_account, revoke
+from huizhili.storage.engine import transaction
+from huizhili.web.app import ROUTERS, create_app, server_options
+
+XUJIAHUI = "310104014"
+STREAMED_PATHS = {"/api/stream"}
+"""Every WebSocket route, each checked here: they are not in the OpenAPI document the matrix reads."""
+
+
+@pytest.fixture
+def live(tmp_path, engine, role_headers):
+    """The app under uvicorn on a free port, polling fast, at most three streams per address."""
+    settings = load_settings(environment="test", data_dir=tmp_path / "var", stream_poll_seconds=0.05,
+                             stream_connections_per_address=3)
+    app = create_app(settings, engine)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **server_options(settings)))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.02)
+    yield app, f"127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@contextmanager
+def watch(address, headers=None, **subscription):
+    """The stream, subscribed: the ``subscribed`` reply has arrived."""
+    with connect(f"ws://{address}/api/stream", additional_headers=headers or {}, open_timeout=5) as ws:
+        ws.send(json.dumps(subscription))
+        reply = json.loads(ws.recv(timeout=5))
+        assert reply["type"] == "subscribed", reply
+        yield ws
+
+
+def refused(address, headers=None, message=None):
+    """The error message and close code of a stream the server refuses."""
+    with connect(f"ws://{address}/api/stream", additional_headers=headers or {}, open_timeout=5) as ws:
+        with suppress(ConnectionClosed):  # refused before the subscription: the send may find it closed
+            ws.send(json.dumps({}) if message is None else message)
+        error = json.loads(ws.recv(timeout=5))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    return error, closed.value.rcvd.code
+
+
+def health_centres(address, headers):
+    centres = httpx.get(f"http://{address}/api/facilities", params={"kind": "health_centre"}, headers=headers).json()["features"]
+    return (next(f["id"] for f in centres if f["properties"]["street_code"] == XUJIAHUI),
+            next(f["id"] for f in centres if f["properties"]["street_code"] != XUJIAHUI))
+
+
+def set_queue(address, headers, facility, level):
+    response = httpx.patch(f"http://{address}/api/facilities/{facility}/status", json={"queue_level": level}, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def test_a_street_operator_watches_her_street_and_nothing_else(live, role_headers):
+    _, address = live
+    admin = role_headers["district_admin"]
+    inside, outside = health_centres(address, admin)
+    with watch(address, role_headers["street_operator"]) as mine, watch(address) as public:
+        set_queue(address, admin, outside, "long")
+        set_queue(address, admin, inside, "short")
+        event = json.loads(mine.recv(timeout=5))
+        assert (event["type"], event["record_id"], event["street_code"]) == ("event", inside, XUJIAHUI)
+        assert event["payload"]["properties"]["queue_level"] == "short"
+        assert [json.loads(public.recv(timeout=5))["record_id"] for _ in range(2)] == [outside, inside]
+
+
+def test_a_watcher_resumes_after_the_last_event_it_saw(live, role_headers):
+    _, address = live
+    admin = role_headers["district_admin"]
+    inside, outside = health_centres(address, admin)
+    with watch(address) as first:
+        set_queue(address, admin, inside, "short")
+        seen = json.loads(first.recv(timeout=5))["id"]
+    set_queue(address, admin, outside, "medium")
+    set_queue(address, admin, inside, "long")
+    with watch(address, after=seen) as again:
+        backlog = [json.loads(again.recv(timeout=5)) for _ in range(2)]
+    assert [e["payload"]["properties"]["queue_level"] for e in backlog] == ["medium", "long"]
+
+
+def test_a_browser_signs_in_with_the_first_message(live, role_headers):
+    _, address = live
+    key = role_headers["street_operator"]["X-API-Key"]
+    with watch(address, token=key) as ws:
+        set_queue(address, role_headers["district_admin"], health_centres(address, role_headers["district_admin"])[0], "none")
+        assert json.loads(ws.recv(timeout=5))["street_code"] == XUJIAHUI
+
+
+def test_a_revoked_key_ends_the_stream_at_the_next_poll(live, role_headers, xuhui):
+    _, address = live
+    key = role_headers["district_commander"]["X-API-Key"]
+    with watch(address, role_headers["district_commander"]) as ws:
+        with transaction(xuhui) as session:
+            revoke(session, key)
+        error = json.loads(ws.recv(timeout=5))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert error["status"] == 401 and closed.value.rcvd.code == 4401
+
+
+def test_bad_credentials_roles_and_subscriptions_are_refused_with_their_codes(live, xuhui):
+    _, address = live
+    with transaction(xuhui) as session:
+        create_device_account(session, "PM-XJH-1")
+        device_key = create_api_key(session, "device-PM-XJH-1", "tests")
+    assert refused(address, {"X-API-Key": "not-a-key-at-all"})[1] == 4401
+    assert refused(address, {"Authorization": "Basic YWRtaW46YWRtaW4="})[1] == 4401
+    assert refused(address, message=json.dumps({"token": "not-a-key-at-all"}))[1] == 4401
+    error, code = refused(address, {"X-API-Key": device_key})
+    assert (error["status"], code) == (403, 4403)
+    for message in ['{"after": -1}', '{"channel": "all"}', "not json", '{"after": "soon"}']:
+        error, code = refused(address, message=message)
+        assert (error["status"], code) == (400, 4400), message
+
+
+def test_one_address_holds_only_so_many_streams(live):
+    _, address = live
+    with ExitStack() as streams:
+        for _ in range(3):
+            streams.enter_context(watch(address))
+        error, code = refused(address)
+        assert (error["status"], code) == (429, 4429)
+    time.sleep(0.2)
+    with watch(address):
+        pass
+
+
+def test_every_websocket_route_is_checked_here(live):
+    app, _ = live
+    websockets = APIWebSocketRoute | WebSocketRoute
+    mounted = {f"/api{route.path}" for router in ROUTERS for route in router.routes if isinstance(route, websockets)}
+    direct = {route.path for route in app.routes if isinstance(route, websockets)}
+    assert mounted | direct == STREAMED_PATHS
