@@ -54,3 +54,18 @@ def test_malformed_key_value_option_is_refused(runner, tmp_path):
     result = runner.invoke(main, ["import", "file", str(tmp_path / "x.csv"), "--as", "facility", "--set", "kindpark"])
     assert result.exit_code == 2
     assert "KEY=VALUE" in result.output
+
+
+def test_closing_an_account_and_running_retention(runner):
+    runner.invoke(main, ["demo", "--no-serve"])
+    added = runner.invoke(main, ["user", "add", "leaving", "--role", "citizen", "--password", "a long password", "--phone", "13800000000"])
+    assert added.exit_code == 0, added.output
+    closed = runner.invoke(main, ["user", "close", "leaving"])
+    assert closed.exit_code == 0 and "closed" in closed.output
+    again = runner.invoke(main, ["user", "close", "leaving"])
+    assert again.exit_code == 1 and "already closed" in again.output
+    report = runner.invoke(main, ["retention", "--dry-run"])
+    assert report.exit_code == 0, report.output
+    lines = report.output.splitlines()
+    assert [line.split()[0] for line in lines] == ["users", "access_log", "events"]
+    assert all(" 0 would be " in line for line in lines), "closed just now: nothing is due yet"

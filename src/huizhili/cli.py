@@ -346,6 +346,42 @@ def user_api_key(username: str, name: str) -> None:
     click.echo(key)
 
 
+@user.command(name="close")
+@click.argument("username")
+def user_close(username: str) -> None:
+    """Close an account: sign-in refused, tokens and keys revoked; name and phone erased after the retention period."""
+    from huizhili.identity.accounts import close_account
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        _run(lambda: close_account(session, username))
+    click.echo(f"account {username} closed; its tokens and keys are revoked")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only count what would be erased or deleted.")
+def retention(dry_run: bool) -> None:
+    """Apply the retention settings: erase closed accounts' personal fields, drop old access-log entries and events.
+
+    Run it daily (cron or a systemd timer); it is idempotent.
+    """
+    from datetime import timedelta
+
+    from huizhili.events import prune_events
+    from huizhili.policy.privacy import RetentionOutcome, apply_retention
+    from huizhili.storage.models import utcnow
+
+    context = _run(_Context)
+    now = utcnow()
+    with transaction(context.sessions) as session:
+        outcomes = apply_retention(session, context.settings, now=now, dry_run=dry_run)
+        before = now - timedelta(days=context.settings.retention_event_days)
+        outcomes.append(RetentionOutcome("events", "deleted events", prune_events(session, before, dry_run=dry_run), before))
+    verb = "would be" if dry_run else "were"
+    for outcome in outcomes:
+        click.echo(f"{outcome.resource:<12} {outcome.records:>8,} {verb} {outcome.action} (ended before {outcome.before:%Y-%m-%d %H:%M} UTC)")
+
+
 @main.group()
 def mqtt() -> None:
     """Device credentials and the Mosquitto broker's password and ACL files."""

@@ -84,9 +84,13 @@ def read_events(session: Session, scope: Scope, after: int, limit: int) -> Event
     return EventPage([_as_dict(event) for event in rows], cursor)
 
 
-def prune_events(session: Session, before: datetime) -> int:
-    """Delete events written before ``before``; returns how many."""
-    return session.execute(sa.delete(Event).where(Event.at < before)).rowcount
+def prune_events(session: Session, before: datetime, *, dry_run: bool = False) -> int:
+    """Delete events written before ``before`` (with ``dry_run``, only count them); returns how many."""
+    old = Event.at < before
+    count = session.scalar(sa.select(sa.func.count()).select_from(Event).where(old)) or 0
+    if count and not dry_run:
+        session.execute(sa.delete(Event).where(old))
+    return count
 
 
 def _as_dict(event: Event) -> dict[str, Any]:

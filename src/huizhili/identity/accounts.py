@@ -187,6 +187,36 @@ def revoke(session: Session, secret: str) -> None:
     )
 
 
+def close_account(session: Session, username: str, *, closed_by: str | None = None) -> User:
+    """Close an account: it can no longer sign in, its tokens and keys stop at once.
+
+    Its name and phone are erased after ``retention_closed_account_days`` (``huizhili retention``);
+    the account row stays, so the access log and records it touched keep their author.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such user.
+    ConflictError
+        If the account is already closed, or someone tries to close their own.
+    """
+    user = _user(session, username)
+    if username == closed_by:
+        message = "you cannot close your own account; ask another administrator"
+        raise ConflictError(message)
+    if not user.active:
+        message = f"account {username!r} is already closed"
+        raise ConflictError(message)
+    now = utcnow()
+    user.active = False
+    user.closed_at = now
+    session.execute(
+        sa.update(Credential).where(Credential.user_id == user.id, Credential.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    session.flush()
+    return user
+
+
 def _live_credential(session: Session, secret: str, kinds: tuple[str, ...]) -> Credential:
     """The unexpired, unrevoked credential of one of ``kinds`` matching ``secret``."""
     credential = session.scalar(

@@ -1,18 +1,52 @@
 """Personal information (PIPL): masked by role in every output, and every unmasked read logged."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from huizhili.config import Settings
 from huizhili.policy.principal import Principal
 from huizhili.policy.rules import may
-from huizhili.storage.models import AccessLog
+from huizhili.storage.models import AccessLog, User, utcnow
 
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "users": ("display_name", "phone"),
 }
 """Per resource, the fields that identify a person. Cases and reports register theirs here."""
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """A resource whose personal fields are erased once its records have ended long enough ago.
+
+    ``ended`` names the column saying when a record ended (an account closed; a case closed),
+    ``setting`` the :class:`~huizhili.config.Settings` field with the days to keep them.
+    """
+
+    resource: str
+    model: Any
+    ended: str
+    setting: str
+
+
+RETENTION_RULES: tuple[RetentionRule, ...] = (
+    RetentionRule("users", User, "closed_at", "retention_closed_account_days"),
+)
+"""Every erasure rule; cases register ``closed_at`` against ``retention_closed_case_days`` here."""
+
+
+@dataclass(frozen=True)
+class RetentionOutcome:
+    """What one retention step did (or, in a dry run, would do)."""
+
+    resource: str
+    action: str
+    records: int
+    before: datetime
 
 
 def mask_phone(phone: str) -> str:
@@ -69,3 +103,32 @@ def present(
         {**r, **{f: _MASKERS.get(f, mask_name)(r[f]) for f in fields if r.get(f)}}
         for r in records
     ]
+
+
+def apply_retention(
+    session: Session, settings: Settings, *, now: datetime | None = None, dry_run: bool = False
+) -> list[RetentionOutcome]:
+    """Erase personal fields of records that ended before their retention period, and old access-log entries.
+
+    Idempotent: records already erased are not counted again. With ``dry_run`` nothing changes.
+    """
+    now = now or utcnow()
+    outcomes = []
+    for rule in RETENTION_RULES:
+        before = now - timedelta(days=getattr(settings, rule.setting))
+        fields = PERSONAL_FIELDS[rule.resource]
+        due = sa.and_(
+            getattr(rule.model, rule.ended) < before,
+            sa.or_(*(getattr(rule.model, f).is_not(None) for f in fields)),
+        )
+        count = session.scalar(sa.select(sa.func.count()).select_from(rule.model).where(due)) or 0
+        if count and not dry_run:
+            session.execute(sa.update(rule.model).where(due).values(dict.fromkeys(fields)))
+        outcomes.append(RetentionOutcome(rule.resource, f"erased {', '.join(fields)}", count, before))
+    before = now - timedelta(days=settings.retention_access_log_days)
+    old = AccessLog.at < before
+    count = session.scalar(sa.select(sa.func.count()).select_from(AccessLog).where(old)) or 0
+    if count and not dry_run:
+        session.execute(sa.delete(AccessLog).where(old))
+    outcomes.append(RetentionOutcome("access_log", "deleted entries", count, before))
+    return outcomes

@@ -192,7 +192,7 @@ class User(Base):
     grid_cells: Mapped[list[str]] = mapped_column(JSON, default=list)
     device_code: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
-    disabled_at: Mapped[datetime | None] = mapped_column(
+    closed_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), doc="When the account was closed; its personal fields are erased after the retention period."
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

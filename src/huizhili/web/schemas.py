@@ -1,5 +1,6 @@
 """Response and request shapes of the API, apart from the storage tables."""
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -125,6 +126,7 @@ class UserOut(BaseModel):
     department: str | None
     grid_cells: list[str]
     active: bool
+    closed_at: datetime | None = Field(description="When the account was closed (its name and phone are erased after the retention period).")
 
 
 class Me(BaseModel):

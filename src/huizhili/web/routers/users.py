@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from huizhili.identity.accounts import create_api_key, create_user
+from huizhili.identity.accounts import close_account, create_api_key, create_user
 from huizhili.policy import scope_for
 from huizhili.policy.privacy import present
 from huizhili.storage.models import AccessLog, User
@@ -68,6 +68,17 @@ def add_api_key(
 ) -> dict[str, str]:
     """Issue an API key for a user (Open311 client, service); shown once."""
     return {"username": username, "secret": create_api_key(session, username, body.name)}
+
+
+@router.post("/users/{username}/close", response_model=UserOut)
+def close_user(
+    session: SessionDep,
+    principal: allow("manage:users"),
+    username: str = Path(min_length=1, max_length=64),
+) -> dict[str, Any]:
+    """Close an account: sign-in refused and its tokens and keys revoked at once; personal fields erased later."""
+    user = close_account(session, username, closed_by=principal.username)
+    return present(session, principal, "users", [{field: getattr(user, field) for field in _USER_FIELDS}], "close")[0]
 
 
 @router.get("/access-log", response_model=list[AccessLogEntry])

@@ -39,13 +39,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_events_committee_code'), ['committee_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_events_grid_code'), ['grid_code'], unique=False)
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     """Revert this revision."""
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('disabled_at')
+        batch_op.drop_column('closed_at')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_events_grid_code'))
         batch_op.drop_index(batch_op.f('ix_events_committee_code'))
