@@ -69,3 +69,12 @@ def test_closing_an_account_and_running_retention(runner):
     lines = report.output.splitlines()
     assert [line.split()[0] for line in lines] == ["users", "access_log", "events"]
     assert all(" 0 would be " in line for line in lines), "closed just now: nothing is due yet"
+
+
+def test_grid_cells_for_a_street(runner):
+    runner.invoke(main, ["demo", "--no-serve"])
+    made = runner.invoke(main, ["base", "grid", "--area", "徐家汇街道", "--size", "500"])
+    assert made.exit_code == 0, made.output
+    assert made.output.startswith("徐家汇街道 (310104014): ") and made.output.strip().endswith(" cells")
+    again = runner.invoke(main, ["base", "grid", "--area", "徐家汇街道"])
+    assert again.exit_code == 1 and "not regenerated" in again.output

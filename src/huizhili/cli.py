@@ -225,6 +225,20 @@ def assign() -> None:
     click.echo("area assignment refreshed")
 
 
+@base.command()
+@click.option("--area", required=True, metavar="CODE|NAME", help="A street, or a district (every street with a boundary).")
+@click.option("--size", type=float, default=100.0, show_default=True, help="Cell edge in metres (万米单元网格: 100).")
+def grid(area: str, size: float) -> None:
+    """Cut streets into grid cells (网格) that grid officers are scoped to; records get their cell."""
+    from huizhili.base.grid import make_grid
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        reports = _run(lambda: make_grid(session, area, size))
+    for report in reports:
+        click.echo(f"{report.street_name} ({report.street_code}): " + (f"skipped, {report.skipped}" if report.skipped else f"{report.cells} cells"))
+
+
 @main.group()
 def lifecircle() -> None:
     """The 15-minute life circle: coverage per area, and where to build next."""

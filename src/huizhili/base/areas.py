@@ -62,8 +62,14 @@ def find_area(session: Session, code_or_name: str, scope: Scope | None = None) -
 
 
 def children(session: Session, code: str) -> list[Area]:
-    """The areas directly below ``code``, ordered by code."""
-    return list(session.scalars(sa.select(Area).where(Area.parent_code == code).order_by(Area.code)))
+    """The areas directly below ``code`` at the nearest level, ordered by code.
+
+    A street holding both committees and grid cells (cells parented to the street where
+    committees have no boundary) is broken down by its committees.
+    """
+    below = list(session.scalars(sa.select(Area).where(Area.parent_code == code).order_by(Area.code)))
+    nearest = min((AREA_LEVELS.index(area.level) for area in below), default=None)
+    return [area for area in below if AREA_LEVELS.index(area.level) == nearest]
 
 
 def descendant_codes(session: Session, code: str) -> list[str]:
