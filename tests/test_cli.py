@@ -75,6 +75,7 @@ def test_grid_cells_for_a_street(runner):
     runner.invoke(main, ["demo", "--no-serve"])
     made = runner.invoke(main, ["base", "grid", "--area", "徐家汇街道", "--size", "500"])
     assert made.exit_code == 0, made.output
-    assert made.output.startswith("徐家汇街道 (310104014): ") and made.output.strip().endswith(" cells")
+    assert made.stdout.startswith("徐家汇街道 (310104014): ") and made.stdout.strip().endswith(" cells")
+    assert "grid cells cut: " in made.stderr
     again = runner.invoke(main, ["base", "grid", "--area", "徐家汇街道"])
     assert again.exit_code == 1 and "not regenerated" in again.output

@@ -234,7 +234,8 @@ def grid(area: str, size: float) -> None:
 
     context = _run(_Context)
     with transaction(context.sessions) as session:
-        reports = _run(lambda: make_grid(session, area, size))
+        reports = _run(lambda: make_grid(session, area, size, progress=_progress))
+    click.echo(err=True)
     for report in reports:
         click.echo(f"{report.street_name} ({report.street_code}): " + (f"skipped, {report.skipped}" if report.skipped else f"{report.cells} cells"))
 

@@ -7,6 +7,7 @@ shares most border with, so no officer is handed a scrap. Every record then carr
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,9 @@ class GridReport:
     skipped: str | None = None
 
 
-def make_grid(session: Session, area: str, size_m: float = 100.0) -> list[GridReport]:
+def make_grid(
+    session: Session, area: str, size_m: float = 100.0, *, progress: Callable[[str, int], None] | None = None
+) -> list[GridReport]:
     """Cut a street (or every street of a district) into grid cells of ``size_m`` metres.
 
     All or nothing: if any street already has grid cells the run is refused, so codes that
@@ -80,6 +83,8 @@ def make_grid(session: Session, area: str, size_m: float = 100.0) -> list[GridRe
             for n, (cell, parent) in enumerate(zip(cells, parents, strict=True), start=1)
         ]
         reports.append(GridReport(street.code, street.name, len(cells)))
+        if progress:
+            progress("grid cells cut", len(specs))
     upsert_areas(session, specs)
     assign_areas(session)
     return reports
