@@ -1,13 +1,16 @@
 """Live events: published with the change, read back in order, filtered by the watcher's scope."""
 
+import threading
+from datetime import datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
 
 from huizhili.base.status import update_status
-from huizhili.events import newest_id, read_events
+from huizhili.events import newest_id, prune_events, read_events
 from huizhili.policy import ANONYMOUS, Principal, Scope
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Event, Facility
+from huizhili.storage.models import Event, Facility, utcnow
 
 XUJIAHUI = "310104014"
 OPERATOR = Principal("xujiahui_operator", "street_operator", user_id=1, streets=frozenset({XUJIAHUI}))
@@ -65,3 +68,46 @@ def test_pages_follow_the_cursor_without_gaps_or_repeats(xuhui):
         assert read_events(session, Scope(ANONYMOUS), cursor, 2).events == []
         mine = read_events(session, Scope(OPERATOR), 0, 100)
     assert [e["payload"]["properties"]["queue_level"] for e in mine.events] == ["short", "medium", "none"]
+
+
+def test_ids_are_never_reused_after_pruning_so_cursors_stay_valid(xuhui):
+    inside, _ = health_centres(xuhui)
+    with transaction(xuhui) as session:
+        for level in ("short", "medium", "long"):
+            update_status(session, inside, queue_level=level)
+        cursor = newest_id(session)
+    with transaction(xuhui) as session:
+        assert prune_events(session, utcnow() + timedelta(seconds=1)) == 3
+    with transaction(xuhui) as session:
+        update_status(session, inside, queue_level="none")
+    with xuhui() as session:
+        page = read_events(session, Scope(ANONYMOUS), cursor, 10)
+    assert [e["payload"]["properties"]["queue_level"] for e in page.events] == ["none"]
+    assert page.cursor > cursor
+    assert datetime.fromisoformat(page.events[0]["at"]).utcoffset() == timedelta(0)
+
+
+def test_event_writers_wait_for_each_other_so_ids_appear_in_commit_order(xuhui, engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers by itself; the advisory lock is PostgreSQL's")
+    inside, outside = health_centres(xuhui)
+    first = xuhui()
+    first.begin()
+    update_status(first, inside, queue_level="long")
+    second_done = threading.Event()
+
+    def second_writer():
+        with transaction(xuhui) as session:
+            update_status(session, outside, queue_level="short")
+        second_done.set()
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    assert not second_done.wait(0.5), "the second writer must wait for the first's commit"
+    first.commit()
+    first.close()
+    assert second_done.wait(10)
+    thread.join()
+    with xuhui() as session:
+        events = read_events(session, Scope(ANONYMOUS), 0, 10).events
+    assert [e["record_id"] for e in events] == [inside, outside]

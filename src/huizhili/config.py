@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     stream_connections_per_address: int = Field(
         10, ge=1, description="Live-stream connections one address may hold at once."
     )
+    stream_connections_max: int = Field(
+        1000, ge=1, description="Live-stream connections one server process holds at most."
+    )
     retention_closed_account_days: int = Field(
         30, ge=0, description="Days after an account is closed before its name and phone are erased."
     )

@@ -8,7 +8,7 @@ any other area-coded table, so a street operator's stream holds her streets and 
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,7 +96,7 @@ def prune_events(session: Session, before: datetime, *, dry_run: bool = False) -
 def _as_dict(event: Event) -> dict[str, Any]:
     return {
         "id": event.id,
-        "at": event.at.isoformat(),
+        "at": (event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)).isoformat(),
         "kind": event.kind,
         "resource": event.resource,
         "record_id": event.record_id,

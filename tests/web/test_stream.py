@@ -151,6 +151,24 @@ def test_one_address_holds_only_so_many_streams(live):
         pass
 
 
+def test_a_client_talking_on_the_one_way_stream_is_closed_not_polled(live):
+    _, address = live
+    with watch(address) as ws:
+        ws.send(json.dumps({"after": 0}))
+        error = json.loads(ws.recv(timeout=5))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert (error["status"], closed.value.rcvd.code) == (400, 4400)
+
+
+def test_the_server_holds_only_so_many_streams_in_all(live):
+    app, address = live
+    app.state.settings = app.state.settings.model_copy(update={"stream_connections_max": 2})
+    with watch(address), watch(address):
+        error, code = refused(address)
+        assert (error["status"], code) == (429, 4429) and "server" in error["detail"]
+
+
 def test_every_websocket_route_is_checked_here(live):
     app, _ = live
     websockets = APIWebSocketRoute | WebSocketRoute

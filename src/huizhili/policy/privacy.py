@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -112,7 +112,7 @@ def apply_retention(
 
     Idempotent: records already erased are not counted again. With ``dry_run`` nothing changes.
     """
-    now = now or utcnow()
+    now = (now or utcnow()).astimezone(UTC)
     outcomes = []
     for rule in RETENTION_RULES:
         before = now - timedelta(days=getattr(settings, rule.setting))

@@ -236,6 +236,7 @@ class Event(AreaCoded, Base):
     """
 
     __tablename__ = "events"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused after pruning: cursors stay valid
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -9,7 +9,8 @@ filtered exactly like the lists, maps and counts. The WebSocket protocol:
 3. receive ``{"type": "subscribed", "cursor": …}`` and then ``{"type": "event", …}`` messages.
 
 The credential is checked again at every poll, so a revoked key or closed account ends the
-stream within ``stream_poll_seconds``. Errors arrive as ``{"type": "error", "status": …}``
+stream within ``stream_poll_seconds``. The stream is one-way: a second message from the client
+closes it. Errors arrive as ``{"type": "error", "status": …}``
 followed by a close with code 4000 + the HTTP status (4400, 4401, 4403, 4408, 4429).
 """
 
@@ -51,9 +52,12 @@ def list_events(
 async def stream(websocket: WebSocket) -> None:
     """Push the caller's events as they are committed (see the module's protocol)."""
     client = websocket.client.host if websocket.client else "unknown"
-    connections = websocket.app.state.stream_connections
+    connections, settings = websocket.app.state.stream_connections, websocket.app.state.settings
     await websocket.accept()
-    if connections[client] >= websocket.app.state.settings.stream_connections_per_address:
+    if connections.total() >= settings.stream_connections_max:
+        await _refuse(websocket, RateLimitedError("the server holds as many live streams as it may; try again later"))
+        return
+    if connections[client] >= settings.stream_connections_per_address:
         await _refuse(websocket, RateLimitedError("too many live streams from this address"))
         return
     connections[client] += 1
@@ -61,6 +65,8 @@ async def stream(websocket: WebSocket) -> None:
         await _serve(websocket, client)
     finally:
         connections[client] -= 1
+        if not connections[client]:
+            del connections[client]
 
 
 async def _serve(websocket: WebSocket, client: str) -> None:
@@ -94,10 +100,10 @@ async def _serve(websocket: WebSocket, client: str) -> None:
             for event in page.events:
                 await websocket.send_text(json.dumps({"type": "event", **event}, ensure_ascii=False))
             done, _ = await asyncio.wait({receiver}, timeout=settings.stream_poll_seconds)
-            if done:
-                if receiver.result()["type"] == "websocket.disconnect":
-                    return
-                receiver = asyncio.ensure_future(websocket.receive())  # the stream is one-way: ignore
+            if done:  # gone, or talking on a one-way stream: either way it ends here, unpolled
+                if receiver.result()["type"] != "websocket.disconnect":
+                    await _close(websocket, 400, "the stream is one-way: send only the subscription")
+                return
             try:
                 principal, page = await run_in_threadpool(_poll, app.state.sessions, secrets, page.cursor, limit)
             except HuizhiliError as error:

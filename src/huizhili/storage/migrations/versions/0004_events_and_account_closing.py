@@ -30,7 +30,8 @@ def upgrade() -> None:
     sa.Column('street_code', sa.String(length=32), nullable=True),
     sa.Column('committee_code', sa.String(length=32), nullable=True),
     sa.Column('grid_code', sa.String(length=32), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_events_at'), ['at'], unique=False)
@@ -40,6 +41,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_events_grid_code'), ['grid_code'], unique=False)
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True))
+    op.execute(sa.text("UPDATE users SET closed_at = CURRENT_TIMESTAMP WHERE NOT active"))
 
 
 def downgrade() -> None:
