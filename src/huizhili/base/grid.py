@@ -23,6 +23,8 @@ from huizhili.errors import ConflictError, ValidationError
 from huizhili.storage.models import Area
 
 MIN_CELL_M, MAX_CELL_M = 20.0, 5000.0
+MAX_CELLS_PER_STREET = 9999
+"""Cell numbers have four digits, so that no code is a prefix of another."""
 SLIVER_SHARE = 0.25
 """A piece smaller than this share of a full cell is merged into a neighbour."""
 
@@ -76,6 +78,9 @@ def make_grid(
             reports.append(GridReport(street.code, street.name, 0, "no boundary"))
             continue
         cells = _cut(street.geometry, size_m)
+        if len(cells) > MAX_CELLS_PER_STREET:
+            message = f"{street.name} would have {len(cells):,} cells; codes hold {MAX_CELLS_PER_STREET:,}: choose a larger size"
+            raise ValidationError(message)
         parents = _parents(session, street, cells)
         specs += [
             AreaSpec(code=f"{street.code}G{n:04d}", name=f"{street.name}网格{n:04d}", level="grid",
@@ -101,10 +106,10 @@ def _cut(boundary: BaseGeometry, size_m: float) -> list[BaseGeometry]:
     pieces = shapely.intersection(squares, local)
     keep = shapely.area(pieces) > 1e-6 * size_m * size_m
     cells = {(int(i), int(j)): piece for i, j, piece in zip(r[keep], c[keep], pieces[keep], strict=True)}
-    for key in sorted(cells, key=lambda k: cells[k].area):
+    for key in sorted(cells, key=lambda k: cells[k].area):  # smallest first; merged pieces grow as we go
         piece = cells[key]
         if piece.area >= SLIVER_SHARE * size_m * size_m:
-            break
+            continue
         i, j = key
         neighbours = [(n, cells[n].intersection(piece).length) for n in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)) if n in cells]
         neighbours = [(n, shared) for n, shared in neighbours if shared > 0]
