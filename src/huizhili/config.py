@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         200 * 1024 * 1024, ge=1, description="Largest file accepted by the import endpoint."
     )
     stream_poll_seconds: float = Field(
-        1.0, gt=0, le=60, description="How often the live stream looks for new events (and re-checks the watcher's credential)."
+        0.5, gt=0, le=60, description="How often the live stream looks for new events (and re-checks the watcher's credential)."
     )
     stream_connections_per_address: int = Field(
         10, ge=1, description="Live-stream connections one address may hold at once."

@@ -17,6 +17,7 @@ from websockets.sync.client import connect
 from huizhili.config import load_settings
 from huizhili.identity.accounts import create_api_key, create_device_account, revoke
 from huizhili.storage.engine import transaction
+from huizhili.web import stream_hub
 from huizhili.web.app import ROUTERS, create_app, server_options
 
 XUJIAHUI = "310104014"
@@ -167,6 +168,25 @@ def test_the_server_holds_only_so_many_streams_in_all(live):
     with watch(address), watch(address):
         error, code = refused(address)
         assert (error["status"], code) == (429, 4429) and "server" in error["detail"]
+
+
+def test_streams_of_one_caller_share_one_read_per_poll(live, role_headers, monkeypatch):
+    app, address = live
+    app.state.settings = app.state.settings.model_copy(update={"stream_connections_per_address": 10})
+    reads, polls = [], []
+    read, poll = stream_hub.read_events, stream_hub.StreamHub._poll
+    monkeypatch.setattr(stream_hub, "read_events", lambda session, scope, *args: reads.append(scope.principal.role) or read(session, scope, *args))
+    monkeypatch.setattr(stream_hub.StreamHub, "_poll", lambda hub, watchers: polls.append(len(watchers)) or poll(hub, watchers))
+    with ExitStack() as streams:
+        for headers in [{}] * 3 + [role_headers["street_operator"]] * 3:
+            streams.enter_context(watch(address, headers))
+        time.sleep(0.2)
+        reads.clear(), polls.clear()
+        time.sleep(0.6)
+        counted_reads, counted_polls = list(reads), list(polls)
+    assert len(counted_polls) >= 5 and set(counted_polls) == {6}
+    assert sorted(set(counted_reads)) == ["anonymous", "street_operator"]
+    assert len(counted_reads) <= 2 * len(counted_polls) + 2, "one read per distinct caller and poll, not per socket"
 
 
 def test_every_websocket_route_is_checked_here(live):

@@ -23,6 +23,7 @@ from huizhili.web.deps import Allow, status_of
 from huizhili.web.limits import BodySizeLimit, RateLimiter
 from huizhili.web.routers import auth, base, devices, events, imports, network, users
 from huizhili.web.schemas import Problem
+from huizhili.web.stream_hub import StreamHub
 
 PUBLIC_PERMISSIONS = frozenset({"none", "read:public"})
 """Permissions anonymous callers hold: their operations need no credentials."""
@@ -51,6 +52,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.anonymous_requests_per_minute)
     app.state.network = NetworkCache(settings.data_dir / "cache")
     app.state.stream_connections = Counter()
+    app.state.stream_hub = StreamHub(app.state.sessions, settings.stream_poll_seconds, settings.page_size_max)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

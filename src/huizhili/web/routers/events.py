@@ -8,8 +8,9 @@ filtered exactly like the lists, maps and counts. The WebSocket protocol:
 2. send one JSON message, :class:`~huizhili.web.schemas.StreamSubscription`;
 3. receive ``{"type": "subscribed", "cursor": …}`` and then ``{"type": "event", …}`` messages.
 
-The credential is checked again at every poll, so a revoked key or closed account ends the
-stream within ``stream_poll_seconds``. The stream is one-way: a second message from the client
+One hub per server process polls for all streams (``web/stream_hub.py``); it checks every
+credential again at each poll, so a revoked key or closed account ends its stream within
+``stream_poll_seconds``. The stream is one-way: a second message from the client
 closes it. Errors arrive as ``{"type": "error", "status": …}``
 followed by a close with code 4000 + the HTTP status (4400, 4401, 4403, 4408, 4429).
 """
@@ -25,9 +26,10 @@ from starlette.concurrency import run_in_threadpool
 
 from huizhili.errors import AuthenticationError, HuizhiliError, RateLimitedError
 from huizhili.events import EventPage, newest_id, read_events
-from huizhili.policy import ANONYMOUS, Principal, require, scope_for
-from huizhili.web.deps import SessionDep, SettingsDep, allow, principal_from_secrets, status_of
+from huizhili.policy import ANONYMOUS, Principal, scope_for
+from huizhili.web.deps import SessionDep, SettingsDep, allow, status_of
 from huizhili.web.schemas import EventPageOut, StreamSubscription
+from huizhili.web.stream_hub import Watcher, authorised
 
 router = APIRouter(tags=["events"])
 
@@ -84,45 +86,52 @@ async def _serve(websocket: WebSocket, client: str) -> None:
     except pydantic.ValidationError as error:
         await _close(websocket, 400, f"invalid subscription: {error.errors()[0]['msg']}")
         return
-    limit = settings.page_size_max
     try:
-        secrets = [_bearer(websocket), websocket.headers.get("x-api-key"), subscription.token]
-        principal, page = await run_in_threadpool(_poll, app.state.sessions, secrets, subscription.after, limit)
+        secrets = (_bearer(websocket), websocket.headers.get("x-api-key"), subscription.token)
+        principal, page = await run_in_threadpool(_subscribe, app.state.sessions, secrets, subscription.after, settings.page_size_max)
         if principal is ANONYMOUS and not app.state.rate_limiter.allow(client):
             raise RateLimitedError("too many requests from this address; try again in a minute")
     except HuizhiliError as error:
         await _refuse(websocket, error)
         return
     await websocket.send_json({"type": "subscribed", "cursor": page.cursor, "role": principal.role})
+    await _send(websocket, page.events)
+    hub, watcher = app.state.stream_hub, Watcher(secrets, page.cursor)
+    hub.join(watcher)
     receiver = asyncio.ensure_future(websocket.receive())
     try:
         while True:
-            for event in page.events:
-                await websocket.send_text(json.dumps({"type": "event", **event}, ensure_ascii=False))
-            done, _ = await asyncio.wait({receiver}, timeout=settings.stream_poll_seconds)
-            if done:  # gone, or talking on a one-way stream: either way it ends here, unpolled
+            delivery = asyncio.ensure_future(watcher.inbox.get())
+            done, _ = await asyncio.wait({receiver, delivery}, return_when=asyncio.FIRST_COMPLETED)
+            if receiver in done:  # gone, or talking on a one-way stream: either way it ends here
+                delivery.cancel()
                 if receiver.result()["type"] != "websocket.disconnect":
                     await _close(websocket, 400, "the stream is one-way: send only the subscription")
                 return
-            try:
-                principal, page = await run_in_threadpool(_poll, app.state.sessions, secrets, page.cursor, limit)
-            except HuizhiliError as error:
-                await _refuse(websocket, error)
+            result = delivery.result()
+            if isinstance(result, HuizhiliError):
+                await _refuse(websocket, result)
                 return
+            await _send(websocket, result)
     finally:
+        hub.leave(watcher)
         receiver.cancel()
 
 
-def _poll(
-    sessions: sessionmaker[Session], secrets: list[str | None], after: int | None, limit: int
+def _subscribe(
+    sessions: sessionmaker[Session], secrets: tuple[str | None, ...], after: int | None, limit: int
 ) -> tuple[Principal, EventPage]:
-    """Authenticate again and read the next events (``after`` None: none yet, from now on)."""
+    """Check the watcher and read its backlog (``after`` None: none, from now on)."""
     with sessions() as session, session.begin():
-        principal = principal_from_secrets(session, secrets) or ANONYMOUS
-        require(principal, "read:public")
+        principal = authorised(session, secrets)
         if after is None:
             return principal, EventPage([], newest_id(session))
         return principal, read_events(session, scope_for(principal), after, limit)
+
+
+async def _send(websocket: WebSocket, events: list[dict[str, Any]]) -> None:
+    for event in events:
+        await websocket.send_text(json.dumps({"type": "event", **event}, ensure_ascii=False))
 
 
 def _bearer(websocket: WebSocket) -> str | None:

@@ -1,0 +1,106 @@
+"""One poller per server process for every open live stream.
+
+Each interval the hub re-checks every distinct credential once and reads the new events once
+per distinct principal — all anonymous citizens share one query, all streams of one operator
+another — then hands each watcher the events after its own cursor. Database work grows with the
+number of distinct callers, not of open sockets.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from huizhili.errors import HuizhiliError, RateLimitedError
+from huizhili.events import read_events
+from huizhili.policy import ANONYMOUS, Principal, require, scope_for
+from huizhili.web.deps import principal_from_secrets
+
+log = logging.getLogger(__name__)
+
+MAX_BACKLOG = 100
+"""Undelivered polls a watcher may hold before it is dropped as too slow (it may resume by cursor)."""
+
+Delivery = list[dict[str, Any]] | HuizhiliError
+"""What a watcher receives per poll: its new events, or the error that ends its stream."""
+
+
+@dataclass(eq=False)
+class Watcher:
+    """One open stream: the credentials it presented, how far it has read, and its inbox."""
+
+    secrets: tuple[str | None, ...]
+    cursor: int
+    inbox: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
+
+
+def authorised(session: Session, secrets: tuple[str | None, ...]) -> Principal:
+    """The principal behind ``secrets`` (anonymous when none), who must be allowed to watch."""
+    principal = principal_from_secrets(session, secrets) or ANONYMOUS
+    require(principal, "read:public")
+    return principal
+
+
+@dataclass(eq=False)
+class StreamHub:
+    """Polls for every watcher of this process at once; runs while anyone watches."""
+
+    sessions: sessionmaker[Session]
+    poll_s: float
+    limit: int
+    watchers: set[Watcher] = field(default_factory=set)
+    _task: asyncio.Task[None] | None = None
+
+    def join(self, watcher: Watcher) -> None:
+        """Start delivering to ``watcher`` from the next poll."""
+        self.watchers.add(watcher)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def leave(self, watcher: Watcher) -> None:
+        """Stop delivering to ``watcher``."""
+        self.watchers.discard(watcher)
+
+    async def _run(self) -> None:
+        while self.watchers:
+            await asyncio.sleep(self.poll_s)
+            watchers = list(self.watchers)
+            try:
+                deliveries = await run_in_threadpool(self._poll, watchers)
+            except Exception:  # a locked or restarting database: keep the streams, try next interval
+                log.exception("live-stream poll failed")
+                continue
+            for watcher, delivery in deliveries:
+                if watcher.inbox.qsize() >= MAX_BACKLOG:
+                    delivery = RateLimitedError("the stream fell behind; reconnect with after=<last event id>")
+                if isinstance(delivery, HuizhiliError):
+                    self.leave(watcher)
+                watcher.inbox.put_nowait(delivery)
+
+    def _poll(self, watchers: list[Watcher]) -> list[tuple[Watcher, Delivery]]:
+        """Authenticate each distinct credential once, read once per distinct principal."""
+        deliveries: list[tuple[Watcher, Delivery]] = []
+        groups: dict[Principal, list[Watcher]] = defaultdict(list)
+        with self.sessions() as session, session.begin():
+            outcomes: dict[tuple[str | None, ...], Principal | HuizhiliError] = {}
+            for secrets in {w.secrets for w in watchers}:
+                try:
+                    outcomes[secrets] = authorised(session, secrets)
+                except HuizhiliError as error:
+                    outcomes[secrets] = error
+            for watcher in watchers:
+                outcome = outcomes[watcher.secrets]
+                if isinstance(outcome, HuizhiliError):
+                    deliveries.append((watcher, outcome))
+                else:
+                    groups[outcome].append(watcher)
+            for principal, members in groups.items():
+                page = read_events(session, scope_for(principal), min(w.cursor for w in members), self.limit)
+                for watcher in members:
+                    deliveries.append((watcher, [e for e in page.events if e["id"] > watcher.cursor]))
+                    watcher.cursor = max(watcher.cursor, page.cursor)
+        return deliveries
