@@ -14,6 +14,7 @@ from starlette.routing import WebSocketRoute
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from huizhili.base.status import update_status
 from huizhili.config import load_settings
 from huizhili.identity.accounts import create_api_key, create_device_account, revoke
 from huizhili.storage.engine import transaction
@@ -187,6 +188,47 @@ def test_streams_of_one_caller_share_one_read_per_poll(live, role_headers, monke
     assert len(counted_polls) >= 5 and set(counted_polls) == {6}
     assert sorted(set(counted_reads)) == ["anonymous", "street_operator"]
     assert len(counted_reads) <= 2 * len(counted_polls) + 2, "one read per distinct caller and poll, not per socket"
+
+
+def test_a_watcher_catching_up_from_far_back_delays_no_one(live, role_headers, xuhui):
+    app, address = live
+    inside, outside = health_centres(address, role_headers["district_admin"])
+    app.state.settings = app.state.settings.model_copy(update={"page_size_max": 2})
+    app.state.stream_hub.limit = 2
+    with transaction(xuhui) as session:
+        for n in range(100):
+            update_status(session, inside, queue_level=("short", "long")[n % 2])
+    with watch(address) as live_one, watch(address, after=0) as laggard:
+        set_queue(address, role_headers["district_admin"], outside, "medium")
+        started = time.perf_counter()
+        assert json.loads(live_one.recv(timeout=5))["record_id"] == outside
+        assert time.perf_counter() - started < 1.0, "the live watcher waited for the laggard"
+        ids = [json.loads(laggard.recv(timeout=10))["id"] for _ in range(101)]
+    assert ids == sorted(set(ids)) and len(ids) == 101
+
+
+def test_a_failed_poll_loses_no_event(live, role_headers, monkeypatch):
+    _, address = live
+    read, state = stream_hub.read_events, {"seen": False, "raised": False}
+
+    def flaky(session, scope, *args):
+        """Fail the read right after the first one that found events: mid-poll, one group read."""
+        if state["seen"] and not state["raised"]:
+            state["raised"] = True
+            raise RuntimeError("database is locked")
+        page = read(session, scope, *args)
+        state["seen"] |= bool(page.events)
+        return page
+
+    monkeypatch.setattr(stream_hub, "read_events", flaky)
+    inside, _ = health_centres(address, role_headers["district_admin"])
+    with watch(address) as public, watch(address, role_headers["street_operator"]) as mine:
+        set_queue(address, role_headers["district_admin"], inside, "long")
+        received = [json.loads(ws.recv(timeout=5)) for ws in (public, mine)]
+        assert [e["record_id"] for e in received] == [inside, inside]
+        with pytest.raises(TimeoutError):
+            public.recv(timeout=0.3)
+    assert state["raised"], "the failure was injected"
 
 
 def test_every_websocket_route_is_checked_here(live):

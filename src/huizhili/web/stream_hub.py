@@ -1,9 +1,9 @@
 """One poller per server process for every open live stream.
 
 Each interval the hub re-checks every distinct credential once and reads the new events once
-per distinct principal — all anonymous citizens share one query, all streams of one operator
-another — then hands each watcher the events after its own cursor. Database work grows with the
-number of distinct callers, not of open sockets.
+per distinct caller and cursor — all caught-up anonymous citizens share one query, all streams
+of one operator another — and hands each watcher its page. Database work grows with the number
+of distinct callers, not of open sockets.
 """
 
 import asyncio
@@ -71,20 +71,26 @@ class StreamHub:
             watchers = list(self.watchers)
             try:
                 deliveries = await run_in_threadpool(self._poll, watchers)
-            except Exception:  # a locked or restarting database: keep the streams, try next interval
+            except Exception:  # a locked or restarting database: cursors stay, the next poll retries
                 log.exception("live-stream poll failed")
                 continue
-            for watcher, delivery in deliveries:
+            for watcher, delivery, cursor in deliveries:
+                watcher.cursor = cursor
                 if watcher.inbox.qsize() >= MAX_BACKLOG:
                     delivery = RateLimitedError("the stream fell behind; reconnect with after=<last event id>")
                 if isinstance(delivery, HuizhiliError):
                     self.leave(watcher)
                 watcher.inbox.put_nowait(delivery)
 
-    def _poll(self, watchers: list[Watcher]) -> list[tuple[Watcher, Delivery]]:
-        """Authenticate each distinct credential once, read once per distinct principal."""
-        deliveries: list[tuple[Watcher, Delivery]] = []
-        groups: dict[Principal, list[Watcher]] = defaultdict(list)
+    def _poll(self, watchers: list[Watcher]) -> list[tuple[Watcher, Delivery, int]]:
+        """Authenticate each distinct credential once; read once per distinct caller and cursor.
+
+        Watchers that are caught up share a cursor (the newest id), so in the steady state this is
+        one read per caller; one resuming from far back reads its own pages and delays no one.
+        Nothing changes until the whole poll has succeeded: the caller applies the new cursors.
+        """
+        deliveries: list[tuple[Watcher, Delivery, int]] = []
+        groups: dict[tuple[Principal, int], list[Watcher]] = defaultdict(list)
         with self.sessions() as session, session.begin():
             outcomes: dict[tuple[str | None, ...], Principal | HuizhiliError] = {}
             for secrets in {w.secrets for w in watchers}:
@@ -95,12 +101,10 @@ class StreamHub:
             for watcher in watchers:
                 outcome = outcomes[watcher.secrets]
                 if isinstance(outcome, HuizhiliError):
-                    deliveries.append((watcher, outcome))
+                    deliveries.append((watcher, outcome, watcher.cursor))
                 else:
-                    groups[outcome].append(watcher)
-            for principal, members in groups.items():
-                page = read_events(session, scope_for(principal), min(w.cursor for w in members), self.limit)
-                for watcher in members:
-                    deliveries.append((watcher, [e for e in page.events if e["id"] > watcher.cursor]))
-                    watcher.cursor = max(watcher.cursor, page.cursor)
+                    groups[outcome, watcher.cursor].append(watcher)
+            for (principal, cursor), members in groups.items():
+                page = read_events(session, scope_for(principal), cursor, self.limit)
+                deliveries += [(watcher, page.events, page.cursor) for watcher in members]
         return deliveries

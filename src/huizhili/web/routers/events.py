@@ -29,7 +29,7 @@ from huizhili.events import EventPage, newest_id, read_events
 from huizhili.policy import ANONYMOUS, Principal, scope_for
 from huizhili.web.deps import SessionDep, SettingsDep, allow, status_of
 from huizhili.web.schemas import EventPageOut, StreamSubscription
-from huizhili.web.stream_hub import Watcher, authorised
+from huizhili.web.stream_hub import Delivery, Watcher, authorised
 
 router = APIRouter(tags=["events"])
 
@@ -99,12 +99,12 @@ async def _serve(websocket: WebSocket, client: str) -> None:
     hub, watcher = app.state.stream_hub, Watcher(secrets, page.cursor)
     hub.join(watcher)
     receiver = asyncio.ensure_future(websocket.receive())
+    delivery: asyncio.Future[Delivery] | None = None
     try:
         while True:
             delivery = asyncio.ensure_future(watcher.inbox.get())
             done, _ = await asyncio.wait({receiver, delivery}, return_when=asyncio.FIRST_COMPLETED)
             if receiver in done:  # gone, or talking on a one-way stream: either way it ends here
-                delivery.cancel()
                 if receiver.result()["type"] != "websocket.disconnect":
                     await _close(websocket, 400, "the stream is one-way: send only the subscription")
                 return
@@ -116,6 +116,8 @@ async def _serve(websocket: WebSocket, client: str) -> None:
     finally:
         hub.leave(watcher)
         receiver.cancel()
+        if delivery is not None:
+            delivery.cancel()
 
 
 def _subscribe(
