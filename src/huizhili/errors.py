@@ -37,6 +37,10 @@ class RateLimitedError(HuizhiliError, RuntimeError):
     """Too many requests from one address in a short time."""
 
 
+class UnavailableError(HuizhiliError, RuntimeError):
+    """A service the request needs (the database) is not answering; try again later."""
+
+
 class ImportFailed(HuizhiliError, ValueError):
     """A file could not be imported; nothing was written. The message names the bad record."""
 

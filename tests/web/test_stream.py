@@ -231,6 +231,17 @@ def test_a_failed_poll_loses_no_event(live, role_headers, monkeypatch):
     assert state["raised"], "the failure was injected"
 
 
+def test_streams_close_when_the_database_stops_answering(live, monkeypatch):
+    _, address = live
+    monkeypatch.setattr(stream_hub, "MAX_FAILED_POLLS", 3)
+    with watch(address) as ws:
+        monkeypatch.setattr(stream_hub, "read_events", lambda *args: (_ for _ in ()).throw(RuntimeError("database is locked")))
+        error = json.loads(ws.recv(timeout=5))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert (error["status"], closed.value.rcvd.code) == (503, 4503)
+
+
 def test_every_websocket_route_is_checked_here(live):
     app, _ = live
     websockets = APIWebSocketRoute | WebSocketRoute

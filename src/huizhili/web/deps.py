@@ -17,6 +17,7 @@ from huizhili.errors import (
     ImportFailed,
     NotFoundError,
     RateLimitedError,
+    UnavailableError,
     ValidationError,
 )
 from huizhili.identity.accounts import authenticate
@@ -113,6 +114,7 @@ STATUS_BY_ERROR: tuple[tuple[type[HuizhiliError], int], ...] = (
     (ImportFailed, 422),
     (ValidationError, 422),
     (RateLimitedError, 429),
+    (UnavailableError, 503),
 )
 """Domain errors → HTTP status; anything else of ours is a 500."""
 

@@ -15,13 +15,15 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from huizhili.errors import HuizhiliError, RateLimitedError
+from huizhili.errors import HuizhiliError, RateLimitedError, UnavailableError
 from huizhili.events import read_events
 from huizhili.policy import ANONYMOUS, Principal, require, scope_for
 from huizhili.web.deps import principal_from_secrets
 
 log = logging.getLogger(__name__)
 
+MAX_FAILED_POLLS = 20
+"""Polls in a row that may fail (a locked or restarting database) before every stream is closed."""
 MAX_BACKLOG = 100
 """Undelivered polls a watcher may hold before it is dropped as too slow (it may resume by cursor)."""
 
@@ -66,6 +68,7 @@ class StreamHub:
         self.watchers.discard(watcher)
 
     async def _run(self) -> None:
+        failed = 0
         while self.watchers:
             await asyncio.sleep(self.poll_s)
             watchers = list(self.watchers)
@@ -73,7 +76,11 @@ class StreamHub:
                 deliveries = await run_in_threadpool(self._poll, watchers)
             except Exception:  # a locked or restarting database: cursors stay, the next poll retries
                 log.exception("live-stream poll failed")
+                failed += 1
+                if failed >= MAX_FAILED_POLLS:
+                    self._close_all(watchers, UnavailableError("the database is not answering; reconnect later"))
                 continue
+            failed = 0
             for watcher, delivery, cursor in deliveries:
                 watcher.cursor = cursor
                 if watcher.inbox.qsize() >= MAX_BACKLOG:
@@ -81,6 +88,11 @@ class StreamHub:
                 if isinstance(delivery, HuizhiliError):
                     self.leave(watcher)
                 watcher.inbox.put_nowait(delivery)
+
+    def _close_all(self, watchers: list[Watcher], error: HuizhiliError) -> None:
+        for watcher in watchers:
+            self.leave(watcher)
+            watcher.inbox.put_nowait(error)
 
     def _poll(self, watchers: list[Watcher]) -> list[tuple[Watcher, Delivery, int]]:
         """Authenticate each distinct credential once; read once per distinct caller and cursor.

@@ -12,7 +12,7 @@ One hub per server process polls for all streams (``web/stream_hub.py``); it che
 credential again at each poll, so a revoked key or closed account ends its stream within
 ``stream_poll_seconds``. The stream is one-way: a second message from the client
 closes it. Errors arrive as ``{"type": "error", "status": …}``
-followed by a close with code 4000 + the HTTP status (4400, 4401, 4403, 4408, 4429).
+followed by a close with code 4000 + the HTTP status (4400, 4401, 4403, 4408, 4429, 4503).
 """
 
 import asyncio
