@@ -57,15 +57,21 @@ def watch(address, headers=None, **subscription):
         yield ws
 
 
+def ending(ws):
+    """The error message a stream ends with, and the close code that follows it."""
+    error = json.loads(ws.recv(timeout=5))
+    assert error["type"] == "error", error
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    return error, closed.value.rcvd.code
+
+
 def refused(address, headers=None, message=None):
     """The error message and close code of a stream the server refuses."""
     with connect(f"ws://{address}/api/stream", additional_headers=headers or {}, open_timeout=5) as ws:
         with suppress(ConnectionClosed):  # refused before the subscription: the send may find it closed
             ws.send(json.dumps({}) if message is None else message)
-        error = json.loads(ws.recv(timeout=5))
-        with pytest.raises(ConnectionClosed) as closed:
-            ws.recv(timeout=5)
-    return error, closed.value.rcvd.code
+        return ending(ws)
 
 
 def health_centres(address, headers):
@@ -120,10 +126,8 @@ def test_a_revoked_key_ends_the_stream_at_the_next_poll(live, role_headers, xuhu
     with watch(address, role_headers["district_commander"]) as ws:
         with transaction(xuhui) as session:
             revoke(session, key)
-        error = json.loads(ws.recv(timeout=5))
-        with pytest.raises(ConnectionClosed) as closed:
-            ws.recv(timeout=5)
-    assert error["status"] == 401 and closed.value.rcvd.code == 4401
+        error, code = ending(ws)
+    assert (error["status"], code) == (401, 4401)
 
 
 def test_bad_credentials_roles_and_subscriptions_are_refused_with_their_codes(live, xuhui):
@@ -157,10 +161,8 @@ def test_a_client_talking_on_the_one_way_stream_is_closed_not_polled(live):
     _, address = live
     with watch(address) as ws:
         ws.send(json.dumps({"after": 0}))
-        error = json.loads(ws.recv(timeout=5))
-        with pytest.raises(ConnectionClosed) as closed:
-            ws.recv(timeout=5)
-    assert (error["status"], closed.value.rcvd.code) == (400, 4400)
+        error, code = ending(ws)
+    assert (error["status"], code) == (400, 4400)
 
 
 def test_the_server_holds_only_so_many_streams_in_all(live):
@@ -236,10 +238,8 @@ def test_streams_close_when_the_database_stops_answering(live, monkeypatch):
     monkeypatch.setattr(stream_hub, "MAX_FAILED_POLLS", 3)
     with watch(address) as ws:
         monkeypatch.setattr(stream_hub, "read_events", lambda *args: (_ for _ in ()).throw(RuntimeError("database is locked")))
-        error = json.loads(ws.recv(timeout=5))
-        with pytest.raises(ConnectionClosed) as closed:
-            ws.recv(timeout=5)
-    assert (error["status"], closed.value.rcvd.code) == (503, 4503)
+        error, code = ending(ws)
+    assert (error["status"], code) == (503, 4503)
 
 
 def test_every_websocket_route_is_checked_here(live):
