@@ -127,3 +127,30 @@ def test_a_disabled_user_cannot_refresh(client, operator, sessions):
     with transaction(sessions) as session:
         session.execute(sa.update(User).where(User.username == operator).values(active=False))
     assert client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+
+
+def test_the_access_log_answers_an_audit_by_reader_resource_and_period(client, role_headers, sessions):
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from huizhili.storage.engine import transaction
+
+    admin = role_headers["district_admin"]
+    now = datetime.now(UTC)
+    with transaction(sessions) as session:
+        for days, username, resource in [(40, "commander", "users"), (10, "commander", "cases"), (1, "admin", "users")]:
+            session.add(AccessLog(at=now - timedelta(days=days), username=username, action="list", resource=resource,
+                                  record_ids=[1], fields=["phone"]))
+
+    def audit(**params):
+        response = client.get("/api/access-log", headers=admin, params=params)
+        assert response.status_code == 200, response.text
+        return [(e["username"], e["resource"]) for e in response.json()]
+
+    assert audit(username="commander") == [("commander", "cases"), ("commander", "users")]
+    assert audit(resource="users") == [("admin", "users"), ("commander", "users")]
+    assert audit(since=(now - timedelta(days=20)).isoformat()) == [("admin", "users"), ("commander", "cases")]
+    shanghai = (now - timedelta(days=20)).astimezone(timezone(timedelta(hours=8))).isoformat()
+    assert audit(until=shanghai) == [("commander", "users")], "a zone other than UTC means the same instant"
+    assert audit(limit=1, offset=1) == [("commander", "cases")]
+    assert datetime.fromisoformat(client.get("/api/access-log", headers=admin).json()[0]["at"]).utcoffset() == timedelta(0)
+    assert client.get("/api/access-log", headers=admin, params={"since": "0001-01-01T00:00:00+05:00"}).status_code == 422

@@ -2,12 +2,14 @@
 
 import csv
 import io
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+from huizhili.errors import ValidationError
 from huizhili.identity.accounts import close_account, create_api_key, create_user
 from huizhili.policy import scope_for
 from huizhili.policy.privacy import present
@@ -85,12 +87,41 @@ def close_user(
 def access_log(
     session: SessionDep,
     _: allow("manage:users"),
-    limit: int = Query(100, ge=1, le=1000),
+    username: Annotated[str | None, Query(max_length=64, description="Only reads by this user.")] = None,
+    resource: Annotated[str | None, Query(max_length=40, description="Only reads of this resource (e.g. users).")] = None,
+    since: Annotated[datetime | None, Query(description="Only reads at or after this time (ISO 8601; no zone: UTC).")] = None,
+    until: Annotated[datetime | None, Query(description="Only reads before this time (ISO 8601; no zone: UTC).")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[dict[str, Any]]:
-    """The latest reads of unmasked personal data, newest first."""
-    rows = session.scalars(sa.select(AccessLog).order_by(AccessLog.id.desc()).limit(limit)).all()
+    """Reads of unmasked personal data, newest first, filtered for an audit by reader, resource and period."""
+    query = sa.select(AccessLog)
+    if username is not None:
+        query = query.where(AccessLog.username == username)
+    if resource is not None:
+        query = query.where(AccessLog.resource == resource)
+    if since is not None:
+        query = query.where(AccessLog.at >= _utc(since))
+    if until is not None:
+        query = query.where(AccessLog.at < _utc(until))
+    rows = session.scalars(query.order_by(AccessLog.at.desc(), AccessLog.id.desc()).limit(limit).offset(offset)).all()
     return [
-        {"id": r.id, "at": r.at.isoformat(), "username": r.username, "action": r.action, "resource": r.resource,
+        {"id": r.id, "at": _utc(r.at).isoformat(), "username": r.username, "action": r.action, "resource": r.resource,
          "record_ids": r.record_ids, "fields": r.fields}
         for r in rows
     ]
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC (a naive time, as SQLite returns them, is UTC already).
+
+    Raises
+    ------
+    ValidationError
+        If the time has no UTC equivalent (year 1 east of Greenwich, year 9999 west of it).
+    """
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as error:
+        message = f"{moment.isoformat()} is out of range"
+        raise ValidationError(message) from error
