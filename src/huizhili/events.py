@@ -8,14 +8,14 @@ any other area-coded table, so a street operator's stream holds her streets and 
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from huizhili.policy import Scope
-from huizhili.storage.models import AreaCoded, Event
+from huizhili.storage.models import AreaCoded, Event, as_utc
 
 _PUBLISH_LOCK = 0x68757A68  # "huzh": one advisory lock key for event writers on PostgreSQL
 
@@ -96,7 +96,7 @@ def prune_events(session: Session, before: datetime, *, dry_run: bool = False) -
 def _as_dict(event: Event) -> dict[str, Any]:
     return {
         "id": event.id,
-        "at": (event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)).isoformat(),
+        "at": as_utc(event.at).isoformat(),
         "kind": event.kind,
         "resource": event.resource,
         "record_id": event.record_id,

@@ -8,7 +8,7 @@ refresh tokens fourteen days; API keys (Open311 clients, devices) until revoked.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from huizhili.identity.secrets import (
     secret_digest,
     verify_password,
 )
-from huizhili.storage.models import Area, Credential, Device, User, utcnow
+from huizhili.storage.models import Area, Credential, Device, User, as_utc, utcnow
 
 ACCESS_LIFETIME = timedelta(hours=1)
 REFRESH_LIFETIME = timedelta(days=14)
@@ -223,15 +223,10 @@ def _live_credential(session: Session, secret: str, kinds: tuple[str, ...]) -> C
         sa.select(Credential).where(Credential.secret_sha256 == secret_digest(secret), Credential.kind.in_(kinds))
     )
     now = utcnow()
-    if credential is None or credential.revoked_at is not None or (credential.expires_at and _aware(credential.expires_at) <= now):
+    if credential is None or credential.revoked_at is not None or (credential.expires_at and as_utc(credential.expires_at) <= now):
         message = "invalid or expired credentials"
         raise AuthenticationError(message)
     return credential
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive UTC datetimes; make them comparable with aware ones."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 def _user(session: Session, username: str) -> User:

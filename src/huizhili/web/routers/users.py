@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from huizhili.errors import ValidationError
 from huizhili.identity.accounts import close_account, create_api_key, create_user
 from huizhili.policy import scope_for
 from huizhili.policy.privacy import present
-from huizhili.storage.models import AccessLog, User
+from huizhili.storage.models import AccessLog, User, as_utc
 from huizhili.web.deps import SessionDep, SettingsDep, allow
 from huizhili.web.schemas import AccessLogEntry, ApiKeyIn, SecretOut, UserIn, UserOut
 
@@ -106,14 +106,14 @@ def access_log(
         query = query.where(AccessLog.at < _utc(until))
     rows = session.scalars(query.order_by(AccessLog.at.desc(), AccessLog.id.desc()).limit(limit).offset(offset)).all()
     return [
-        {"id": r.id, "at": _utc(r.at).isoformat(), "username": r.username, "action": r.action, "resource": r.resource,
+        {"id": r.id, "at": as_utc(r.at).isoformat(), "username": r.username, "action": r.action, "resource": r.resource,
          "record_ids": r.record_ids, "fields": r.fields}
         for r in rows
     ]
 
 
 def _utc(moment: datetime) -> datetime:
-    """Aware UTC (a naive time, as SQLite returns them, is UTC already).
+    """A query time as aware UTC (no zone: UTC).
 
     Raises
     ------
@@ -121,7 +121,7 @@ def _utc(moment: datetime) -> datetime:
         If the time has no UTC equivalent (year 1 east of Greenwich, year 9999 west of it).
     """
     try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return as_utc(moment)
     except OverflowError as error:
         message = f"{moment.isoformat()} is out of range"
         raise ValidationError(message) from error
