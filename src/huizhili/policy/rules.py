@@ -122,10 +122,8 @@ class Scope:
 
     def _devices(self) -> sa.ColumnElement[bool]:
         p = self.principal
-        if p.role == "street_operator":
-            return Device.street_code.in_(sorted(p.streets))
-        if p.role == "grid_officer":
-            return Device.grid_code.in_(sorted(p.grid_cells))
+        if p.role in {"street_operator", "grid_officer"}:
+            return self._by_area(Device)
         if p.role == "department_handler":
             return Device.owner_department == p.department
         if p.role == "device":
