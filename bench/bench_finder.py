@@ -10,12 +10,9 @@ Run: .venv/bin/python bench/bench_finder.py [--rate 200] [--seconds 15]
 """
 
 import argparse
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +21,7 @@ import httpx
 import networkx as nx
 import numpy as np
 import sqlalchemy as sa
+from _serve import CLI, bench_env, served
 
 from huizhili.network.finder import NetworkCache, nearest_services
 from huizhili.storage.engine import create_engine, session_factory
@@ -113,10 +111,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-finder-"))
-    env = {**os.environ, "HUIZHILI_DATA_DIR": str(folder), "HUIZHILI_ANONYMOUS_REQUESTS_PER_MINUTE": "10000000"}
-    env.pop("HUIZHILI_DATABASE_URL", None)
-    cli = [sys.executable, "-m", "huizhili"]
-    subprocess.run([*cli, "import", "osm", str(HELSINKI)], env=env, check=True, capture_output=True)
+    env = bench_env(folder, anonymous_requests_per_minute=10_000_000)
+    subprocess.run([*CLI, "import", "osm", str(HELSINKI)], env=env, check=True, capture_output=True)
 
     engine = create_engine(f"sqlite:///{folder / 'huizhili.sqlite'}")
     cache = NetworkCache(folder / "cache")
@@ -133,27 +129,13 @@ def main() -> None:
             ours.append(time.perf_counter() - start)
         peer = networkx_peer(graph, session, points[:500], KINDS)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/api/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with served(env) as (_, url):
         for kind in KINDS:
             httpx.get(f"{url}/api/services/nearest", params={"lon": points[0][0], "lat": points[0][1], "kind": kind})
         http = None
         if shutil.which("wrk"):
             warm = http_load(url, args.rate, 5, folder)  # warms every worker thread, measures latency
             http = http_load(url, args.rate, args.seconds, folder, warm["mean"])
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
     print(f"network: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges (central Helsinki); k=5, kinds {', '.join(KINDS)}")
     print(f"{'measure':<48} {'queries':>8} {'p50 ms':>8} {'p99 ms':>8}")

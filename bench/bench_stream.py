@@ -12,9 +12,7 @@ Run: .venv/bin/python bench/bench_stream.py [--watchers 200] [--changes 100] [--
 import argparse
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,37 +20,25 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _serve import CLI, bench_env, served
 from websockets.sync.client import connect
 
 XUJIAHUI = "310104014"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def serve(data_dir: Path, poll_s: float) -> tuple[subprocess.Popen, str, str, str]:
-    """The demo served with an administrator's and a street operator's API keys."""
-    env = {**os.environ, "HUIZHILI_DATA_DIR": str(data_dir), "HUIZHILI_STREAM_POLL_SECONDS": str(poll_s),
-           "HUIZHILI_STREAM_CONNECTIONS_PER_ADDRESS": "100000", "HUIZHILI_ANONYMOUS_REQUESTS_PER_MINUTE": "100000"}
-    env.pop("HUIZHILI_DATABASE_URL", None)
-    cli = [sys.executable, "-m", "huizhili"]
+def prepare(data_dir: Path, poll_s: float) -> tuple[dict[str, str], str, str]:
+    """The demo with an administrator and a street operator: the environment and their API keys."""
+    env = bench_env(data_dir, stream_poll_seconds=poll_s, stream_connections_per_address=100_000,
+                    anonymous_requests_per_minute=100_000)
     if not (data_dir / "huizhili.sqlite").exists():
-        subprocess.run([*cli, "demo", "--no-serve"], env=env, check=True, capture_output=True)
+        subprocess.run([*CLI, "demo", "--no-serve"], env=env, check=True, capture_output=True)
         for name, role, extra in [("admin", "district_admin", []), ("op", "street_operator", ["--street", XUJIAHUI])]:
-            subprocess.run([*cli, "user", "add", name, "--role", role, "--password", "a long bench password", *extra],
+            subprocess.run([*CLI, "user", "add", name, "--role", role, "--password", "a long bench password", *extra],
                            env=env, check=True, capture_output=True)
-    admin, operator = (subprocess.run([*cli, "user", "api-key", name, "--name", "bench"], env=env, check=True,
+    admin, operator = (subprocess.run([*CLI, "user", "api-key", name, "--name", "bench"], env=env, check=True,
                                       capture_output=True, text=True).stdout.strip() for name in ("admin", "op"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(f"http://{url}/api/health", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return process, url, admin, operator
+    return env, admin, operator
 
 
 def cpu_seconds(pid: int) -> float:
@@ -77,8 +63,9 @@ def watcher(url: str, key: str | None, ready: threading.Barrier, received: list,
 
 
 def run(poll_s: float, watchers: int, changes: int, rate: float, data_dir: Path) -> dict:
-    process, url, admin, operator = serve(data_dir, poll_s)
-    try:
+    env, admin, operator = prepare(data_dir, poll_s)
+    with served(env) as (process, base):
+        url = base.removeprefix("http://")
         facilities = httpx.get(f"http://{url}/api/facilities", params={"limit": 1000}, headers={"X-API-Key": admin}).json()["features"]
         ready, stop = threading.Barrier(watchers + 1), threading.Event()
         inboxes: list[list] = [[] for _ in range(watchers)]
@@ -112,9 +99,6 @@ def run(poll_s: float, watchers: int, changes: int, rate: float, data_dir: Path)
         return {"poll_s": poll_s, "watchers": watchers, "changes": changes, "deliveries": len(latencies),
                 "p50": float(np.percentile(values, 50)), "p99": float(np.percentile(values, 99)),
                 "exact": exact, "idle_cpu": idle_cpu}
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def main() -> None:
