@@ -22,6 +22,7 @@ from huizhili.errors import (
 )
 from huizhili.identity.accounts import authenticate
 from huizhili.policy import ANONYMOUS, Principal, require
+from huizhili.web.limits import RateLimiter
 
 
 def get_settings(request: Request) -> Settings:
@@ -60,11 +61,21 @@ def get_principal(
     principal = principal_from_secrets(session, [bearer and bearer.credentials, api_key])
     if principal is not None:
         return principal
-    client = request.client.host if request.client else "unknown"
-    if not request.app.state.rate_limiter.allow(client):
+    count_anonymous(request.app.state.rate_limiter, request.client.host if request.client else "unknown")
+    return ANONYMOUS
+
+
+def count_anonymous(limiter: RateLimiter, client: str) -> None:
+    """Count one anonymous request (or stream) from ``client``.
+
+    Raises
+    ------
+    RateLimitedError
+        If the address has made too many in the last minute.
+    """
+    if not limiter.allow(client):
         message = "too many requests from this address; try again in a minute"
         raise RateLimitedError(message)
-    return ANONYMOUS
 
 
 def principal_from_secrets(session: Session, secrets: Iterable[str | None]) -> Principal | None:

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from huizhili.errors import AuthenticationError, HuizhiliError, RateLimitedError
 from huizhili.events import EventPage, newest_id, read_events
 from huizhili.policy import ANONYMOUS, Principal, scope_for
-from huizhili.web.deps import SessionDep, SettingsDep, allow, status_of
+from huizhili.web.deps import SessionDep, SettingsDep, allow, count_anonymous, status_of
 from huizhili.web.schemas import EventPageOut, StreamSubscription
 from huizhili.web.stream_hub import Delivery, Watcher, authorised
 
@@ -89,8 +89,8 @@ async def _serve(websocket: WebSocket, client: str) -> None:
     try:
         secrets = (_bearer(websocket), websocket.headers.get("x-api-key"), subscription.token)
         principal, page = await run_in_threadpool(_subscribe, app.state.sessions, secrets, subscription.after, settings.page_size_max)
-        if principal is ANONYMOUS and not app.state.rate_limiter.allow(client):
-            raise RateLimitedError("too many requests from this address; try again in a minute")
+        if principal is ANONYMOUS:
+            count_anonymous(app.state.rate_limiter, client)
     except HuizhiliError as error:
         await _refuse(websocket, error)
         return
