@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
-from huizhili.base.areas import AreaSpec, find_area, upsert_areas
+from huizhili.base.areas import AreaSpec, children, find_area, upsert_areas
 from huizhili.base.assign import assign_areas
 from huizhili.base.geodesy import lonlat_from_metres, to_metres
 from huizhili.errors import ConflictError, ValidationError
@@ -62,7 +62,7 @@ def make_grid(
     if target.level == "street":
         streets = [target]
     elif target.level == "district":
-        streets = list(session.scalars(sa.select(Area).where(Area.level == "street", Area.parent_code == target.code).order_by(Area.code)))
+        streets = [child for child in children(session, target.code) if child.level == "street"]
     else:
         message = f"{target.name} is a {target.level}: give a street or a district"
         raise ValidationError(message)
