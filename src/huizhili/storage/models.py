@@ -133,6 +133,9 @@ class Facility(AreaAssigned, Base):
     queue_level: Mapped[str | None] = mapped_column(String(16))
     status_note: Mapped[str | None] = mapped_column(String(300))
     status_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    owner_department: Mapped[str | None] = mapped_column(
+        String(100), index=True, doc="The department that runs it: its handlers may set its status."
+    )
 
 
 class Device(AreaAssigned, Base):
@@ -141,6 +144,7 @@ class Device(AreaAssigned, Base):
     __tablename__ = "devices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    source_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     sensor_kind: Mapped[str] = mapped_column(String(40), index=True)
     name: Mapped[str | None] = mapped_column(String(300))
@@ -216,6 +220,9 @@ class Credential(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    family: Mapped[str | None] = mapped_column(
+        String(32), index=True, doc="Tokens of one sign-in and its refreshes: revoked together on logout or reuse."
+    )
 
 
 class AccessLog(Base):
@@ -231,6 +238,7 @@ class AccessLog(Base):
     resource: Mapped[str] = mapped_column(String(40))
     record_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    address: Mapped[str | None] = mapped_column(String(64), doc="Client address, for sign-in attempts.")
 
 
 class Event(AreaCoded, Base):
@@ -250,6 +258,9 @@ class Event(AreaCoded, Base):
     resource: Mapped[str] = mapped_column(String(40))
     record_id: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    department: Mapped[str | None] = mapped_column(
+        String(100), index=True, doc="The department the changed record belongs to, if any."
+    )
 
 
 class LifeCircleRun(Base):
