@@ -2,13 +2,18 @@
 
 import os
 import shutil
+import socket
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import shapely
 import sqlalchemy as sa
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +22,7 @@ from huizhili.base.demo import load_xuhui
 from huizhili.base.importers import import_osm
 from huizhili.config import Settings, load_settings
 from huizhili.storage.engine import create_engine, migrate, session_factory, transaction
-from huizhili.web.app import create_app
+from huizhili.web.app import create_app, server_options
 
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).parents[1].parent / "shared" / "data"
@@ -104,6 +109,36 @@ def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.fixture
+def serve(engine: Engine) -> Iterator[Callable[[Settings], tuple[FastAPI, str]]]:
+    """Start the app over the test database under a real uvicorn on a free port.
+
+    ``serve(settings)`` returns the app and its ``127.0.0.1:port``; servers stop after the test.
+    """
+    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(settings: Settings) -> tuple[FastAPI, str]:
+        app = create_app(settings, engine)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **server_options(settings))
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        return app, f"127.0.0.1:{port}"
+
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(10)
+
+
 ROLE_USERS = {
     # role: (username, scope keyword arguments)
     "district_admin": ("admin", {}),
@@ -122,8 +157,9 @@ ROLE_USERS = {
 def role_headers(xuhui) -> dict[str, dict[str, str]]:
     """Role → request headers with that role's API key (anonymous: no headers).
 
-    Adds a grid cell inside 徐家汇街道 and devices of two departments in two streets so
-    scoping has something to hide.
+    Adds a grid cell inside 徐家汇街道, devices of two departments in two streets, and gives
+    the health centres of 徐家汇 and 天平 to the health department (卫生健康委) and the metro
+    station 徐家汇 to the greening department (绿化市容局), so scoping has something to hide.
     """
     from huizhili.base.areas import AreaSpec, upsert_areas
     from huizhili.identity.accounts import create_api_key, create_user
@@ -139,8 +175,13 @@ def role_headers(xuhui) -> dict[str, dict[str, str]]:
                                lon=lon, lat=lat, properties={}))
         session.flush()
         from huizhili.base.assign import assign_areas
+        from huizhili.storage.models import Facility
         assign_areas(session)
+        owners = [(Facility.kind == "health_centre", ("310104014", "310104003"), "卫生健康委"),
+                  (Facility.name == "徐家汇", ("310104014",), "绿化市容局")]
+        for which, streets, department in owners:
+            session.execute(sa.update(Facility).where(which, Facility.street_code.in_(streets)).values(owner_department=department))
         for role, (username, scope) in ROLE_USERS.items():
             create_user(session, username, role, phone="13812345678", display_name=f"{username} 测试", **scope)
-            headers[role] = {"X-API-Key": create_api_key(session, username, "tests")}
+            headers[role] = {"X-API-Key": create_api_key(session, username, "tests")[1]}
     return headers

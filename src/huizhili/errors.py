@@ -6,7 +6,14 @@ turns them into a one-line message and a non-zero exit.
 
 
 class HuizhiliError(Exception):
-    """Base class of the platform's own errors."""
+    """Base class of the platform's own errors.
+
+    ``commit_first`` marks a refusal whose own record must be kept (a failed sign-in counted,
+    a replayed token's family revoked): the request's transaction commits before the error is
+    answered, where any other error rolls everything back.
+    """
+
+    commit_first = False
 
 
 class ValidationError(HuizhiliError, ValueError):
@@ -29,12 +36,31 @@ class AuthenticationError(HuizhiliError, PermissionError):
     """No valid credentials: unknown, expired or revoked token, wrong password."""
 
 
+class RecordedRefusal(AuthenticationError):
+    """Credentials refused, and the refusal recorded: committed before the 401 is answered."""
+
+    commit_first = True
+
+
 class ForbiddenError(HuizhiliError, PermissionError):
     """Valid credentials, but the role or scope does not allow this."""
 
 
 class RateLimitedError(HuizhiliError, RuntimeError):
     """Too many requests from one address in a short time."""
+
+
+class SignInDelayed(RateLimitedError):
+    """Too many failed sign-ins for an account or from an address: wait ``retry_after`` seconds.
+
+    The attempt is logged (committed) before the 429 is answered.
+    """
+
+    commit_first = True
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UnavailableError(HuizhiliError, RuntimeError):

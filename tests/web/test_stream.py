@@ -1,14 +1,11 @@
 """The live stream over a real socket: uvicorn serving the app, a WebSocket client watching."""
 
 import json
-import socket
-import threading
 import time
 from contextlib import ExitStack, contextmanager, suppress
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.routing import APIWebSocketRoute
 from starlette.routing import WebSocketRoute
 from websockets.exceptions import ConnectionClosed
@@ -17,9 +14,13 @@ from websockets.sync.client import connect
 from huizhili.base.status import update_status
 from huizhili.config import load_settings
 from huizhili.identity.accounts import create_api_key, create_device_account, revoke
+from huizhili.policy import scope_for
+from huizhili.policy.principal import UNRESTRICTED
 from huizhili.storage.engine import transaction
 from huizhili.web import stream_hub
-from huizhili.web.app import ROUTERS, create_app, server_options
+from huizhili.web.app import ROUTERS
+
+EVERYTHING = scope_for(UNRESTRICTED)
 
 XUJIAHUI = "310104014"
 STREAMED_PATHS = {"/api/stream"}
@@ -27,24 +28,10 @@ STREAMED_PATHS = {"/api/stream"}
 
 
 @pytest.fixture
-def live(tmp_path, engine, role_headers):
+def live(tmp_path, serve, role_headers):
     """The app under uvicorn on a free port, polling fast, at most three streams per address."""
-    settings = load_settings(environment="test", data_dir=tmp_path / "var", stream_poll_seconds=0.05,
-                             stream_connections_per_address=3)
-    app = create_app(settings, engine)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **server_options(settings)))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.02)
-    yield app, f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    return serve(load_settings(environment="test", data_dir=tmp_path / "var", stream_poll_seconds=0.05,
+                               stream_connections_per_address=3))
 
 
 @contextmanager
@@ -134,7 +121,7 @@ def test_bad_credentials_roles_and_subscriptions_are_refused_with_their_codes(li
     _, address = live
     with transaction(xuhui) as session:
         create_device_account(session, "PM-XJH-1")
-        device_key = create_api_key(session, "device-PM-XJH-1", "tests")
+        device_key = create_api_key(session, "device-PM-XJH-1", "tests")[1]
     assert refused(address, {"X-API-Key": "not-a-key-at-all"})[1] == 4401
     assert refused(address, {"Authorization": "Basic YWRtaW46YWRtaW4="})[1] == 4401
     assert refused(address, message=json.dumps({"token": "not-a-key-at-all"}))[1] == 4401
@@ -199,7 +186,7 @@ def test_a_watcher_catching_up_from_far_back_delays_no_one(live, role_headers, x
     app.state.stream_hub.limit = 2
     with transaction(xuhui) as session:
         for n in range(100):
-            update_status(session, inside, queue_level=("short", "long")[n % 2])
+            update_status(session, inside, queue_level=("short", "long")[n % 2], scope=EVERYTHING)
     with watch(address) as live_one, watch(address, after=0) as laggard:
         set_queue(address, role_headers["district_admin"], outside, "medium")
         started = time.perf_counter()

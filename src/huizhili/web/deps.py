@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Iterator
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -31,23 +32,56 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session per request; writes commit only when the endpoint returns normally."""
-    with request.app.state.sessions() as session, session.begin():
-        yield session
+    """A session per request, committed before the response is sent.
+
+    An endpoint that raises rolls everything back. One that returns commits here; a commit
+    that fails is rolled back whole and answered 503, so a caller never holds a success
+    whose write was lost. The dependency is function-scoped (``SessionDep``): FastAPI closes it
+    after the endpoint and its response model, but before the response leaves.
+
+    Raises
+    ------
+    UnavailableError
+        If the commit fails (the database went away, a disk filled up, a lock timed out).
+    """
+    with request.app.state.sessions() as session:
+        session.begin()
+        try:
+            yield session
+        except HuizhiliError as error:
+            if not error.commit_first:
+                session.rollback()
+                raise
+            _commit(session)
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        _commit(session)
+
+
+def _commit(session: Session) -> None:
+    """Commit, or roll back whole and refuse with 503."""
+    try:
+        session.commit()
+    except sa.exc.SQLAlchemyError as error:
+        session.rollback()
+        message = "the change could not be stored; nothing was changed, try again"
+        raise UnavailableError(message) from error
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 bearer_scheme = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/token.")
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key of an Open311 client, device or service.")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key of an Open311 client, device or service.")
 
 
 def get_principal(
     request: Request,
     session: SessionDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    api_key: Annotated[str | None, Depends(_api_key)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
     """The caller: from a bearer token or an API key, else anonymous (and rate-limited).
 
@@ -61,8 +95,17 @@ def get_principal(
     principal = principal_from_secrets(session, [bearer and bearer.credentials, api_key])
     if principal is not None:
         return principal
-    count_anonymous(request.app.state.rate_limiter, request.client.host if request.client else "unknown")
+    count_anonymous(request.app.state.rate_limiter, client_address(request))
     return ANONYMOUS
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the peer's, or what a trusted proxy says (``trusted_proxies``).
+
+    Uvicorn rewrites the peer from ``X-Forwarded-For`` only when the peer is one of the
+    configured proxies (:func:`huizhili.web.app.server_options`), so a caller cannot pick it.
+    """
+    return request.client.host if request.client else "unknown"
 
 
 def count_anonymous(limiter: RateLimiter, client: str) -> None:
