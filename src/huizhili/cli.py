@@ -12,6 +12,7 @@ import click
 from huizhili.config import Settings, load_settings
 from huizhili.errors import HuizhiliError
 from huizhili.storage.engine import create_engine, migrate, session_factory, transaction
+from huizhili.storage.models import as_utc
 
 log = logging.getLogger("huizhili")
 
@@ -357,8 +358,36 @@ def user_api_key(username: str, name: str) -> None:
 
     context = _run(_Context)
     with transaction(context.sessions) as session:
-        key = _run(lambda: create_api_key(session, username, name))
+        key_id, key = _run(lambda: create_api_key(session, username, name))
     click.echo(key)
+    click.echo(f"API key {key_id} of {username}; revoke it with: huizhili user revoke-key {username} {key_id}", err=True)
+
+
+@user.command(name="api-keys")
+@click.argument("username")
+def user_api_keys(username: str) -> None:
+    """List a user's API keys (id, name, issued, revoked); the keys themselves are never stored."""
+    from huizhili.identity.accounts import api_keys
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        keys = _run(lambda: api_keys(session, username))
+    for key in keys:
+        revoked = f"revoked {as_utc(key.revoked_at).isoformat()}" if key.revoked_at else "active"
+        click.echo(f"{key.id}\t{key.name or ''}\tissued {as_utc(key.created_at).isoformat()}\t{revoked}")
+
+
+@user.command(name="revoke-key")
+@click.argument("username")
+@click.argument("key_id", type=int)
+def user_revoke_key(username: str, key_id: int) -> None:
+    """Revoke one API key of a user (ids from 'huizhili user api-keys'); refused from the next request on."""
+    from huizhili.identity.accounts import revoke_api_key
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        _run(lambda: revoke_api_key(session, username, key_id))
+    click.echo(f"API key {key_id} of {username} revoked")
 
 
 @user.command(name="close")

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For names the caller "
+        'as JSON, e.g. ["127.0.0.1"]; empty: the header is ignored and the peer address counts.',
+    )
     page_size_default: int = Field(100, ge=1, description="Features per page when none is asked.")
     page_size_max: int = Field(1000, ge=1, description="Largest page a client may ask for.")
     request_max_bytes: int = Field(

@@ -70,7 +70,7 @@ def test_closing_revokes_every_credential_at_once(client, xuhui):
     with transaction(xuhui) as session:
         create_user(session, "boss", "district_admin")
         create_user(session, "leaving", "street_operator", streets=["310104014"], phone="13900001111")
-        boss, leaving = create_api_key(session, "boss", "t"), create_api_key(session, "leaving", "t")
+        boss, leaving = create_api_key(session, "boss", "t")[1], create_api_key(session, "leaving", "t")[1]
     assert client.get("/api/auth/me", headers={"X-API-Key": leaving}).status_code == 200
     closed = client.post("/api/users/leaving/close", headers={"X-API-Key": boss})
     assert closed.status_code == 200 and closed.json()["active"] is False and closed.json()["closed_at"]

@@ -1,5 +1,8 @@
 """Hostile input: oversized bodies, floods of anonymous requests, oversized uploads."""
 
+import socket
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -63,3 +66,33 @@ def test_405_lists_every_method_of_the_path(client):
     response = client.request("DELETE", "/api/users")
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, POST"
+
+
+def test_a_caller_cannot_pick_its_address_with_x_forwarded_for(serve, tmp_path, xuhui):
+    _, address = serve(load_settings(environment="test", data_dir=tmp_path / "var", anonymous_requests_per_minute=5))
+    answers = [httpx.get(f"http://{address}/api/kinds", headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+               for n in range(7)]
+    assert answers == [200] * 5 + [429] * 2, "a new X-Forwarded-For per request escaped the per-address limit"
+
+
+def test_a_configured_proxy_is_believed(serve, tmp_path, xuhui):
+    settings = load_settings(environment="test", data_dir=tmp_path / "var", anonymous_requests_per_minute=5,
+                             trusted_proxies=["127.0.0.1"])
+    _, address = serve(settings)
+    answers = [httpx.get(f"http://{address}/api/kinds", headers={"X-Forwarded-For": f"203.0.113.{n % 2}"}).status_code
+               for n in range(12)]
+    assert answers.count(429) == 2, "two callers behind the proxy, five requests each a minute"
+
+
+def test_an_upload_is_refused_before_its_body_is_read(serve, tmp_path, role_headers):
+    """Headers announce 50 MB and no byte of it is sent: the refusal must come anyway, at once."""
+    _, address = serve(load_settings(environment="test", data_dir=tmp_path / "var"))
+    host, port = address.split(":")
+    for headers, expected in [({}, b"401"), (role_headers["analyst"], b"403")]:
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+            connection.sendall((f"POST /api/imports HTTP/1.1\r\nHost: {address}\r\n{extra}Content-Length: 50000000\r\n"
+                                "Content-Type: multipart/form-data; boundary=x\r\n\r\n").encode())
+            status_line = connection.recv(200).split(b"\r\n")[0]
+        assert status_line.split()[1] == expected, status_line
+    assert not list((tmp_path / "var").rglob("uploads/*")), "nothing of a refused upload is kept"

@@ -6,6 +6,8 @@ on the very next request, and no signing key has to be managed. Access tokens li
 refresh tokens fourteen days; API keys (Open311 clients, devices) until revoked.
 """
 
+import functools
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +15,15 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from huizhili.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from huizhili.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    RecordedRefusal,
+    SignInDelayed,
+    ValidationError,
+)
+from huizhili.identity import attempts
 from huizhili.identity.roles import ROLES, SCOPE_FIELD
 from huizhili.identity.secrets import (
     hash_password,
@@ -101,54 +111,98 @@ def _check_areas(session: Session, codes: list[str], level: str) -> None:
         raise ValidationError(message)
 
 
-def sign_in(session: Session, username: str, password: str) -> TokenPair:
-    """Check a password and issue a token pair.
+def sign_in(session: Session, username: str, password: str, *, address: str) -> TokenPair:
+    """Check a password and issue a token pair; every attempt is logged with the caller's address.
+
+    An unknown, closed or password-less account is checked against a dummy hash, so the answer
+    takes as long as for a real account and does not tell which usernames exist. Failures slow
+    further attempts (:mod:`huizhili.identity.attempts`).
 
     Raises
     ------
-    AuthenticationError
-        Same message for unknown user, wrong password and disabled account.
+    RecordedRefusal
+        Same message for unknown user, wrong password and closed account (the failure is kept).
+    SignInDelayed
+        If failures for the account or the address ask for a pause first.
     """
     user = session.scalar(sa.select(User).where(User.username == username))
-    if user is None or not user.active or not user.password_hash or not verify_password(user.password_hash, password):
+    user_id = user.id if user is not None else None
+    if (wait := attempts.wait_needed(session, username, address)) is not None:
+        seconds, counter = wait
+        attempts.log_attempt(session, username, address, attempts.DELAYED, user_id)
+        message = f"too many failed sign-ins for {counter}; try again in {seconds} s"
+        raise SignInDelayed(message, retry_after=seconds)
+    stored = user.password_hash if user is not None and user.active else None
+    matches = verify_password(stored or _dummy_hash(), password)
+    if user is None or stored is None or not matches:
+        attempts.log_attempt(session, username, address, attempts.FAILED, user_id)
         message = "wrong username or password"
-        raise AuthenticationError(message)
-    return _issue_pair(session, user)
+        raise RecordedRefusal(message)
+    attempts.log_attempt(session, username, address, attempts.SUCCEEDED, user_id)
+    return _issue_pair(session, user, family=new_family())
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random secret, made with the same cost as users' hashes, to verify against."""
+    return hash_password(new_secret())
+
+
+def new_family() -> str:
+    """An id shared by the tokens of one sign-in and all its refreshes."""
+    return uuid.uuid4().hex
 
 
 def refresh(session: Session, refresh_token: str) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token is revoked (rotation).
 
+    A refresh token presented after it was rotated out or revoked has been copied: every token
+    of its sign-in is revoked (the thief's and the user's alike), and the user signs in again.
+
     Raises
     ------
+    RecordedRefusal
+        If the token was used before (the family's revocation is kept).
     AuthenticationError
-        If the refresh token is unknown, expired or revoked.
+        If the refresh token is unknown or expired, or its account closed.
     """
+    credential = session.scalar(
+        sa.select(Credential).where(Credential.secret_sha256 == secret_digest(refresh_token), Credential.kind == "refresh")
+    )
+    if credential is not None and credential.revoked_at is not None:
+        if credential.family is not None:
+            _revoke(session, Credential.family == credential.family)
+        message = "this refresh token was already used; every token of its sign-in is revoked, sign in again"
+        raise RecordedRefusal(message)
     credential = _live_credential(session, refresh_token, kinds=("refresh",))
     credential.revoked_at = utcnow()
     user = session.get_one(User, credential.user_id)
     if not user.active:
         message = "account disabled"
         raise AuthenticationError(message)
-    return _issue_pair(session, user)
+    return _issue_pair(session, user, family=credential.family or new_family())
 
 
-def _issue_pair(session: Session, user: User) -> TokenPair:
-    """A fresh access token and refresh token for ``user``."""
+def _issue_pair(session: Session, user: User, *, family: str) -> TokenPair:
+    """A fresh access token and refresh token for ``user``, of one token family."""
     access, refresh_secret = new_secret(), new_secret()
     now = utcnow()
     session.add_all(
         [
-            Credential(user_id=user.id, kind="access", secret_sha256=secret_digest(access), expires_at=now + ACCESS_LIFETIME),
-            Credential(user_id=user.id, kind="refresh", secret_sha256=secret_digest(refresh_secret), expires_at=now + REFRESH_LIFETIME),
+            Credential(user_id=user.id, kind="access", secret_sha256=secret_digest(access), expires_at=now + ACCESS_LIFETIME,
+                       family=family),
+            Credential(user_id=user.id, kind="refresh", secret_sha256=secret_digest(refresh_secret),
+                       expires_at=now + REFRESH_LIFETIME, family=family),
         ]
     )
     session.flush()
     return TokenPair(access, refresh_secret, int(ACCESS_LIFETIME.total_seconds()))
 
 
-def create_api_key(session: Session, username: str, name: str) -> str:
-    """A new API key for a user (an Open311 client, a device); shown once, stored as its hash.
+def create_api_key(session: Session, username: str, name: str) -> tuple[int, str]:
+    """A new API key for a user (an Open311 client, a device): its id, and the key, shown once.
+
+    Only the key's hash is stored; the id is how it is listed and revoked.
 
     Raises
     ------
@@ -157,9 +211,48 @@ def create_api_key(session: Session, username: str, name: str) -> str:
     """
     user = _user(session, username)
     key = new_secret()
-    session.add(Credential(user_id=user.id, kind="api_key", secret_sha256=secret_digest(key), name=name))
+    credential = Credential(user_id=user.id, kind="api_key", secret_sha256=secret_digest(key), name=name)
+    session.add(credential)
     session.flush()
-    return key
+    return credential.id, key
+
+
+def api_keys(session: Session, username: str) -> list[Credential]:
+    """A user's API keys, revoked ones included, oldest first (their hashes never leave).
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such user.
+    """
+    user = _user(session, username)
+    query = sa.select(Credential).where(Credential.user_id == user.id, Credential.kind == "api_key")
+    return list(session.scalars(query.order_by(Credential.id)))
+
+
+def revoke_api_key(session: Session, username: str, key_id: int) -> Credential:
+    """Revoke one of a user's API keys; it is refused from the next request on.
+
+    Raises
+    ------
+    NotFoundError
+        If the user has no such key.
+    ConflictError
+        If the key is already revoked.
+    """
+    user = _user(session, username)
+    credential = session.scalar(
+        sa.select(Credential).where(Credential.id == key_id, Credential.user_id == user.id, Credential.kind == "api_key")
+    )
+    if credential is None:
+        message = f"{username!r} has no API key {key_id}"
+        raise NotFoundError(message)
+    if credential.revoked_at is not None:
+        message = f"API key {key_id} of {username!r} is already revoked"
+        raise ConflictError(message)
+    credential.revoked_at = utcnow()
+    session.flush()
+    return credential
 
 
 def authenticate(session: Session, secret: str) -> User:
@@ -179,12 +272,22 @@ def authenticate(session: Session, secret: str) -> User:
 
 
 def revoke(session: Session, secret: str) -> None:
-    """Revoke one token or key (signing out); unknown secrets are ignored."""
-    session.execute(
-        sa.update(Credential)
-        .where(Credential.secret_sha256 == secret_digest(secret), Credential.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    """Sign out the credential ``secret``: a token with every token of its sign-in, or an API key.
+
+    Unknown secrets are ignored.
+    """
+    credential = session.scalar(sa.select(Credential).where(Credential.secret_sha256 == secret_digest(secret)))
+    if credential is None:
+        return
+    if credential.family is not None:
+        _revoke(session, Credential.family == credential.family)
+    else:
+        _revoke(session, Credential.id == credential.id)
+
+
+def _revoke(session: Session, which: sa.ColumnElement[bool]) -> None:
+    """Revoke the live credentials matching ``which``."""
+    session.execute(sa.update(Credential).where(which, Credential.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
 def close_account(session: Session, username: str, *, closed_by: str | None = None) -> User:
@@ -210,9 +313,7 @@ def close_account(session: Session, username: str, *, closed_by: str | None = No
     now = utcnow()
     user.active = False
     user.closed_at = now
-    session.execute(
-        sa.update(Credential).where(Credential.user_id == user.id, Credential.revoked_at.is_(None)).values(revoked_at=now)
-    )
+    _revoke(session, Credential.user_id == user.id)
     session.flush()
     return user
 

@@ -233,12 +233,12 @@ class AccessLog(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    username: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(40))
     resource: Mapped[str] = mapped_column(String(40))
     record_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
-    address: Mapped[str | None] = mapped_column(String(64), doc="Client address, for sign-in attempts.")
+    address: Mapped[str | None] = mapped_column(String(64), index=True, doc="Client address, for sign-in attempts.")
 
 
 class Event(AreaCoded, Base):

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huizhili import __version__
 from huizhili.config import Settings, load_settings
-from huizhili.errors import HuizhiliError, ImportFailed
+from huizhili.errors import HuizhiliError, ImportFailed, SignInDelayed
 from huizhili.network.finder import NetworkCache
 from huizhili.storage.engine import create_engine, session_factory
 from huizhili.web.deps import Allow, status_of
@@ -87,14 +87,20 @@ ERROR_RESPONSES = {
     "411": "An upload did not declare its Content-Length.",
     "413": "Request body too large.",
     "422": "Invalid input; for imports, ``record`` names the record that broke.",
-    "429": "Too many requests from this address.",
+    "429": "Too many requests from this address, or too many failed sign-ins (see Retry-After).",
+    "503": "The database did not answer or could not store the change; nothing was changed.",
 }
 """Error statuses every operation may answer with, all in the ``Problem`` shape (422 also FastAPI's)."""
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """Uvicorn options every server of the app uses: the maintained WebSocket implementation, bounded frames."""
-    return {"ws": "websockets-sansio", "ws_max_size": settings.request_max_bytes}
+    """Uvicorn options every server of the app uses: the maintained WebSocket implementation, bounded frames.
+
+    ``X-Forwarded-For`` is believed only from ``trusted_proxies`` (uvicorn would otherwise trust
+    any local caller), so the address that rate limits and sign-in delays count is not the caller's to pick.
+    """
+    proxies = {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies} if settings.trusted_proxies else {"proxy_headers": False}
+    return {"ws": "websockets-sansio", "ws_max_size": settings.request_max_bytes, **proxies}
 
 
 def app_from_environment() -> FastAPI:
@@ -169,5 +175,7 @@ async def _problem(_request: Request, error: HuizhiliError) -> JSONResponse:
     body: dict[str, Any] = {"detail": str(error)}
     if isinstance(error, ImportFailed) and error.record:
         body["record"] = error.record
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(error, SignInDelayed):
+        headers["Retry-After"] = str(error.retry_after)
     return JSONResponse(body, status_code=status, headers=headers)

@@ -82,6 +82,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class ImportForm(Strict):
+    """The fields sent with an uploaded file (multipart form), beside ``file`` itself."""
+
+    target: Literal["osm", "facility", "building", "parcel", "device", "area"]
+    mapping: str = Field("{}", max_length=4000, description='JSON object, field → column, e.g. {"name": "名称"}.')
+    constants: str = Field("{}", max_length=4000, description='JSON object, field → value, e.g. {"kind": "park"}.')
+    crs: str | None = Field(None, max_length=40, description="Source CRS; default the file's own, else WGS84.")
+    within: str | None = Field(None, max_length=200, description="Drop and report records far outside this area.")
+    clip: str | None = Field(None, max_length=200, description="OSM only: keep what lies in this area.")
+
+
 class TokenOut(BaseModel):
     """OAuth2 token response: an opaque access token (1 h) and a refresh token (14 days)."""
 
@@ -153,8 +164,23 @@ class SecretOut(BaseModel):
     secret: str
 
 
+class ApiKeyIssued(SecretOut):
+    """A new API key, shown once, and the id it is listed and revoked by."""
+
+    key_id: int
+
+
+class ApiKeyOut(BaseModel):
+    """An API key as listed: never the key itself, which is stored only as its hash."""
+
+    id: int
+    name: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 class AccessLogEntry(BaseModel):
-    """One read of unmasked personal data."""
+    """One read of unmasked personal data, or one sign-in attempt (resource ``sign_in``)."""
 
     id: int
     at: str
@@ -163,6 +189,7 @@ class AccessLogEntry(BaseModel):
     resource: str
     record_ids: list[int]
     fields: list[str]
+    address: str | None = Field(description="The caller's address, for sign-in attempts (resource sign_in).")
 
 
 class FacilityStatusIn(Strict):

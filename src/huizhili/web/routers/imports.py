@@ -3,14 +3,17 @@
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError as PydanticValidationError
+from starlette.datastructures import FormData, UploadFile
 
 from huizhili.base.importers import import_file, import_osm
 from huizhili.errors import ValidationError
 from huizhili.web.deps import SessionDep, SettingsDep, allow
-from huizhili.web.schemas import ImportReportOut
+from huizhili.web.schemas import ImportForm, ImportReportOut
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
@@ -18,33 +21,44 @@ ALLOWED_SUFFIXES = {".geojson", ".json", ".csv", ".gpkg", ".zip", ".pbf", ".osm"
 _CHUNK = 1024 * 1024
 
 
-@router.post("", response_model=ImportReportOut, status_code=201)
+@router.post("", response_model=ImportReportOut, status_code=201, openapi_extra={"requestBody": {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": {
+        **ImportForm.model_json_schema(),
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "GeoJSON, GeoPackage, zipped Shapefile, CSV or OSM (.osm.pbf/.osm)."},
+            **ImportForm.model_json_schema()["properties"],
+        },
+        "required": ["file", *ImportForm.model_json_schema()["required"]],
+    }}},
+}})
 async def upload_import(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: allow("write:imports"),
-    file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile, CSV or OSM (.osm.pbf/.osm).")],
-    target: Annotated[str, Form(pattern="^(osm|facility|building|parcel|device|area)$")],
-    mapping: Annotated[str, Form(max_length=4000, description='JSON object, field → column, e.g. {"name": "名称"}.')] = "{}",
-    constants: Annotated[str, Form(max_length=4000, description='JSON object, field → value, e.g. {"kind": "park"}.')] = "{}",
-    crs: Annotated[str | None, Form(max_length=40, description="Source CRS; default the file's own, else WGS84.")] = None,
-    within: Annotated[str | None, Form(max_length=200)] = None,
-    clip: Annotated[str | None, Form(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Import an uploaded file; a bad file writes nothing and the error names the record."""
-    stored = await _store_upload(file, settings.data_dir / "uploads", settings.upload_max_bytes)
+    """Import an uploaded file (multipart form); a bad file writes nothing and the error names the record.
+
+    The body is read only after the caller is known to be allowed to import: anyone else is
+    refused before a byte of the upload is received, and only importers get its larger size limit.
+    """
+    # A malformed multipart body is Starlette's 400; the spooled parts are closed on leaving.
+    async with request.form(max_files=1, max_fields=len(ImportForm.model_fields), max_part_size=64 * 1024) as data:
+        form, file = _checked_form(data)
+        stored = await _store_upload(file, settings.data_dir / "uploads", settings.upload_max_bytes)
     try:
-        if target == "osm":
-            report = import_osm(session, stored, clip=clip)
+        if form.target == "osm":
+            report = import_osm(session, stored, clip=form.clip)
         else:
             report = import_file(
                 session,
                 stored,
-                target,
-                mapping=_json_object(mapping, "mapping"),
-                constants=_json_object(constants, "constants"),
-                source_crs=crs,
-                within=within,
+                form.target,
+                mapping=_json_object(form.mapping, "mapping"),
+                constants=_json_object(form.constants, "constants"),
+                source_crs=form.crs,
+                within=form.within,
                 # Keyed by uploader and file name: re-uploading a file replaces what it brought.
                 source_name=f"upload-{principal.username}-{Path(file.filename or 'file').stem}",
             )
@@ -52,6 +66,26 @@ async def upload_import(
         stored.unlink(missing_ok=True)
     report.source = file.filename or report.source
     return report.as_dict()
+
+
+def _checked_form(data: FormData) -> tuple[ImportForm, UploadFile]:
+    """The upload's fields, checked like any request body, and its one file.
+
+    Raises
+    ------
+    RequestValidationError
+        If a field is missing or invalid, or the file is missing (422, FastAPI's shape).
+    """
+    file = data.get("file")
+    errors: list[dict[str, Any]] = [] if isinstance(file, UploadFile) else [
+        {"type": "missing", "loc": ("body", "file"), "msg": "a file is required", "input": None}]
+    try:
+        form = ImportForm.model_validate({key: value for key, value in data.items() if key != "file"})
+    except PydanticValidationError as error:
+        errors += [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+    if errors or not isinstance(file, UploadFile):
+        raise RequestValidationError(errors)
+    return form, file
 
 
 async def _store_upload(file: UploadFile, folder: Path, limit: int) -> Path:

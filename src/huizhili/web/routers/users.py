@@ -10,12 +10,18 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from huizhili.errors import ValidationError
-from huizhili.identity.accounts import close_account, create_api_key, create_user
+from huizhili.identity.accounts import (
+    api_keys,
+    close_account,
+    create_api_key,
+    create_user,
+    revoke_api_key,
+)
 from huizhili.policy import scope_for
 from huizhili.policy.privacy import present
 from huizhili.storage.models import AccessLog, User, as_utc
 from huizhili.web.deps import SessionDep, SettingsDep, allow
-from huizhili.web.schemas import AccessLogEntry, ApiKeyIn, SecretOut, UserIn, UserOut
+from huizhili.web.schemas import AccessLogEntry, ApiKeyIn, ApiKeyIssued, ApiKeyOut, UserIn, UserOut
 
 router = APIRouter(tags=["identity"])
 
@@ -61,15 +67,41 @@ def add_user(body: UserIn, session: SessionDep, _: allow("manage:users")) -> dic
     return {field: getattr(user, field) for field in _USER_FIELDS}
 
 
-@router.post("/users/{username}/api-keys", response_model=SecretOut, status_code=201)
+@router.post("/users/{username}/api-keys", response_model=ApiKeyIssued, status_code=201)
 def add_api_key(
     body: ApiKeyIn,
     session: SessionDep,
     _: allow("manage:users"),
     username: str = Path(min_length=1, max_length=64),
-) -> dict[str, str]:
-    """Issue an API key for a user (Open311 client, service); shown once."""
-    return {"username": username, "secret": create_api_key(session, username, body.name)}
+) -> dict[str, Any]:
+    """Issue an API key for a user (Open311 client, service); shown once, with the id to revoke it by."""
+    key_id, secret = create_api_key(session, username, body.name)
+    return {"username": username, "secret": secret, "key_id": key_id}
+
+
+@router.get("/users/{username}/api-keys", response_model=list[ApiKeyOut])
+def list_api_keys(
+    session: SessionDep,
+    _: allow("manage:users"),
+    username: str = Path(min_length=1, max_length=64),
+) -> list[dict[str, Any]]:
+    """A user's API keys, revoked ones included (names and dates; the keys are never stored)."""
+    return [
+        {"id": key.id, "name": key.name, "created_at": as_utc(key.created_at),
+         "revoked_at": as_utc(key.revoked_at) if key.revoked_at else None}
+        for key in api_keys(session, username)
+    ]
+
+
+@router.delete("/users/{username}/api-keys/{key_id}", status_code=204)
+def delete_api_key(
+    session: SessionDep,
+    _: allow("manage:users"),
+    username: str = Path(min_length=1, max_length=64),
+    key_id: int = Path(ge=1, le=2**62),
+) -> None:
+    """Revoke one API key: refused from the next request on (409 if it already is)."""
+    revoke_api_key(session, username, key_id)
 
 
 @router.post("/users/{username}/close", response_model=UserOut)
@@ -94,7 +126,11 @@ def access_log(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[dict[str, Any]]:
-    """Reads of unmasked personal data, newest first, filtered for an audit by reader, resource and period."""
+    """Reads of unmasked personal data and sign-in attempts, newest first, filtered by reader, resource and period.
+
+    Sign-in attempts have resource ``sign_in`` and action ``sign_in``, ``sign_in_failed`` or
+    ``sign_in_delayed``, with the caller's address; ``username`` is the name tried.
+    """
     query = sa.select(AccessLog)
     if username is not None:
         query = query.where(AccessLog.username == username)
@@ -107,7 +143,7 @@ def access_log(
     rows = session.scalars(query.order_by(AccessLog.at.desc(), AccessLog.id.desc()).limit(limit).offset(offset)).all()
     return [
         {"id": r.id, "at": as_utc(r.at).isoformat(), "username": r.username, "action": r.action, "resource": r.resource,
-         "record_ids": r.record_ids, "fields": r.fields}
+         "record_ids": r.record_ids, "fields": r.fields, "address": r.address}
         for r in rows
     ]
 

@@ -23,6 +23,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_credentials_family'), ['family'], unique=False)
     with op.batch_alter_table('access_log', schema=None) as batch_op:
         batch_op.add_column(sa.Column('address', sa.String(length=64), nullable=True))
+        batch_op.create_index(batch_op.f('ix_access_log_address'), ['address'], unique=False)
+        batch_op.create_index(batch_op.f('ix_access_log_username'), ['username'], unique=False)
     with op.batch_alter_table('facilities', schema=None) as batch_op:
         batch_op.add_column(sa.Column('owner_department', sa.String(length=100), nullable=True))
         batch_op.create_index(batch_op.f('ix_facilities_owner_department'), ['owner_department'], unique=False)
@@ -46,6 +48,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_facilities_owner_department'))
         batch_op.drop_column('owner_department')
     with op.batch_alter_table('access_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_access_log_username'))
+        batch_op.drop_index(batch_op.f('ix_access_log_address'))
         batch_op.drop_column('address')
     with op.batch_alter_table('credentials', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_credentials_family'))
