@@ -8,9 +8,12 @@ import sqlalchemy as sa
 
 from huizhili.base.status import update_status
 from huizhili.events import newest_id, prune_events, read_events
-from huizhili.policy import ANONYMOUS, Principal, Scope
+from huizhili.policy import ANONYMOUS, Principal, Scope, scope_for
+from huizhili.policy.principal import UNRESTRICTED
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Event, Facility, utcnow
+
+EVERYTHING = scope_for(UNRESTRICTED)
 
 XUJIAHUI = "310104014"
 OPERATOR = Principal("xujiahui_operator", "street_operator", user_id=1, streets=frozenset({XUJIAHUI}))
@@ -29,8 +32,8 @@ def test_status_changes_reach_only_watchers_whose_scope_covers_them(xuhui):
     with xuhui() as session:
         start = newest_id(session)
     with transaction(xuhui) as session:
-        update_status(session, outside, is_open=False)
-        update_status(session, inside, queue_level="long")
+        update_status(session, outside, is_open=False, scope=EVERYTHING)
+        update_status(session, inside, queue_level="long", scope=EVERYTHING)
     with xuhui() as session:
         mine = read_events(session, Scope(OPERATOR), start, 100)
         public = read_events(session, Scope(ANONYMOUS), start, 100)
@@ -48,7 +51,7 @@ def test_status_changes_reach_only_watchers_whose_scope_covers_them(xuhui):
 def test_a_rolled_back_change_leaves_no_event(xuhui):
     inside, _ = health_centres(xuhui)
     with xuhui() as session, pytest.raises(RuntimeError), session.begin():
-        update_status(session, inside, is_open=False)
+        update_status(session, inside, is_open=False, scope=EVERYTHING)
         raise RuntimeError("the request failed after the change")
     with xuhui() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
@@ -58,7 +61,7 @@ def test_pages_follow_the_cursor_without_gaps_or_repeats(xuhui):
     inside, outside = health_centres(xuhui)
     with transaction(xuhui) as session:
         for facility, queue in [(inside, "short"), (outside, "short"), (inside, "medium"), (outside, "long"), (inside, "none")]:
-            update_status(session, facility, queue_level=queue)
+            update_status(session, facility, queue_level=queue, scope=EVERYTHING)
     seen, cursor = [], 0
     with xuhui() as session:
         while (page := read_events(session, Scope(ANONYMOUS), cursor, 2)).events:
@@ -74,12 +77,12 @@ def test_ids_are_never_reused_after_pruning_so_cursors_stay_valid(xuhui):
     inside, _ = health_centres(xuhui)
     with transaction(xuhui) as session:
         for level in ("short", "medium", "long"):
-            update_status(session, inside, queue_level=level)
+            update_status(session, inside, queue_level=level, scope=EVERYTHING)
         cursor = newest_id(session)
     with transaction(xuhui) as session:
         assert prune_events(session, utcnow() + timedelta(seconds=1)) == 3
     with transaction(xuhui) as session:
-        update_status(session, inside, queue_level="none")
+        update_status(session, inside, queue_level="none", scope=EVERYTHING)
     with xuhui() as session:
         page = read_events(session, Scope(ANONYMOUS), cursor, 10)
     assert [e["payload"]["properties"]["queue_level"] for e in page.events] == ["none"]
@@ -92,12 +95,12 @@ def test_event_writers_wait_for_each_other_so_ids_appear_in_commit_order(xuhui):
     inside, outside = health_centres(xuhui)
     first = xuhui()
     first.begin()
-    update_status(first, inside, queue_level="long")
+    update_status(first, inside, queue_level="long", scope=EVERYTHING)
     second_done = threading.Event()
 
     def second_writer():
         with transaction(xuhui) as session:
-            update_status(session, outside, queue_level="short")
+            update_status(session, outside, queue_level="short", scope=EVERYTHING)
         second_done.set()
 
     thread = threading.Thread(target=second_writer)

@@ -40,6 +40,8 @@ def publish(
 ) -> Event:
     """Record that ``record`` changed, visible to those with ``permission`` whose scope covers it.
 
+    The event carries the record's area codes and, where it has one, its owning department.
+
     On PostgreSQL, event writers take a transaction-scoped advisory lock, so ids become visible
     in commit order and a watcher reading "after id N" never skips a later-committed lower id.
     SQLite serialises writers already.
@@ -56,6 +58,7 @@ def publish(
         street_code=record.street_code,
         committee_code=record.committee_code,
         grid_code=record.grid_code,
+        department=getattr(record, "owner_department", None),
     )
     session.add(event)
     session.flush()

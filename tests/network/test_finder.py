@@ -7,8 +7,12 @@ import sqlalchemy as sa
 
 from huizhili.base.status import update_status
 from huizhili.network.finder import NetworkCache, nearest_services
+from huizhili.policy import scope_for
+from huizhili.policy.principal import UNRESTRICTED
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Building, Facility
+
+EVERYTHING = scope_for(UNRESTRICTED)
 
 # Published pair (github.com/googollee/eviltransform python/test.py): WGS84 → GCJ-02, Shanghai.
 WGS84_POINT, GCJ02_POINT = (121.5272106, 31.1774276), (121.531541859215, 31.17530398364597)
@@ -51,7 +55,7 @@ def test_a_status_change_is_seen_at_once_and_closed_ones_come_last(helsinki, cac
     with helsinki() as session:
         first = nearest_services(session, cache, *here, "pharmacy", 3)["results"]
     with transaction(helsinki) as session:
-        update_status(session, first[0]["id"], is_open=False, note="盘点")
+        update_status(session, first[0]["id"], is_open=False, note="盘点", scope=EVERYTHING)
     with helsinki() as session:
         after = nearest_services(session, cache, *here, "pharmacy", 6)["results"]
     assert [r["id"] for r in after[:2]] == [r["id"] for r in first[1:3]]

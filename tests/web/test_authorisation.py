@@ -3,6 +3,12 @@
 import re
 
 import pytest
+import sqlalchemy as sa
+
+from huizhili.events import publish
+from huizhili.identity.accounts import create_api_key, create_user
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import Base, Credential, Device, Facility, User
 
 # The intended matrix, written from the roles' descriptions (not read from the implementation).
 GRANTS = {
@@ -14,17 +20,21 @@ GRANTS = {
     "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
     "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self"},
     "citizen": {"none", "read:public", "self"},
-    "service": {"none", "read:public", "read:base", "read:devices", "write:facility_status", "self"},
+    "service": {"none", "read:public", "read:base", "read:devices", "self"},
 }
 XUJIAHUI = "310104014"
-PATH_VALUES = {"code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html"}
+PATH_VALUES = {"code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1"}
 
 
 def operations(client):
-    """(method, path template, permission) for every operation the server documents."""
-    for path, methods in client.get("/openapi.json").json()["paths"].items():
-        for method, operation in methods.items():
-            yield method.upper(), path, operation["x-permission"]
+    """(method, path template, permission) for every operation the server documents.
+
+    Signing out comes last: it revokes the credential the rest of the matrix uses.
+    """
+    found = [(method.upper(), path, operation["x-permission"])
+             for path, methods in client.get("/openapi.json").json()["paths"].items()
+             for method, operation in methods.items()]
+    return sorted(found, key=lambda op: op[:2] == ("POST", "/api/auth/logout"))
 
 
 def test_every_documented_endpoint_names_a_known_permission(client):
@@ -109,3 +119,124 @@ def test_scoped_event_pages_hold_only_the_scopes_changes(client, role_headers):
     in_cell = [e["payload"]["properties"]["name"] for e in pages["grid_officer"]["events"]]
     assert in_cell == ["徐家汇"], "the grid cell holds exactly the 徐家汇 metro station"
     assert all(page["cursor"] == pages["anonymous"]["cursor"] for page in pages.values())
+
+
+# Writes: every role sends a valid request to every write operation. A role without the
+# permission is refused and nothing changes; a role with it succeeds (within its scope, below).
+PASSWORD = "Kettle-Quartz-Meadow-91"
+TOILETS = b"name,lon,lat\n\xe5\x85\xac\xe5\x8e\x95,121.437,31.193\n"
+WRITES = {
+    ("POST", "/api/auth/token"): lambda w: ("/api/auth/token", {"data": {"username": "signer", "password": PASSWORD}}),
+    ("POST", "/api/auth/refresh"): lambda w: ("/api/auth/refresh", {"json": {"refresh_token": w.refresh_token}}),
+    ("POST", "/api/auth/logout"): lambda w: ("/api/auth/logout", {}),
+    ("PATCH", "/api/facilities/{record_id}/status"): lambda w: (f"/api/facilities/{w.facility}/status", {"json": {"queue_level": "long"}}),
+    ("POST", "/api/users"): lambda w: ("/api/users", {"json": {"username": "newcomer", "role": "citizen"}}),
+    ("POST", "/api/users/{username}/api-keys"): lambda w: ("/api/users/citizen/api-keys", {"json": {"name": "kiosk"}}),
+    ("DELETE", "/api/users/{username}/api-keys/{key_id}"): lambda w: (f"/api/users/citizen/api-keys/{w.spare_key}", {}),
+    ("POST", "/api/users/{username}/close"): lambda w: ("/api/users/leaver/close", {}),
+    ("POST", "/api/devices/{code}/credentials"): lambda w: ("/api/devices/PM-TP-1/credentials", {}),
+    ("POST", "/api/imports"): lambda w: ("/api/imports", {"files": {"file": ("toilets.csv", TOILETS, "text/csv")},
+                                                         "data": {"target": "facility", "constants": '{"kind": "toilet"}'}}),
+    ("POST", "/api/lifecircle/runs"): lambda w: ("/api/lifecircle/runs", {"json": {"area": "徐家汇街道", "kinds": ["health_centre"]}}),
+    ("POST", "/api/lifecircle/siting"): lambda w: ("/api/lifecircle/siting", {"json": {"kind": "health_centre", "threshold_m": 900,
+                                                                                       "k": 1, "area": "徐家汇街道"}}),
+}
+"""A valid request for every write operation; the test fails when an operation is missing here."""
+
+
+class WriteFixtures:
+    """Records the write requests act on, made fresh for each role's run."""
+
+    def __init__(self, sessions, client, role):
+        with transaction(sessions) as session:
+            create_user(session, "signer", "citizen", password=PASSWORD)
+            create_user(session, "leaver", "citizen")
+            self.spare_key = create_api_key(session, "citizen", "spare")[0]
+            # Signing out revokes the credential used: the role's user gets one to spend.
+            username = session.scalar(sa.select(User.username).where(User.role == role)) if role != "anonymous" else None
+            self.own_key = create_api_key(session, username, "to sign out")[1] if username else None
+            self.facility = session.scalar(sa.select(Facility.id).where(Facility.name == "徐家汇"))
+        self.refresh_token = client.post("/api/auth/token", data={"username": "signer", "password": PASSWORD}).json()["refresh_token"]
+
+
+def snapshot(sessions):
+    """What a refused write must leave as it was: every table's rows, live credentials, statuses."""
+    with sessions() as session:
+        counts = {name: session.scalar(sa.select(sa.func.count()).select_from(table)) for name, table in Base.metadata.tables.items()}
+        live = session.scalar(sa.select(sa.func.count()).select_from(Credential).where(Credential.revoked_at.is_(None)))
+        statuses = session.execute(sa.select(Facility.id, Facility.queue_level).order_by(Facility.id)).all()
+    return counts, live, statuses
+
+
+def test_every_write_operation_is_in_the_write_matrix(client):
+    writes = {(method, path) for method, path, _ in operations(client) if method != "GET"}
+    assert writes == set(WRITES), f"add a valid request for {writes ^ set(WRITES)}"
+
+
+@pytest.mark.parametrize("role", sorted(GRANTS))
+def test_each_role_writes_only_what_its_permissions_allow(client, role_headers, sessions, role):
+    fixtures = WriteFixtures(sessions, client, role)
+    for method, template, permission in operations(client):
+        if method == "GET":
+            continue
+        path, request = WRITES[(method, template)](fixtures)
+        headers = {"X-API-Key": fixtures.own_key} if template == "/api/auth/logout" and fixtures.own_key else role_headers[role]
+        before = snapshot(sessions)
+        response = client.request(method, path, headers=headers, **request)
+        if permission in GRANTS[role]:
+            assert 200 <= response.status_code < 300, f"{role} could not {method} {path}: {response.status_code} {response.text}"
+        else:
+            assert response.status_code == (401 if role == "anonymous" else 403), f"{role} on {method} {path}: {response.status_code}"
+            assert snapshot(sessions) == before, f"{role}'s refused {method} {path} changed something"
+    if fixtures.own_key:
+        assert client.get("/api/auth/me", headers={"X-API-Key": fixtures.own_key}).status_code == 401, "signed out for good"
+
+
+# Which of four facilities each role may set the status of: 徐家汇's health centre (卫生健康委),
+# 徐家汇 metro station (绿化市容局), 天平's health centre (卫生健康委), another street's metro station.
+MAY_CHANGE = {
+    "district_admin": {"xjh_health", "xjh_metro", "tp_health", "elsewhere"},
+    "district_commander": {"xjh_health", "xjh_metro", "tp_health", "elsewhere"},
+    "street_operator": {"xjh_health", "xjh_metro"},
+    "department_handler": {"xjh_metro"},
+}
+
+
+@pytest.mark.parametrize("role", sorted(GRANTS))
+def test_a_facilitys_status_is_changed_only_within_the_writers_scope(client, role_headers, sessions, role):
+    with sessions() as session:
+        def first(*where):
+            return session.scalar(sa.select(Facility.id).where(*where).order_by(Facility.id))
+        targets = {
+            "xjh_health": first(Facility.kind == "health_centre", Facility.street_code == XUJIAHUI),
+            "xjh_metro": first(Facility.name == "徐家汇"),
+            "tp_health": first(Facility.kind == "health_centre", Facility.street_code == "310104003"),
+            "elsewhere": first(Facility.kind == "metro_station", Facility.street_code.not_in([XUJIAHUI, "310104003"])),
+        }
+    assert all(targets.values())
+    for name, facility in targets.items():
+        response = client.patch(f"/api/facilities/{facility}/status", json={"queue_level": "long"}, headers=role_headers[role])
+        if name in MAY_CHANGE.get(role, ()):
+            assert response.status_code == 200, f"{role} could not set {name}: {response.text}"
+        elif "write:facility_status" in GRANTS[role]:
+            assert response.status_code == 404, f"{role} set {name}, outside its scope"
+        else:
+            assert response.status_code in (401, 403)
+    with sessions() as session:
+        changed = {name for name, facility in targets.items() if session.get(Facility, facility).queue_level == "long"}
+    assert changed == MAY_CHANGE.get(role, set())
+
+
+def test_department_handlers_see_events_of_their_departments_records_only(client, role_headers, sessions):
+    with transaction(sessions) as session:
+        for device in session.scalars(sa.select(Device).order_by(Device.code)):
+            publish(session, "device.offline", device, resource="devices", record_id=device.id, permission="read:devices",
+                    payload={"code": device.code})
+
+    def seen(role):
+        events = client.get("/api/events", headers=role_headers[role], params={"limit": 1000}).json()["events"]
+        return sorted(e["payload"]["code"] for e in events)
+
+    assert seen("district_admin") == ["PM-TP-1", "PM-XJH-1", "PM-XJH-2"]
+    assert seen("department_handler") == ["PM-TP-1", "PM-XJH-2"], "生态环境局's device is not 绿化市容局's business"
+    assert seen("street_operator") == ["PM-XJH-1", "PM-XJH-2"]

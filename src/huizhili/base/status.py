@@ -22,7 +22,7 @@ def update_status(
     is_open: bool | None = None,
     queue_level: str | None = None,
     note: str | None = None,
-    scope: Scope | None = None,
+    scope: Scope,
 ) -> dict[str, Any]:
     """Change a facility's live status; fields left None keep their value.
 
@@ -36,7 +36,8 @@ def update_status(
     Raises
     ------
     NotFoundError
-        If the facility does not exist or lies outside the caller's scope.
+        If the facility does not exist, or the caller may not change it (outside her streets,
+        not his department's): a record one may not change is not confirmed to exist.
     ValidationError
         If the queue level is unknown or nothing is changed.
     """
@@ -46,8 +47,7 @@ def update_status(
     if is_open is None and queue_level is None and note is None:
         message = "give at least one of is_open, queue_level, note"
         raise ValidationError(message)
-    visible = scope.condition(Facility) if scope is not None else sa.true()
-    facility = session.scalar(sa.select(Facility).where(Facility.id == facility_id, visible))
+    facility = session.scalar(sa.select(Facility).where(Facility.id == facility_id, scope.writable(Facility)))
     if facility is None:
         message = f"no facility {facility_id}"
         raise NotFoundError(message)

@@ -17,7 +17,7 @@ PERMISSIONS: dict[str, str] = {
     "read:personal": "Unmasked personal fields; every such read is logged.",
     "write:imports": "Importing files into the digital base.",
     "run:analysis": "Running life-circle analyses and site proposals (stored as runs).",
-    "write:facility_status": "Setting a facility's live status (open, queue), within one's scope.",
+    "write:facility_status": "Setting a facility's live status (open, queue): in one's streets or cells, or of one's department's facilities.",
     "manage:users": "Creating users and API keys; reading the access log.",
     "manage:devices": "Issuing device credentials and broker configuration.",
     "self": "One's own account.",
@@ -36,7 +36,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "analyst": frozenset(_STAFF_READ | _PLANNING),
     "citizen": frozenset({"read:public", "self"}),
     "device": frozenset({"self"}),
-    "service": frozenset({"read:public", "read:base", "read:devices", "write:facility_status", "self"}),
+    "service": frozenset({"read:public", "read:base", "read:devices", "self"}),
 }
 """What each role may do; scopes then narrow which records."""
 
@@ -88,10 +88,40 @@ class Scope:
         if model is LifeCircleRun:
             return self._runs()
         if model is Event:
-            return sa.and_(Event.permission.in_(sorted(ROLE_PERMISSIONS.get(p.role, ()))), self._by_area(Event))
+            return sa.and_(
+                Event.permission.in_(sorted(ROLE_PERMISSIONS.get(p.role, ()))), self._by_area(Event), self._event_departments()
+            )
         if issubclass(model, AreaCoded):
             return self._by_area(model)
         return sa.true()
+
+    def writable(self, model: Any) -> sa.ColumnElement[bool]:
+        """A WHERE condition limiting ``model`` to the records the principal may change.
+
+        Narrower than reading: a street operator changes records in her streets, a grid officer
+        in his cells, a department handler only records his department owns (``owner_department``);
+        district-wide roles change anything their permission allows, every other role nothing.
+        The endpoint's permission is checked first; this says which records.
+        """
+        p = self.principal
+        if p.role in {"district_admin", "district_commander"}:
+            return sa.true()
+        if p.role in {"street_operator", "grid_officer"}:
+            return self._by_area(model)
+        owner = getattr(model, "owner_department", None)
+        if p.role == "department_handler" and owner is not None and p.department:
+            return owner == p.department  # type: ignore[no-any-return]
+        return sa.false()
+
+    def _event_departments(self) -> sa.ColumnElement[bool]:
+        """A department handler sees the events of records his department owns, not other departments'.
+
+        Events of records that belong to no department, and public ones, stay visible.
+        """
+        p = self.principal
+        if p.role != "department_handler":
+            return sa.true()
+        return sa.or_(Event.department.is_(None), Event.department == p.department, Event.permission == "read:public")
 
     def _by_area(self, model: type[AreaCoded]) -> sa.ColumnElement[bool]:
         """A street operator sees records filed under her streets; a grid officer under his cells."""
