@@ -51,6 +51,12 @@ MODELS = {"facility": Facility, "building": Building, "parcel": Parcel, "device"
 LON_COLUMNS = ("lon", "lng", "longitude", "x", "经度")
 LAT_COLUMNS = ("lat", "latitude", "y", "纬度")
 
+_MAX_NESTING = 32
+"""Deepest nesting of arrays and objects a GeoJSON feature may have. Geometries need 6; stored
+properties are served back by encoders that recurse once per level, and at a few hundred
+levels every listing that includes the record would fail."""
+_JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "true or false", list: "an array", type(None): "null"}
+
 
 def import_file(
     session: Session,
@@ -176,19 +182,59 @@ def _read_geojson(path: Path) -> Iterator[tuple[str, dict[str, Any], BaseGeometr
         where = f"feature {broken}" if broken else "the document"
         message = f"{path.name}: malformed JSON in {where} (line {error.lineno}, column {error.colno}): {error.msg}"
         raise ImportFailed(message, record=where if broken else None) from error
+    except (RecursionError, ValueError) as error:
+        # Nesting past the decoder's recursion limit, or an integer longer than Python converts.
+        broken = _broken_feature(text)
+        where = f"feature {broken}" if broken else "the document"
+        reason = f"is nested too deeply (over {_MAX_NESTING} levels)" if isinstance(error, RecursionError) else f"cannot be read: {error}"
+        message = f"{path.name}: {where} {reason}"
+        raise ImportFailed(message, record=where if broken else None) from error
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list):
         message = f"{path.name}: not a GeoJSON FeatureCollection"
         raise ImportFailed(message)
     for number, feature in enumerate(features, start=1):
-        properties = (feature or {}).get("properties") or {}
-        ref = _feature_ref(number, properties, feature.get("id") if isinstance(feature, dict) else None)
+        ref = _checked_feature(feature, number, path)
         try:
             geometry = shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None
         except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as error:
             message = f"{path.name}: {ref} has a malformed geometry: {error}"
             raise ImportFailed(message, record=ref) from error
-        yield ref, properties, geometry
+        yield ref, feature.get("properties") or {}, geometry
+
+
+def _checked_feature(feature: Any, number: int, path: Path) -> str:
+    """The reference of a feature that is an object with object properties, nested within reason."""
+    if not isinstance(feature, dict):
+        ref = f"feature {number}"
+        message = f"{path.name}: {ref} is not a GeoJSON Feature object but {_JSON_TYPES.get(type(feature), 'a value')}"
+        raise ImportFailed(message, record=ref)
+    properties = feature.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        ref = f"feature {number}"
+        message = f"{path.name}: {ref}: properties must be an object or null"
+        raise ImportFailed(message, record=ref)
+    ref = _feature_ref(number, properties or {}, feature.get("id"))
+    too_deep = _too_deep(feature)
+    if too_deep is not None:
+        message = f"{path.name}: {ref}: {too_deep} is nested too deeply (over {_MAX_NESTING} levels)"
+        raise ImportFailed(message, record=ref)
+    return ref
+
+
+def _too_deep(value: Any) -> str | None:
+    """Where a JSON value nests arrays and objects deeper than :data:`_MAX_NESTING`, if it does."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > _MAX_NESTING:
+            return where
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in reversed(list(children)):
+            stack.append((child, f"{where}[{key}]" if isinstance(item, list) else f"{where}.{key}".lstrip("."), depth + 1))
+    return None
 
 
 def _broken_feature(text: str) -> int | None:
@@ -201,7 +247,7 @@ def _broken_feature(text: str) -> int | None:
         position = _skip(text, position)
         try:
             _, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
+        except (RecursionError, ValueError):  # JSONDecodeError is a ValueError
             return number
         position = _skip(text, position)
         if not text.startswith(",", position):
