@@ -1,12 +1,16 @@
 """Records no importer can keep are refused with a 4xx naming them, and nothing is written.
 
-Done when: GeoJSON nested beyond reason and features that are not objects fail as
-ImportFailed naming the record (and the field where there is one), never as a server error.
+Done when: GeoJSON nested beyond reason, features that are not objects, NaN and Infinity
+anywhere in a record (JSON has neither) and numbers no column can hold fail as ImportFailed
+naming the record (and the field where there is one), never as a server error.
 """
 
 import json
 
+import numpy as np
+import pyogrio.raw
 import pytest
+import shapely
 from conftest import row_counts
 
 from huizhili.base.importers import import_file
@@ -50,3 +54,64 @@ def test_a_geojson_feature_that_cannot_be_kept_is_refused_naming_it(sessions, tm
     failure = refused(sessions, path)
     assert failure.record == "feature 3"
     assert "odd.geojson: feature 3" in str(failure) and detail in str(failure)
+
+
+@pytest.mark.parametrize(
+    ("feature", "field"),
+    [
+        ({**POINT, "properties": {"name": "B", "level": float("nan")}}, "properties.level is NaN"),
+        ({**POINT, "properties": {"tags": {"height": [1, float("inf")]}}}, "properties.tags.height[1] is Infinity"),
+        ({**POINT, "geometry": {"type": "Point", "coordinates": [float("nan"), 31.2]}}, "geometry.coordinates[0] is NaN"),
+        ({**POINT, "geometry": {"type": "Point", "coordinates": [121.4, float("-inf")]}}, "geometry.coordinates[1] is -Infinity"),
+    ],
+    ids=["nan-property", "nested-infinity", "nan-longitude", "infinite-latitude"],
+)
+def test_nan_or_infinity_in_geojson_is_refused_naming_record_and_field(sessions, tmp_path, feature, field):
+    path = collection(tmp_path / "odd.geojson", json.dumps(POINT), json.dumps(feature))
+    failure = refused(sessions, path)
+    assert failure.record == "feature 2"
+    assert f"odd.geojson: feature 2: {field}" in str(failure)
+
+
+@pytest.mark.parametrize("value", ["NaN", "inf", "1e999", "东经121"])
+def test_a_csv_coordinate_that_is_not_a_finite_number_is_refused_naming_the_column(sessions, tmp_path, value):
+    path = tmp_path / "points.csv"
+    path.write_text(f"name,经度,纬度\nA,121.4,31.2\nB,121.5,{value}\n", encoding="utf-8")
+    failure = refused(sessions, path, mapping={"lon": "经度", "lat": "纬度"})
+    assert failure.record == "line 3"
+    assert f"points.csv: line 3 has no valid coordinate in 纬度 ({value!r})" in str(failure)
+
+
+@pytest.mark.parametrize("floors", ["inf", "-Infinity", "3000000000"])
+def test_a_whole_number_no_column_can_hold_is_refused_naming_the_field(sessions, tmp_path, floors):
+    path = tmp_path / "blocks.csv"
+    path.write_text(f"name,floors,lon,lat\nA,6,121.4,31.2\nB,{floors},121.5,31.2\n", encoding="utf-8")
+    failure = refused(sessions, path, "building")
+    assert failure.record == "line 3"
+    assert "blocks.csv: line 3: floors must be a whole number" in str(failure)
+
+
+def test_infinity_in_a_geopackage_field_is_refused_but_an_empty_one_is_not(sessions, tmp_path):
+    path = tmp_path / "parks.gpkg"
+    wkb = shapely.to_wkb(shapely.points([(121.4, 31.2), (121.5, 31.2)]))
+    pyogrio.raw.write(path, wkb, [np.array([np.nan, np.inf])], ["area_ha"], geometry_type="Point", crs="EPSG:4326")
+    failure = refused(sessions, path)
+    assert failure.record == "feature 2"
+    assert "parks.gpkg: feature 2: area_ha is Infinity" in str(failure)
+
+
+def test_a_geopackage_point_at_infinity_is_refused_naming_it(sessions, tmp_path):
+    path = tmp_path / "parks.gpkg"
+    wkb = shapely.to_wkb(shapely.points([(121.4, 31.2), (np.inf, 31.2)]))
+    pyogrio.raw.write(path, wkb, [np.array(["A", "B"], dtype=object)], ["name"], geometry_type="Point", crs="EPSG:4326")
+    failure = refused(sessions, path)
+    assert failure.record == "feature 2"
+    assert "parks.gpkg: feature 2: geometry has coordinates that are NaN or Infinity" in str(failure)
+
+
+def test_an_empty_geometry_is_reported_not_blamed_on_the_coordinate_system(sessions, tmp_path):
+    empty = {**POINT, "geometry": {"type": "Point", "coordinates": []}}
+    path = collection(tmp_path / "odd.geojson", json.dumps(POINT), json.dumps(empty))
+    with transaction(sessions) as session:
+        report = import_file(session, path, "facility", constants={"kind": "park"})
+    assert (report.counts, report.rejected) == ({"facilities": 1}, [{"record": "feature 2", "reason": "empty geometry"}])

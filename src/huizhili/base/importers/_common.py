@@ -69,7 +69,7 @@ def convert_to_wgs84(records: Sequence[Record], source_crs: str) -> None:
 
 
 def check_wgs84_range(records: Sequence[Record], source: str) -> None:
-    """Refuse coordinates that cannot be longitude/latitude: the file's CRS was not given.
+    """Refuse coordinates that are not finite or cannot be longitude/latitude (the file's CRS was not given).
 
     Raises
     ------
@@ -77,8 +77,11 @@ def check_wgs84_range(records: Sequence[Record], source: str) -> None:
         Naming the first such record.
     """
     for record in records:
-        if record.geometry is None:
+        if record.geometry is None or record.geometry.is_empty:  # empty ones are reported by repair_geometries
             continue
+        if not np.isfinite(shapely.get_coordinates(record.geometry)).all():
+            message = f"{source}: {record.ref}: geometry has coordinates that are NaN or Infinity; numbers must be finite"
+            raise ImportFailed(message, record=record.ref)
         x0, y0, x1, y1 = record.geometry.bounds
         if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
             message = (

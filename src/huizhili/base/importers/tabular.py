@@ -55,6 +55,8 @@ _MAX_NESTING = 32
 """Deepest nesting of arrays and objects a GeoJSON feature may have. Geometries need 6; stored
 properties are served back by encoders that recurse once per level, and at a few hundred
 levels every listing that includes the record would fail."""
+_LARGEST_INT = 2**31 - 1
+"""Largest whole number an INTEGER column holds on PostgreSQL (larger ones failed as a server error)."""
 _JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "true or false", list: "an array", type(None): "null"}
 
 
@@ -215,22 +217,25 @@ def _checked_feature(feature: Any, number: int, path: Path) -> str:
         message = f"{path.name}: {ref}: properties must be an object or null"
         raise ImportFailed(message, record=ref)
     ref = _feature_ref(number, properties or {}, feature.get("id"))
-    too_deep = _too_deep(feature)
-    if too_deep is not None:
-        message = f"{path.name}: {ref}: {too_deep} is nested too deeply (over {_MAX_NESTING} levels)"
+    problem = _unfit(feature)
+    if problem is not None:
+        message = f"{path.name}: {ref}: {problem}"
         raise ImportFailed(message, record=ref)
     return ref
 
 
-def _too_deep(value: Any) -> str | None:
-    """Where a JSON value nests arrays and objects deeper than :data:`_MAX_NESTING`, if it does."""
+def _unfit(value: Any) -> str | None:
+    """What in a JSON value cannot be stored: nesting past :data:`_MAX_NESTING`, NaN or Infinity."""
     stack: list[tuple[Any, str, int]] = [(value, "", 0)]
     while stack:
         item, where, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            # Python's decoder accepts NaN, Infinity and 1e999; stored, they come back as null.
+            return f"{where} is {json.dumps(item)}; numbers must be finite"
         if not isinstance(item, dict | list):
             continue
         if depth > _MAX_NESTING:
-            return where
+            return f"{where} is nested too deeply (over {_MAX_NESTING} levels)"
         children = item.items() if isinstance(item, dict) else enumerate(item)
         for key, child in reversed(list(children)):
             stack.append((child, f"{where}[{key}]" if isinstance(item, list) else f"{where}.{key}".lstrip("."), depth + 1))
@@ -285,8 +290,8 @@ def _read_csv(path: Path, mapping: Mapping[str, str]) -> Iterator[tuple[str, dic
 
 def _point(properties: Mapping[str, Any], lon_column: str, lat_column: str, ref: str, path: Path) -> shapely.Point:
     """A point from two attribute columns."""
-    lon = _coordinate(properties.get(lon_column), ref, path)
-    lat = _coordinate(properties.get(lat_column), ref, path)
+    lon = _coordinate(properties, lon_column, ref, path)
+    lat = _coordinate(properties, lat_column, ref, path)
     return shapely.Point(lon, lat)
 
 
@@ -296,14 +301,15 @@ def _first_present(columns: Any, candidates: tuple[str, ...]) -> str | None:
     return next((lowered[c] for c in candidates if c in lowered), None)
 
 
-def _coordinate(value: Any, ref: str, path: Path) -> float:
-    """A finite float coordinate, or an error naming the record."""
+def _coordinate(properties: Mapping[str, Any], column: str, ref: str, path: Path) -> float:
+    """A finite float coordinate from a column, or an error naming the record and the column."""
+    value = properties.get(column)
     try:
-        number = float(value)
+        number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number):
-        message = f"{path.name}: {ref} has no valid coordinate ({value!r})"
+        message = f"{path.name}: {ref} has no valid coordinate in {column} ({value!r})"
         raise ImportFailed(message, record=ref)
     return number
 
@@ -330,12 +336,18 @@ def _read_ogr(path: Path, layer: str | None) -> Iterator[tuple[str, dict[str, An
     shapes = shapely.from_wkb(geometry) if geometry is not None else np.full(len(fields[0]) if fields else 0, None)
     for index, shape in enumerate(shapes):
         properties = {name: _plain(column[index]) for name, column in zip(names, fields, strict=True)}
-        yield _feature_ref(index + 1, properties, None), properties, shape
+        ref = _feature_ref(index + 1, properties, None)
+        infinite = next((name for name, value in properties.items() if isinstance(value, float) and math.isinf(value)), None)
+        if infinite is not None:
+            message = f"{path.name}: {ref}: {infinite} is {json.dumps(properties[infinite])}; numbers must be finite"
+            raise ImportFailed(message, record=ref)
+        yield ref, properties, shape
 
 
 def _plain(value: Any) -> Any:
-    """Numpy scalars to Python values, for JSON properties."""
-    return value.item() if isinstance(value, np.generic) else value
+    """Numpy scalars to Python values, for JSON properties; NaN, how GDAL hands over an empty real field, to None."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _record(
@@ -389,10 +401,14 @@ def _typed(raw: Any, kind: type, field: str, ref: str, path: Path) -> Any:
         return None
     if kind is int:
         try:
-            return int(float(raw))
-        except (TypeError, ValueError) as error:
+            number = int(float(raw))
+        except (TypeError, ValueError, OverflowError) as error:  # OverflowError: Infinity
             message = f"{path.name}: {ref}: {field} must be a whole number, not {raw!r}"
             raise ImportFailed(message, record=ref) from error
+        if abs(number) > _LARGEST_INT:
+            message = f"{path.name}: {ref}: {field} must be a whole number up to {_LARGEST_INT:,}, not {raw!r}"
+            raise ImportFailed(message, record=ref)
+        return number
     return str(raw).strip()
 
 
