@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,11 @@ def check_wgs84_range(records: Sequence[Record], source: str) -> None:
                 "give the file's coordinate system (--crs EPSG:<code>)"
             )
             raise ImportFailed(message, record=record.ref)
+
+
+def without_path(error: BaseException, path: Path, name: str) -> str:
+    """A library's error text with the file's path on this server replaced by the name its sender knows."""
+    return str(error).replace(str(path), name)
 
 
 def _to_wgs84_xy(xy: np.ndarray, name: str) -> np.ndarray:

@@ -27,6 +27,7 @@ from huizhili.base.importers._common import (
     drop_outside,
     finish_run,
     repair_geometries,
+    without_path,
     write_records,
 )
 from huizhili.base.kinds import FACILITY_KINDS
@@ -72,6 +73,7 @@ def import_file(
     tolerance_m: float = OUTSIDE_TOLERANCE_M,
     layer: str | None = None,
     source_name: str | None = None,
+    file_name: str | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a GeoJSON, GeoPackage, Shapefile or CSV file as facilities, buildings, parcels, devices or areas.
@@ -102,6 +104,9 @@ def import_file(
     source_name
         Names the source: records are keyed ``<source_name>:<id>``, and importing the same
         source again replaces them (reported). Default: the file's name without suffix.
+    file_name
+        How messages and the report name the file, e.g. the name an upload was sent under, so
+        that no server path shows. Default: its name on disk (the report: its path).
     progress
         Called as records are read and written.
 
@@ -124,14 +129,16 @@ def import_file(
     if unknown:
         message = f"{target} has no field {', '.join(sorted(unknown))}; fields: {', '.join(TARGETS[target])}"
         raise ValidationError(message)
-    report = ImportReport(importer=f"file:{target}", source=str(path))
+    path = Path(path)
+    name = file_name or path.name
+    report = ImportReport(importer=f"file:{target}", source=file_name or str(path))
     records = []
-    for ref, properties, geometry in _read_features(Path(path), mapping, layer):
-        records.append(_record(target, ref, properties, geometry, mapping, constants, path, source_name or Path(path).stem))
+    for ref, properties, geometry in _read_features(path, mapping, layer, name):
+        records.append(_record(target, ref, properties, geometry, mapping, constants, name, source_name or path.stem))
         if progress and len(records) % 10000 == 0:
             progress("reading", len(records))
-    convert_to_wgs84(records, source_crs or _declared_crs(Path(path), layer) or "wgs84")
-    check_wgs84_range(records, Path(path).name)
+    convert_to_wgs84(records, source_crs or _declared_crs(path, layer, name) or "wgs84")
+    check_wgs84_range(records, name)
     records = repair_geometries(records, report)
     if within is not None:
         area = find_area(session, within)
@@ -141,7 +148,7 @@ def import_file(
             raise ValidationError(message)
         records = drop_outside(records, boundary, area.name, tolerance_m, report)
     if target == "area":
-        report.counts["areas"] = upsert_areas(session, [_area_spec(r, path) for r in records])
+        report.counts["areas"] = upsert_areas(session, [_area_spec(r, name) for r in records])
     else:
         model = MODELS[target]
         report.counts[model.__tablename__] = len(write_records(session, model, records, report, progress))
@@ -149,32 +156,32 @@ def import_file(
 
 
 def _read_features(
-    path: Path, mapping: Mapping[str, str], layer: str | None
+    path: Path, mapping: Mapping[str, str], layer: str | None, name: str
 ) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
     """Yield (reference, properties, geometry) per feature, whatever the format."""
     if not path.is_file():
-        message = f"{path}: no such file"
+        message = f"{name}: no such file"
         raise ImportFailed(message)
     suffix = path.suffix.lower()
     if suffix in {".csv", ".txt"}:
-        yield from _read_csv(path, mapping)
+        yield from _read_csv(path, mapping, name)
         return
     if suffix in {".geojson", ".json"}:
-        features = _read_geojson(path)
+        features = _read_geojson(path, name)
     elif suffix in {".gpkg", ".shp", ".zip", ".fgb"}:
-        features = _read_ogr(path, layer)
+        features = _read_ogr(path, layer, name)
     else:
-        message = f"{path}: unsupported format {suffix!r}; use GeoJSON, GeoPackage, Shapefile or CSV"
+        message = f"{name}: unsupported format {suffix!r}; use GeoJSON, GeoPackage, Shapefile or CSV"
         raise ImportFailed(message)
     if "lon" in mapping and "lat" in mapping:
         # Coordinates in attribute columns win over the stored geometry (e.g. raw BD-09 values).
         for ref, properties, _ in features:
-            yield ref, properties, _point(properties, mapping["lon"], mapping["lat"], ref, path)
+            yield ref, properties, _point(properties, mapping["lon"], mapping["lat"], ref, name)
     else:
         yield from features
 
 
-def _read_geojson(path: Path) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
+def _read_geojson(path: Path, name: str) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
     """Parse GeoJSON ourselves so a broken file can be blamed on the exact feature."""
     text = path.read_text(encoding="utf-8-sig")
     try:
@@ -182,44 +189,44 @@ def _read_geojson(path: Path) -> Iterator[tuple[str, dict[str, Any], BaseGeometr
     except json.JSONDecodeError as error:
         broken = _broken_feature(text)
         where = f"feature {broken}" if broken else "the document"
-        message = f"{path.name}: malformed JSON in {where} (line {error.lineno}, column {error.colno}): {error.msg}"
+        message = f"{name}: malformed JSON in {where} (line {error.lineno}, column {error.colno}): {error.msg}"
         raise ImportFailed(message, record=where if broken else None) from error
     except (RecursionError, ValueError) as error:
         # Nesting past the decoder's recursion limit, or an integer longer than Python converts.
         broken = _broken_feature(text)
         where = f"feature {broken}" if broken else "the document"
         reason = f"is nested too deeply (over {_MAX_NESTING} levels)" if isinstance(error, RecursionError) else f"cannot be read: {error}"
-        message = f"{path.name}: {where} {reason}"
+        message = f"{name}: {where} {reason}"
         raise ImportFailed(message, record=where if broken else None) from error
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list):
-        message = f"{path.name}: not a GeoJSON FeatureCollection"
+        message = f"{name}: not a GeoJSON FeatureCollection"
         raise ImportFailed(message)
     for number, feature in enumerate(features, start=1):
-        ref = _checked_feature(feature, number, path)
+        ref = _checked_feature(feature, number, name)
         try:
             geometry = shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None
         except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as error:
-            message = f"{path.name}: {ref} has a malformed geometry: {error}"
+            message = f"{name}: {ref} has a malformed geometry: {error}"
             raise ImportFailed(message, record=ref) from error
         yield ref, feature.get("properties") or {}, geometry
 
 
-def _checked_feature(feature: Any, number: int, path: Path) -> str:
+def _checked_feature(feature: Any, number: int, name: str) -> str:
     """The reference of a feature that is an object with object properties, nested within reason."""
     if not isinstance(feature, dict):
         ref = f"feature {number}"
-        message = f"{path.name}: {ref} is not a GeoJSON Feature object but {_JSON_TYPES.get(type(feature), 'a value')}"
+        message = f"{name}: {ref} is not a GeoJSON Feature object but {_JSON_TYPES.get(type(feature), 'a value')}"
         raise ImportFailed(message, record=ref)
     properties = feature.get("properties")
     if properties is not None and not isinstance(properties, dict):
         ref = f"feature {number}"
-        message = f"{path.name}: {ref}: properties must be an object or null"
+        message = f"{name}: {ref}: properties must be an object or null"
         raise ImportFailed(message, record=ref)
     ref = _feature_ref(number, properties or {}, feature.get("id"))
     problem = _unfit(feature)
     if problem is not None:
-        message = f"{path.name}: {ref}: {problem}"
+        message = f"{name}: {ref}: {problem}"
         raise ImportFailed(message, record=ref)
     return ref
 
@@ -273,25 +280,25 @@ def _feature_ref(number: int, properties: Mapping[str, Any], feature_id: Any) ->
     return f"feature {number}" + (f" (id {identity})" if identity is not None else "")
 
 
-def _read_csv(path: Path, mapping: Mapping[str, str]) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
+def _read_csv(path: Path, mapping: Mapping[str, str], name: str) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
     """Rows of a CSV with longitude/latitude columns; line numbers count the header as line 1."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        message = f"{path.name}: unreadable CSV: {error}"
+        message = f"{name}: unreadable CSV: {without_path(error, path, name)}"
         raise ImportFailed(message) from error
     lon_column = mapping.get("lon") or _first_present(frame.columns, LON_COLUMNS)
     lat_column = mapping.get("lat") or _first_present(frame.columns, LAT_COLUMNS)
     for row_number, row in enumerate(frame.to_dict("records"), start=2):
         ref = f"line {row_number}"
-        geometry = _point(row, lon_column, lat_column, ref, path) if lon_column and lat_column else None
+        geometry = _point(row, lon_column, lat_column, ref, name) if lon_column and lat_column else None
         yield ref, row, geometry
 
 
-def _point(properties: Mapping[str, Any], lon_column: str, lat_column: str, ref: str, path: Path) -> shapely.Point:
+def _point(properties: Mapping[str, Any], lon_column: str, lat_column: str, ref: str, name: str) -> shapely.Point:
     """A point from two attribute columns."""
-    lon = _coordinate(properties, lon_column, ref, path)
-    lat = _coordinate(properties, lat_column, ref, path)
+    lon = _coordinate(properties, lon_column, ref, name)
+    lat = _coordinate(properties, lat_column, ref, name)
     return shapely.Point(lon, lat)
 
 
@@ -301,7 +308,7 @@ def _first_present(columns: Any, candidates: tuple[str, ...]) -> str | None:
     return next((lowered[c] for c in candidates if c in lowered), None)
 
 
-def _coordinate(properties: Mapping[str, Any], column: str, ref: str, path: Path) -> float:
+def _coordinate(properties: Mapping[str, Any], column: str, ref: str, name: str) -> float:
     """A finite float coordinate from a column, or an error naming the record and the column."""
     value = properties.get(column)
     try:
@@ -309,37 +316,37 @@ def _coordinate(properties: Mapping[str, Any], column: str, ref: str, path: Path
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number):
-        message = f"{path.name}: {ref} has no valid coordinate in {column} ({value!r})"
+        message = f"{name}: {ref} has no valid coordinate in {column} ({value!r})"
         raise ImportFailed(message, record=ref)
     return number
 
 
-def _declared_crs(path: Path, layer: str | None) -> str | None:
+def _declared_crs(path: Path, layer: str | None, name: str) -> str | None:
     """The CRS a GeoPackage or Shapefile declares, e.g. ``EPSG:32651`` (None for other formats)."""
     if path.suffix.lower() not in {".gpkg", ".shp", ".zip", ".fgb"}:
         return None
     try:
         return pyogrio.read_info(path, layer=layer).get("crs")  # type: ignore[no-any-return]
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
-        message = f"{path.name}: unreadable: {error}"
+        message = f"{name}: unreadable: {without_path(error, path, name)}"
         raise ImportFailed(message) from error
 
 
-def _read_ogr(path: Path, layer: str | None) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
+def _read_ogr(path: Path, layer: str | None, name: str) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
     """GeoPackage, Shapefile and friends through GDAL (pyogrio), reprojected later by our own code."""
     try:
         meta, _, geometry, fields = pyogrio.raw.read(path, layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as error:
-        message = f"{path.name}: unreadable: {error}"
+        message = f"{name}: unreadable: {without_path(error, path, name)}"
         raise ImportFailed(message) from error
-    names = list(meta["fields"])
+    columns = list(meta["fields"])
     shapes = shapely.from_wkb(geometry) if geometry is not None else np.full(len(fields[0]) if fields else 0, None)
     for index, shape in enumerate(shapes):
-        properties = {name: _plain(column[index]) for name, column in zip(names, fields, strict=True)}
+        properties = {column: _plain(values[index]) for column, values in zip(columns, fields, strict=True)}
         ref = _feature_ref(index + 1, properties, None)
-        infinite = next((name for name, value in properties.items() if isinstance(value, float) and math.isinf(value)), None)
+        infinite = next((k for k, v in properties.items() if isinstance(v, float) and math.isinf(v)), None)
         if infinite is not None:
-            message = f"{path.name}: {ref}: {infinite} is {json.dumps(properties[infinite])}; numbers must be finite"
+            message = f"{name}: {ref}: {infinite} is {json.dumps(properties[infinite])}; numbers must be finite"
             raise ImportFailed(message, record=ref)
         yield ref, properties, shape
 
@@ -357,7 +364,7 @@ def _record(
     geometry: BaseGeometry | None,
     mapping: Mapping[str, str],
     constants: Mapping[str, str],
-    path: Path,
+    name: str,
     source_name: str,
 ) -> Record:
     """Apply the mapping and type rules to one feature."""
@@ -367,19 +374,19 @@ def _record(
         column = mapping.get(field, field)
         raw = constants.get(field, properties.get(column))
         used.add(column)
-        fields[field] = _typed(raw, kind, field, ref, path)
+        fields[field] = _typed(raw, kind, field, ref, name)
     for field in REQUIRED.get(target, ()):
         if fields[field] is None:
-            message = f"{path.name}: {ref} has no {field} (map a column with --map {field}=COLUMN or set --set {field}=VALUE)"
+            message = f"{name}: {ref} has no {field} (map a column with --map {field}=COLUMN or set --set {field}=VALUE)"
             raise ImportFailed(message, record=ref)
     if target == "facility" and fields["kind"] not in FACILITY_KINDS:
-        message = f"{path.name}: {ref} has unknown facility kind {fields['kind']!r}"
+        message = f"{name}: {ref} has unknown facility kind {fields['kind']!r}"
         raise ImportFailed(message, record=ref)
     if target == "area" and fields["level"] not in AREA_LEVELS:
-        message = f"{path.name}: {ref} has unknown area level {fields['level']!r}"
+        message = f"{name}: {ref} has unknown area level {fields['level']!r}"
         raise ImportFailed(message, record=ref)
     if geometry is None and target != "area":
-        message = f"{path.name}: {ref} has no geometry"
+        message = f"{name}: {ref} has no geometry"
         raise ImportFailed(message, record=ref)
     identity = properties.get(mapping.get("id", "id"), properties.get("ID"))
     source_ref = _source_ref(source_name, identity if identity not in (None, "") else ref)
@@ -395,7 +402,7 @@ def _source_ref(stem: str, identity: Any) -> str:
     return f"{text[:47]}~{hashlib.sha1(text.encode()).hexdigest()[:16]}"
 
 
-def _typed(raw: Any, kind: type, field: str, ref: str, path: Path) -> Any:
+def _typed(raw: Any, kind: type, field: str, ref: str, name: str) -> Any:
     """Convert a raw cell to the field's type; empty cells become None."""
     if raw is None or (isinstance(raw, float) and math.isnan(raw)) or (isinstance(raw, str) and not raw.strip()):
         return None
@@ -403,19 +410,19 @@ def _typed(raw: Any, kind: type, field: str, ref: str, path: Path) -> Any:
         try:
             number = int(float(raw))
         except (TypeError, ValueError, OverflowError) as error:  # OverflowError: Infinity
-            message = f"{path.name}: {ref}: {field} must be a whole number, not {raw!r}"
+            message = f"{name}: {ref}: {field} must be a whole number, not {raw!r}"
             raise ImportFailed(message, record=ref) from error
         if abs(number) > _LARGEST_INT:
-            message = f"{path.name}: {ref}: {field} must be a whole number up to {_LARGEST_INT:,}, not {raw!r}"
+            message = f"{name}: {ref}: {field} must be a whole number up to {_LARGEST_INT:,}, not {raw!r}"
             raise ImportFailed(message, record=ref)
         return number
     return str(raw).strip()
 
 
-def _area_spec(record: Record, path: Path) -> AreaSpec:
+def _area_spec(record: Record, name: str) -> AreaSpec:
     """An area from a record; its geometry must be areal."""
     geometry = record.geometry
     if geometry is not None and geometry.geom_type not in {"Polygon", "MultiPolygon"}:
-        message = f"{path.name}: {record.ref}: an area needs a polygon, not a {geometry.geom_type}"
+        message = f"{name}: {record.ref}: an area needs a polygon, not a {geometry.geom_type}"
         raise ImportFailed(message, record=record.ref)
-    return AreaSpec(geometry=geometry, source=path.name, **record.fields)
+    return AreaSpec(geometry=geometry, source=name, **record.fields)
