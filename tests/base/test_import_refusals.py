@@ -115,3 +115,10 @@ def test_an_empty_geometry_is_reported_not_blamed_on_the_coordinate_system(sessi
     with transaction(sessions) as session:
         report = import_file(session, path, "facility", constants={"kind": "park"})
     assert (report.counts, report.rejected) == ({"facilities": 1}, [{"record": "feature 2", "reason": "empty geometry"}])
+
+
+def test_a_geojson_that_is_not_utf8_is_refused(sessions, tmp_path):
+    path = tmp_path / "parks.geojson"
+    path.write_bytes(json.dumps({"type": "FeatureCollection", "features": [POINT | {"properties": {"name": "徐家汇公园"}}]}, ensure_ascii=False).encode("gbk"))
+    failure = refused(sessions, path)
+    assert str(failure).startswith("parks.geojson: not UTF-8 text (")

@@ -183,7 +183,11 @@ def _read_features(
 
 def _read_geojson(path: Path, name: str) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
     """Parse GeoJSON ourselves so a broken file can be blamed on the exact feature."""
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        message = f"{name}: not UTF-8 text ({error.reason} at byte {error.start}); GeoJSON must be UTF-8"
+        raise ImportFailed(message) from error
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
