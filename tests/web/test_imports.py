@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import row_counts
 
-from huizhili.storage.models import ImportRun
+from huizhili.storage.models import Device, ImportRun
 
 
 @pytest.fixture
@@ -46,3 +46,29 @@ def test_the_kept_report_names_the_upload_as_sent(client, sessions, admin):
     with sessions() as session:
         latest = session.scalars(sa.select(ImportRun.source).order_by(ImportRun.id.desc())).first()
     assert latest == "toilets.csv"
+
+
+def device_upload(client, headers, rows: str):
+    csv = "id,code,sensor_kind,owner_department,lon,lat\n" + rows
+    return client.post("/api/imports", files={"file": ("sensors.csv", csv.encode(), "text/csv")}, data={"target": "device"}, headers=headers)
+
+
+def test_uploaded_devices_are_imported_and_replaced_by_the_next_upload(client, sessions, admin):
+    first = device_upload(client, admin, "1,PM-101,pm25,生态环境局,121.437,31.192\n")
+    again = device_upload(client, admin, "1,PM-101,pm10,生态环境局,121.437,31.192\n")
+    assert (first.status_code, first.json()["counts"]) == (201, {"devices": 1})
+    assert (again.status_code, again.json()["counts"]) == (201, {"devices": 1, "replaced_devices": 1})
+    with sessions() as session:
+        stored = session.execute(sa.select(Device.source_ref, Device.sensor_kind, Device.street_code).where(Device.code == "PM-101")).one()
+    assert tuple(stored) == ("upload-admin-sensors:1", "pm10", "310104014")
+
+
+def test_an_uploaded_device_code_already_in_use_is_refused_naming_the_record(client, sessions, admin):
+    before = row_counts(sessions)
+    response = device_upload(client, admin, "1,PM-101,pm25,生态环境局,121.437,31.192\n2,PM-XJH-1,pm25,生态环境局,121.438,31.193\n")
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "sensors.csv: line 3: device code 'PM-XJH-1' is already held by a device of another source",
+        "record": "line 3",
+    }
+    assert row_counts(sessions) == before

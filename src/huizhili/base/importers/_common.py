@@ -24,7 +24,8 @@ Progress = Callable[[str, int], None]
 OUTSIDE_TOLERANCE_M = 500.0
 """Default distance beyond the boundary within which a record still counts as inside."""
 
-_CHUNK = 5000
+CHUNK = 5000
+"""Values per statement, well under SQLite's and PostgreSQL's limits on bound parameters."""
 
 
 @dataclass
@@ -191,16 +192,16 @@ def write_records(
     """
     refs = [r.source_ref for r in records if r.source_ref]
     replaced = 0
-    for start in range(0, len(refs), _CHUNK):
-        result = session.execute(sa.delete(model).where(model.source_ref.in_(refs[start : start + _CHUNK])))  # type: ignore[attr-defined]
+    for start in range(0, len(refs), CHUNK):
+        result = session.execute(sa.delete(model).where(model.source_ref.in_(refs[start : start + CHUNK])))  # type: ignore[attr-defined]
         replaced += result.rowcount or 0
     if replaced:
         table = model.__tablename__  # type: ignore[attr-defined]
         report.counts[f"replaced_{table}"] = replaced
         report.notes.append(f"replaced {replaced} {table} imported earlier from the same source")
     ids: list[int] = []
-    for start in range(0, len(records), _CHUNK):
-        rows = [_row(model, record) for record in records[start : start + _CHUNK]]
+    for start in range(0, len(records), CHUNK):
+        rows = [_row(model, record) for record in records[start : start + CHUNK]]
         ids.extend(session.scalars(sa.insert(model).returning(model.id), rows))  # type: ignore[attr-defined]
         if progress:
             progress(f"writing {model.__tablename__}", len(ids))

@@ -4,7 +4,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +13,13 @@ import pandas as pd
 import pyogrio.raw
 import shapely
 import shapely.geometry
+import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from huizhili.base.areas import AreaSpec, area_geometry, find_area, upsert_areas
 from huizhili.base.importers._common import (
+    CHUNK,
     OUTSIDE_TOLERANCE_M,
     ImportReport,
     Progress,
@@ -117,7 +119,8 @@ def import_file(
     Raises
     ------
     ImportFailed
-        If the file is unreadable, truncated, or a record is malformed; names the record.
+        If the file is unreadable, truncated, or a record is malformed, or a device code is given
+        twice or held by a device of another source; names the record.
     ValidationError
         If the target, mapping or CRS is not valid.
     """
@@ -151,8 +154,31 @@ def import_file(
         report.counts["areas"] = upsert_areas(session, [_area_spec(r, name) for r in records])
     else:
         model = MODELS[target]
+        if model is Device:
+            _refuse_taken_codes(session, records, name)
         report.counts[model.__tablename__] = len(write_records(session, model, records, report, progress))
     return finish_run(session, report)
+
+
+def _refuse_taken_codes(session: Session, records: Sequence[Record], name: str) -> None:
+    """Refuse device codes (unique) given twice, or held by a device this import does not replace."""
+    first: dict[str, str] = {}
+    for record in records:
+        code = record.fields["code"]
+        if code in first:
+            message = f"{name}: {record.ref}: device code {code!r} is also given to {first[code]}"
+            raise ImportFailed(message, record=record.ref)
+        first[code] = record.ref
+    replaced = {record.source_ref for record in records}
+    codes = list(first)
+    held = set()
+    for start in range(0, len(codes), CHUNK):
+        rows = session.execute(sa.select(Device.code, Device.source_ref).where(Device.code.in_(codes[start : start + CHUNK])))
+        held.update(code for code, source_ref in rows if source_ref not in replaced)
+    taken = next((code for code in codes if code in held), None)
+    if taken is not None:
+        message = f"{name}: {first[taken]}: device code {taken!r} is already held by a device of another source"
+        raise ImportFailed(message, record=first[taken])
 
 
 def _read_features(
