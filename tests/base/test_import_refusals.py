@@ -1,7 +1,7 @@
 """Records no importer can keep are refused with a 4xx naming them, and nothing is written.
 
 Done when: GeoJSON nested beyond reason, features that are not objects, NaN and Infinity
-anywhere in a record (JSON has neither) and numbers no column can hold fail as ImportFailed
+anywhere in a record (JSON has neither) and numbers or text no column can hold fail as ImportFailed
 naming the record (and the field where there is one), never as a server error.
 """
 
@@ -122,3 +122,20 @@ def test_a_geojson_that_is_not_utf8_is_refused(sessions, tmp_path):
     path.write_bytes(json.dumps({"type": "FeatureCollection", "features": [POINT | {"properties": {"name": "徐家汇公园"}}]}, ensure_ascii=False).encode("gbk"))
     failure = refused(sessions, path)
     assert str(failure).startswith("parks.geojson: not UTF-8 text (")
+
+
+def test_text_longer_than_its_column_is_refused_naming_the_field(sessions, tmp_path):
+    path = tmp_path / "sensors.csv"
+    path.write_text(f"code,sensor_kind,lon,lat\nPM-1,pm25,121.4,31.2\n{'X' * 65},pm25,121.5,31.2\n", encoding="utf-8")
+    failure = refused(sessions, path, "device")
+    assert failure.record == "line 3"
+    assert "sensors.csv: line 3: code has 65 characters; at most 64 fit" in str(failure)
+
+
+def test_an_area_file_sent_under_a_long_name_imports_on_every_backend(sessions, tmp_path):
+    path = collection(tmp_path / "streets.geojson", json.dumps(
+        {"type": "Feature", "properties": {"code": "310104014", "name": "徐家汇街道", "level": "street"},
+         "geometry": shapely.geometry.mapping(shapely.box(121.43, 31.18, 121.45, 31.20))}))
+    with transaction(sessions) as session:
+        report = import_file(session, path, "area", file_name=f"{'街道边界' * 60}.geojson")
+    assert report.counts == {"areas": 1}

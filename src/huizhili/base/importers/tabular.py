@@ -34,7 +34,7 @@ from huizhili.base.importers._common import (
 )
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.errors import ImportFailed, ValidationError
-from huizhili.storage.models import AREA_LEVELS, Building, Device, Facility, Parcel
+from huizhili.storage.models import AREA_LEVELS, Area, Building, Device, Facility, Parcel
 
 _TEXT, _INT, _BOOL = str, int, bool
 TARGETS: dict[str, dict[str, type]] = {
@@ -404,7 +404,7 @@ def _record(
         column = mapping.get(field, field)
         raw = constants.get(field, properties.get(column))
         used.add(column)
-        fields[field] = _typed(raw, kind, field, ref, name)
+        fields[field] = _typed(raw, kind, field, ref, name, _longest(target, field))
     for field in REQUIRED.get(target, ()):
         if fields[field] is None:
             message = f"{name}: {ref} has no {field} (map a column with --map {field}=COLUMN or set --set {field}=VALUE)"
@@ -432,8 +432,14 @@ def _source_ref(stem: str, identity: Any) -> str:
     return f"{text[:47]}~{hashlib.sha1(text.encode()).hexdigest()[:16]}"
 
 
-def _typed(raw: Any, kind: type, field: str, ref: str, name: str) -> Any:
-    """Convert a raw cell to the field's type; empty cells become None."""
+def _longest(target: str, field: str) -> int | None:
+    """Most characters the column behind a field holds (None where unbounded or not text)."""
+    column = MODELS.get(target, Area).__table__.columns.get(field)  # type: ignore[attr-defined]
+    return getattr(column.type, "length", None) if column is not None else None
+
+
+def _typed(raw: Any, kind: type, field: str, ref: str, name: str, longest: int | None) -> Any:
+    """Convert a raw cell to the field's type, refusing text longer than ``longest``; empty cells become None."""
     if raw is None or (isinstance(raw, float) and math.isnan(raw)) or (isinstance(raw, str) and not raw.strip()):
         return None
     if kind is int:
@@ -446,7 +452,12 @@ def _typed(raw: Any, kind: type, field: str, ref: str, name: str) -> Any:
             message = f"{name}: {ref}: {field} must be a whole number up to {_LARGEST_INT:,}, not {raw!r}"
             raise ImportFailed(message, record=ref)
         return number
-    return str(raw).strip()
+    text = str(raw).strip()
+    if longest is not None and len(text) > longest:
+        # PostgreSQL refuses what SQLite would keep: refuse on both, naming the field.
+        message = f"{name}: {ref}: {field} has {len(text):,} characters; at most {longest} fit"
+        raise ImportFailed(message, record=ref)
+    return text
 
 
 def _area_spec(record: Record, name: str) -> AreaSpec:
@@ -455,4 +466,4 @@ def _area_spec(record: Record, name: str) -> AreaSpec:
     if geometry is not None and geometry.geom_type not in {"Polygon", "MultiPolygon"}:
         message = f"{name}: {record.ref}: an area needs a polygon, not a {geometry.geom_type}"
         raise ImportFailed(message, record=record.ref)
-    return AreaSpec(geometry=geometry, source=name, **record.fields)
+    return AreaSpec(geometry=geometry, source=name[: _longest("area", "source")], **record.fields)
