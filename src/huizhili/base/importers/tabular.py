@@ -171,7 +171,7 @@ def _refuse_taken_codes(session: Session, records: Sequence[Record], name: str) 
         first[code] = record.ref
     replaced = {record.source_ref for record in records}
     codes = list(first)
-    held = set()
+    held: set[str] = set()
     for start in range(0, len(codes), CHUNK):
         rows = session.execute(sa.select(Device.code, Device.source_ref).where(Device.code.in_(codes[start : start + CHUNK])))
         held.update(code for code, source_ref in rows if source_ref not in replaced)
@@ -434,7 +434,7 @@ def _source_ref(stem: str, identity: Any) -> str:
 
 def _longest(target: str, field: str) -> int | None:
     """Most characters the column behind a field holds (None where unbounded or not text)."""
-    column = MODELS.get(target, Area).__table__.columns.get(field)  # type: ignore[attr-defined]
+    column = MODELS.get(target, Area).__table__.columns.get(field)
     return getattr(column.type, "length", None) if column is not None else None
 
 
