@@ -70,6 +70,14 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     admin.dispose()
 
 
+def row_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
+    """Rows in every table of the platform: equal before and after means nothing was written."""
+    from huizhili.storage.models import Base
+
+    with sessions() as session:
+        return {t.name: session.scalar(sa.select(sa.func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+
+
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return session_factory(engine)

@@ -106,3 +106,10 @@ def test_a_committee_whose_street_is_missing_fails_and_writes_nothing(sessions):
         with transaction(sessions) as session:
             import_divisions(session, [COMMITTEES], PARENTS)
     assert row_counts(sessions) == {table: 0 for table in row_counts(sessions)}
+
+
+def test_an_unreadable_file_is_named_without_its_folder(sessions, tmp_path):
+    with pytest.raises(ImportFailed) as failure, transaction(sessions) as session:
+        import_divisions(session, [tmp_path / "streets.csv"])
+    assert str(failure.value).startswith("streets.csv: unreadable: ")
+    assert str(tmp_path) not in str(failure.value)

@@ -1,3 +1,6 @@
+import csv
+import io
+
 import pytest
 import sqlalchemy as sa
 
@@ -118,6 +121,18 @@ def test_csv_export_masks_the_same_way(client, role_headers, sessions):
     assert "13812345678" in plain.text
     with sessions() as session:
         assert session.scalar(sa.select(AccessLog.action)) == "export"
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "+cmd", "@SUM(1)", "-2+3"]
+
+
+def test_csv_export_keeps_display_names_that_look_like_formulas_as_text(client, role_headers, xuhui):
+    with transaction(xuhui) as session:
+        for number, name in enumerate(FORMULAS):
+            create_user(session, f"formula{number}", "analyst", display_name=name)
+    export = client.get("/api/users/export.csv", headers=role_headers["district_admin"])
+    names = {row["username"]: row["display_name"] for row in csv.DictReader(io.StringIO(export.text))}
+    assert [names[f"formula{number}"] for number in range(len(FORMULAS))] == [f"'{name}" for name in FORMULAS]
 
 
 def test_a_disabled_user_cannot_refresh(client, operator, sessions):

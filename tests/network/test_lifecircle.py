@@ -1,5 +1,6 @@
 """Life-circle coverage, checked against independent computations (networkx; geodesic lines)."""
 
+import csv
 import json
 
 import networkx as nx
@@ -15,7 +16,7 @@ from huizhili.network.finder import NetworkCache
 from huizhili.network.lifecircle import DETOUR_FACTOR, run_life_circle
 from huizhili.network.report import write_outputs
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Facility, LifeCircleCoverage
+from huizhili.storage.models import Area, Facility, LifeCircleCoverage
 
 GEOD = pyproj.Geod(ellps="WGS84")
 HELSINKI_BOX = (24.936, 60.165, 24.953, 60.179)  # the extract's walk network
@@ -165,3 +166,15 @@ def test_reports_render_as_png_maps_html_and_data(xuhui, tmp_path):
     origins = json.loads(files["origins.geojson"].read_text())
     assert len(origins["features"]) == len(result.origins)
     assert origins["features"][0]["properties"]["method"] == "estimated"
+
+
+def test_the_coverage_csv_keeps_a_formula_like_name_as_text_and_numbers_as_numbers(xuhui, tmp_path):
+    with transaction(xuhui) as session:
+        session.execute(sa.update(Area).where(Area.code == "310104014").values(name='=HYPERLINK("http://x","y")'))
+        result = run_life_circle(session, None, created_by="test", area="徐汇区", kinds=["health_centre"])
+        files = write_outputs(session, result, tmp_path / "run")
+    with files["coverage.csv"].open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert {row["area_name"] for row in rows if row["area_code"] == "310104014"} == {"'=HYPERLINK(\"http://x\",\"y\")"}
+    numbers = ("threshold_m", "population", "covered_population", "coverage", "target")
+    assert [[float(row[n]) if row[n] else None for n in numbers] for row in rows] == [[r[n] for n in numbers] for r in result.coverage]

@@ -4,7 +4,6 @@ Coverage tables, origins as GeoJSON, a map per facility kind (covered / not cove
 facilities marked) and an HTML report that puts them together.
 """
 
-import csv
 import html
 import json
 from pathlib import Path
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from huizhili.base.areas import area_geometry  # noqa: E402
 from huizhili.network.lifecircle import DETOUR_FACTOR, LifeCircleResult, reporting_areas  # noqa: E402
 from huizhili.network.loading import access_points  # noqa: E402
+from huizhili.spreadsheet import csv_text  # noqa: E402
 
 COVERED, UNCOVERED, FACILITY = "#2e8b57", "#d1495b", "#1f1f1f"
 
@@ -64,10 +64,7 @@ def _rows(result: LifeCircleResult, names: dict[str, str]) -> list[dict[str, Any
 
 def _write_csv(result: LifeCircleResult, names: dict[str, str], path: Path) -> Path:
     rows = _rows(result, names)
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]) if rows else ["area_code"])
-        writer.writeheader()
-        writer.writerows(rows)
+    path.write_text(csv_text(rows, list(rows[0]) if rows else ["area_code"]), encoding="utf-8", newline="")
     return path
 
 

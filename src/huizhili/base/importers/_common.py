@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,8 @@ Progress = Callable[[str, int], None]
 OUTSIDE_TOLERANCE_M = 500.0
 """Default distance beyond the boundary within which a record still counts as inside."""
 
-_CHUNK = 5000
+CHUNK = 5000
+"""Values per statement, well under SQLite's and PostgreSQL's limits on bound parameters."""
 
 
 @dataclass
@@ -69,7 +71,7 @@ def convert_to_wgs84(records: Sequence[Record], source_crs: str) -> None:
 
 
 def check_wgs84_range(records: Sequence[Record], source: str) -> None:
-    """Refuse coordinates that cannot be longitude/latitude: the file's CRS was not given.
+    """Refuse coordinates that are not finite or cannot be longitude/latitude (the file's CRS was not given).
 
     Raises
     ------
@@ -77,8 +79,11 @@ def check_wgs84_range(records: Sequence[Record], source: str) -> None:
         Naming the first such record.
     """
     for record in records:
-        if record.geometry is None:
+        if record.geometry is None or record.geometry.is_empty:  # empty ones are reported by repair_geometries
             continue
+        if not np.isfinite(shapely.get_coordinates(record.geometry)).all():
+            message = f"{source}: {record.ref}: geometry has coordinates that are NaN or Infinity; numbers must be finite"
+            raise ImportFailed(message, record=record.ref)
         x0, y0, x1, y1 = record.geometry.bounds
         if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
             message = (
@@ -86,6 +91,11 @@ def check_wgs84_range(records: Sequence[Record], source: str) -> None:
                 "give the file's coordinate system (--crs EPSG:<code>)"
             )
             raise ImportFailed(message, record=record.ref)
+
+
+def without_path(error: BaseException, path: Path, name: str) -> str:
+    """A library's error text with the file's path on this server replaced by the name its sender knows."""
+    return str(error).replace(str(path), name)
 
 
 def _to_wgs84_xy(xy: np.ndarray, name: str) -> np.ndarray:
@@ -182,16 +192,16 @@ def write_records(
     """
     refs = [r.source_ref for r in records if r.source_ref]
     replaced = 0
-    for start in range(0, len(refs), _CHUNK):
-        result = session.execute(sa.delete(model).where(model.source_ref.in_(refs[start : start + _CHUNK])))  # type: ignore[attr-defined]
+    for start in range(0, len(refs), CHUNK):
+        result = session.execute(sa.delete(model).where(model.source_ref.in_(refs[start : start + CHUNK])))  # type: ignore[attr-defined]
         replaced += result.rowcount or 0
     if replaced:
         table = model.__tablename__  # type: ignore[attr-defined]
         report.counts[f"replaced_{table}"] = replaced
         report.notes.append(f"replaced {replaced} {table} imported earlier from the same source")
     ids: list[int] = []
-    for start in range(0, len(records), _CHUNK):
-        rows = [_row(model, record) for record in records[start : start + _CHUNK]]
+    for start in range(0, len(records), CHUNK):
+        rows = [_row(model, record) for record in records[start : start + CHUNK]]
         ids.extend(session.scalars(sa.insert(model).returning(model.id), rows))  # type: ignore[attr-defined]
         if progress:
             progress(f"writing {model.__tablename__}", len(ids))

@@ -7,7 +7,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from huizhili.base.areas import AreaSpec, upsert_areas
-from huizhili.base.importers._common import ImportReport, finish_run
+from huizhili.base.importers._common import ImportReport, finish_run, without_path
 from huizhili.errors import ImportFailed, ValidationError
 
 LEVEL_BY_DIGITS = {6: "district", 9: "street", 12: "committee"}
@@ -60,7 +60,7 @@ def _read(path: Path) -> list[AreaSpec]:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        message = f"{path}: unreadable: {error}"
+        message = f"{path.name}: unreadable: {without_path(error, path, path.name)}"
         raise ImportFailed(message) from error
     missing = {"code", "name"} - set(frame.columns)
     if missing:

@@ -23,6 +23,7 @@ from huizhili.base.importers._common import (
     Record,
     finish_run,
     repair_geometries,
+    without_path,
     write_records,
 )
 from huizhili.base.kinds import building_use, kind_for_tags
@@ -57,7 +58,12 @@ def is_walkable(tags: Mapping[str, str]) -> bool:
 
 
 def import_osm(
-    session: Session, path: Path, *, clip: str | None = None, progress: Progress | None = None
+    session: Session,
+    path: Path,
+    *,
+    clip: str | None = None,
+    file_name: str | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import buildings, facilities, walkable ways and admin boundaries from an OSM file.
 
@@ -71,6 +77,9 @@ def import_osm(
         Code or name of an area: keep only what lies inside it (ways that cross it are kept
         whole, so the walk network stays connected at the edge). A boundary of that name in the
         file itself is preferred over the stored one, since it is complete.
+    file_name
+        How messages and the report name the file, e.g. the name an upload was sent under, so
+        that no server path shows. Default: its name on disk (the report: its path).
     progress
         Called every 100,000 OSM objects and as rows are written.
 
@@ -85,15 +94,16 @@ def import_osm(
         If the file is missing, truncated or not OSM data.
     """
     path = Path(path)
+    name = file_name or path.name
     if not path.is_file():
-        message = f"{path}: no such file"
+        message = f"{name}: no such file"
         raise ImportFailed(message)
-    report = ImportReport(importer="osm", source=str(path))
+    report = ImportReport(importer="osm", source=file_name or str(path))
     reader = _OsmReader(progress)
     try:
         reader.read(path)
     except (RuntimeError, ValueError) as error:
-        message = f"{path.name}: not a readable OSM file ({error}); nothing was imported"
+        message = f"{name}: not a readable OSM file ({without_path(error, path, name)}); nothing was imported"
         raise ImportFailed(message) from error
     buildings = repair_geometries(reader.buildings, report)
     facilities = repair_geometries(reader.facilities, report)

@@ -49,7 +49,7 @@ async def upload_import(
         stored = await _store_upload(file, settings.data_dir / "uploads", settings.upload_max_bytes)
     try:
         if form.target == "osm":
-            report = import_osm(session, stored, clip=form.clip)
+            report = import_osm(session, stored, clip=form.clip, file_name=file.filename)
         else:
             report = import_file(
                 session,
@@ -61,10 +61,11 @@ async def upload_import(
                 within=form.within,
                 # Keyed by uploader and file name: re-uploading a file replaces what it brought.
                 source_name=f"upload-{principal.username}-{Path(file.filename or 'file').stem}",
+                # Messages and the kept report name the file as sent, never its path here.
+                file_name=file.filename,
             )
     finally:
         stored.unlink(missing_ok=True)
-    report.source = file.filename or report.source
     return report.as_dict()
 
 

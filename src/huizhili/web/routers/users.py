@@ -1,7 +1,5 @@
 """Users, API keys and the access log, for administrators; the directory, masked by role, for staff."""
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,6 +17,7 @@ from huizhili.identity.accounts import (
 )
 from huizhili.policy import scope_for
 from huizhili.policy.privacy import present
+from huizhili.spreadsheet import csv_text
 from huizhili.storage.models import AccessLog, User, as_utc
 from huizhili.web.deps import SessionDep, SettingsDep, allow
 from huizhili.web.schemas import AccessLogEntry, ApiKeyIn, ApiKeyIssued, ApiKeyOut, UserIn, UserOut
@@ -53,11 +52,8 @@ def list_users(
 def export_users(session: SessionDep, principal: allow("read:users")) -> Response:
     """The same directory as CSV, with the same scope and masking."""
     records = _visible_users(session, principal, 1_000_000, 0, "export")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=_USER_FIELDS)
-    writer.writeheader()
-    writer.writerows({**r, "streets": " ".join(r["streets"]), "grid_cells": " ".join(r["grid_cells"])} for r in records)
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+    rows = ({**r, "streets": " ".join(r["streets"]), "grid_cells": " ".join(r["grid_cells"])} for r in records)
+    return Response(csv_text(rows, _USER_FIELDS), media_type="text/csv; charset=utf-8")
 
 
 @router.post("/users", response_model=UserOut, status_code=201)

@@ -1,0 +1,74 @@
+"""File imports over HTTP: a refused upload answers 4xx naming the record and the file as sent.
+
+Done when: no message shows where the server keeps uploads; the import report is kept under
+the name the file was sent with.
+"""
+
+import json
+import re
+
+import pytest
+import sqlalchemy as sa
+from conftest import row_counts
+
+from huizhili.storage.models import Device, ImportRun
+
+
+@pytest.fixture
+def admin(role_headers):
+    return role_headers["district_admin"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "target"),
+    [
+        ("parks.gpkg", b"not a geopackage", "facility"),
+        ("blocks.zip", b"not a zip", "building"),
+        ("broken.geojson", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "prop', "facility"),
+        ("xuhui.osm.pbf", b"not osm", "osm"),
+    ],
+    ids=["geopackage", "zipped-shapefile", "geojson", "osm"],
+)
+def test_a_refused_upload_names_the_file_as_sent_never_the_server_path(client, settings, sessions, admin, name, content, target):
+    before = row_counts(sessions)
+    response = client.post("/api/imports", files={"file": (name, content)}, data={"target": target, "constants": json.dumps({"kind": "park"} if target == "facility" else {})}, headers=admin)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith(f"{name}: ")
+    assert str(settings.data_dir) not in detail and "uploads" not in detail and not re.search(r"[0-9a-f]{32}", detail)
+    assert row_counts(sessions) == before
+
+
+def test_the_kept_report_names_the_upload_as_sent(client, sessions, admin):
+    upload = {"file": ("toilets.csv", b"id,name,lon,lat\n1,A,121.43,31.19\n", "text/csv")}
+    response = client.post("/api/imports", files=upload, data={"target": "facility", "constants": json.dumps({"kind": "toilet"})}, headers=admin)
+    assert response.status_code == 201, response.text
+    with sessions() as session:
+        latest = session.scalars(sa.select(ImportRun.source).order_by(ImportRun.id.desc())).first()
+    assert latest == "toilets.csv"
+
+
+def device_upload(client, headers, rows: str):
+    csv = "id,code,sensor_kind,owner_department,lon,lat\n" + rows
+    return client.post("/api/imports", files={"file": ("sensors.csv", csv.encode(), "text/csv")}, data={"target": "device"}, headers=headers)
+
+
+def test_uploaded_devices_are_imported_and_replaced_by_the_next_upload(client, sessions, admin):
+    first = device_upload(client, admin, "1,PM-101,pm25,生态环境局,121.437,31.192\n")
+    again = device_upload(client, admin, "1,PM-101,pm10,生态环境局,121.437,31.192\n")
+    assert (first.status_code, first.json()["counts"]) == (201, {"devices": 1})
+    assert (again.status_code, again.json()["counts"]) == (201, {"devices": 1, "replaced_devices": 1})
+    with sessions() as session:
+        stored = session.execute(sa.select(Device.source_ref, Device.sensor_kind, Device.street_code).where(Device.code == "PM-101")).one()
+    assert tuple(stored) == ("upload-admin-sensors:1", "pm10", "310104014")
+
+
+def test_an_uploaded_device_code_already_in_use_is_refused_naming_the_record(client, sessions, admin):
+    before = row_counts(sessions)
+    response = device_upload(client, admin, "1,PM-101,pm25,生态环境局,121.437,31.192\n2,PM-XJH-1,pm25,生态环境局,121.438,31.193\n")
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "sensors.csv: line 3: device code 'PM-XJH-1' is already held by a device of another source",
+        "record": "line 3",
+    }
+    assert row_counts(sessions) == before
