@@ -1,14 +1,11 @@
 """The live stream over a real socket: uvicorn serving the app, a WebSocket client watching."""
 
 import json
-import socket
-import threading
 import time
 from contextlib import ExitStack, contextmanager, suppress
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.routing import APIWebSocketRoute
 from starlette.routing import WebSocketRoute
 from websockets.exceptions import ConnectionClosed
@@ -19,7 +16,7 @@ from huizhili.config import load_settings
 from huizhili.identity.accounts import create_api_key, create_device_account, revoke
 from huizhili.storage.engine import transaction
 from huizhili.web import stream_hub
-from huizhili.web.app import ROUTERS, create_app, server_options
+from huizhili.web.app import ROUTERS, create_app
 
 XUJIAHUI = "310104014"
 STREAMED_PATHS = {"/api/stream"}
@@ -27,24 +24,12 @@ STREAMED_PATHS = {"/api/stream"}
 
 
 @pytest.fixture
-def live(tmp_path, engine, role_headers):
+def live(tmp_path, engine, role_headers, serve):
     """The app under uvicorn on a free port, polling fast, at most three streams per address."""
     settings = load_settings(environment="test", data_dir=tmp_path / "var", stream_poll_seconds=0.05,
                              stream_connections_per_address=3)
     app = create_app(settings, engine)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **server_options(settings)))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.02)
-    yield app, f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    return app, serve(app, settings)
 
 
 @contextmanager
