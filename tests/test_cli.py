@@ -79,3 +79,10 @@ def test_grid_cells_for_a_street(runner):
     assert "grid cells cut: " in made.stderr
     again = runner.invoke(main, ["base", "grid", "--area", "徐家汇街道"])
     assert again.exit_code == 1 and "not regenerated" in again.output
+
+
+def test_user_add_refuses_a_weak_password_typed_at_the_prompt(runner):
+    result = runner.invoke(main, ["user", "add", "zhang", "--role", "citizen"], input="zhang12345\nzhang12345\n")
+    assert result.exit_code == 1
+    assert "error: password must not contain the username" in result.stderr
+    assert "zhang12345" not in result.stderr

@@ -331,7 +331,7 @@ def user() -> None:
 @user.command(name="add")
 @click.argument("username")
 @click.option("--role", required=True, help="district_admin, district_commander, street_operator, department_handler, grid_officer, analyst, citizen, device or service.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters (prompted when omitted).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters, not a common one, not containing the username (prompted when omitted).")
 @click.option("--name", "display_name", help="Display name (personal: masked by role).")
 @click.option("--phone", help="Phone (personal: masked by role).")
 @click.option("--street", "streets", multiple=True, metavar="CODE", help="Street code a street operator covers (repeatable).")

@@ -1,27 +1,12 @@
 """The life-circle report as a person sees it: rendered in real Chromium."""
 
-import shutil
-
 import pytest
 
 from huizhili.network.lifecircle import run_life_circle
 from huizhili.network.report import write_outputs
 from huizhili.storage.engine import transaction
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)")]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+pytestmark = pytest.mark.browser
 
 
 def test_xuhui_report_shows_every_street_and_its_maps(xuhui, tmp_path, browser):

@@ -26,7 +26,7 @@ def server(tmp_path):
     env.pop("HUIZHILI_DATABASE_URL", None)
     cli = [sys.executable, "-m", "huizhili"]
     subprocess.run([*cli, "demo", "--no-serve"], env=env, check=True, capture_output=True)
-    subprocess.run([*cli, "user", "add", "admin", "--role", "district_admin", "--password", "a long admin password"], env=env, check=True, capture_output=True)
+    subprocess.run([*cli, "user", "add", "admin", "--role", "district_admin", "--password", "kettle on the canal barge"], env=env, check=True, capture_output=True)
     key = subprocess.run([*cli, "user", "api-key", "admin", "--name", "schemathesis"], env=env, check=True, capture_output=True, text=True).stdout.strip()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

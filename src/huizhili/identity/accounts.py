@@ -24,6 +24,7 @@ from huizhili.errors import (
     ValidationError,
 )
 from huizhili.identity import attempts
+from huizhili.identity.passwords import refusal_reason
 from huizhili.identity.roles import ROLES, SCOPE_FIELD
 from huizhili.identity.secrets import (
     hash_password,
@@ -36,7 +37,6 @@ from huizhili.storage.models import Area, Credential, Device, User, as_utc, utcn
 
 ACCESS_LIFETIME = timedelta(hours=1)
 REFRESH_LIFETIME = timedelta(days=14)
-MIN_PASSWORD_LENGTH = 10
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,16 @@ def create_user(
     Raises
     ------
     ValidationError
-        Unknown role, weak password, missing scope or unknown area codes.
+        Unknown role, a password :func:`~huizhili.identity.passwords.refusal_reason` refuses,
+        missing scope or unknown area codes.
     ConflictError
         If the username is taken.
     """
     if role not in ROLES:
         message = f"unknown role {role!r}; roles: {', '.join(ROLES)}"
         raise ValidationError(message)
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        message = f"password must be at least {MIN_PASSWORD_LENGTH} characters"
-        raise ValidationError(message)
+    if password is not None and (reason := refusal_reason(password, username)):
+        raise ValidationError(reason)
     streets, grid_cells = sorted(set(streets)), sorted(set(grid_cells))
     scope = {"streets": streets, "department": department, "grid_cells": grid_cells}
     if role in SCOPE_FIELD and not scope[SCOPE_FIELD[role]]:

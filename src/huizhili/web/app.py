@@ -11,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from huizhili import __version__
 from huizhili.config import Settings, load_settings
@@ -20,8 +22,9 @@ from huizhili.errors import HuizhiliError, ImportFailed, SignInDelayed
 from huizhili.network.finder import NetworkCache
 from huizhili.storage.engine import create_engine, session_factory
 from huizhili.web.deps import Allow, status_of
+from huizhili.web.headers import SecurityHeaders
 from huizhili.web.limits import BodySizeLimit, RateLimiter
-from huizhili.web.routers import auth, base, devices, events, imports, network, users
+from huizhili.web.routers import auth, base, devices, docs, events, imports, network, users
 from huizhili.web.schemas import Problem
 from huizhili.web.stream_hub import StreamHub
 
@@ -30,6 +33,14 @@ PUBLIC_PERMISSIONS = frozenset({"none", "read:public"})
 
 ROUTERS = (auth.router, base.router, users.router, devices.router, imports.router, network.router, events.router)
 """Every API router, mounted under ``/api``."""
+
+
+class _App(FastAPI):
+    """FastAPI with :class:`SecurityHeaders` outside its server-error handler, so a 500 carries them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """Build the app for ``settings``; the schema must already be migrated.
@@ -41,10 +52,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     engine
         An engine to share (tests); by default one is made from the settings.
     """
-    app = FastAPI(
+    app = _App(
         title="huizhili 汇治理",
         version=__version__,
         description="City operations platform: digital base, identity and area scoping.",
+        docs_url=None,  # our own pages (routers/docs.py) serve vendored copies instead of a CDN's
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine or create_engine(settings.resolved_database_url)
@@ -65,6 +78,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router, prefix="/api")
+    app.include_router(docs.router)
+    app.mount("/static", StaticFiles(directory=docs.STATIC), name="static")
     app.add_exception_handler(HuizhiliError, _problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from huizhili.identity.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from huizhili.identity.roles import ROLES
 
 
@@ -117,7 +118,7 @@ class UserIn(Strict):
 
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: RoleName  # type: ignore[valid-type]
-    password: str | None = Field(None, min_length=10, max_length=200)
+    password: str | None = Field(None, min_length=MIN_PASSWORD_LENGTH, max_length=200)
     display_name: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=32, pattern=r"^[0-9+\- ]+$")
     streets: list[str] = Field(default_factory=list, max_length=50)
