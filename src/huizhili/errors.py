@@ -51,12 +51,7 @@ class RateLimitedError(HuizhiliError, RuntimeError):
 
 
 class SignInDelayed(RateLimitedError):
-    """Too many failed sign-ins for an account or from an address: wait ``retry_after`` seconds.
-
-    The attempt is logged (committed) before the 429 is answered.
-    """
-
-    commit_first = True
+    """Too many failed sign-ins for an account or from an address: wait ``retry_after`` seconds."""
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)

@@ -6,14 +6,19 @@ stop every credential they should, on the next request.
 """
 
 import statistics
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import httpx
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
+from huizhili.errors import RecordedRefusal
 from huizhili.identity import attempts
-from huizhili.identity.accounts import close_account, create_user
+from huizhili.identity.accounts import close_account, create_user, refresh
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import AccessLog, utcnow
 
@@ -49,19 +54,28 @@ def test_guessing_is_delayed_even_for_a_caller_with_an_api_key(client, wang, rol
     assert "try again in" in delayed.json()["detail"]
 
 
-def test_the_delay_grows_but_a_stranger_cannot_lock_the_user_out_for_long(sessions, wang):
+def botnet(sessions, username, addresses, now, failures_each=1):
+    """Failed sign-ins on ``username`` from ``addresses``, half a second before ``now``."""
+    with transaction(sessions) as session:
+        for address in addresses:
+            for _ in range(failures_each):
+                session.add(AccessLog(at=now - timedelta(milliseconds=500), username=username, action=attempts.FAILED,
+                                      resource=attempts.RESOURCE, address=address))
+
+
+def test_the_delay_grows_but_strangers_cannot_lock_the_user_out(sessions, client, wang):
     assert [attempts.delay(attempts.PAIR, n).total_seconds() for n in (4, 5, 6, 9, 40)] == [0, 1, 2, 16, 900]
     assert attempts.delay(attempts.ACCOUNT, 100) == timedelta(seconds=60)
-    now = utcnow()
-    with transaction(sessions) as session:
-        for n in range(50):  # a botnet: fifty addresses, one guess each, just now
-            session.add(AccessLog(at=now - timedelta(seconds=1), username=wang, action=attempts.FAILED,
-                                  resource=attempts.RESOURCE, address=f"10.0.0.{n}"))
+    assert sign_in(client, wang).status_code == 200, "wang signs in from the office (testclient)"
+    now = utcnow() + timedelta(seconds=1)  # the strangers' failures come after her sign-in
+    botnet(sessions, wang, [f"10.0.0.{n}" for n in range(50)], now)
+    botnet(sessions, "someone-else", ["testclient"], now, failures_each=30)  # a colleague's machine, spraying
     with sessions() as session:
         seconds, counter = attempts.wait_needed(session, wang, "192.0.2.7", now=now)
-        assert counter == "this account" and seconds <= 60
-        assert attempts.wait_needed(session, wang, "192.0.2.7", now=now + timedelta(seconds=60)) is None
+        assert counter == "this account" and seconds <= 60, "from a new address, distributed guessing is slowed"
+        assert attempts.wait_needed(session, wang, "testclient", now=now) is None, "from her own address she is never locked out"
         assert attempts.wait_needed(session, "zhao", "192.0.2.7", now=now) is None, "other accounts are not slowed"
+    assert sign_in(client, wang).status_code == 200
 
 
 def test_one_address_spraying_many_accounts_is_delayed(sessions, wang):
@@ -73,6 +87,24 @@ def test_one_address_spraying_many_accounts_is_delayed(sessions, wang):
     with sessions() as session:
         assert attempts.wait_needed(session, "zhao", "198.51.100.9", now=now)[1] == "this address"
         assert attempts.wait_needed(session, "zhao", "198.51.100.10", now=now) is None
+
+
+def test_ipv6_addresses_count_by_their_network_and_long_names_by_what_is_kept():
+    assert attempts.counted_address("2001:db8:1:2:aaaa::1") == attempts.counted_address("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert attempts.counted_address("203.0.113.5") == "203.0.113.5"
+    assert attempts.counted_name("x" * 100) == "x" * 64
+
+
+def test_parallel_guesses_each_count(serve, settings, wang):
+    _, address = serve(settings)
+
+    def guess(n):
+        return httpx.post(f"http://{address}/api/auth/token", data={"username": wang, "password": f"guess {n}"}, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(guess, range(20)))
+    assert answers.count(401) == attempts.PAIR.free_failures, f"{answers.count(401)} passwords were checked in parallel"
+    assert answers.count(429) == 20 - attempts.PAIR.free_failures
 
 
 def test_a_successful_sign_in_clears_the_accounts_count(client, wang):
@@ -111,6 +143,41 @@ def test_logout_ends_the_refresh_token_too(client, wang):
     tokens = sign_in(client, wang).json()
     assert client.post("/api/auth/logout", headers=bearer(tokens)).status_code == 204
     assert client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+
+
+def test_two_refreshes_racing_with_one_token_count_as_reuse(client, engine, sessions, wang):
+    """The second refresh reads the token while the first has rotated it but not yet committed."""
+    token = sign_in(client, wang).json()["refresh_token"]
+    reached_update = threading.Event()
+
+    def spot(_conn, _cursor, statement, *_):
+        if threading.current_thread().name == "second" and statement.lstrip().upper().startswith("UPDATE CREDENTIALS"):
+            reached_update.set()
+
+    sa.event.listen(engine, "before_cursor_execute", spot)
+    outcome = {}
+
+    def second():
+        with sessions() as session:
+            try:
+                refresh(session, token)
+                outcome["second"] = "refreshed"
+            except RecordedRefusal:
+                outcome["second"] = "reuse"
+            session.commit()
+
+    try:
+        with sessions() as first:
+            pair = refresh(first, token)
+            racer = threading.Thread(target=second, name="second")
+            racer.start()
+            assert reached_update.wait(10), "the second refresh never got to rotating the token"
+            first.commit()
+        racer.join(20)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", spot)
+    assert outcome == {"second": "reuse"}
+    assert client.get("/api/auth/me", headers=bearer(pair.__dict__)).status_code == 401, "the whole family is revoked"
 
 
 def test_a_replayed_refresh_token_revokes_every_token_of_its_sign_in(client, wang):

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import row_counts
 
-from huizhili.storage.models import Device, ImportRun
+from huizhili.storage.models import Device, Facility, ImportRun
 
 
 @pytest.fixture
@@ -72,3 +72,43 @@ def test_an_uploaded_device_code_already_in_use_is_refused_naming_the_record(cli
         "record": "line 3",
     }
     assert row_counts(sessions) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("empty.csv", b"", "the CSV is empty"),
+        ("surrogate.geojson", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "\\ud800"},'
+                              b' "geometry": {"type": "Point", "coordinates": [121.43, 31.19]}}]}', "lone surrogate"),
+        ("nul.geojson", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"note": "a\\u0000b"},'
+                        b' "geometry": {"type": "Point", "coordinates": [121.43, 31.19]}}]}', "NUL"),
+    ],
+    ids=["empty-csv", "lone-surrogate", "nul"],
+)
+def test_text_no_database_can_store_is_refused_naming_the_record(client, sessions, admin, name, content, expected):
+    before = row_counts(sessions)
+    response = client.post("/api/imports", files={"file": (name, content)},
+                           data={"target": "facility", "constants": json.dumps({"kind": "park"})}, headers=admin)
+    assert response.status_code == 422, response.text
+    assert expected in response.json()["detail"]
+    assert row_counts(sessions) == before
+
+
+def test_a_facilitys_department_comes_with_its_import(client, sessions, admin):
+    csv = "name,lon,lat,department\n徐家汇公园,121.4395,31.1972,绿化市容局\n".encode()
+    response = client.post("/api/imports", files={"file": ("parks.csv", csv)}, headers=admin,
+                           data={"target": "facility", "constants": json.dumps({"kind": "park"}),
+                                 "mapping": json.dumps({"owner_department": "department"})})
+    assert response.status_code == 201, response.text
+    with sessions() as session:
+        assert session.scalar(sa.select(Facility.owner_department).where(Facility.name == "徐家汇公园")) == "绿化市容局"
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\x00b"], ids=["lone-surrogate", "nul"])
+def test_a_json_body_with_unstorable_text_is_a_422_not_a_500(client, role_headers, text):
+    admin = role_headers["district_admin"]
+    for method, path, body in [("PATCH", "/api/facilities/1/status", {"note": text}),
+                               ("POST", "/api/users", {"username": "someone", "role": "citizen", "display_name": text}),
+                               ("POST", "/api/users/citizen/api-keys", {"name": text})]:
+        response = client.request(method, path, content=json.dumps(body).encode(), headers={**admin, "Content-Type": "application/json"})
+        assert response.status_code == 422, f"{method} {path}: {response.status_code} {response.text}"

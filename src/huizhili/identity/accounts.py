@@ -37,6 +37,7 @@ from huizhili.storage.models import Area, Credential, Device, User, as_utc, utcn
 
 ACCESS_LIFETIME = timedelta(hours=1)
 REFRESH_LIFETIME = timedelta(days=14)
+USERNAME_MAX_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ def create_user(
     ConflictError
         If the username is taken.
     """
+    if not 1 <= len(username) <= USERNAME_MAX_LENGTH or username != username.strip():
+        message = f"a username has 1 to {USERNAME_MAX_LENGTH} characters and no surrounding spaces"
+        raise ValidationError(message)
     if role not in ROLES:
         message = f"unknown role {role!r}; roles: {', '.join(ROLES)}"
         raise ValidationError(message)
@@ -125,13 +129,13 @@ def sign_in(session: Session, username: str, password: str, *, address: str) -> 
     SignInDelayed
         If failures for the account or the address ask for a pause first.
     """
-    user = session.scalar(sa.select(User).where(User.username == username))
-    user_id = user.id if user is not None else None
+    attempts.one_at_a_time(session, username)
     if (wait := attempts.wait_needed(session, username, address)) is not None:
         seconds, counter = wait
-        attempts.log_attempt(session, username, address, attempts.DELAYED, user_id)
         message = f"too many failed sign-ins for {counter}; try again in {seconds} s"
         raise SignInDelayed(message, retry_after=seconds)
+    user = session.scalar(sa.select(User).where(User.username == username))
+    user_id = user.id if user is not None else None
     stored = user.password_hash if user is not None and user.active else None
     matches = verify_password(stored or _dummy_hash(), password)
     if user is None or stored is None or not matches:
@@ -169,13 +173,19 @@ def refresh(session: Session, refresh_token: str) -> TokenPair:
     credential = session.scalar(
         sa.select(Credential).where(Credential.secret_sha256 == secret_digest(refresh_token), Credential.kind == "refresh")
     )
-    if credential is not None and credential.revoked_at is not None:
+    if credential is None or (credential.expires_at and as_utc(credential.expires_at) <= utcnow()):
+        message = "invalid or expired credentials"
+        raise AuthenticationError(message)
+    # Revoke it only if still live: of two refreshes racing with one token, the second finds it
+    # revoked (PostgreSQL re-checks the row once the first commits) and counts as reuse.
+    rotated = session.execute(
+        sa.update(Credential).where(Credential.id == credential.id, Credential.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    if rotated.rowcount != 1:
         if credential.family is not None:
             _revoke(session, Credential.family == credential.family)
         message = "this refresh token was already used; every token of its sign-in is revoked, sign in again"
         raise RecordedRefusal(message)
-    credential = _live_credential(session, refresh_token, kinds=("refresh",))
-    credential.revoked_at = utcnow()
     user = session.get_one(User, credential.user_id)
     if not user.active:
         message = "account disabled"

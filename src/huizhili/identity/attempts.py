@@ -6,29 +6,40 @@ Three counters, so that neither guessing nor the defence against it can be turne
 - one account from one address: after 5 failures, 1 s, doubling per further failure, at most
   15 minutes — a guesser at the keyboard gets a few hundred tries a day;
 - one account from anywhere: after 10 failures, 1 s, doubling, at most 60 s — guessing spread
-  over many addresses is slowed too, but a stranger can never lock the real user out for more
-  than a minute;
+  over many addresses is slowed too;
 - one address, any account: after 20 failures in an hour, the same doubling up to 15 minutes —
   spraying one common password over many accounts.
 
-A successful sign-in clears the account's counters. An attempt made while a delay runs is
-refused without looking at the password (so it tells the guesser nothing), logged, and does not
-lengthen the delay.
+From an address where the account has signed in before (within 90 days) only the first
+counter applies: strangers elsewhere, or sharing the office's address with other accounts,
+cannot lock the real user out. A successful sign-in clears the account's counters. An attempt
+made while a delay runs is refused without looking at the password (so it tells the guesser
+nothing) and does not lengthen the delay; it is not logged, so refusals cannot grow the log.
+Attempts on one account are taken one at a time (:func:`one_at_a_time`), so parallel guesses
+each count. IPv6 addresses count by their /64 network, which one subscriber holds whole.
 """
 
+import ipaddress
 import math
+import threading
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from huizhili.storage.models import AccessLog, as_utc, utcnow
 
 RESOURCE = "sign_in"
 """``access_log.resource`` of sign-in attempts (filter the access log by it for an audit)."""
-SUCCEEDED, FAILED, DELAYED = "sign_in", "sign_in_failed", "sign_in_delayed"
-"""``access_log.action`` of a successful, a failed, and a refused-while-delayed attempt."""
+SUCCEEDED, FAILED = "sign_in", "sign_in_failed"
+"""``access_log.action`` of a successful and a failed attempt."""
+KNOWN_ADDRESS = timedelta(days=90)
+"""How long an address the account signed in from stays its own (exempt from the wider counters)."""
+_LOCK_SPACE = 0x7369676E  # "sign": the first key of the advisory locks on PostgreSQL
+_LOCAL_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 @dataclass(frozen=True)
@@ -54,25 +65,74 @@ def delay(counter: Counter, failures: int) -> timedelta:
     return min(timedelta(seconds=2**exponent), counter.longest)
 
 
+def counted_name(username: str) -> str:
+    """The username as the log keeps it (its column holds 64 characters)."""
+    return username[:64]
+
+
+def counted_address(address: str) -> str:
+    """The address as counted: IPv4 as it is, IPv6 as its /64 network."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 def wait_needed(session: Session, username: str, address: str, *, now: datetime | None = None) -> tuple[int, str] | None:
     """Seconds still to wait before ``username`` may try from ``address``, and which count says so.
 
     None when the attempt may go ahead.
     """
     now = as_utc(now or utcnow())
+    username, address = counted_name(username), counted_address(address)
+    counters: list[tuple[Counter, sa.ColumnElement[bool], bool]] = [
+        (PAIR, sa.and_(AccessLog.username == username, AccessLog.address == address), True)]
+    if not _known_address(session, username, address, now):
+        counters += [(ACCOUNT, AccessLog.username == username, True), (ADDRESS, AccessLog.address == address, False)]
     waits = []
-    for counter, condition in (
-        (PAIR, sa.and_(AccessLog.username == username, AccessLog.address == address)),
-        (ACCOUNT, AccessLog.username == username),
-        (ADDRESS, AccessLog.address == address),
-    ):
-        failures, latest = _failures(session, counter, condition, username if counter is not ADDRESS else None, now)
+    for counter, condition, per_account in counters:
+        failures, latest = _failures(session, counter, condition, username if per_account else None, now)
         if latest is None:
             continue
         remaining = (as_utc(latest) + delay(counter, failures) - now).total_seconds()
         if remaining > 0:
             waits.append((math.ceil(remaining), counter.name))
     return max(waits) if waits else None
+
+
+def _known_address(session: Session, username: str, address: str, now: datetime) -> bool:
+    """Whether the account signed in from this address within :data:`KNOWN_ADDRESS`."""
+    return session.scalar(
+        sa.select(AccessLog.id).where(
+            AccessLog.resource == RESOURCE, AccessLog.action == SUCCEEDED, AccessLog.username == username,
+            AccessLog.address == address, AccessLog.at > now - KNOWN_ADDRESS,
+        ).limit(1)
+    ) is not None
+
+
+def one_at_a_time(session: Session, username: str) -> None:
+    """Hold further attempts on ``username`` until this transaction ends.
+
+    Without it, parallel guesses all read the count before any of them is logged. PostgreSQL:
+    a transaction-scoped advisory lock (every server process); SQLite: a lock in this process.
+    """
+    username = counted_name(username)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_SPACE, sa.func.hashtext(username))))
+        return
+    lock = _LOCAL_LOCKS[zlib.crc32(username.encode()) % len(_LOCAL_LOCKS)]
+    lock.acquire()
+    held = [True]
+
+    def release(_session: Session, transaction: SessionTransaction, *_: Any) -> None:
+        if transaction.parent is None and held:
+            held.clear()
+            lock.release()
+
+    sa.event.listen(session, "after_transaction_end", release)
 
 
 def _failures(
@@ -99,6 +159,7 @@ def _failures(
 def log_attempt(session: Session, username: str, address: str, action: str, user_id: int | None) -> None:
     """Write one attempt to the access log (committed with the answer, whatever the answer is)."""
     session.add(
-        AccessLog(user_id=user_id, username=username[:64], action=action, resource=RESOURCE, address=address[:64])
+        AccessLog(user_id=user_id, username=counted_name(username), action=action, resource=RESOURCE,
+                  address=counted_address(address))
     )
     session.flush()

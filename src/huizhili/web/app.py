@@ -159,9 +159,11 @@ async def _invalid_request(_request: Request, error: RequestValidationError) -> 
 
 
 def _json_safe(value: Any) -> Any:
-    """Non-finite floats as text (JSON has no Infinity or NaN)."""
+    """Non-finite floats as text (JSON has no Infinity or NaN), lone surrogates escaped (UTF-8 has none)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
         return {key: _json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -3,10 +3,11 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from huizhili.identity.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from huizhili.identity.roles import ROLES
+from huizhili.storable import text_problem
 
 
 class Feature(BaseModel):
@@ -78,9 +79,16 @@ class Problem(BaseModel):
 
 
 class Strict(BaseModel):
-    """Request bodies refuse fields they do not define, and infinite or NaN numbers."""
+    """Request bodies refuse fields they do not define, infinite or NaN numbers, and unstorable text."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if problem := text_problem(value):
+            raise ValueError(problem)
+        return value
 
 
 class ImportForm(Strict):

@@ -34,11 +34,14 @@ from huizhili.base.importers._common import (
 )
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.errors import ImportFailed, ValidationError
+from huizhili.storable import text_problem
 from huizhili.storage.models import AREA_LEVELS, Area, Building, Device, Facility, Parcel
 
 _TEXT, _INT, _BOOL = str, int, bool
 TARGETS: dict[str, dict[str, type]] = {
-    "facility": {"kind": _TEXT, "name": _TEXT, "address": _TEXT, "phone": _TEXT, "opening_hours": _TEXT},
+    "facility": {
+        "kind": _TEXT, "name": _TEXT, "address": _TEXT, "phone": _TEXT, "opening_hours": _TEXT, "owner_department": _TEXT,
+    },
     "building": {"name": _TEXT, "use": _TEXT, "floors": _INT, "year": _INT, "households": _INT, "population": _INT},
     "parcel": {"name": _TEXT, "land_use": _TEXT},
     "device": {"code": _TEXT, "sensor_kind": _TEXT, "name": _TEXT, "owner_department": _TEXT},
@@ -314,6 +317,9 @@ def _read_csv(path: Path, mapping: Mapping[str, str], name: str) -> Iterator[tup
     """Rows of a CSV with longitude/latitude columns; line numbers count the header as line 1."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError as error:
+        message = f"{name}: the CSV is empty (no header line)"
+        raise ImportFailed(message) from error
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         message = f"{name}: unreadable CSV: {without_path(error, path, name)}"
         raise ImportFailed(message) from error
@@ -417,6 +423,9 @@ def _record(
         raise ImportFailed(message, record=ref)
     if geometry is None and target != "area":
         message = f"{name}: {ref} has no geometry"
+        raise ImportFailed(message, record=ref)
+    if (problem := text_problem(fields)) or (problem := text_problem(properties)):
+        message = f"{name}: {ref}: a text value {problem}"
         raise ImportFailed(message, record=ref)
     identity = properties.get(mapping.get("id", "id"), properties.get("ID"))
     source_ref = _source_ref(source_name, identity if identity not in (None, "") else ref)

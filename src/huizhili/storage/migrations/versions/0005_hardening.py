@@ -21,6 +21,10 @@ def upgrade() -> None:
     with op.batch_alter_table('credentials', schema=None) as batch_op:
         batch_op.add_column(sa.Column('family', sa.String(length=32), nullable=True))
         batch_op.create_index(batch_op.f('ix_credentials_family'), ['family'], unique=False)
+    # Tokens issued before families existed could not be revoked with their pair: sign in again.
+    op.execute(sa.text(
+        "UPDATE credentials SET revoked_at = CURRENT_TIMESTAMP WHERE kind IN ('access', 'refresh') AND revoked_at IS NULL"
+    ))
     with op.batch_alter_table('access_log', schema=None) as batch_op:
         batch_op.add_column(sa.Column('address', sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f('ix_access_log_address'), ['address'], unique=False)
