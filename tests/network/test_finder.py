@@ -1,16 +1,21 @@
 """The citizen's nearest-service finder: datums, walking order, live status, estimates."""
 
+import threading
+
 import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
 
+from huizhili.base.importers import import_file
 from huizhili.base.status import update_status
 from huizhili.network.finder import NetworkCache, nearest_services
+from huizhili.network.loading import load_walk_graph
+from huizhili.network.walkgraph import WalkGraph
 from huizhili.policy import scope_for
 from huizhili.policy.principal import UNRESTRICTED
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Building, Facility
+from huizhili.storage.models import Building, Facility, WalkWay
 
 EVERYTHING = scope_for(UNRESTRICTED)
 
@@ -101,3 +106,68 @@ def test_without_a_network_the_reachable_area_is_a_circle_around_the_point(xuhui
     radius = 10 * 60 * 1.0 / 1.3
     assert feature["properties"]["method"] == "estimated"
     assert max(abs(d - radius) for d in distances) < 2.0
+
+
+HERE = (24.938, 60.166)
+"""A point in central Helsinki; the test's sampling point starts here and moves about 1.4 km away."""
+
+
+def sampling_point_at(sessions, tmp_path, lon, lat):
+    """Import (or re-import: same source, same id) the one sampling point (a kind Helsinki has none of)."""
+    path = tmp_path / "sampling.csv"
+    path.write_text(f"id,name,lon,lat\n1,采样点,{lon},{lat}\n")
+    with transaction(sessions) as session:
+        import_file(session, path, "facility", constants={"kind": "sampling_point"})
+
+
+def test_a_moved_facility_is_answered_at_its_new_place_on_the_next_request_in_every_worker(helsinki, tmp_path):
+    workers = [NetworkCache(tmp_path / "cache") for _ in range(2)]  # two server processes, one cache folder
+
+    def walked(cache):
+        with helsinki() as session:
+            found = nearest_services(session, cache, *HERE, "sampling_point", 1)
+        assert found["method"] == "network"
+        return found["results"][0]["walking_distance_m"]
+
+    sampling_point_at(helsinki, tmp_path, *HERE)
+    assert all(walked(cache) < 30 for cache in workers)
+    sampling_point_at(helsinki, tmp_path, 24.951, 60.177)  # SQLite gives the new row the old id: count and max id agree
+    assert all(walked(cache) > 1300 for cache in workers), "a worker answered from before the move"
+
+
+def test_access_points_always_belong_to_the_graph_they_were_snapped_to(helsinki, tmp_path):
+    """Threads asking while the network changes never get points snapped to another graph."""
+    cache = NetworkCache(tmp_path / "cache")
+    problems = []
+
+    def ask():
+        for _ in range(15):
+            with helsinki() as session:
+                graph, _, snapped = cache.graph_and_points(session, "pharmacy")
+            if graph is not None and snapped is not None and int(snapped.edge.max()) >= graph.n_edges:
+                problems.append("an edge index beyond the graph")
+
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    for n in range(5):
+        with transaction(helsinki) as session:
+            session.execute(sa.delete(WalkWay).where(WalkWay.id == session.scalar(sa.select(sa.func.max(WalkWay.id)))))
+        sampling_point_at(helsinki, tmp_path, HERE[0] + n * 1e-4, HERE[1])
+    for asker in askers:
+        asker.join(60)
+    assert problems == []
+
+
+def test_a_cache_file_is_never_seen_half_written(helsinki, tmp_path, monkeypatch):
+    def crash_halfway(self, path):
+        path.write_bytes(b"PK\x03\x04 half a file")
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(WalkGraph, "save", crash_halfway)
+    with helsinki() as session, pytest.raises(OSError):
+        load_walk_graph(session, tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == [], "neither a half file under the real name nor a leftover"
+    monkeypatch.undo()
+    with helsinki() as session:
+        assert load_walk_graph(session, tmp_path / "cache").n_edges > 0

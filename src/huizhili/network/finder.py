@@ -7,9 +7,7 @@ after them, each saying so. Without a walk network near the point, distances are
 lines times :data:`~huizhili.network.lifecircle.DETOUR_FACTOR` and labelled ``estimated``.
 """
 
-import math
-import time
-from dataclasses import dataclass, field
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +23,11 @@ from huizhili.errors import ValidationError
 from huizhili.network.distances import nearest_k
 from huizhili.network.isochrone import isochrone
 from huizhili.network.lifecircle import DETOUR_FACTOR, MAX_SNAP_M
-from huizhili.network.loading import (
-    AccessPoints,
-    access_points,
-    load_walk_graph,
-    walk_ways_fingerprint,
-)
+from huizhili.network.loading import AccessPoints, access_points, load_walk_graph
 from huizhili.network.standards import WALKING_SPEED_M_PER_S
 from huizhili.network.walkgraph import Snapped, WalkGraph
 from huizhili.storage.models import Facility
+from huizhili.storage.versions import versions
 
 SEARCH_RADIUS_M = 5000.0
 """Facilities farther than this walk are not offered."""
@@ -41,49 +35,44 @@ SEARCH_RADIUS_M = 5000.0
 MAX_RESULTS = 50
 
 
-@dataclass
 class NetworkCache:
     """The walk graph and each kind's snapped access points, kept between requests.
 
-    Rebuilt when the stored walk ways or a kind's facilities change, which is checked by a
-    cheap fingerprint query at most every ``recheck_s`` seconds; live status is always read
-    fresh.
+    Keyed on the data versions of the walk ways and the facilities, read on every use (one
+    small query), so a change committed by any process is answered on the next request in
+    every worker. Live status is always read fresh. Safe to share between a server's threads.
     """
 
-    cache_dir: Path
-    recheck_s: float = 2.0
-    _graph: tuple[str | None, WalkGraph | None, float] = (None, None, -math.inf)
-    _points: dict[str, tuple[tuple[Any, ...], AccessPoints, Snapped | None, float]] = field(default_factory=dict)
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+        self._lock = threading.Lock()
+        self._graph: tuple[int | None, WalkGraph | None] = (None, None)
+        self._points: dict[tuple[int, int, str], tuple[AccessPoints, Snapped | None]] = {}
 
     def graph(self, session: Session) -> WalkGraph | None:
         """The current walk graph, or None when none is imported."""
-        now = time.monotonic()
-        if now - self._graph[2] < self.recheck_s:
-            return self._graph[1]
-        fingerprint = walk_ways_fingerprint(session)
-        if fingerprint != self._graph[0]:
-            self._graph = (fingerprint, load_walk_graph(session, self.cache_dir), now)
-            self._points.clear()
-        else:
-            self._graph = (fingerprint, self._graph[1], now)
-        return self._graph[1]
+        return self._current(session, versions(session))
 
-    def points(self, session: Session, kind: str, graph: WalkGraph | None) -> tuple[AccessPoints, Snapped | None]:
-        """The access points of ``kind`` and, with a graph, their places on it."""
-        now = time.monotonic()
-        cached = self._points.get(kind)
-        if cached is not None and now - cached[3] < self.recheck_s:
-            return cached[1], cached[2]
-        fingerprint = tuple(
-            session.execute(sa.select(sa.func.count(), sa.func.max(Facility.id)).where(Facility.kind == kind)).one()
-        )
-        if cached is not None and cached[0] == fingerprint:
-            self._points[kind] = (*cached[:3], now)
-            return cached[1], cached[2]
-        points = access_points(session, kind)
-        snapped = graph.snap(points.lon, points.lat) if graph is not None and len(points) else None
-        self._points[kind] = (fingerprint, points, snapped, now)
-        return points, snapped
+    def _current(self, session: Session, now: dict[str, int]) -> WalkGraph | None:
+        with self._lock:
+            if self._graph[0] != now["walk_ways"]:
+                self._graph = (now["walk_ways"], load_walk_graph(session, self.cache_dir))
+                self._points.clear()
+            return self._graph[1]
+
+    def graph_and_points(self, session: Session, kind: str) -> tuple[WalkGraph | None, AccessPoints, Snapped | None]:
+        """The walk graph, the access points of ``kind`` and, with a graph, their places on it."""
+        now = versions(session)
+        graph = self._current(session, now)
+        key = (now["walk_ways"], now["facilities"], kind)
+        with self._lock:
+            cached = self._points.get(key)
+            if cached is None:
+                points = access_points(session, kind)
+                snapped = graph.snap(points.lon, points.lat) if graph is not None and len(points) else None
+                self._points = {k: v for k, v in self._points.items() if k[:2] == key[:2]}
+                cached = self._points[key] = (points, snapped)
+        return graph, *cached
 
 
 def nearest_services(
@@ -131,8 +120,7 @@ def nearest_services(
         message = f"k must be between 1 and {MAX_RESULTS}"
         raise ValidationError(message)
     lon, lat = _wgs84_point(lon, lat, source_crs)
-    graph = cache.graph(session)
-    points, snapped = cache.points(session, kind, graph)
+    graph, points, snapped = cache.graph_and_points(session, kind)
     straight = _straight_m(lon, lat, points)
     method, walked = "estimated", straight * DETOUR_FACTOR
     if graph is not None and snapped is not None:
@@ -183,7 +171,7 @@ def _ranked(
     # Enough candidates that k open ones can come first even when the nearest are closed.
     candidates = sorted(best, key=lambda i: best[i][0])[: k * 4]
     facilities = {f.id: f for f in session.scalars(sa.select(Facility).where(Facility.id.in_(candidates)))}
-    # A facility replaced since the cache was filled is skipped until the cache re-checks.
+    # A facility replaced after the cache was keyed is skipped; the next request has the new version.
     candidates = [i for i in candidates if i in facilities]
     ordered = sorted(candidates, key=lambda i: (facilities[i].is_open is False, best[i][0]))[:k]
     return [_result(facilities[i], *best[i], method) for i in ordered]

@@ -1,12 +1,14 @@
 """The walk network and the facilities' access points, read from storage and cached.
 
-The graph is built from the stored walk ways once and kept in a cache file named after a
-fingerprint of the ``walk_ways`` table, so a server process and later runs reuse it until an
-import changes the ways.
+The graph is built from the stored walk ways once and kept in a cache file named after the
+``walk_ways`` data version (:mod:`huizhili.storage.versions`), so server processes and later
+runs reuse it until a write changes the ways. The file is written under a temporary name and
+moved into place, so a process reading it never sees half a file.
 """
 
-import hashlib
 import logging
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from huizhili.network.walkgraph import WalkGraph
 from huizhili.storage.models import Facility, WalkWay
+from huizhili.storage.versions import versions
 
 log = logging.getLogger(__name__)
 
@@ -40,31 +43,29 @@ class AccessPoints:
         return len(self.facility_ids)
 
 
-def walk_ways_fingerprint(session: Session) -> str | None:
-    """A short hash of the stored walk ways' count and ids; None when there are none."""
-    count, low, high = session.execute(sa.select(sa.func.count(), sa.func.min(WalkWay.id), sa.func.max(WalkWay.id))).one()
-    if not count:
-        return None
-    return hashlib.sha1(f"{count}:{low}:{high}".encode()).hexdigest()[:16]
-
-
 def load_walk_graph(session: Session, cache_dir: Path) -> WalkGraph | None:
     """The walk network of everything imported, or None when no walk ways are stored.
 
     Islands (ways not connected to the main network) are dropped so that nothing snaps to them.
     """
-    fingerprint = walk_ways_fingerprint(session)
-    if fingerprint is None:
-        return None
-    cached = cache_dir / f"walkgraph-{fingerprint}.npz"
+    version = versions(session)["walk_ways"]
+    cached = cache_dir / f"walkgraph-{version}.npz"
     if cached.exists():
         return WalkGraph.load(cached)
     rows = session.execute(sa.select(WalkWay.node_ids, WalkWay.geometry)).all()
+    if not rows:
+        return None
     graph = WalkGraph.from_ways(
         [node_ids for node_ids, _ in rows], [shapely.get_coordinates(geometry) for _, geometry in rows]
     ).largest_component()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    graph.save(cached)
+    descriptor, partial = tempfile.mkstemp(dir=cache_dir, prefix=".walkgraph-", suffix=".npz")
+    os.close(descriptor)
+    try:
+        graph.save(Path(partial))
+        os.replace(partial, cached)
+    finally:
+        Path(partial).unlink(missing_ok=True)
     log.info("walk graph built: %d nodes, %d edges", graph.n_nodes, graph.n_edges)
     return graph
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from huizhili.errors import ConfigurationError, MissingDependencyError
+from huizhili.storage.versions import track_versions
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 POSTGIS_TABLES = frozenset({"spatial_ref_sys", "geometry_columns", "geography_columns"})
@@ -95,8 +96,10 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory whose objects stay readable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """A session factory whose objects stay readable after commit, and whose writes bump data versions."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    track_versions(factory)
+    return factory
 
 
 @contextmanager

@@ -293,3 +293,12 @@ class LifeCircleCoverage(Base):
     covered_population: Mapped[float] = mapped_column(Float)
     coverage: Mapped[float | None] = mapped_column(Float, doc="Share of population covered, 0–1; None without population.")
     target: Mapped[float | None] = mapped_column(Float, doc="The standard's target share, 0–1.")
+
+
+class DataVersion(Base):
+    """How often a table that caches are built from has changed (``huizhili.storage.versions``)."""
+
+    __tablename__ = "data_versions"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
