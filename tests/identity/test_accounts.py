@@ -169,3 +169,18 @@ def test_the_access_log_answers_an_audit_by_reader_resource_and_period(client, r
     assert audit(limit=1, offset=1) == [("commander", "cases")]
     assert datetime.fromisoformat(client.get("/api/access-log", headers=admin).json()[0]["at"]).utcoffset() == timedelta(0)
     assert client.get("/api/access-log", headers=admin, params={"since": "0001-01-01T00:00:00+05:00"}).status_code == 422
+
+
+def test_those_who_call_people_back_read_a_contact_unmasked_and_logged(client, role_headers, sessions):
+    handler = role_headers["department_handler"]
+    with transaction(sessions) as session:
+        create_user(session, "li.handler", "department_handler", department="绿化市容局", phone="13900001111",
+                    display_name="李四")
+    contact = client.get("/api/users/li.handler/contact", headers=handler)
+    assert contact.status_code == 200 and contact.json()["phone"] == "13900001111"
+    with sessions() as session:
+        entry = session.scalars(sa.select(AccessLog).where(AccessLog.action == "contact")).one()
+    assert entry.username == "greening_handler" and entry.fields == ["display_name", "phone"]
+    assert client.get("/api/users/admin/contact", headers=handler).status_code == 404, "outside his department"
+    assert client.get("/api/users/li.handler/contact", headers=role_headers["analyst"]).status_code == 403
+    assert client.get("/api/users/li.handler/contact", headers=role_headers["district_commander"]).status_code == 200

@@ -14,7 +14,8 @@ PERMISSIONS: dict[str, str] = {
     "read:base": "Buildings, parcels and the 底数清 summaries.",
     "read:devices": "Sensing devices.",
     "read:users": "The user directory (personal fields masked unless read:personal).",
-    "read:personal": "Unmasked personal fields; every such read is logged.",
+    "read:personal": "Unmasked personal fields, to call a person back (commanders, operators and handlers "
+    "dispatching cases; never analysts or service accounts); every such read is logged.",
     "write:imports": "Importing files into the digital base.",
     "run:analysis": "Running life-circle analyses and site proposals (stored as runs).",
     "write:facility_status": "Setting a facility's live status (open, queue): in one's streets or cells, or of one's department's facilities.",

@@ -160,6 +160,15 @@ class Me(BaseModel):
     permissions: list[str]
 
 
+class ContactOut(BaseModel):
+    """How to reach a person: shown unmasked only to roles with read:personal, and logged."""
+
+    id: int
+    username: str
+    display_name: str | None
+    phone: str | None
+
+
 class ApiKeyIn(Strict):
     """A name for a new API key (which client or device uses it)."""
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from huizhili.errors import ValidationError
+from huizhili.errors import NotFoundError, ValidationError
 from huizhili.identity.accounts import (
     api_keys,
     close_account,
@@ -20,7 +20,15 @@ from huizhili.policy.privacy import present
 from huizhili.spreadsheet import csv_text
 from huizhili.storage.models import AccessLog, User, as_utc
 from huizhili.web.deps import SessionDep, SettingsDep, allow
-from huizhili.web.schemas import AccessLogEntry, ApiKeyIn, ApiKeyIssued, ApiKeyOut, UserIn, UserOut
+from huizhili.web.schemas import (
+    AccessLogEntry,
+    ApiKeyIn,
+    ApiKeyIssued,
+    ApiKeyOut,
+    ContactOut,
+    UserIn,
+    UserOut,
+)
 
 router = APIRouter(tags=["identity"])
 
@@ -54,6 +62,21 @@ def export_users(session: SessionDep, principal: allow("read:users")) -> Respons
     records = _visible_users(session, principal, 1_000_000, 0, "export")
     rows = ({**r, "streets": " ".join(r["streets"]), "grid_cells": " ".join(r["grid_cells"])} for r in records)
     return Response(csv_text(rows, _USER_FIELDS), media_type="text/csv; charset=utf-8")
+
+
+@router.get("/users/{username}/contact", response_model=ContactOut)
+def user_contact(
+    session: SessionDep,
+    principal: allow("read:personal"),
+    username: str = Path(min_length=1, max_length=64),
+) -> dict[str, Any]:
+    """A colleague's name and phone, unmasked, to call them back; within the caller's scope, and logged."""
+    user = session.scalar(sa.select(User).where(User.username == username, scope_for(principal).condition(User)))
+    if user is None:
+        message = f"no user {username!r}"
+        raise NotFoundError(message)
+    record = {"id": user.id, "username": user.username, "display_name": user.display_name, "phone": user.phone}
+    return present(session, principal, "users", [record], "contact")[0]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
