@@ -11,6 +11,7 @@ import click
 
 from huizhili.config import Settings, load_settings
 from huizhili.errors import HuizhiliError
+from huizhili.policy import Scope
 from huizhili.storage.engine import create_engine, migrate, session_factory, transaction
 from huizhili.storage.models import as_utc
 
@@ -202,7 +203,7 @@ def summary(area: str | None, as_json: bool) -> None:
 
     context = _run(_Context)
     with context.sessions() as session:
-        result = _run(lambda: summarise(session, area))
+        result = _run(lambda: summarise(session, area, Scope.system()))
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -268,7 +269,7 @@ def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[st
         result = _run(lambda: run_life_circle(
             session, graph, created_by="cli", area=area, kinds=kinds or None,
             metres={k: float(v) for k, v in _pairs(distances).items()}, targets={k: float(v) for k, v in _pairs(targets).items()},
-            speed_m_per_s=speed, origins=origins,
+            speed_m_per_s=speed, origins=origins, scope=Scope.system(),
         ))
         folder = context.settings.data_dir / "runs" / f"lifecircle-{result.run_id}"
         files = write_outputs(session, result, folder)
@@ -297,7 +298,8 @@ def lifecircle_siting(kind: str, threshold: float, k: int, area: str | None, ori
     context = _run(_Context)
     with context.sessions() as session:
         graph = NetworkCache(context.settings.data_dir / "cache").graph(session)
-        result = _run(lambda: propose_sites(session, graph, kind=kind, threshold_m=threshold, k=k, area=area, origins=origins))
+        result = _run(lambda: propose_sites(session, graph, kind=kind, threshold_m=threshold, k=k, area=area, origins=origins,
+                                            scope=Scope.system()))
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 

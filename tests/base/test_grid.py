@@ -72,8 +72,9 @@ def test_bad_sizes_and_levels_are_refused(xuhui, area, size):
 
 def test_a_street_is_still_broken_down_by_its_committees(xuhui):
     from huizhili.base.summary import summarise
+    from huizhili.policy import Scope
 
     with transaction(xuhui) as session:
         make_grid(session, "徐家汇街道", size_m=250)
-        children = summarise(session, XUJIAHUI)["children"]
+        children = summarise(session, XUJIAHUI, Scope.system())["children"]
     assert children and all(len(child["code"]) == 12 and "G" not in child["code"] for child in children)

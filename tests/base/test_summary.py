@@ -3,11 +3,12 @@ import pytest
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.base.summary import summarise
 from huizhili.errors import NotFoundError
+from huizhili.policy import Scope
 
 
 def test_district_summary_counts_facilities_by_kind_per_street(xuhui):
     with xuhui() as session:
-        result = summarise(session, "徐汇区")
+        result = summarise(session, "徐汇区", Scope.system())
     streets = {child["name"]: child for child in result["children"]}
     assert result["code"] == "310104"
     assert result["health_centre"] == 12  # 虹梅路街道's centre lies where no boundary is known yet
@@ -21,7 +22,7 @@ def test_district_summary_counts_facilities_by_kind_per_street(xuhui):
 
 def test_summary_of_everything_counts_unassigned_records_too(xuhui):
     with xuhui() as session:
-        result = summarise(session)
+        result = summarise(session, None, Scope.system())
     assert result["name"] == "all"
     assert result["health_centre"] == 13
     assert [child["code"] for child in result["children"]] == ["310100"]
@@ -29,7 +30,7 @@ def test_summary_of_everything_counts_unassigned_records_too(xuhui):
 
 def test_building_population_estimates_add_up(helsinki):
     with helsinki() as session:
-        result = summarise(session)
+        result = summarise(session, None, Scope.system())
     assert result["buildings"] == 446
     assert result["population_source"] == "building estimates"
     assert result["population"] > 0
@@ -37,4 +38,4 @@ def test_building_population_estimates_add_up(helsinki):
 
 def test_unknown_area_is_refused(xuhui):
     with xuhui() as session, pytest.raises(NotFoundError, match="不存在街道"):
-        summarise(session, "不存在街道")
+        summarise(session, "不存在街道", Scope.system())

@@ -15,8 +15,11 @@ from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.network.finder import NetworkCache
 from huizhili.network.lifecircle import DETOUR_FACTOR, run_life_circle
 from huizhili.network.report import write_outputs
+from huizhili.policy import Scope
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Area, Facility, LifeCircleCoverage
+
+SYSTEM = Scope.system()
 
 GEOD = pyproj.Geod(ellps="WGS84")
 HELSINKI_BOX = (24.936, 60.165, 24.953, 60.179)  # the extract's walk network
@@ -82,7 +85,7 @@ def stored_coverage(sessions, run_id, kind, area_code, threshold):
 def test_helsinki_coverage_matches_networkx(helsinki_areas, tmp_path):
     with transaction(helsinki_areas) as session:
         graph = NetworkCache(tmp_path).graph(session)
-        result = run_life_circle(session, graph, created_by="test", area="900000", kinds=["pharmacy"], origins="grid")
+        result = run_life_circle(session, graph, created_by="test", area="900000", kinds=["pharmacy"], origins="grid", scope=SYSTEM)
         pharmacies = session.execute(sa.select(Facility.lon, Facility.lat).where(Facility.kind == "pharmacy")).all()
     assert result.method == "network"
     origins = result.origins
@@ -102,7 +105,7 @@ def test_helsinki_report_renders_with_walked_distances(helsinki_areas, tmp_path)
 
     with transaction(helsinki_areas) as session:
         graph = NetworkCache(tmp_path).graph(session)
-        result = run_life_circle(session, graph, created_by="test", area="900000", origins="grid")
+        result = run_life_circle(session, graph, created_by="test", area="900000", origins="grid", scope=SYSTEM)
         files = write_outputs(session, result, tmp_path / "run")
     assert result.method == "network" and "pharmacy" in result.distances and "park" in result.distances
     with Image.open(files["map-park.png"]) as image:
@@ -115,7 +118,7 @@ def test_helsinki_report_renders_with_walked_distances(helsinki_areas, tmp_path)
 def test_building_origins_weight_coverage_by_residents(helsinki_areas, tmp_path):
     with transaction(helsinki_areas) as session:
         graph = NetworkCache(tmp_path).graph(session)
-        result = run_life_circle(session, graph, created_by="test", kinds=["park"], origins="buildings")
+        result = run_life_circle(session, graph, created_by="test", kinds=["park"], origins="buildings", scope=SYSTEM)
     covered = result.distances["park"] <= 300
     overall = next(r for r in result.coverage if r["area_code"] == "all" and r["threshold_m"] == 300)
     assert result.origins.source == "buildings"
@@ -126,7 +129,7 @@ def test_building_origins_weight_coverage_by_residents(helsinki_areas, tmp_path)
 
 def test_xuhui_demo_coverage_is_estimated_and_matches_geodesic_lines(xuhui, tmp_path):
     with transaction(xuhui) as session:
-        result = run_life_circle(session, None, created_by="test", area="徐汇区", kinds=["health_centre"])
+        result = run_life_circle(session, None, created_by="test", area="徐汇区", kinds=["health_centre"], scope=SYSTEM)
         centres = session.execute(sa.select(Facility.lon, Facility.lat).where(Facility.kind == "health_centre")).all()
     assert result.method == "estimated" and result.origins.source == "grid"
     lon, lat = result.origins.lon, result.origins.lat
@@ -140,10 +143,10 @@ def test_xuhui_demo_coverage_is_estimated_and_matches_geodesic_lines(xuhui, tmp_
 
 def test_a_later_run_shows_change(xuhui, tmp_path):
     with transaction(xuhui) as session:
-        before = run_life_circle(session, None, created_by="test", area="徐家汇街道", kinds=["park"], metres={"park": 300})
+        before = run_life_circle(session, None, created_by="test", area="徐家汇街道", kinds=["park"], metres={"park": 300}, scope=SYSTEM)
         session.add(Facility(kind="park", name="徐家汇公园", geometry=shapely.Point(121.4375, 31.1960), lon=121.4375, lat=31.1960, properties={}))
         session.flush()
-        after = run_life_circle(session, None, created_by="test", area="徐家汇街道", kinds=["park"], metres={"park": 300})
+        after = run_life_circle(session, None, created_by="test", area="徐家汇街道", kinds=["park"], metres={"park": 300}, scope=SYSTEM)
     first = next(r for r in before.coverage if r["area_code"] == "310104014" and r["threshold_m"] == 300)
     second = next(r for r in after.coverage if r["area_code"] == "310104014" and r["threshold_m"] == 300)
     assert first["coverage"] == 0 and second["coverage"] > 0
@@ -154,7 +157,7 @@ def test_reports_render_as_png_maps_html_and_data(xuhui, tmp_path):
     from PIL import Image
 
     with transaction(xuhui) as session:
-        result = run_life_circle(session, None, created_by="test", area="徐汇区")
+        result = run_life_circle(session, None, created_by="test", area="徐汇区", scope=SYSTEM)
         files = write_outputs(session, result, tmp_path / "run")
     assert set(files) >= {"coverage.csv", "coverage.json", "origins.geojson", "report.html", "map-health_centre.png", "map-metro_station.png"}
     with Image.open(files["map-health_centre.png"]) as image:
@@ -171,7 +174,7 @@ def test_reports_render_as_png_maps_html_and_data(xuhui, tmp_path):
 def test_the_coverage_csv_keeps_a_formula_like_name_as_text_and_numbers_as_numbers(xuhui, tmp_path):
     with transaction(xuhui) as session:
         session.execute(sa.update(Area).where(Area.code == "310104014").values(name='=HYPERLINK("http://x","y")'))
-        result = run_life_circle(session, None, created_by="test", area="徐汇区", kinds=["health_centre"])
+        result = run_life_circle(session, None, created_by="test", area="徐汇区", kinds=["health_centre"], scope=SYSTEM)
         files = write_outputs(session, result, tmp_path / "run")
     with files["coverage.csv"].open(encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))

@@ -4,14 +4,17 @@ import pytest
 
 from huizhili.network.lifecircle import run_life_circle
 from huizhili.network.report import write_outputs
+from huizhili.policy import Scope
 from huizhili.storage.engine import transaction
+
+SYSTEM = Scope.system()
 
 pytestmark = pytest.mark.browser
 
 
 def test_xuhui_report_shows_every_street_and_its_maps(xuhui, tmp_path, browser):
     with transaction(xuhui) as session:
-        result = run_life_circle(session, None, created_by="test", area="徐汇区")
+        result = run_life_circle(session, None, created_by="test", area="徐汇区", scope=SYSTEM)
         files = write_outputs(session, result, tmp_path / "run")
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     page.goto(files["report.html"].as_uri())

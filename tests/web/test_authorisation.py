@@ -5,10 +5,13 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from huizhili.errors import ForbiddenError
 from huizhili.events import publish
 from huizhili.identity.accounts import create_api_key, create_user
+from huizhili.policy import Principal, Scope
+from huizhili.policy.rules import READ_RULES
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Base, Credential, Device, Facility, User
+from huizhili.storage.models import AccessLog, Base, Credential, Device, Facility, ImportRun, User
 
 # The intended matrix, written from the roles' descriptions (not read from the implementation).
 # read:personal: those who call people back (commanders, street operators, department handlers
@@ -242,3 +245,21 @@ def test_department_handlers_see_events_of_their_departments_records_only(client
     assert seen("district_admin") == ["PM-TP-1", "PM-XJH-1", "PM-XJH-2"]
     assert seen("department_handler") == ["PM-TP-1", "PM-XJH-2"], "生态环境局's device is not 绿化市容局's business"
     assert seen("street_operator") == ["PM-XJH-1", "PM-XJH-2"]
+
+
+def test_every_table_has_exactly_one_read_rule_and_unknown_tables_are_refused():
+    assert set(READ_RULES) == set(Base.metadata.tables), "give each new table a rule in policy.rules.READ_RULES"
+
+    class Unruled:
+        __tablename__ = "something_new"
+
+    with pytest.raises(ForbiddenError, match="no scope rule"):
+        Scope(Principal("x", "district_admin")).condition(Unruled)
+
+
+def test_analysts_and_others_without_the_permission_see_no_access_log_or_import_runs(sessions, role_headers):
+    with sessions() as session:
+        for model in (AccessLog, ImportRun):
+            hidden = session.scalars(sa.select(model).where(Scope(Principal("a", "analyst")).condition(model))).all()
+            shown = session.scalar(sa.select(sa.func.count()).select_from(model).where(Scope.system().condition(model)))
+            assert hidden == [] and shown == session.scalar(sa.select(sa.func.count()).select_from(model))

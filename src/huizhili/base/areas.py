@@ -36,7 +36,7 @@ class AreaSpec:
     source: str | None = None
 
 
-def find_area(session: Session, code_or_name: str, scope: Scope | None = None) -> Area:
+def find_area(session: Session, code_or_name: str, scope: Scope) -> Area:
     """The area with this official code, or else this exact name, among those ``scope`` shows.
 
     Raises
@@ -46,7 +46,7 @@ def find_area(session: Session, code_or_name: str, scope: Scope | None = None) -
     AmbiguousError
         If the name belongs to several areas.
     """
-    visible = scope.condition(Area) if scope is not None else sa.true()
+    visible = scope.condition(Area)
     area = session.scalar(sa.select(Area).where(Area.code == code_or_name, visible))
     if area is not None:
         return area

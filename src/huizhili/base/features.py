@@ -59,7 +59,7 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def list_features(session: Session, layer: str, query: FeatureQuery, scope: Scope | None = None) -> dict[str, Any]:
+def list_features(session: Session, layer: str, query: FeatureQuery, scope: Scope) -> dict[str, Any]:
     """One page of a layer as a GeoJSON FeatureCollection with ``numberMatched`` and ``numberReturned``.
 
     Parameters
@@ -88,8 +88,7 @@ def list_features(session: Session, layer: str, query: FeatureQuery, scope: Scop
         message = f"no layer {layer!r}; layers: {', '.join(LAYERS)}"
         raise NotFoundError(message)
     conditions = _conditions(session, layer, model, query)
-    if scope is not None:
-        conditions.append(scope.condition(model))
+    conditions.append(scope.condition(model))
     total = session.scalar(sa.select(sa.func.count()).select_from(model).where(*conditions))
     rows = session.scalars(
         sa.select(model).where(*conditions).order_by(model.id).limit(query.limit).offset(query.offset)
@@ -108,7 +107,7 @@ def _conditions(session: Session, layer: str, model: Any, query: FeatureQuery) -
     if query.kind is not None:
         conditions.append(getattr(model, _KIND_COLUMN[layer]) == query.kind)
     if query.area is not None:
-        area = find_area(session, query.area)
+        area = find_area(session, query.area, Scope.system())  # a filter only: the results stay in scope
         conditions.append(model.parent_code == area.code if model is Area else in_area(session, model, area))
     if query.bbox is not None:
         conditions.append(intersecting(session, model, shapely.box(*query.bbox)))
@@ -132,7 +131,7 @@ def to_feature(row: Any) -> dict[str, Any]:
     }
 
 
-def get_record(session: Session, layer: str, record_id: int, scope: Scope | None = None) -> dict[str, Any]:
+def get_record(session: Session, layer: str, record_id: int, scope: Scope) -> dict[str, Any]:
     """One record of a layer as a GeoJSON Feature.
 
     Raises
@@ -141,7 +140,7 @@ def get_record(session: Session, layer: str, record_id: int, scope: Scope | None
         If there is no such record, or the scope does not show it (its existence stays hidden).
     """
     model = LAYERS[layer]
-    visible = scope.condition(model) if scope is not None else sa.true()
+    visible = scope.condition(model)
     row = session.scalar(sa.select(model).where(model.id == record_id, visible))
     if row is None:
         message = f"no {layer} record {record_id}"
@@ -149,7 +148,7 @@ def get_record(session: Session, layer: str, record_id: int, scope: Scope | None
     return to_feature(row)
 
 
-def get_area(session: Session, code_or_name: str, scope: Scope | None = None) -> dict[str, Any]:
+def get_area(session: Session, code_or_name: str, scope: Scope) -> dict[str, Any]:
     """One area, by code or exact name, as a GeoJSON Feature.
 
     Raises

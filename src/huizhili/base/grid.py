@@ -20,6 +20,7 @@ from huizhili.base.areas import AreaSpec, children, find_area, upsert_areas
 from huizhili.base.assign import assign_areas
 from huizhili.base.geodesy import lonlat_from_metres, to_metres
 from huizhili.errors import ConflictError, ValidationError
+from huizhili.policy import Scope
 from huizhili.storage.models import Area
 
 MIN_CELL_M, MAX_CELL_M = 20.0, 5000.0
@@ -58,7 +59,7 @@ def make_grid(
     if not MIN_CELL_M <= size_m <= MAX_CELL_M:
         message = f"cell size must be between {MIN_CELL_M:.0f} and {MAX_CELL_M:.0f} m, not {size_m:g}"
         raise ValidationError(message)
-    target = find_area(session, area)
+    target = find_area(session, area, Scope.system())
     if target.level == "street":
         streets = [target]
     elif target.level == "district":

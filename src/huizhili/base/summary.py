@@ -8,11 +8,10 @@ from sqlalchemy.orm import Session
 from huizhili.base.areas import children, find_area, in_area
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.policy import Scope
-from huizhili.policy.principal import UNRESTRICTED
 from huizhili.storage.models import Area, AreaAssigned, Building, Device, Facility, Parcel
 
 
-def summarise(session: Session, area: str | None = None, scope: Scope | None = None) -> dict[str, Any]:
+def summarise(session: Session, area: str | None, scope: Scope) -> dict[str, Any]:
     """Counts for an area and for each of its children.
 
     Parameters
@@ -40,7 +39,6 @@ def summarise(session: Session, area: str | None = None, scope: Scope | None = N
     NotFoundError, AmbiguousError
         If the area cannot be found unambiguously.
     """
-    scope = scope or Scope(UNRESTRICTED)
     if area is None:
         top: Area | None = None
         visible = session.scalars(sa.select(Area).where(scope.condition(Area)).order_by(Area.code)).all()

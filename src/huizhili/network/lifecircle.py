@@ -92,7 +92,7 @@ def run_life_circle(
     targets: Mapping[str, float] | None = None,
     speed_m_per_s: float = WALKING_SPEED_M_PER_S,
     origins: str = "auto",
-    scope: Scope | None = None,
+    scope: Scope,
 ) -> LifeCircleResult:
     """Compute and store one life-circle run.
 
@@ -127,7 +127,7 @@ def run_life_circle(
         For unknown kinds, bad overrides, or an area with no origins.
     """
     started = time.perf_counter()
-    if area is None and scope is not None and scope.limited_to_areas:
+    if area is None and scope.limited_to_areas:
         message = "name one of your areas to analyse"
         raise ValidationError(message)
     standards = load_standards(metres=metres, targets=targets, speed_m_per_s=speed_m_per_s)

@@ -43,7 +43,7 @@ def propose_sites(
     k: int,
     area: str | None = None,
     origins: str = "auto",
-    scope: Scope | None = None,
+    scope: Scope,
 ) -> dict[str, Any]:
     """Propose up to ``k`` new sites for ``kind`` that cover the most unserved residents within ``threshold_m``.
 
@@ -67,7 +67,7 @@ def propose_sites(
     if kind not in FACILITY_KINDS:
         message = f"unknown facility kind {kind!r}"
         raise ValidationError(message)
-    if area is None and scope is not None and scope.limited_to_areas:
+    if area is None and scope.limited_to_areas:
         message = "name one of your areas to plan for"
         raise ValidationError(message)
     target = find_area(session, area, scope) if area is not None else None

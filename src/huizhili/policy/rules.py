@@ -6,8 +6,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from huizhili.errors import AuthenticationError, ForbiddenError
-from huizhili.policy.principal import Principal
-from huizhili.storage.models import Area, AreaCoded, Device, Event, LifeCircleRun, User
+from huizhili.policy.principal import UNRESTRICTED, Principal
+from huizhili.storage.models import (
+    Area,
+    AreaCoded,
+    Building,
+    Credential,
+    Device,
+    Event,
+    Facility,
+    LifeCircleCoverage,
+    LifeCircleRun,
+    Parcel,
+    User,
+)
 
 PERMISSIONS: dict[str, str] = {
     "read:public": "Areas, facilities and their live status: what citizens see without signing in.",
@@ -77,24 +89,28 @@ class Scope:
         """Whether the principal sees only some areas (and so must name one to analyse)."""
         return self.principal.role in {"street_operator", "grid_officer"}
 
+    @classmethod
+    def system(cls) -> "Scope":
+        """The scope of the platform itself — the command line and workers — which sees every record."""
+        return cls(UNRESTRICTED)
+
     def condition(self, model: Any) -> sa.ColumnElement[bool]:
-        """A WHERE condition limiting ``model`` to what the principal may see."""
-        p = self.principal
-        if model is Device:
-            return self._devices()
-        if model is User:
-            return self._users()
-        if model is Area:
-            return self._areas()
-        if model is LifeCircleRun:
-            return self._runs()
-        if model is Event:
-            return sa.and_(
-                Event.permission.in_(sorted(ROLE_PERMISSIONS.get(p.role, ()))), self._by_area(Event), self._event_departments()
-            )
-        if issubclass(model, AreaCoded):
-            return self._by_area(model)
-        return sa.true()
+        """A WHERE condition limiting ``model`` to what the principal may see.
+
+        Every table has exactly one rule (:data:`READ_RULES`); a table without one is refused,
+        never shown whole.
+
+        Raises
+        ------
+        ForbiddenError
+            If the table has no rule (a new table must be given one before anything reads it).
+        """
+        table = getattr(model, "__tablename__", None)
+        rule = READ_RULES.get(table) if table else None
+        if rule is None:
+            message = f"no scope rule for table {table!r}: refused until the policy layer has one"
+            raise ForbiddenError(message)
+        return rule(self)
 
     def writable(self, model: Any) -> sa.ColumnElement[bool]:
         """A WHERE condition limiting ``model`` to the records the principal may change.
@@ -171,6 +187,46 @@ class Scope:
         if p.user_id is None:
             return sa.false()
         return User.id == p.user_id
+
+
+def _events(scope: Scope) -> sa.ColumnElement[bool]:
+    """Events the role has the permission for, in its areas, and of its department's records."""
+    permissions = sorted(ROLE_PERMISSIONS.get(scope.principal.role, ()))
+    return sa.and_(Event.permission.in_(permissions), scope._by_area(Event), scope._event_departments())
+
+
+def _own_or_administered(scope: Scope) -> sa.ColumnElement[bool]:
+    """A user's own credentials; administrators see everyone's (never the secrets: only hashes are kept)."""
+    p = scope.principal
+    if may(p, "manage:users"):
+        return sa.true()
+    return Credential.user_id == p.user_id if p.user_id is not None else sa.false()
+
+
+def _with_permission(permission: str) -> Any:
+    """A rule that shows the whole table to roles with ``permission`` and nothing to others."""
+    return lambda scope: sa.true() if may(scope.principal, permission) else sa.false()
+
+
+READ_RULES: dict[str, Any] = {
+    "areas": Scope._areas,
+    "buildings": lambda scope: scope._by_area(Building),
+    "parcels": lambda scope: scope._by_area(Parcel),
+    "facilities": lambda scope: scope._by_area(Facility),
+    "devices": Scope._devices,
+    "walk_ways": lambda _scope: sa.true(),  # the public street network
+    "import_runs": _with_permission("write:imports"),
+    "users": Scope._users,
+    "credentials": _own_or_administered,
+    "access_log": _with_permission("manage:users"),
+    "events": _events,
+    "lifecircle_runs": Scope._runs,
+    "lifecircle_coverage": lambda scope: LifeCircleCoverage.run_id.in_(sa.select(LifeCircleRun.id).where(scope._runs())),
+    "data_versions": lambda _scope: sa.true(),  # counters, no content
+}
+"""The one read rule of every table. Department handlers read the district's digital base (their
+work is district-wide) but only their department's devices and non-public events; street
+operators and grid officers only their areas'."""
 
 
 def _within_codes(column: Any, codes: frozenset[str]) -> sa.ColumnElement[bool]:

@@ -28,6 +28,7 @@ from huizhili.base.importers._common import (
 )
 from huizhili.base.kinds import building_use, kind_for_tags
 from huizhili.errors import ImportFailed
+from huizhili.policy import Scope
 from huizhili.storage.models import Area, Building, Facility, WalkWay
 
 WALKABLE_HIGHWAYS = frozenset(
@@ -109,7 +110,7 @@ def import_osm(
     facilities = repair_geometries(reader.facilities, report)
     ways = reader.ways
     if clip is not None:
-        area = find_area(session, clip)
+        area = find_area(session, clip, Scope.system())
         boundary = reader.boundaries.get(area.name) or area_geometry(session, area)
         if boundary is None:
             message = f"area {area.name} has no boundary to clip to; import its boundary first"

@@ -34,6 +34,7 @@ from huizhili.base.importers._common import (
 )
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.errors import ImportFailed, ValidationError
+from huizhili.policy import Scope
 from huizhili.storable import text_problem
 from huizhili.storage.models import AREA_LEVELS, Area, Building, Device, Facility, Parcel
 
@@ -147,7 +148,7 @@ def import_file(
     check_wgs84_range(records, name)
     records = repair_geometries(records, report)
     if within is not None:
-        area = find_area(session, within)
+        area = find_area(session, within, Scope.system())
         boundary = area_geometry(session, area)
         if boundary is None:
             message = f"area {area.name} ({area.code}) has no boundary to check records against"
