@@ -28,10 +28,15 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-class Base(DeclarativeBase):
-    """Declarative base of all tables."""
+ID = BigInteger().with_variant(Integer, "sqlite")
+"""Ids and references to them: 64-bit on PostgreSQL, where 32-bit ones last about 30 hours at
+20,000 rows a second; SQLite's ``INTEGER`` is 64-bit already, and only it is the rowid."""
 
-    type_annotation_map = {dict[str, Any]: JSON, BaseGeometry: Geometry, datetime: UtcDateTime}
+
+class Base(DeclarativeBase):
+    """Declarative base of all tables: a plain ``Mapped[int]`` (an id or a reference) is an :data:`ID`."""
+
+    type_annotation_map = {dict[str, Any]: JSON, BaseGeometry: Geometry, datetime: UtcDateTime, int: ID}
 
 
 class Area(Base):
