@@ -1,6 +1,9 @@
-"""Migrations: ids and references are 64-bit; rows stored before a revision survive it."""
+"""Migrations: one process at a time, ids and references 64-bit, rows stored before a revision kept."""
 
 import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, timedelta
@@ -8,8 +11,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
-from huizhili.storage.engine import create_engine, migrate
+import huizhili
+from huizhili.errors import ConfigurationError
+from huizhili.storage.engine import MIGRATIONS, create_engine, migrate, migration_lock
 from huizhili.storage.models import (
     AccessLog,
     Credential,
@@ -20,7 +27,20 @@ from huizhili.storage.models import (
     utcnow,
 )
 
+HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 BEYOND_32_BITS = 2**40
+
+MIGRATOR = """
+import sys, time
+from huizhili.storage.engine import create_engine, migrate
+url, schema, start = sys.argv[1:]
+engine = create_engine(url, **({"connect_args": {"options": f"-csearch_path={schema},public"}} if schema else {}))
+time.sleep(max(0.0, float(start) - time.time()))
+print("migrating", flush=True)
+migrate(engine)
+"""
+"""Migrate the database at argv's URL (and PostgreSQL schema) from ``start`` (a Unix time) on."""
+
 
 @pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
 def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
@@ -43,6 +63,54 @@ def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
 
 def connect(url: str, schema: str) -> sa.Engine:
     return create_engine(url, **({"connect_args": {"options": f"-csearch_path={schema},public"}} if schema else {}))
+
+
+def migrator(url: str, schema: str, start: float) -> subprocess.Popen[str]:
+    """A separate process that migrates the database from ``start`` on."""
+    environment = {**os.environ, "PYTHONPATH": str(Path(huizhili.__file__).parents[1])}
+    return subprocess.Popen([sys.executable, "-c", MIGRATOR, url, schema, str(start)], env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finished(worker: subprocess.Popen[str]) -> tuple[int, str]:
+    """The worker's exit status and error output, once it has ended."""
+    _, errors = worker.communicate(timeout=120)
+    return worker.returncode, errors
+
+
+def revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def test_two_workers_migrating_a_fresh_database_at_once_both_succeed(fresh):
+    start = time.time() + 3  # both have imported everything by then
+    workers = [migrator(*fresh, start) for _ in range(2)]
+    assert [finished(worker) for worker in workers] == [(0, ""), (0, "")]
+    engine = connect(*fresh)
+    assert revision(engine) == HEAD
+    engine.dispose()
+
+
+def test_a_worker_waits_while_another_holds_the_migration_lock(fresh):
+    engine = connect(*fresh)
+    with migration_lock(engine):
+        worker = migrator(*fresh, time.time())
+        assert worker.stdout.readline() == "migrating\n"
+        with pytest.raises(subprocess.TimeoutExpired):
+            worker.wait(2)
+        assert revision(engine) is None, "nothing may migrate while the lock is held"
+    assert finished(worker) == (0, "")
+    assert revision(engine) == HEAD
+    engine.dispose()
+
+
+def test_a_lock_file_that_cannot_be_opened_is_a_configuration_error(tmp_path):
+    (tmp_path / "db.sqlite.migrate.lock").mkdir()
+    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with pytest.raises(ConfigurationError, match="cannot take the migration lock"):
+        migrate(engine)
+    engine.dispose()
 
 
 def test_accounts_closed_before_0006_keep_their_closing_time(fresh):
