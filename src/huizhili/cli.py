@@ -13,7 +13,6 @@ from huizhili.config import Settings, load_settings
 from huizhili.errors import HuizhiliError
 from huizhili.policy import Scope
 from huizhili.storage.engine import create_engine, migrate, session_factory, transaction
-from huizhili.storage.models import as_utc
 
 log = logging.getLogger("huizhili")
 
@@ -375,8 +374,8 @@ def user_api_keys(username: str) -> None:
     with transaction(context.sessions) as session:
         keys = _run(lambda: api_keys(session, username))
     for key in keys:
-        revoked = f"revoked {as_utc(key.revoked_at).isoformat()}" if key.revoked_at else "active"
-        click.echo(f"{key.id}\t{key.name or ''}\tissued {as_utc(key.created_at).isoformat()}\t{revoked}")
+        revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+        click.echo(f"{key.id}\t{key.name or ''}\tissued {key.created_at.isoformat()}\t{revoked}")
 
 
 @user.command(name="revoke-key")

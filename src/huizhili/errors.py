@@ -28,6 +28,10 @@ class AmbiguousError(HuizhiliError, LookupError):
     """A name matches more than one record; ask by code instead."""
 
 
+class NaiveTimeError(HuizhiliError, ValueError):
+    """A time without a zone was to be stored; it could mean any zone, so it is refused."""
+
+
 class ConflictError(HuizhiliError, ValueError):
     """The request clashes with what exists (a taken username, a second device account)."""
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from huizhili.policy import Scope
-from huizhili.storage.models import AreaCoded, Event, as_utc
+from huizhili.storage.models import AreaCoded, Event
 
 _PUBLISH_LOCK = 0x68757A68  # "huzh": one advisory lock key for event writers on PostgreSQL
 
@@ -99,7 +99,7 @@ def prune_events(session: Session, before: datetime, *, dry_run: bool = False) -
 def _as_dict(event: Event) -> dict[str, Any]:
     return {
         "id": event.id,
-        "at": as_utc(event.at).isoformat(),
+        "at": event.at.isoformat(),
         "kind": event.kind,
         "resource": event.resource,
         "record_id": event.record_id,

@@ -184,3 +184,21 @@ def test_those_who_call_people_back_read_a_contact_unmasked_and_logged(client, r
     assert client.get("/api/users/admin/contact", headers=handler).status_code == 404, "outside his department"
     assert client.get("/api/users/li.handler/contact", headers=role_headers["analyst"]).status_code == 403
     assert client.get("/api/users/li.handler/contact", headers=role_headers["district_commander"]).status_code == 200
+
+
+def test_the_access_log_keeps_a_shanghai_time_as_its_instant(client, role_headers, sessions):
+    from datetime import datetime, timedelta, timezone
+
+    morning = datetime(2026, 3, 1, 8, 0, tzinfo=timezone(timedelta(hours=8)))
+    with transaction(sessions) as session:
+        session.add(AccessLog(at=morning, username="commander", action="list", resource="cases", record_ids=[1], fields=["phone"]))
+
+    def audit(**params):
+        response = client.get("/api/access-log", headers=role_headers["district_admin"], params={"resource": "cases", **params})
+        assert response.status_code == 200, response.text
+        return [e["at"] for e in response.json()]
+
+    assert audit(since="2026-03-01T08:00:00+08:00") == ["2026-03-01T00:00:00+00:00"]
+    assert audit(since="2026-03-01T08:00:00.000001+08:00") == []
+    assert audit(until="2026-03-01T08:00:00+08:00") == []
+    assert audit(until="2026-03-01T00:00:00.000001Z") == ["2026-03-01T00:00:00+00:00"]

@@ -1,4 +1,5 @@
 import json
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -132,7 +133,8 @@ def test_facility_status_update_is_seen_at_once_and_scoped(demo_client, role_hea
     changed = demo_client.patch(f"/api/facilities/{mine['id']}/status", json={"is_open": False, "queue_level": "long"}, headers=operator)
     assert changed.status_code == 200
     seen = demo_client.get(f"/api/facilities/{mine['id']}").json()["properties"]
-    assert (seen["is_open"], seen["queue_level"]) == (False, "long") and seen["status_updated_at"]
+    assert (seen["is_open"], seen["queue_level"]) == (False, "long")
+    assert datetime.fromisoformat(seen["status_updated_at"]).utcoffset() == timedelta(0), "an instant, not a wall clock"
     assert demo_client.patch(f"/api/facilities/{other['id']}/status", json={"is_open": False}, headers=operator).status_code == 404
     assert demo_client.patch(f"/api/facilities/{mine['id']}/status", json={"queue_level": "huge"}, headers=operator).status_code == 422
     assert demo_client.patch(f"/api/facilities/{mine['id']}/status", json={}, headers=operator).status_code == 422

@@ -33,7 +33,7 @@ from huizhili.identity.secrets import (
     secret_digest,
     verify_password,
 )
-from huizhili.storage.models import Area, Credential, Device, User, as_utc, utcnow
+from huizhili.storage.models import Area, Credential, Device, User, utcnow
 
 ACCESS_LIFETIME = timedelta(hours=1)
 REFRESH_LIFETIME = timedelta(days=14)
@@ -173,7 +173,7 @@ def refresh(session: Session, refresh_token: str) -> TokenPair:
     credential = session.scalar(
         sa.select(Credential).where(Credential.secret_sha256 == secret_digest(refresh_token), Credential.kind == "refresh")
     )
-    if credential is None or (credential.expires_at and as_utc(credential.expires_at) <= utcnow()):
+    if credential is None or (credential.expires_at and credential.expires_at <= utcnow()):
         message = "invalid or expired credentials"
         raise AuthenticationError(message)
     # Revoke it only if still live: of two refreshes racing with one token, the second finds it
@@ -334,7 +334,7 @@ def _live_credential(session: Session, secret: str, kinds: tuple[str, ...]) -> C
         sa.select(Credential).where(Credential.secret_sha256 == secret_digest(secret), Credential.kind.in_(kinds))
     )
     now = utcnow()
-    if credential is None or credential.revoked_at is not None or (credential.expires_at and as_utc(credential.expires_at) <= now):
+    if credential is None or credential.revoked_at is not None or (credential.expires_at and credential.expires_at <= now):
         message = "invalid or expired credentials"
         raise AuthenticationError(message)
     return credential

@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, SessionTransaction
 
-from huizhili.storage.models import AccessLog, as_utc, utcnow
+from huizhili.storage.models import AccessLog, utcnow
 
 RESOURCE = "sign_in"
 """``access_log.resource`` of sign-in attempts (filter the access log by it for an audit)."""
@@ -86,7 +86,7 @@ def wait_needed(session: Session, username: str, address: str, *, now: datetime 
 
     None when the attempt may go ahead.
     """
-    now = as_utc(now or utcnow())
+    now = now or utcnow()
     username, address = counted_name(username), counted_address(address)
     counters: list[tuple[Counter, sa.ColumnElement[bool], bool]] = [
         (PAIR, sa.and_(AccessLog.username == username, AccessLog.address == address), True)]
@@ -97,7 +97,7 @@ def wait_needed(session: Session, username: str, address: str, *, now: datetime 
         failures, latest = _failures(session, counter, condition, username if per_account else None, now)
         if latest is None:
             continue
-        remaining = (as_utc(latest) + delay(counter, failures) - now).total_seconds()
+        remaining = (latest + delay(counter, failures) - now).total_seconds()
         if remaining > 0:
             waits.append((math.ceil(remaining), counter.name))
     return max(waits) if waits else None
@@ -147,7 +147,7 @@ def _failures(
             )
         )
         if last_success is not None:
-            since = max(since, as_utc(last_success))
+            since = max(since, last_success)
     count, latest = session.execute(
         sa.select(sa.func.count(), sa.func.max(AccessLog.at)).where(
             AccessLog.resource == RESOURCE, AccessLog.action == FAILED, AccessLog.at > since, condition

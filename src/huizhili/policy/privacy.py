@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from huizhili.config import Settings
 from huizhili.policy.principal import Principal
 from huizhili.policy.rules import may
-from huizhili.storage.models import AccessLog, User, as_utc, utcnow
+from huizhili.storage.models import AccessLog, User, utcnow
 
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "users": ("display_name", "phone"),
@@ -112,7 +112,7 @@ def apply_retention(
 
     Idempotent: records already erased are not counted again. With ``dry_run`` nothing changes.
     """
-    now = as_utc(now or utcnow())
+    now = now or utcnow()
     outcomes = []
     for rule in RETENTION_RULES:
         before = now - timedelta(days=getattr(settings, rule.setting))

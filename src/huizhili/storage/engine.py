@@ -1,5 +1,6 @@
 """Engines, sessions and schema migrations for both backends."""
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from huizhili.storage.versions import track_versions
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 POSTGIS_TABLES = frozenset({"spatial_ref_sys", "geometry_columns", "geography_columns"})
+_MIGRATION_LOCK = 0x687A6D67  # "hzmg": with the schema's hash, the advisory lock key of migrations
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
@@ -81,18 +83,55 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema to ``revision`` (default: the newest).
+    """Bring the database schema to ``revision`` (default: the newest), one process at a time.
+
+    Every command and the server migrate as they start, so workers starting together would
+    otherwise create the same tables at once and all but one fail; under
+    :func:`migration_lock` the later ones wait, then find the schema current.
 
     Raises
     ------
     ConfigurationError
-        If the database cannot be reached or migrated.
+        If the database cannot be reached or migrated, or the lock file cannot be opened.
     """
     try:
-        command.upgrade(alembic_config(engine), revision)
+        with migration_lock(engine):
+            command.upgrade(alembic_config(engine), revision)
     except sa.exc.OperationalError as error:
         message = f"cannot migrate the database at {engine.url!r}: {error.orig}"
         raise ConfigurationError(message) from error
+    except OSError as error:  # the lock file beside an SQLite database could not be opened
+        message = f"cannot take the migration lock for {engine.url!r}: {error}"
+        raise ConfigurationError(message) from error
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold the lock that lets one process at a time migrate the database of ``engine``.
+
+    PostgreSQL: a session-level advisory lock for the current schema, on a connection of its
+    own, so it holds across Alembic's transaction and goes if the process dies. SQLite: an
+    exclusive ``flock`` on ``<database>.migrate.lock`` beside the file, which stays there;
+    SQLite's own locks would not do, as Alembic's DDL there commits statement by statement.
+    An in-memory database has a single user and needs no lock.
+    """
+    if engine.dialect.name == "postgresql":
+        key = {"namespace": _MIGRATION_LOCK}
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.execute(sa.text("SELECT pg_advisory_lock(:namespace, hashtext(current_schema()))"), key)
+            try:
+                yield
+            finally:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:namespace, hashtext(current_schema()))"), key)
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with Path(f"{database}.migrate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -106,8 +106,7 @@ def list_api_keys(
 ) -> list[dict[str, Any]]:
     """A user's API keys, revoked ones included (names and dates; the keys are never stored)."""
     return [
-        {"id": key.id, "name": key.name, "created_at": as_utc(key.created_at),
-         "revoked_at": as_utc(key.revoked_at) if key.revoked_at else None}
+        {"id": key.id, "name": key.name, "created_at": key.created_at, "revoked_at": key.revoked_at}
         for key in api_keys(session, username)
     ]
 
@@ -161,7 +160,7 @@ def access_log(
         query = query.where(AccessLog.at < _utc(until))
     rows = session.scalars(query.order_by(AccessLog.at.desc(), AccessLog.id.desc()).limit(limit).offset(offset)).all()
     return [
-        {"id": r.id, "at": as_utc(r.at).isoformat(), "username": r.username, "action": r.action, "resource": r.resource,
+        {"id": r.id, "at": r.at.isoformat(), "username": r.username, "action": r.action, "resource": r.resource,
          "record_ids": r.record_ids, "fields": r.fields, "address": r.address}
         for r in rows
     ]
