@@ -7,11 +7,11 @@ import pytest
 import sqlalchemy as sa
 
 from huizhili.base.status import update_status
-from huizhili.events import newest_id, prune_events, read_events
+from huizhili.events import newest_id, prune_events, publish, read_events
 from huizhili.policy import ANONYMOUS, Principal, Scope, scope_for
 from huizhili.policy.principal import UNRESTRICTED
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Event, Facility, utcnow
+from huizhili.storage.models import Event, Facility, User, utcnow
 
 EVERYTHING = scope_for(UNRESTRICTED)
 
@@ -113,3 +113,18 @@ def test_event_writers_wait_for_each_other_so_ids_appear_in_commit_order(xuhui):
     with xuhui() as session:
         events = read_events(session, Scope(ANONYMOUS), 0, 10).events
     assert [e["record_id"] for e in events] == [inside, outside]
+
+
+def test_events_never_carry_personal_data_unmasked(xuhui):
+    with transaction(xuhui) as session:
+        user = User(username="zhang", role="citizen", display_name="张三丰", phone="13812345678", streets=[], grid_cells=[])
+        session.add(user)
+        session.flush()
+        facility = session.scalar(sa.select(Facility).where(Facility.street_code == XUJIAHUI))
+        publish(session, "user.changed", facility, resource="users", record_id=user.id, permission="read:public",
+                payload={"id": user.id, "display_name": user.display_name, "phone": user.phone})
+    with xuhui() as session:
+        stored = session.scalar(sa.select(Event.payload).where(Event.kind == "user.changed"))
+        page = read_events(session, Scope.system(), 0, 100)
+    assert stored == {"id": stored["id"], "display_name": "张**", "phone": "138****5678"}
+    assert [e["payload"]["phone"] for e in page.events if e["kind"] == "user.changed"] == ["138****5678"]

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from huizhili.policy import Scope
+from huizhili.policy.privacy import masked
 from huizhili.storage.models import AreaCoded, Event
 
 _PUBLISH_LOCK = 0x68757A68  # "huzh": one advisory lock key for event writers on PostgreSQL
@@ -40,7 +41,9 @@ def publish(
 ) -> Event:
     """Record that ``record`` changed, visible to those with ``permission`` whose scope covers it.
 
-    The event carries the record's area codes and, where it has one, its owning department.
+    The event carries the record's area codes and, where it has one, its owning department. Its
+    payload is stored with the resource's personal fields masked (``policy.privacy.masked``), so
+    no watcher, whatever the role, receives personal data unlogged.
 
     On PostgreSQL, event writers take a transaction-scoped advisory lock, so ids become visible
     in commit order and a watcher reading "after id N" never skips a later-committed lower id.
@@ -53,7 +56,7 @@ def publish(
         permission=permission,
         resource=resource,
         record_id=record_id,
-        payload=payload,
+        payload=masked(resource, payload),
         district_code=record.district_code,
         street_code=record.street_code,
         committee_code=record.committee_code,

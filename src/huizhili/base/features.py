@@ -23,7 +23,26 @@ LAYERS: dict[str, Any] = {
 """Layers served as GeoJSON, by name."""
 
 _KIND_COLUMN = {"facilities": "kind", "buildings": "use", "devices": "sensor_kind", "parcels": "land_use", "areas": "level"}
-_HIDDEN = {"geometry", "lon", "lat", "properties"}
+_AREA_CODES = ("district_code", "street_code", "committee_code", "grid_code")
+
+PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
+    "areas": ("code", "name", "level", "parent_code", "population", "households", "statistics_year", "source", "updated_at"),
+    "buildings": ("source_ref", "name", "use", "floors", "year", "households", "population", "population_estimated",
+                  "updated_at", *_AREA_CODES),
+    "facilities": ("source_ref", "kind", "name", "address", "phone", "opening_hours", "is_open", "queue_level",
+                   "status_note", "status_updated_at", "owner_department", "updated_at", *_AREA_CODES),
+    "devices": ("source_ref", "code", "sensor_kind", "name", "owner_department", "installed_at", "updated_at", *_AREA_CODES),
+    "parcels": ("source_ref", "name", "land_use", "area_m2", "updated_at", *_AREA_CODES),
+}
+"""What a layer's features publish, field by field. A column not named here is never published:
+adding one (a person's name, a private note) publishes nothing until it is added here, on
+purpose. A facility's ``phone`` is its front desk's, not a person's."""
+
+NOT_PUBLISHED: dict[str, frozenset[str]] = {
+    layer: frozenset({"id", "geometry", "properties"} | ({"lon", "lat"} if layer != "areas" else set())) for layer in LAYERS
+}
+"""Columns served otherwise (the feature's id and geometry; ``properties`` as ``extra``) or not
+at all (the anchor point). With :data:`PUBLIC_FIELDS` they account for every column (tested)."""
 
 
 @dataclass(frozen=True)
@@ -115,12 +134,8 @@ def _conditions(session: Session, layer: str, model: Any, query: FeatureQuery) -
 
 
 def to_feature(row: Any) -> dict[str, Any]:
-    """A GeoJSON Feature of a stored record: its columns (less geometry) and its extra properties."""
-    properties = {
-        column.key: _plain(getattr(row, column.key))
-        for column in sa.inspect(type(row)).columns
-        if column.key not in _HIDDEN
-    }
+    """A GeoJSON Feature of a stored record: its :data:`PUBLIC_FIELDS` and its extra properties."""
+    properties = {field: _plain(getattr(row, field)) for field in PUBLIC_FIELDS[row.__tablename__]}
     properties["extra"] = row.properties
     geometry = row.geometry
     return {

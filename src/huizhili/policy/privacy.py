@@ -65,6 +65,21 @@ def mask_name(name: str) -> str:
 _MASKERS = {"phone": mask_phone}
 
 
+def masked(resource: str, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with the resource's personal fields masked, at its top level and in a feature's properties.
+
+    The one place masking happens: masked reads (:func:`present`) and live events (which never
+    carry personal data unmasked: the stream is for watching; a logged read is for details).
+    """
+    fields = PERSONAL_FIELDS.get(resource, ())
+    if not fields:
+        return record
+    out = {**record, **{f: _MASKERS.get(f, mask_name)(record[f]) for f in fields if record.get(f)}}
+    if isinstance(record.get("properties"), dict):
+        out["properties"] = masked(resource, record["properties"])
+    return out
+
+
 def present(
     session: Session, principal: Principal, resource: str, records: Sequence[dict[str, Any]], action: str
 ) -> list[dict[str, Any]]:
@@ -99,10 +114,7 @@ def present(
         )
         session.flush()
         return list(records)
-    return [
-        {**r, **{f: _MASKERS.get(f, mask_name)(r[f]) for f in fields if r.get(f)}}
-        for r in records
-    ]
+    return [masked(resource, r) for r in records]
 
 
 def apply_retention(
