@@ -154,9 +154,20 @@ class Allow:
         return principal
 
 
-def allow(permission: str) -> type[Principal]:
-    """``Annotated`` principal type for an endpoint that needs ``permission``."""
-    return Annotated[Principal, Depends(Allow(permission))]  # type: ignore[return-value]
+# One alias per permission an endpoint needs, named for it: an endpoint declares
+# ``principal: ReadBase``. Aliases rather than a function returning ``Annotated[...]``, because a
+# call is no type to a type checker; a route made in a loop writes ``Annotated[Principal,
+# Depends(Allow(permission))]`` itself (routers/base.py).
+ReadPublic = Annotated[Principal, Depends(Allow("read:public"))]
+ReadBase = Annotated[Principal, Depends(Allow("read:base"))]
+ReadUsers = Annotated[Principal, Depends(Allow("read:users"))]
+ReadPersonal = Annotated[Principal, Depends(Allow("read:personal"))]
+WriteImports = Annotated[Principal, Depends(Allow("write:imports"))]
+WriteFacilityStatus = Annotated[Principal, Depends(Allow("write:facility_status"))]
+RunAnalysis = Annotated[Principal, Depends(Allow("run:analysis"))]
+ManageUsers = Annotated[Principal, Depends(Allow("manage:users"))]
+ManageDevices = Annotated[Principal, Depends(Allow("manage:devices"))]
+OwnAccount = Annotated[Principal, Depends(Allow("self"))]
 
 
 STATUS_BY_ERROR: tuple[tuple[type[HuizhiliError], int], ...] = (
