@@ -137,7 +137,7 @@ def _openapi_document(app: FastAPI) -> dict[str, Any]:
     for route in (r for router in ROUTERS for r in router.routes):
         if isinstance(route, APIRoute) and route.include_in_schema:
             needed = [d.call.permission for d in route.dependant.dependencies if isinstance(d.call, Allow)]
-            permissions.update({("/api" + route.path_format, m.lower()): needed[0] for m in route.methods})
+            permissions.update({("/api" + route.path_format, m.lower()): needed[0] for m in route.methods or ()})
     for (path, method), permission in permissions.items():
         operation = schema["paths"][path][method]
         operation["x-permission"] = permission

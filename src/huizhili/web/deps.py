@@ -92,7 +92,7 @@ def get_principal(
     if authorization is not None and bearer is None:
         message = "Authorization must be 'Bearer <access token>'"
         raise AuthenticationError(message)
-    principal = principal_from_secrets(session, [bearer and bearer.credentials, api_key])
+    principal = principal_from_secrets(session, [bearer.credentials if bearer else None, api_key])
     if principal is not None:
         return principal
     count_anonymous(request.app.state.rate_limiter, client_address(request))
