@@ -5,7 +5,7 @@ import time, so tests and servers never share state by accident.
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,7 +85,7 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'huizhili.sqlite').resolve()}"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment, with explicit overrides winning.
 
     Raises
@@ -94,7 +94,7 @@ def load_settings(**overrides: object) -> Settings:
         If a value is invalid.
     """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValueError as error:
         message = f"invalid settings: {error}"
         raise ConfigurationError(message) from error
