@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUIZHILI_", extra="ignore")
 
     environment: Literal["development", "test", "production"] = Field(
-        "development", description="Deployment kind: development, test or production."
+        "development",
+        description="Deployment kind: development, test or production; production refuses "
+        "`huizhili demo`, which would overwrite real areas.",
     )
     data_dir: Path = Field(
         Path("var"), description="Folder for the embedded database, caches and run outputs."
@@ -28,9 +30,6 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL; default an embedded SQLite file in data_dir. "
         "Use postgresql+psycopg://… for PostgreSQL + PostGIS.",
-    )
-    mqtt_url: str = Field(
-        "mqtt://127.0.0.1:1883", description="MQTT broker that devices publish to."
     )
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
