@@ -17,6 +17,7 @@ demo: install
 	$(BIN)/huizhili demo
 
 test: install
+	$(BIN)/mypy src
 	$(BIN)/python -m pytest
 
 bench: install

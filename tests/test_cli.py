@@ -27,6 +27,15 @@ def test_demo_loads_xuhui_and_summary_prints_json(runner):
     assert len(summary["children"]) == 14
 
 
+def test_demo_is_refused_in_production(runner, monkeypatch):
+    monkeypatch.setenv("HUIZHILI_ENVIRONMENT", "production")
+    result = runner.invoke(main, ["demo", "--no-serve"])
+    assert result.exit_code == 1
+    assert "not loaded where HUIZHILI_ENVIRONMENT=production" in result.stderr
+    summary = runner.invoke(main, ["base", "summary", "--json"])
+    assert json.loads(summary.stdout)["children"] == []
+
+
 def test_summary_table_lists_each_street(runner):
     runner.invoke(main, ["demo", "--no-serve"])
     result = runner.invoke(main, ["base", "summary", "--area", "310104"])

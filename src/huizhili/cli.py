@@ -55,10 +55,16 @@ def main(verbose: bool) -> None:
 @click.option("--host", default=None, help="Address to listen on (default HUIZHILI_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default HUIZHILI_PORT or 8000).")
 def demo(no_serve: bool, host: str | None, port: int | None) -> None:
-    """Load the Xuhui District demo, then serve it."""
+    """Load the Xuhui District demo, then serve it (refused in production)."""
     from huizhili.base.demo import load_xuhui
 
     context = _run(_Context)
+    if context.settings.environment == "production":
+        # The demo rewrites Xuhui's official areas (names, boundaries) and adds facilities that
+        # citizens would see: on real data that is damage, not a demonstration.
+        click.echo("error: the demo would overwrite Xuhui's areas and add its facilities; "
+                   "not loaded where HUIZHILI_ENVIRONMENT=production", err=True)
+        sys.exit(1)
     with transaction(context.sessions) as session:
         reports = _run(lambda: load_xuhui(session))
     for report in reports:

@@ -5,7 +5,7 @@ import time, so tests and servers never share state by accident.
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUIZHILI_", extra="ignore")
 
     environment: Literal["development", "test", "production"] = Field(
-        "development", description="Deployment kind: development, test or production."
+        "development",
+        description="Deployment kind: development, test or production; production refuses "
+        "`huizhili demo`, which would overwrite real areas.",
     )
     data_dir: Path = Field(
         Path("var"), description="Folder for the embedded database, caches and run outputs."
@@ -28,9 +30,6 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL; default an embedded SQLite file in data_dir. "
         "Use postgresql+psycopg://… for PostgreSQL + PostGIS.",
-    )
-    mqtt_url: str = Field(
-        "mqtt://127.0.0.1:1883", description="MQTT broker that devices publish to."
     )
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
@@ -85,7 +84,7 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'huizhili.sqlite').resolve()}"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment, with explicit overrides winning.
 
     Raises
@@ -94,7 +93,7 @@ def load_settings(**overrides: object) -> Settings:
         If a value is invalid.
     """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValueError as error:
         message = f"invalid settings: {error}"
         raise ConfigurationError(message) from error

@@ -60,8 +60,8 @@ class PolygonLocator:
 
     def _classify_cells(self) -> None:
         """Mark cells wholly inside one polygon, and list candidate polygons for the rest."""
-        ix, iy = np.meshgrid(np.arange(self._nx), np.arange(self._ny), indexing="xy")
-        ix, iy = ix.ravel(), iy.ravel()
+        grid_x, grid_y = np.meshgrid(np.arange(self._nx), np.arange(self._ny), indexing="xy")
+        ix, iy = grid_x.ravel(), grid_y.ravel()
         boxes = shapely.box(
             self._x0 + ix * self._dx,
             self._y0 + iy * self._dy,
@@ -154,7 +154,7 @@ def assign_areas(
         Only these records (of every model given); all records when None.
     """
     for model in models:
-        chosen = model.id.in_(ids) if ids is not None else sa.true()  # type: ignore[attr-defined]
+        chosen = model.id.in_(ids) if ids is not None else sa.true()
         for level, column in LEVEL_COLUMNS.items():
             if is_postgis(session):
                 _assign_level_in_postgis(session, model, level, column, chosen)
@@ -171,7 +171,7 @@ def _assign_level_embedded(
     areas = session.execute(
         sa.select(Area.code, Area.geometry).where(Area.level == level, Area.geometry.is_not(None))
     ).all()
-    rows = session.execute(sa.select(model.id, model.lon, model.lat).where(chosen)).all()  # type: ignore[attr-defined]
+    rows = session.execute(sa.select(model.id, model.lon, model.lat).where(chosen)).all()
     if not rows:
         return
     ids, lon, lat = (np.asarray(part) for part in zip(*rows, strict=True))

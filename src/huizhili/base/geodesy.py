@@ -1,6 +1,7 @@
 """Metric work on WGS84 data: a local equidistant projection around the data at hand."""
 
 from functools import lru_cache
+from typing import overload
 
 import numpy as np
 import pyproj
@@ -16,6 +17,10 @@ def _metric_transformer(lon0: float, lat0: float) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs("EPSG:4326", local, always_xy=True)
 
 
+@overload
+def to_metres(geometry: NDArray[np.object_], lon0: float, lat0: float) -> NDArray[np.object_]: ...
+@overload
+def to_metres(geometry: BaseGeometry, lon0: float, lat0: float) -> BaseGeometry: ...
 def to_metres(geometry: BaseGeometry | NDArray[np.object_], lon0: float, lat0: float) -> BaseGeometry | NDArray[np.object_]:
     """Project WGS84 geometries to metres around (lon0, lat0); distances hold to < 0.1 % within 50 km."""
     transformer = _metric_transformer(round(lon0, 3), round(lat0, 3))

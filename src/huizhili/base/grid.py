@@ -71,7 +71,7 @@ def make_grid(
         sa.select(Area.parent_code).where(Area.level == "grid", Area.code.startswith(target.code)).distinct()
     ).all()
     if gridded:
-        message = f"grid cells exist already under {', '.join(sorted(gridded))}; codes officers are scoped to are not regenerated"
+        message = f"grid cells exist already under {', '.join(sorted(map(str, gridded)))}; codes officers are scoped to are not regenerated"
         raise ConflictError(message)
     reports, specs = [], []
     for street in streets:
@@ -131,5 +131,5 @@ def _parents(session: Session, street: Area, cells: list[BaseGeometry]) -> list[
     parents = []
     for cell in cells:
         point = cell.representative_point()
-        parents.append(next((c.code for c in committees if c.geometry.covers(point)), street.code))
+        parents.append(next((c.code for c in committees if c.geometry is not None and c.geometry.covers(point)), street.code))
     return parents

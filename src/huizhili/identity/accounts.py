@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from huizhili.errors import (
@@ -178,9 +180,11 @@ def refresh(session: Session, refresh_token: str) -> TokenPair:
         raise AuthenticationError(message)
     # Revoke it only if still live: of two refreshes racing with one token, the second finds it
     # revoked (PostgreSQL re-checks the row once the first commits) and counts as reuse.
-    rotated = session.execute(
+    # A plain UPDATE answers a CursorResult; Session.execute is typed Result for every statement
+    # (SQLAlchemy's advice, sqlalchemy/sqlalchemy#12813, is to cast where rowcount is needed).
+    rotated = cast(CursorResult[Any], session.execute(
         sa.update(Credential).where(Credential.id == credential.id, Credential.revoked_at.is_(None)).values(revoked_at=utcnow())
-    )
+    ))
     if rotated.rowcount != 1:
         if credential.family is not None:
             _revoke(session, Credential.family == credential.family)

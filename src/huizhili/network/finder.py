@@ -157,7 +157,8 @@ def _straight_m(lon: float, lat: float, points: AccessPoints) -> np.ndarray:
     phi1, phi2 = np.radians(lat), np.radians(points.lat)
     dphi, dlmb = phi2 - phi1, np.radians(points.lon - lon)
     a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
-    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
+    metres: np.ndarray = 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
+    return metres
 
 
 def _ranked(

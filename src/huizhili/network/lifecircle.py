@@ -188,7 +188,7 @@ def estimated_distances(
     ox, oy = xy_to_metres(lon, lat, lon0, lat0)
     fx, fy = xy_to_metres(points.lon, points.lat, lon0, lat0)
     straight, _ = cKDTree(np.column_stack((fx, fy))).query(np.column_stack((ox, oy)))
-    walked = straight * DETOUR_FACTOR
+    walked: NDArray[np.float64] = straight * DETOUR_FACTOR
     walked[walked > cutoff_m] = np.inf
     return walked
 

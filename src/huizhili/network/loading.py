@@ -87,7 +87,8 @@ def access_points(session: Session, kind: str) -> AccessPoints:
 def _entry_points(geometry: shapely.Geometry) -> NDArray[np.float64]:
     """The point itself, or points every ~50 m along a polygon's outline (lon/lat)."""
     if geometry.geom_type == "Point":
-        return shapely.get_coordinates(geometry)
+        point: NDArray[np.float64] = shapely.get_coordinates(geometry)
+        return point
     spacing_degrees = ACCESS_SPACING_M / 111_000  # only sets the density, so degrees will do
     points = np.unique(shapely.get_coordinates(shapely.segmentize(geometry.boundary, spacing_degrees)), axis=0)
     if len(points) > _MAX_ACCESS_POINTS:

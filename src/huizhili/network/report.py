@@ -107,8 +107,8 @@ def _draw_map(session: Session, result: LifeCircleResult, kind: str, outlines: l
             x, y = polygon.exterior.xy
             axes.plot(x, y, color="#777777", linewidth=0.8)
     size = 4 if origins.source == "grid" else np.clip(origins.weight / max(origins.weight.max(), 1) * 30, 3, 30)
-    axes.scatter(origins.lon[~covered], origins.lat[~covered], s=size if np.isscalar(size) else size[~covered], c=UNCOVERED, label="not covered", linewidths=0)
-    axes.scatter(origins.lon[covered], origins.lat[covered], s=size if np.isscalar(size) else size[covered], c=COVERED, label="covered", linewidths=0)
+    axes.scatter(origins.lon[~covered], origins.lat[~covered], s=size[~covered] if isinstance(size, np.ndarray) else size, c=UNCOVERED, label="not covered", linewidths=0)
+    axes.scatter(origins.lon[covered], origins.lat[covered], s=size[covered] if isinstance(size, np.ndarray) else size, c=COVERED, label="covered", linewidths=0)
     points = access_points(session, kind)
     if len(points):
         axes.scatter(points.lon, points.lat, s=18, marker="^", c=FACILITY, label=kind)
@@ -152,12 +152,12 @@ def _write_html(result: LifeCircleResult, names: dict[str, str], files: dict[str
     for code, cells in by_area.items():
         tds = []
         for kind in kinds:
-            row = cells.get(kind)
-            if row is None or row["coverage"] is None:
+            cell = cells.get(kind)
+            if cell is None or cell["coverage"] is None:
                 tds.append("<td class='none'>–</td>")
                 continue
-            verdict = "" if row["target"] is None else ("ok" if row["coverage"] >= row["target"] else "short")
-            tds.append(f"<td class='{verdict}'>{row['coverage']:.1%}</td>")
+            verdict = "" if cell["target"] is None else ("ok" if cell["coverage"] >= cell["target"] else "short")
+            tds.append(f"<td class='{verdict}'>{cell['coverage']:.1%}</td>")
         body.append(f"<tr><th scope='row'>{html.escape(names.get(code, code))} <small>{html.escape(code)}</small></th>{''.join(tds)}</tr>")
     maps = "".join(f"<figure><img src='map-{html.escape(k)}.png' alt='{html.escape(k)} coverage map'><figcaption>{html.escape(k)}</figcaption></figure>" for k in kinds)
     banner = (f"<p class='estimated'>Estimated: no imported walk network covers this area, so distances are straight lines × {DETOUR_FACTOR}. "

@@ -1,5 +1,6 @@
 """Roles → permissions, and the record filters (scopes) of each role."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,12 +204,16 @@ def _own_or_administered(scope: Scope) -> sa.ColumnElement[bool]:
     return Credential.user_id == p.user_id if p.user_id is not None else sa.false()
 
 
-def _with_permission(permission: str) -> Any:
+Rule = Callable[[Scope], sa.ColumnElement[bool]]
+"""A table's read rule: the filter on its rows that a scope may see."""
+
+
+def _with_permission(permission: str) -> Rule:
     """A rule that shows the whole table to roles with ``permission`` and nothing to others."""
     return lambda scope: sa.true() if may(scope.principal, permission) else sa.false()
 
 
-READ_RULES: dict[str, Any] = {
+READ_RULES: dict[str, Rule] = {
     "areas": Scope._areas,
     "buildings": lambda scope: scope._by_area(Building),
     "parcels": lambda scope: scope._by_area(Parcel),

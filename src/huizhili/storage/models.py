@@ -5,10 +5,10 @@ These are storage models only: the API's request and response shapes live apart,
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, FromClause, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from huizhili.storage.geometry import Geometry
@@ -91,6 +91,15 @@ class AreaAssigned(AreaCoded):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     lon: Mapped[float] = mapped_column(Float, doc="WGS84 longitude of a representative point.")
     lat: Mapped[float] = mapped_column(Float, doc="WGS84 latitude of a representative point.")
+
+    if TYPE_CHECKING:
+        # Every such table has these: its own name, id and source_ref, and __table__ from the
+        # declarative base. Declared for type checkers only, so code may take any
+        # ``type[AreaAssigned]``; mapped here, id and source_ref would follow the table's own columns.
+        __tablename__: str
+        __table__: ClassVar[FromClause]
+        id: Mapped[int]
+        source_ref: Mapped[str | None]
 
 
 class Building(AreaAssigned, Base):

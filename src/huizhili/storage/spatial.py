@@ -27,11 +27,11 @@ def intersecting(session: Session, model: Any, geometry: BaseGeometry) -> sa.Col
     """
     if is_postgis(session):
         shape = sa.func.ST_GeomFromText(geometry.wkt, WGS84_SRID)
-        return sa.func.ST_Intersects(model.geometry, shape)  # type: ignore[no-any-return]
+        return sa.func.ST_Intersects(model.geometry, shape)
     tree, ids = _tree(session, model)
     matches = ids[tree.query(geometry, predicate="intersects")]
     # One JSON parameter instead of one per id: SQLite caps bound parameters.
-    listed = sa.select(sa.column("value")).select_from(sa.func.json_each(json.dumps(matches.tolist())))
+    listed: sa.Select[Any] = sa.select(sa.column("value")).select_from(sa.func.json_each(json.dumps(matches.tolist())))
     return model.id.in_(listed)  # type: ignore[no-any-return]
 
 

@@ -39,7 +39,7 @@ def versions(session: Session) -> dict[str, int]:
 def bump(session: Session, table: str) -> None:
     """Mark ``table`` changed, in the current transaction (on its connection: no ORM events, no autoflush)."""
     session.connection().execute(
-        sa.update(DataVersion.__table__).where(DataVersion.__table__.c.name == table).values(version=DataVersion.__table__.c.version + 1)
+        sa.update(DataVersion).where(DataVersion.name == table).values(version=DataVersion.version + 1)
     )
 
 
@@ -73,7 +73,7 @@ def _only_unversioned(table: str, columns: set[str]) -> bool:
 
 
 def _on_flush(session: Session, _flush: UOWTransaction) -> None:
-    changed = set()
+    changed: set[str | None] = set()
     for instance in (*session.new, *session.deleted):
         changed.add(getattr(instance, "__tablename__", None))
     for instance in session.dirty:
@@ -83,5 +83,5 @@ def _on_flush(session: Session, _flush: UOWTransaction) -> None:
             columns = {attr.key for attr in inspected.attrs if attr.history.has_changes()}
             if columns and not _only_unversioned(table, columns):
                 changed.add(table)
-    for table in sorted(changed & set(VERSIONED_TABLES)):
+    for table in sorted(set(VERSIONED_TABLES) & changed):
         bump(session, table)

@@ -80,6 +80,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         app.include_router(router, prefix="/api")
     app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=docs.STATIC), name="static")
+    # Starlette types every handler as taking any Exception, not the class it is added for
+    # (Kludex/starlette#2417), hence the ignores.
     app.add_exception_handler(HuizhiliError, _problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
@@ -89,7 +91,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         upload_limit=settings.upload_max_bytes,
         upload_paths=("/api/imports",),
     )
-    app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
 
 
@@ -137,7 +139,7 @@ def _openapi_document(app: FastAPI) -> dict[str, Any]:
     for route in (r for router in ROUTERS for r in router.routes):
         if isinstance(route, APIRoute) and route.include_in_schema:
             needed = [d.call.permission for d in route.dependant.dependencies if isinstance(d.call, Allow)]
-            permissions.update({("/api" + route.path_format, m.lower()): needed[0] for m in route.methods})
+            permissions.update({("/api" + route.path_format, m.lower()): needed[0] for m in route.methods or ()})
     for (path, method), permission in permissions.items():
         operation = schema["paths"][path][method]
         operation["x-permission"] = permission

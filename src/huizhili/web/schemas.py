@@ -1,7 +1,7 @@
 """Response and request shapes of the API, apart from the storage tables."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -117,7 +117,12 @@ class RefreshIn(Strict):
     refresh_token: str = Field(min_length=10, max_length=200)
 
 
-RoleName = Literal[tuple(ROLES)]  # type: ignore[misc]
+# A Literal built from data is no static type: type checkers see a plain str, pydantic (and so the
+# OpenAPI document) the enumeration of the roles.
+if TYPE_CHECKING:
+    RoleName = str
+else:
+    RoleName = Literal[tuple(ROLES)]
 """One of :data:`huizhili.identity.roles.ROLES`, enumerated in the OpenAPI document."""
 
 
@@ -125,7 +130,7 @@ class UserIn(Strict):
     """A user to create; scoped roles need their streets, department or grid cells."""
 
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    role: RoleName  # type: ignore[valid-type]
+    role: RoleName
     password: str | None = Field(None, min_length=MIN_PASSWORD_LENGTH, max_length=200)
     display_name: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=32, pattern=r"^[0-9+\- ]+$")

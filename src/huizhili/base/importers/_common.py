@@ -3,12 +3,13 @@
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import shapely
 import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from huizhili.base import crs
@@ -67,7 +68,7 @@ def convert_to_wgs84(records: Sequence[Record], source_crs: str) -> None:
     present = np.flatnonzero(geometries != None)  # noqa: E711 (element-wise)
     converted = shapely.transform(geometries[present], lambda xy: _to_wgs84_xy(xy, name))
     for index, geometry in zip(present, converted, strict=True):
-        records[index].geometry = geometry
+        records[int(index)].geometry = geometry
 
 
 def check_wgs84_range(records: Sequence[Record], source: str) -> None:
@@ -193,16 +194,17 @@ def write_records(
     refs = [r.source_ref for r in records if r.source_ref]
     replaced = 0
     for start in range(0, len(refs), CHUNK):
-        result = session.execute(sa.delete(model).where(model.source_ref.in_(refs[start : start + CHUNK])))  # type: ignore[attr-defined]
+        # A plain DELETE answers a CursorResult; Session.execute is typed Result (sqlalchemy#12813).
+        result = cast(CursorResult[Any], session.execute(sa.delete(model).where(model.source_ref.in_(refs[start : start + CHUNK]))))
         replaced += result.rowcount or 0
     if replaced:
-        table = model.__tablename__  # type: ignore[attr-defined]
+        table = model.__tablename__
         report.counts[f"replaced_{table}"] = replaced
         report.notes.append(f"replaced {replaced} {table} imported earlier from the same source")
     ids: list[int] = []
     for start in range(0, len(records), CHUNK):
         rows = [_row(model, record) for record in records[start : start + CHUNK]]
-        ids.extend(session.scalars(sa.insert(model).returning(model.id), rows))  # type: ignore[attr-defined]
+        ids.extend(session.scalars(sa.insert(model).returning(model.id), rows))
         if progress:
             progress(f"writing {model.__tablename__}", len(ids))
     if ids:

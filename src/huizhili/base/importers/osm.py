@@ -154,14 +154,14 @@ class _OsmReader:
         for seen, obj in enumerate(processor, start=1):
             if self.progress and seen % _PROGRESS_EVERY == 0:
                 self.progress("reading OSM", seen)
-            try:
-                if obj.is_node():
+            try:  # by class, not obj.is_node() and the like: a changeset has none of those
+                if isinstance(obj, osmium.osm.Node):
                     self._node(obj)
-                elif obj.is_way():
+                elif isinstance(obj, osmium.osm.Way):
                     self._way(obj)
-                elif obj.is_relation():
+                elif isinstance(obj, osmium.osm.Relation):
                     self._count_candidate(obj, obj.tags.get("type") == "multipolygon")
-                elif obj.is_area():
+                elif isinstance(obj, osmium.osm.Area):
                     self._area(obj)
             except (osmium.InvalidLocationError, RuntimeError):  # degenerate or cut-off geometry
                 self.incomplete += 1
@@ -282,8 +282,8 @@ def _inside(records: list[Record], boundary: BaseGeometry) -> list[Record]:
     """Records whose anchor point lies in ``boundary``."""
     if not records:
         return records
-    anchors = [r.geometry if r.geometry.geom_type == "Point" else r.geometry.point_on_surface() for r in records]  # type: ignore[union-attr]
-    inside = shapely.intersects_xy(boundary, np.array([p.x for p in anchors]), np.array([p.y for p in anchors]))
+    anchors = shapely.point_on_surface(np.array([r.geometry for r in records], dtype=object))  # a point stays itself
+    inside = shapely.intersects(boundary, anchors)
     return [r for r, keep in zip(records, inside, strict=True) if keep]
 
 

@@ -36,7 +36,15 @@ from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.errors import ImportFailed, ValidationError
 from huizhili.policy import Scope
 from huizhili.storable import text_problem
-from huizhili.storage.models import AREA_LEVELS, Area, Building, Device, Facility, Parcel
+from huizhili.storage.models import (
+    AREA_LEVELS,
+    Area,
+    AreaAssigned,
+    Building,
+    Device,
+    Facility,
+    Parcel,
+)
 
 _TEXT, _INT, _BOOL = str, int, bool
 TARGETS: dict[str, dict[str, type]] = {
@@ -54,7 +62,7 @@ TARGETS: dict[str, dict[str, type]] = {
 """Record types a file can fill, and the fields each takes (anything unmapped goes to ``properties``)."""
 
 REQUIRED = {"facility": ("kind",), "device": ("code", "sensor_kind"), "area": ("code", "name", "level")}
-MODELS = {"facility": Facility, "building": Building, "parcel": Parcel, "device": Device}
+MODELS: dict[str, type[AreaAssigned]] = {"facility": Facility, "building": Building, "parcel": Parcel, "device": Device}
 LON_COLUMNS = ("lon", "lng", "longitude", "x", "经度")
 LAT_COLUMNS = ("lat", "latitude", "y", "纬度")
 

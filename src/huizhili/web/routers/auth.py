@@ -7,7 +7,14 @@ from fastapi.security import HTTPAuthorizationCredentials, OAuth2PasswordRequest
 
 from huizhili.identity.accounts import refresh, revoke, sign_in
 from huizhili.policy import ROLE_PERMISSIONS
-from huizhili.web.deps import SessionDep, allow, api_key_scheme, bearer_scheme, client_address
+from huizhili.web.deps import (
+    OwnAccount,
+    ReadPublic,
+    SessionDep,
+    api_key_scheme,
+    bearer_scheme,
+    client_address,
+)
 from huizhili.web.schemas import Me, RefreshIn, TokenOut
 
 router = APIRouter(prefix="/auth", tags=["identity"])
@@ -15,7 +22,7 @@ router = APIRouter(prefix="/auth", tags=["identity"])
 
 @router.post("/token", response_model=TokenOut)
 def token(
-    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, _: allow("read:public")
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, _: ReadPublic
 ) -> dict[str, Any]:
     """Sign in with username and password; returns an access token and a refresh token.
 
@@ -26,7 +33,7 @@ def token(
 
 
 @router.post("/refresh", response_model=TokenOut)
-def refresh_tokens(body: RefreshIn, session: SessionDep, _: allow("read:public")) -> dict[str, Any]:
+def refresh_tokens(body: RefreshIn, session: SessionDep, _: ReadPublic) -> dict[str, Any]:
     """Trade a refresh token for a new pair (the old refresh token stops working).
 
     A refresh token used twice has been copied: every token of its sign-in is revoked.
@@ -37,7 +44,7 @@ def refresh_tokens(body: RefreshIn, session: SessionDep, _: allow("read:public")
 @router.post("/logout", status_code=204)
 def logout(
     session: SessionDep,
-    _: allow("self"),
+    _: OwnAccount,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> None:
@@ -51,7 +58,7 @@ def logout(
 
 
 @router.get("/me", response_model=Me)
-def me(principal: allow("self")) -> dict[str, Any]:
+def me(principal: OwnAccount) -> dict[str, Any]:
     """Who the caller is and what their role may do."""
     return {
         "username": principal.username,

@@ -6,14 +6,21 @@ her streets only, here as everywhere.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from huizhili.base.features import FeatureQuery, get_area, get_record, list_features, parse_bbox
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.base.status import update_status
 from huizhili.base.summary import summarise
-from huizhili.policy import scope_for
-from huizhili.web.deps import SessionDep, SettingsDep, allow
+from huizhili.policy import Principal, scope_for
+from huizhili.web.deps import (
+    Allow,
+    ReadBase,
+    ReadPublic,
+    SessionDep,
+    SettingsDep,
+    WriteFacilityStatus,
+)
 from huizhili.web.schemas import (
     AreaSummary,
     FacilityKind,
@@ -40,44 +47,46 @@ RecordId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 @router.get("/areas/{code}/summary", response_model=AreaSummary)
-def area_summary(code: AreaCode, session: SessionDep, principal: allow("read:base")) -> dict[str, Any]:
+def area_summary(code: AreaCode, session: SessionDep, principal: ReadBase) -> dict[str, Any]:
     """Counts of buildings, population, facilities by kind and devices for an area and its children."""
     return summarise(session, code, scope_for(principal))
 
 
 @router.get("/summary", response_model=AreaSummary)
-def overall_summary(session: SessionDep, principal: allow("read:base")) -> dict[str, Any]:
+def overall_summary(session: SessionDep, principal: ReadBase) -> dict[str, Any]:
     """Counts for everything the caller may see, with the top-level visible areas as children."""
     return summarise(session, None, scope_for(principal))
 
 
 @router.get("/kinds", response_model=list[FacilityKind])
-def facility_kinds(_: allow("read:public")) -> list[dict[str, str]]:
+def facility_kinds(_: ReadPublic) -> list[dict[str, str]]:
     """Every facility kind the platform knows."""
     return [{"kind": kind, "description": text} for kind, text in FACILITY_KINDS.items()]
 
 
 @router.patch("/facilities/{record_id}/status", response_model=Feature)
 def facility_status(
-    record_id: RecordId, body: FacilityStatusIn, session: SessionDep, principal: allow("write:facility_status")
+    record_id: RecordId, body: FacilityStatusIn, session: SessionDep, principal: WriteFacilityStatus
 ) -> dict[str, Any]:
     """Set a facility's live status (open/closed, queue level, note); citizens see it at once."""
     return update_status(session, record_id, **body.model_dump(), scope=scope_for(principal))
 
 
 @router.get("/areas/{code}", response_model=Feature)
-def area_feature(code: AreaCode, session: SessionDep, principal: allow("read:public")) -> dict[str, Any]:
+def area_feature(code: AreaCode, session: SessionDep, principal: ReadPublic) -> dict[str, Any]:
     """One area, by official code or exact name, as a GeoJSON Feature."""
     return get_area(session, code, scope_for(principal))
 
 
 def _add_layer_routes(layer: str, permission: str) -> None:
     """A list route and a record route for one layer, guarded by its permission."""
+    # Written out rather than a deps alias: the permission is this call's argument.
+    allowed = Annotated[Principal, Depends(Allow(permission))]
 
     def features(
         session: SessionDep,
         settings: SettingsDep,
-        principal: allow(permission),
+        principal: allowed,
         kind: Annotated[str | None, Query(max_length=40, description="Facility kind, building use, sensor kind, land use or area level.")] = None,
         area: Annotated[str | None, Query(max_length=200, description="Code or name of the area to look in (areas: the parent).")] = None,
         bbox: Annotated[str | None, Query(max_length=200, pattern=BBOX_PATTERN, description="minlon,minlat,maxlon,maxlat in WGS84.")] = None,
@@ -105,7 +114,7 @@ def _add_layer_routes(layer: str, permission: str) -> None:
     if layer == "areas":
         return
 
-    def record(record_id: RecordId, session: SessionDep, principal: allow(permission)) -> dict[str, Any]:
+    def record(record_id: RecordId, session: SessionDep, principal: allowed) -> dict[str, Any]:
         return get_record(session, layer, record_id, scope_for(principal))
 
     router.add_api_route(

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from huizhili.errors import AuthenticationError, HuizhiliError, RateLimitedError
 from huizhili.events import EventPage, newest_id, read_events
 from huizhili.policy import ANONYMOUS, Principal, scope_for
-from huizhili.web.deps import SessionDep, SettingsDep, allow, count_anonymous, status_of
+from huizhili.web.deps import ReadPublic, SessionDep, SettingsDep, count_anonymous, status_of
 from huizhili.web.schemas import EventPageOut, StreamSubscription
 from huizhili.web.stream_hub import Delivery, Watcher, authorised
 
@@ -41,7 +41,7 @@ SUBSCRIBE_TIMEOUT_S = 10.0
 def list_events(
     session: SessionDep,
     settings: SettingsDep,
-    principal: allow("read:public"),
+    principal: ReadPublic,
     after: int = Query(0, ge=0, le=2**62, description="Events after this id (0: the oldest kept)."),
     limit: int = Query(100, ge=1, le=1_000_000, description="Events per page (capped by the server)."),
 ) -> dict[str, Any]:

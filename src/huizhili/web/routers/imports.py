@@ -12,7 +12,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from huizhili.base.importers import import_file, import_osm
 from huizhili.errors import ValidationError
-from huizhili.web.deps import SessionDep, SettingsDep, allow
+from huizhili.web.deps import SessionDep, SettingsDep, WriteImports
 from huizhili.web.schemas import ImportForm, ImportReportOut
 
 router = APIRouter(prefix="/imports", tags=["imports"])
@@ -36,7 +36,7 @@ async def upload_import(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    principal: allow("write:imports"),
+    principal: WriteImports,
 ) -> dict[str, Any]:
     """Import an uploaded file (multipart form); a bad file writes nothing and the error names the record.
 

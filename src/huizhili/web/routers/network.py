@@ -15,7 +15,7 @@ from huizhili.network.planning import propose_sites
 from huizhili.network.report import write_outputs
 from huizhili.policy import scope_for
 from huizhili.storage.models import LifeCircleCoverage, LifeCircleRun
-from huizhili.web.deps import SessionDep, SettingsDep, allow
+from huizhili.web.deps import ReadBase, ReadPublic, RunAnalysis, SessionDep, SettingsDep
 from huizhili.web.schemas import LifeCircleIn, LifeCircleOut, NearestOut, SitingIn, SitingOut
 
 router = APIRouter(tags=["life circle and services"])
@@ -30,7 +30,7 @@ FILE_TYPES = {".png": "image/png", ".html": "text/html", ".csv": "text/csv", ".j
 def nearest(
     request: Request,
     session: SessionDep,
-    _: allow("read:public"),
+    _: ReadPublic,
     lon: Lon,
     lat: Lat,
     kind: Annotated[str, Query(max_length=40, description="Facility kind, e.g. sampling_point, health_centre.")],
@@ -45,7 +45,7 @@ def nearest(
 def isochrone(
     request: Request,
     session: SessionDep,
-    _: allow("read:public"),
+    _: ReadPublic,
     lon: Lon,
     lat: Lat,
     minutes: Annotated[float, Query(ge=1, le=60)] = 15,
@@ -56,7 +56,7 @@ def isochrone(
 
 
 @router.post("/lifecircle/runs", response_model=LifeCircleOut, status_code=201)
-def start_run(body: LifeCircleIn, request: Request, session: SessionDep, settings: SettingsDep, principal: allow("run:analysis")) -> dict[str, Any]:
+def start_run(body: LifeCircleIn, request: Request, session: SessionDep, settings: SettingsDep, principal: RunAnalysis) -> dict[str, Any]:
     """Run the life circle: walking distance from every home to each kind, coverage per area, maps and report."""
     graph = request.app.state.network.graph(session)
     result = run_life_circle(
@@ -70,14 +70,14 @@ def start_run(body: LifeCircleIn, request: Request, session: SessionDep, setting
 
 
 @router.get("/lifecircle/runs", response_model=list[LifeCircleOut])
-def list_runs(session: SessionDep, principal: allow("read:base"), limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, Any]]:
+def list_runs(session: SessionDep, principal: ReadBase, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, Any]]:
     """Recent runs, newest first (so a later run shows change)."""
     ids = session.scalars(sa.select(LifeCircleRun.id).where(scope_for(principal).condition(LifeCircleRun)).order_by(LifeCircleRun.id.desc()).limit(limit))
     return [_run_out(session, run_id) for run_id in ids]
 
 
 @router.get("/lifecircle/runs/{run_id}", response_model=LifeCircleOut)
-def get_run(run_id: Annotated[int, PathParam(ge=1, le=2**62)], session: SessionDep, principal: allow("read:base")) -> dict[str, Any]:
+def get_run(run_id: Annotated[int, PathParam(ge=1, le=2**62)], session: SessionDep, principal: ReadBase) -> dict[str, Any]:
     """One run with its coverage table."""
     _visible_run(session, principal, run_id)
     return _run_out(session, run_id)
@@ -88,7 +88,7 @@ def run_file(
     run_id: Annotated[int, PathParam(ge=1, le=2**62)],
     name: Annotated[str, PathParam(max_length=80, pattern=r"^[a-z_]+(-[a-z_]+)?\.(png|html|csv|json|geojson)$")],
     session: SessionDep,
-    principal: allow("read:base"),
+    principal: ReadBase,
 ) -> FileResponse:
     """A run's output: report.html, coverage.csv/json, origins.geojson or map-<kind>.png."""
     run = _visible_run(session, principal, run_id)
@@ -100,7 +100,7 @@ def run_file(
 
 
 @router.post("/lifecircle/siting", response_model=SitingOut)
-def siting(body: SitingIn, request: Request, session: SessionDep, principal: allow("run:analysis")) -> dict[str, Any]:
+def siting(body: SitingIn, request: Request, session: SessionDep, principal: RunAnalysis) -> dict[str, Any]:
     """Propose k new sites for a kind that serve the most residents not yet within the distance."""
     graph = request.app.state.network.graph(session)
     return propose_sites(session, graph, **body.model_dump(), scope=scope_for(principal))

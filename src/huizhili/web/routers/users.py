@@ -19,7 +19,7 @@ from huizhili.policy import scope_for
 from huizhili.policy.privacy import present
 from huizhili.spreadsheet import csv_text
 from huizhili.storage.models import AccessLog, User, as_utc
-from huizhili.web.deps import SessionDep, SettingsDep, allow
+from huizhili.web.deps import ManageUsers, ReadPersonal, ReadUsers, SessionDep, SettingsDep
 from huizhili.web.schemas import (
     AccessLogEntry,
     ApiKeyIn,
@@ -48,7 +48,7 @@ def _visible_users(session: SessionDep, principal: Any, limit: int, offset: int,
 def list_users(
     session: SessionDep,
     settings: SettingsDep,
-    principal: allow("read:users"),
+    principal: ReadUsers,
     limit: int = Query(100, ge=1, le=1_000_000),
     offset: int = Query(0, ge=0, le=10_000_000),
 ) -> list[dict[str, Any]]:
@@ -57,7 +57,7 @@ def list_users(
 
 
 @router.get("/users/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def export_users(session: SessionDep, principal: allow("read:users")) -> Response:
+def export_users(session: SessionDep, principal: ReadUsers) -> Response:
     """The same directory as CSV, with the same scope and masking."""
     records = _visible_users(session, principal, 1_000_000, 0, "export")
     rows = ({**r, "streets": " ".join(r["streets"]), "grid_cells": " ".join(r["grid_cells"])} for r in records)
@@ -67,7 +67,7 @@ def export_users(session: SessionDep, principal: allow("read:users")) -> Respons
 @router.get("/users/{username}/contact", response_model=ContactOut)
 def user_contact(
     session: SessionDep,
-    principal: allow("read:personal"),
+    principal: ReadPersonal,
     username: str = Path(min_length=1, max_length=64),
 ) -> dict[str, Any]:
     """A colleague's name and phone, unmasked, to call them back; within the caller's scope, and logged."""
@@ -80,7 +80,7 @@ def user_contact(
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
-def add_user(body: UserIn, session: SessionDep, _: allow("manage:users")) -> dict[str, Any]:
+def add_user(body: UserIn, session: SessionDep, _: ManageUsers) -> dict[str, Any]:
     """Create a user with a role and, for scoped roles, their streets, department or grid cells."""
     user = create_user(session, **body.model_dump())
     return {field: getattr(user, field) for field in _USER_FIELDS}
@@ -90,7 +90,7 @@ def add_user(body: UserIn, session: SessionDep, _: allow("manage:users")) -> dic
 def add_api_key(
     body: ApiKeyIn,
     session: SessionDep,
-    _: allow("manage:users"),
+    _: ManageUsers,
     username: str = Path(min_length=1, max_length=64),
 ) -> dict[str, Any]:
     """Issue an API key for a user (Open311 client, service); shown once, with the id to revoke it by."""
@@ -101,7 +101,7 @@ def add_api_key(
 @router.get("/users/{username}/api-keys", response_model=list[ApiKeyOut])
 def list_api_keys(
     session: SessionDep,
-    _: allow("manage:users"),
+    _: ManageUsers,
     username: str = Path(min_length=1, max_length=64),
 ) -> list[dict[str, Any]]:
     """A user's API keys, revoked ones included (names and dates; the keys are never stored)."""
@@ -114,7 +114,7 @@ def list_api_keys(
 @router.delete("/users/{username}/api-keys/{key_id}", status_code=204)
 def delete_api_key(
     session: SessionDep,
-    _: allow("manage:users"),
+    _: ManageUsers,
     username: str = Path(min_length=1, max_length=64),
     key_id: int = Path(ge=1, le=2**62),
 ) -> None:
@@ -125,7 +125,7 @@ def delete_api_key(
 @router.post("/users/{username}/close", response_model=UserOut)
 def close_user(
     session: SessionDep,
-    principal: allow("manage:users"),
+    principal: ManageUsers,
     username: str = Path(min_length=1, max_length=64),
 ) -> dict[str, Any]:
     """Close an account: sign-in refused and its tokens and keys revoked at once; personal fields erased later."""
@@ -136,7 +136,7 @@ def close_user(
 @router.get("/access-log", response_model=list[AccessLogEntry])
 def access_log(
     session: SessionDep,
-    _: allow("manage:users"),
+    _: ManageUsers,
     username: Annotated[str | None, Query(max_length=64, description="Only reads by this user.")] = None,
     resource: Annotated[str | None, Query(max_length=40, description="Only reads of this resource (e.g. users).")] = None,
     since: Annotated[datetime | None, Query(description="Only reads at or after this time (ISO 8601; no zone: UTC).")] = None,
