@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from waiting import until
 
 from huizhili.base.demo import load_xuhui
 from huizhili.base.importers import import_osm
@@ -296,10 +296,7 @@ def serve(engine: Engine) -> Iterator[Callable[[Settings], tuple[FastAPI, str]]]
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         running.append((server, thread))
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
+        until(lambda: server.started, "the server did not start")
         return app, f"127.0.0.1:{port}"
 
     yield start
