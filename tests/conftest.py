@@ -1,12 +1,16 @@
-"""Shared fixtures: a fresh database per test on SQLite and, where configured, on PostgreSQL+PostGIS."""
+"""Shared fixtures: a database of its own per test on SQLite and, where configured, on PostgreSQL+PostGIS.
+
+Each is a copy of a template built once per worker process, empty or holding the contents the
+test asks for (``CONTENTS``), so tests run in parallel and none sees another's writes.
+"""
 
 import os
 import shutil
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from waiting import until
 
 from huizhili.base.demo import load_xuhui
 from huizhili.base.importers import import_osm
@@ -39,39 +44,182 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("CI must set HUIZHILI_TEST_PG_URL so the suite also runs on PostGIS")
 
 
+@dataclass(frozen=True)
+class Database:
+    """A test's own database: its engine, and what loading each of its contents returned."""
+
+    engine: Engine
+    loaded: dict[str, Any]
+
+
+ROLE_USERS = {
+    # role: (username, scope keyword arguments)
+    "district_admin": ("admin", {}),
+    "district_commander": ("commander", {}),
+    "street_operator": ("xujiahui_operator", {"streets": ["310104014"]}),
+    "department_handler": ("greening_handler", {"department": "绿化市容局"}),
+    "grid_officer": ("grid_officer", {"grid_cells": ["310104014G01"]}),
+    "analyst": ("analyst", {}),
+    "citizen": ("citizen", {}),
+    "service": ("dashboard_wall", {}),
+}
+"""One user per staff role, scoped inside the Xuhui demo."""
+
+
+def _add_roles(session: Session) -> dict[str, dict[str, str]]:
+    """One user and API key per role, scoped inside the Xuhui demo (see ``role_headers``)."""
+    from huizhili.base.areas import AreaSpec, upsert_areas
+    from huizhili.base.assign import assign_areas
+    from huizhili.identity.accounts import create_api_key, create_user
+    from huizhili.storage.models import Device, Facility
+
+    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    upsert_areas(session, [AreaSpec(code="310104014G01", name="徐家汇网格01", level="grid", parent_code="310104014",
+                                    geometry=shapely.box(121.430, 31.185, 121.445, 31.200))])
+    for code, department, lon, lat in [("PM-XJH-1", "生态环境局", 121.437, 31.192), ("PM-XJH-2", "绿化市容局", 121.438, 31.196),
+                                       ("PM-TP-1", "绿化市容局", 121.445, 31.207)]:
+        session.add(Device(code=code, sensor_kind="pm25", owner_department=department, geometry=shapely.Point(lon, lat),
+                           lon=lon, lat=lat, properties={}))
+    session.flush()
+    assign_areas(session)
+    owners = [(Facility.kind == "health_centre", ("310104014", "310104003"), "卫生健康委"),
+              (Facility.name == "徐家汇", ("310104014",), "绿化市容局")]
+    for which, streets, department in owners:
+        session.execute(sa.update(Facility).where(which, Facility.street_code.in_(streets)).values(owner_department=department))
+    for role, (username, scope) in ROLE_USERS.items():
+        create_user(session, username, role, phone="13812345678", display_name=f"{username} 测试", **scope)
+        headers[role] = {"X-API-Key": create_api_key(session, username, "tests")[1]}
+    return headers
+
+
+CONTENTS: dict[str, Callable[[Session], Any]] = {
+    "xuhui": load_xuhui,
+    "helsinki": lambda session: import_osm(session, HELSINKI),
+    "role_headers": _add_roles,
+}
+"""Fixtures naming a database's contents → what loads them, in this order, into a template.
+
+Loading the demo, users and keys takes seconds; copying a template takes milliseconds.
+"""
+
+
+def _contents(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """The contents the test asks for, directly or through its fixtures: none for an empty database."""
+    return tuple(name for name in CONTENTS if name in request.fixturenames)
+
+
+def _load(engine: Engine, contents: tuple[str, ...]) -> dict[str, Any]:
+    with transaction(session_factory(engine)) as session:
+        return {name: CONTENTS[name](session) for name in contents}
+
+
+Templates = Callable[[tuple[str, ...]], tuple[str, dict[str, Any]]]
+"""``template(contents)``: where a migrated database holding ``contents`` is, and what loading returned."""
+
+
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file, copied for each test (migrating every time is slow)."""
-    path = tmp_path_factory.mktemp("template") / "template.sqlite"
-    engine = create_engine(f"sqlite:///{path}")
-    migrate(engine)
-    engine.dispose()
-    return path
+def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    """Migrated SQLite files, one per set of contents, built when first asked for and copied per test."""
+    folder = tmp_path_factory.mktemp("templates")
+    built: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
+
+    def template(contents: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+        if contents not in built:
+            path = folder / f"{'+'.join(contents) or 'empty'}.sqlite"
+            if contents:
+                shutil.copy(template(())[0], path)
+            engine = create_engine(f"sqlite:///{path}")
+            if contents:
+                loaded = _load(engine, contents)
+            else:
+                migrate(engine)
+                loaded = {}
+            engine.dispose()  # the last connection's close folds the WAL into the file
+            built[contents] = (str(path), loaded)
+        return built[contents]
+
+    return template
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """An autocommit connection to HUIZHILI_TEST_PG_URL's database, for creating and dropping databases."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    yield admin
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_templates(pg_admin: Engine) -> Iterator[Templates]:
+    """Template databases, one per set of contents and worker, built when first asked for.
+
+    ``CREATE DATABASE … TEMPLATE`` copies PostGIS, the schema, the rows and the sequences' positions
+    in a tenth of a second, so each test gets a database of its own (with the default ``public``
+    schema) and the ids it inserts follow the template's.
+    """
+    built: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
+
+    def template(contents: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+        if contents not in built:
+            name = f"template_{uuid.uuid4().hex[:12]}"
+            with pg_admin.connect() as connection:
+                source = f' TEMPLATE "{template(())[0]}"' if contents else ""
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"{source}'))
+            engine = create_engine(_pg_url(name))
+            if contents:
+                loaded = _load(engine, contents)
+            else:
+                with engine.begin() as connection:
+                    connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+                migrate(engine)
+                loaded = {}
+            engine.dispose()  # a template cannot be copied while anyone is connected to it
+            built[contents] = (name, loaded)
+        return built[contents]
+
+    yield template
+    with pg_admin.connect() as connection:
+        for name, _ in reversed(built.values()):
+            connection.execute(sa.text(f'DROP DATABASE "{name}"'))
+
+
+def _pg_url(database: str) -> str:
+    return sa.make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
-    """A migrated, empty database: an SQLite file, or a fresh schema in PostgreSQL+PostGIS."""
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database of the test's own: an SQLite file, or a database in PostgreSQL+PostGIS.
+
+    It is empty unless the test asks for contents (fixtures named in ``CONTENTS``, such as
+    ``xuhui``), which are then already there: it is a copy of a template built once per worker,
+    so no test sees another's writes.
+    """
+    contents = _contents(request)
     if request.param == "sqlite":
+        template, loaded = request.getfixturevalue("sqlite_templates")(contents)
         path = tmp_path / "test.sqlite"
-        shutil.copy(sqlite_template, path)
+        shutil.copy(template, path)
         engine = create_engine(f"sqlite:///{path}")
-        yield engine
+        yield Database(engine, loaded)
         engine.dispose()
         return
     if not PG_URL:
         pytest.skip("HUIZHILI_TEST_PG_URL is not set: the PostgreSQL+PostGIS run is skipped")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema},public"})
-    migrate(engine)
-    yield engine
+    template, loaded = request.getfixturevalue("pg_templates")(contents)
+    admin, name = request.getfixturevalue("pg_admin"), f"test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    engine = create_engine(_pg_url(name))
+    yield Database(engine, loaded)
     engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with admin.connect() as connection:  # FORCE: a server thread of the test may still hold a connection
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def engine(database: Database) -> Engine:
+    return database.engine
 
 
 def row_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
@@ -95,17 +243,13 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def xuhui(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """The database with the Xuhui demo loaded."""
-    with transaction(sessions) as session:
-        load_xuhui(session)
+    """The database with the Xuhui demo loaded (``engine`` copies it from a template)."""
     return sessions
 
 
 @pytest.fixture
 def helsinki(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """The database with central Helsinki imported from OSM."""
-    with transaction(sessions) as session:
-        import_osm(session, HELSINKI)
+    """The database with central Helsinki imported from OSM (``engine`` copies it from a template)."""
     return sessions
 
 
@@ -152,10 +296,7 @@ def serve(engine: Engine) -> Iterator[Callable[[Settings], tuple[FastAPI, str]]]
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         running.append((server, thread))
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
+        until(lambda: server.started, "the server did not start")
         return app, f"127.0.0.1:{port}"
 
     yield start
@@ -164,49 +305,13 @@ def serve(engine: Engine) -> Iterator[Callable[[Settings], tuple[FastAPI, str]]]
         thread.join(10)
 
 
-ROLE_USERS = {
-    # role: (username, scope keyword arguments)
-    "district_admin": ("admin", {}),
-    "district_commander": ("commander", {}),
-    "street_operator": ("xujiahui_operator", {"streets": ["310104014"]}),
-    "department_handler": ("greening_handler", {"department": "绿化市容局"}),
-    "grid_officer": ("grid_officer", {"grid_cells": ["310104014G01"]}),
-    "analyst": ("analyst", {}),
-    "citizen": ("citizen", {}),
-    "service": ("dashboard_wall", {}),
-}
-"""One user per staff role, scoped inside the Xuhui demo."""
-
-
 @pytest.fixture
-def role_headers(xuhui) -> dict[str, dict[str, str]]:
+def role_headers(database: Database, xuhui: sessionmaker[Session]) -> dict[str, dict[str, str]]:
     """Role → request headers with that role's API key (anonymous: no headers).
 
-    Adds a grid cell inside 徐家汇街道, devices of two departments in two streets, and gives
-    the health centres of 徐家汇 and 天平 to the health department (卫生健康委) and the metro
-    station 徐家汇 to the greening department (绿化市容局), so scoping has something to hide.
+    Asking for ``xuhui`` puts the demo into the template first. The template also holds a grid
+    cell inside 徐家汇街道, devices of two departments in two streets, the health centres of
+    徐家汇 and 天平 owned by the health department (卫生健康委) and the metro station 徐家汇 by
+    the greening department (绿化市容局), so scoping has something to hide.
     """
-    from huizhili.base.areas import AreaSpec, upsert_areas
-    from huizhili.identity.accounts import create_api_key, create_user
-    from huizhili.storage.models import Device
-
-    headers: dict[str, dict[str, str]] = {"anonymous": {}}
-    with transaction(xuhui) as session:
-        upsert_areas(session, [AreaSpec(code="310104014G01", name="徐家汇网格01", level="grid", parent_code="310104014",
-                                        geometry=shapely.box(121.430, 31.185, 121.445, 31.200))])
-        for code, department, lon, lat in [("PM-XJH-1", "生态环境局", 121.437, 31.192), ("PM-XJH-2", "绿化市容局", 121.438, 31.196),
-                                           ("PM-TP-1", "绿化市容局", 121.445, 31.207)]:
-            session.add(Device(code=code, sensor_kind="pm25", owner_department=department, geometry=shapely.Point(lon, lat),
-                               lon=lon, lat=lat, properties={}))
-        session.flush()
-        from huizhili.base.assign import assign_areas
-        from huizhili.storage.models import Facility
-        assign_areas(session)
-        owners = [(Facility.kind == "health_centre", ("310104014", "310104003"), "卫生健康委"),
-                  (Facility.name == "徐家汇", ("310104014",), "绿化市容局")]
-        for which, streets, department in owners:
-            session.execute(sa.update(Facility).where(which, Facility.street_code.in_(streets)).values(owner_department=department))
-        for role, (username, scope) in ROLE_USERS.items():
-            create_user(session, username, role, phone="13812345678", display_name=f"{username} 测试", **scope)
-            headers[role] = {"X-API-Key": create_api_key(session, username, "tests")[1]}
-    return headers
+    return database.loaded["role_headers"]

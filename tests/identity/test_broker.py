@@ -10,6 +10,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 import shapely
+from waiting import until
 
 from huizhili.identity.accounts import create_device_account, create_user
 from huizhili.identity.broker import (
@@ -61,16 +62,21 @@ def broker(xuhui, accounts, tmp_path):
     )
     log = (tmp_path / "mosquitto.log").open("wb")
     process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stderr=log)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    until(lambda: listening(port) or process.poll() is not None, "mosquitto did not start listening")
+    assert process.poll() is None, (tmp_path / "mosquitto.log").read_text()
     yield port
     process.terminate()
     process.wait(timeout=5)
     log.close()
+
+
+def listening(port):
+    """Whether something accepts connections on ``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def connect(port, username, password):
@@ -92,7 +98,11 @@ def connect(port, username, password):
 
 
 def publish_and_collect(port, accounts, publisher, topic):
-    """Publish one QoS 1 message as ``publisher``; return (PUBACK reason, what the ingest received)."""
+    """Publish one QoS 1 message as ``publisher``; return (PUBACK reason, what the ingest received).
+
+    The publisher then sends a message to its own topic: the broker forwards one client's
+    messages in order, so once that one reaches the ingest, so has the first, if it was let through.
+    """
     ingest, _ = connect(port, "ingest", accounts["ingest"])
     received = []
     subscribed = threading.Event()
@@ -101,21 +111,17 @@ def publish_and_collect(port, accounts, publisher, topic):
     ingest.subscribe("huizhili/devices/#", qos=1)
     assert subscribed.wait(5)
     device, _ = connect(port, publisher, accounts[publisher])
-    acked = threading.Event()
-    outcome = {}
-
-    def on_publish(_client, _userdata, _mid, reason_code, _properties):
-        outcome["reason"] = reason_code
-        acked.set()
-
-    device.on_publish = on_publish
-    device.publish(topic, b'{"pm25": 35}', qos=1)
-    assert acked.wait(5), "no PUBACK"
-    time.sleep(0.5)
+    acks = {}
+    device.on_publish = lambda _client, _userdata, mid, reason_code, _properties: acks.update({mid: reason_code})
+    sent = device.publish(topic, b'{"pm25": 35}', qos=1).mid
+    last = device_topic(publisher.removeprefix("device-")) + "/last"
+    device.publish(last, b"{}", qos=1)
+    until(lambda: sent in acks, "no PUBACK")
+    until(lambda: last in received, "the publisher's own topic did not reach the ingest")
     for client in (device, ingest):
         client.loop_stop()
         client.disconnect()
-    return outcome["reason"], received
+    return acks[sent], [t for t in received if t != last]
 
 
 def test_device_publishes_under_its_own_topic(broker, accounts):

@@ -3,15 +3,27 @@
 import re
 
 import pytest
+import shapely
 import sqlalchemy as sa
 
+from huizhili.base.assign import assign_areas
 from huizhili.errors import ForbiddenError
 from huizhili.events import publish
 from huizhili.identity.accounts import create_api_key, create_user
 from huizhili.policy import Principal, Scope
 from huizhili.policy.rules import READ_RULES
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import AccessLog, Base, Credential, Device, Facility, ImportRun, User
+from huizhili.storage.models import (
+    AccessLog,
+    Base,
+    Building,
+    Credential,
+    Device,
+    Facility,
+    ImportRun,
+    Parcel,
+    User,
+)
 
 # The intended matrix, written from the roles' descriptions (not read from the implementation).
 # read:personal: those who call people back (commanders, street operators, department handlers
@@ -64,14 +76,34 @@ def test_each_role_is_allowed_or_refused_on_every_endpoint(client, role_headers,
 LIST_ENDPOINTS = ["/api/areas", "/api/facilities", "/api/buildings", "/api/parcels", "/api/devices"]
 
 
-def test_street_operator_sees_only_her_street_everywhere(client, role_headers):
+@pytest.fixture
+def buildings_and_parcels(xuhui):
+    """A building and a parcel in 徐家汇街道 and the same in 天平路街道: the demo has neither."""
+    with transaction(xuhui) as session:
+        for street, lon, lat in [("徐家汇", 121.437, 31.192), ("天平", 121.445, 31.207)]:
+            square = shapely.box(lon - 0.0005, lat - 0.0005, lon + 0.0005, lat + 0.0005)
+            session.add(Building(name=f"{street} building", use="residential", geometry=square, lon=lon, lat=lat,
+                                 properties={}))
+            session.add(Parcel(name=f"{street} parcel", land_use="residential", area_m2=9000.0, geometry=square,
+                               lon=lon, lat=lat, properties={}))
+        session.flush()
+        assign_areas(session, [Building, Parcel])
+
+
+def street_codes(client, path, headers):
+    """The street (or, for areas, own) code of every record ``path`` lists to ``headers``."""
+    features = client.get(path, headers=headers, params={"limit": 1000}).json()["features"]
+    return [f["properties"].get("street_code", f["properties"].get("code")) for f in features]
+
+
+def test_street_operator_sees_only_her_street_everywhere(client, role_headers, buildings_and_parcels):
     headers = role_headers["street_operator"]
     for path in LIST_ENDPOINTS:
-        body = client.get(path, headers=headers, params={"limit": 1000}).json()
-        for feature in body["features"]:
-            properties = feature["properties"]
-            code = properties.get("street_code", properties.get("code"))
-            assert code.startswith(XUJIAHUI), f"{path} showed {code}"
+        everywhere = street_codes(client, path, role_headers["district_admin"])
+        assert any(not code.startswith(XUJIAHUI) for code in everywhere), f"{path} has nothing outside the street to hide"
+        mine = street_codes(client, path, headers)
+        assert mine, f"{path} showed the operator nothing to check"
+        assert all(code.startswith(XUJIAHUI) for code in mine), f"{path} showed {mine}"
     devices = client.get("/api/devices", headers=headers).json()
     assert {f["properties"]["code"] for f in devices["features"]} == {"PM-XJH-1", "PM-XJH-2"}
 

@@ -10,11 +10,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from waiting import until
 
 SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
 
@@ -34,16 +34,21 @@ def server(tmp_path):
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(f"{url}/api/health", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    until(lambda: answering(url) or process.poll() is not None, "the server did not start", timeout=30)
+    assert process.poll() is None, (tmp_path / "server.log").read_text()
     yield url, key
     process.terminate()
     process.wait(timeout=10)
     log.close()
+
+
+def answering(url):
+    """Whether the server at ``url`` answers its health check."""
+    try:
+        httpx.get(f"{url}/api/health", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 @pytest.mark.skipif(SCHEMATHESIS is None, reason="schemathesis is not installed (pip install -e '.[test]')")
