@@ -146,8 +146,8 @@ def access_log(
 ) -> list[dict[str, Any]]:
     """Reads of unmasked personal data and sign-in attempts, newest first, filtered by reader, resource and period.
 
-    Sign-in attempts have resource ``sign_in`` and action ``sign_in``, ``sign_in_failed`` or
-    ``sign_in_delayed``, with the caller's address; ``username`` is the name tried.
+    Sign-in attempts have resource ``sign_in`` and action ``sign_in`` or ``sign_in_failed``, with
+    the caller's address; ``username`` is the name tried (attempts refused during a delay are not kept).
     """
     query = sa.select(AccessLog)
     if username is not None:
