@@ -88,13 +88,19 @@ def wait_needed(session: Session, username: str, address: str, *, now: datetime 
     """
     now = now or utcnow()
     username, address = counted_name(username), counted_address(address)
-    counters: list[tuple[Counter, sa.ColumnElement[bool], bool]] = [
-        (PAIR, sa.and_(AccessLog.username == username, AccessLog.address == address), True)]
+    last_success = session.scalar(
+        sa.select(sa.func.max(AccessLog.at)).where(
+            AccessLog.resource == RESOURCE, AccessLog.action == SUCCEEDED, AccessLog.username == username
+        )
+    )
+    # Per-account counts start after the account's last success; the address count does not.
+    counters: list[tuple[Counter, sa.ColumnElement[bool], datetime | None]] = [
+        (PAIR, sa.and_(AccessLog.username == username, AccessLog.address == address), last_success)]
     if not _known_address(session, username, address, now):
-        counters += [(ACCOUNT, AccessLog.username == username, True), (ADDRESS, AccessLog.address == address, False)]
+        counters += [(ACCOUNT, AccessLog.username == username, last_success), (ADDRESS, AccessLog.address == address, None)]
     waits = []
-    for counter, condition, per_account in counters:
-        failures, latest = _failures(session, counter, condition, username if per_account else None, now)
+    for counter, condition, counted_from in counters:
+        failures, latest = _failures(session, counter, condition, counted_from, now)
         if latest is None:
             continue
         remaining = (latest + delay(counter, failures) - now).total_seconds()
@@ -136,18 +142,10 @@ def one_at_a_time(session: Session, username: str) -> None:
 
 
 def _failures(
-    session: Session, counter: Counter, condition: sa.ColumnElement[bool], username: str | None, now: datetime
+    session: Session, counter: Counter, condition: sa.ColumnElement[bool], counted_from: datetime | None, now: datetime
 ) -> tuple[int, datetime | None]:
-    """Failures matching ``condition`` within the counter's window (after the account's last success), and the latest."""
-    since = now - counter.window
-    if username is not None:
-        last_success = session.scalar(
-            sa.select(sa.func.max(AccessLog.at)).where(
-                AccessLog.resource == RESOURCE, AccessLog.action == SUCCEEDED, AccessLog.username == username
-            )
-        )
-        if last_success is not None:
-            since = max(since, last_success)
+    """Failures matching ``condition`` within the counter's window and after ``counted_from``, and the latest."""
+    since = max(now - counter.window, counted_from) if counted_from is not None else now - counter.window
     count, latest = session.execute(
         sa.select(sa.func.count(), sa.func.max(AccessLog.at)).where(
             AccessLog.resource == RESOURCE, AccessLog.action == FAILED, AccessLog.at > since, condition
