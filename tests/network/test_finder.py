@@ -16,6 +16,7 @@ from huizhili.policy import scope_for
 from huizhili.policy.principal import UNRESTRICTED
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Building, Facility, WalkWay
+from huizhili.storage.versions import versions
 
 EVERYTHING = scope_for(UNRESTRICTED)
 
@@ -166,8 +167,8 @@ def test_a_cache_file_is_never_seen_half_written(helsinki, tmp_path, monkeypatch
 
     monkeypatch.setattr(WalkGraph, "save", crash_halfway)
     with helsinki() as session, pytest.raises(OSError):
-        load_walk_graph(session, tmp_path / "cache")
+        load_walk_graph(session, tmp_path / "cache", versions(session)["walk_ways"])
     assert list((tmp_path / "cache").iterdir()) == [], "neither a half file under the real name nor a leftover"
     monkeypatch.undo()
     with helsinki() as session:
-        assert load_walk_graph(session, tmp_path / "cache").n_edges > 0
+        assert load_walk_graph(session, tmp_path / "cache", versions(session)["walk_ways"]).n_edges > 0

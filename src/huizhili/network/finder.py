@@ -56,7 +56,7 @@ class NetworkCache:
     def _current(self, session: Session, now: dict[str, int]) -> WalkGraph | None:
         with self._lock:
             if self._graph[0] != now["walk_ways"]:
-                self._graph = (now["walk_ways"], load_walk_graph(session, self.cache_dir))
+                self._graph = (now["walk_ways"], load_walk_graph(session, self.cache_dir, now["walk_ways"]))
                 self._points.clear()
             return self._graph[1]
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from huizhili.network.walkgraph import WalkGraph
 from huizhili.storage.models import Facility, WalkWay
-from huizhili.storage.versions import versions
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +42,13 @@ class AccessPoints:
         return len(self.facility_ids)
 
 
-def load_walk_graph(session: Session, cache_dir: Path) -> WalkGraph | None:
+def load_walk_graph(session: Session, cache_dir: Path, version: int) -> WalkGraph | None:
     """The walk network of everything imported, or None when no walk ways are stored.
 
-    Islands (ways not connected to the main network) are dropped so that nothing snaps to them.
+    ``version`` is the walk ways' data version the caller keys the graph on; the cache file is
+    named after it. Islands (ways not connected to the main network) are dropped so that nothing
+    snaps to them.
     """
-    version = versions(session)["walk_ways"]
     cached = cache_dir / f"walkgraph-{version}.npz"
     if cached.exists():
         return WalkGraph.load(cached)
