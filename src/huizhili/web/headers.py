@@ -33,6 +33,7 @@ SECURITY_HEADERS = (
     (b"referrer-policy", b"no-referrer"),
 )
 """Headers every HTTP response carries, replacing any of the same name the app set."""
+_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
 class SecurityHeaders:
@@ -48,8 +49,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name for name, _ in SECURITY_HEADERS}
-                kept = [(name, value) for name, value in message.get("headers", []) if name.lower() not in names]
+                kept = [(name, value) for name, value in message.get("headers", []) if name.lower() not in _NAMES]
                 message = {**message, "headers": [*kept, *SECURITY_HEADERS]}
             await send(message)
 
