@@ -5,21 +5,13 @@ community health centres each inside its own street, and loading it again duplic
 """
 
 import sqlalchemy as sa
+from conftest import row_counts
 
 from huizhili.base.demo import load_xuhui
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Area, Base, Facility
+from huizhili.storage.models import Area, Facility
 
 STREETS_WITHOUT_BOUNDARY = {"310104012": "虹梅路街道", "310104501": "漕河泾新兴技术开发区"}
-
-
-def row_counts(sessions) -> dict[str, int]:
-    """Rows in every table of the platform."""
-    with sessions() as session:
-        return {
-            t.name: session.scalar(sa.select(sa.func.count()).select_from(t))
-            for t in Base.metadata.sorted_tables
-        }
 
 
 def streets(sessions) -> list[Area]:

@@ -8,25 +8,17 @@ import csv
 
 import pytest
 import sqlalchemy as sa
+from conftest import row_counts
 
 from huizhili.base.demo import XUHUI
 from huizhili.base.importers import import_divisions
 from huizhili.errors import ImportFailed
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Area, Base
+from huizhili.storage.models import Area
 
 STREETS = XUHUI / "divisions-streets.csv"
 COMMITTEES = XUHUI / "divisions-committees.csv"
 PARENTS = {"310104": "徐汇区"}
-
-
-def row_counts(sessions) -> dict[str, int]:
-    """Rows in every table of the platform."""
-    with sessions() as session:
-        return {
-            t.name: session.scalar(sa.select(sa.func.count()).select_from(t))
-            for t in Base.metadata.sorted_tables
-        }
 
 
 def areas(sessions, level: str) -> dict[str, tuple[str, str | None]]:

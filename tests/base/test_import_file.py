@@ -12,7 +12,7 @@ import pyogrio.raw
 import pytest
 import shapely
 import sqlalchemy as sa
-from conftest import DATA, SHARED
+from conftest import DATA, SHARED, row_counts
 from pyproj import Geod, Transformer
 
 from huizhili.base.areas import AreaSpec, upsert_areas
@@ -20,7 +20,7 @@ from huizhili.base.crs import to_wgs84
 from huizhili.base.importers import import_file
 from huizhili.errors import ImportFailed, ValidationError
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Area, Base, Building, Facility, ImportRun
+from huizhili.storage.models import Area, Building, Facility, ImportRun
 
 POINTS = DATA / "hangzhou" / "hangzhou-sampling-points.geojson"
 BOUNDARY = SHARED / "osm" / "hangzhou-boundary-gcj02.geojson"
@@ -36,15 +36,6 @@ FAR_AWAY = [
     ("feature 175 (id 16291)", "街道广场正中心"),  # Taizhou
     ("feature 597 (id 17075)", "紫科社区采样点"),  # Shenzhen
 ]
-
-
-def row_counts(sessions) -> dict[str, int]:
-    """Rows in every table of the platform."""
-    with sessions() as session:
-        return {
-            t.name: session.scalar(sa.select(sa.func.count()).select_from(t))
-            for t in Base.metadata.sorted_tables
-        }
 
 
 def rows(sessions, *columns) -> list[tuple]:

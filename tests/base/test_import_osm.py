@@ -11,13 +11,13 @@ import osmium
 import pytest
 import shapely
 import sqlalchemy as sa
-from conftest import HELSINKI
+from conftest import HELSINKI, row_counts
 
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.base.importers import import_osm
 from huizhili.errors import ImportFailed
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Base, Building, Facility, ImportRun, WalkWay
+from huizhili.storage.models import Building, Facility, ImportRun, WalkWay
 
 # Part of central Helsinki (the extract spans lon 24.935-24.953, lat 60.164-60.179).
 WEST_HELSINKI = shapely.Polygon(
@@ -88,15 +88,6 @@ def osm_file() -> OsmFile:
                 dict(obj.tags),
             )
     return scanned
-
-
-def row_counts(sessions) -> dict[str, int]:
-    """Rows in every table of the platform."""
-    with sessions() as session:
-        return {
-            t.name: session.scalar(sa.select(sa.func.count()).select_from(t))
-            for t in Base.metadata.sorted_tables
-        }
 
 
 def facility_refs(sessions, kind: str) -> set[str]:

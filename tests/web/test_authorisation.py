@@ -5,6 +5,7 @@ import re
 import pytest
 import shapely
 import sqlalchemy as sa
+from conftest import row_counts
 
 from huizhili.base.assign import assign_areas
 from huizhili.errors import ForbiddenError
@@ -198,8 +199,8 @@ class WriteFixtures:
 
 def snapshot(sessions):
     """What a refused write must leave as it was: every table's rows, live credentials, statuses."""
+    counts = row_counts(sessions)
     with sessions() as session:
-        counts = {name: session.scalar(sa.select(sa.func.count()).select_from(table)) for name, table in Base.metadata.tables.items()}
         live = session.scalar(sa.select(sa.func.count()).select_from(Credential).where(Credential.revoked_at.is_(None)))
         statuses = session.execute(sa.select(Facility.id, Facility.queue_level).order_by(Facility.id)).all()
     return counts, live, statuses
