@@ -29,6 +29,7 @@ from huizhili.base.importers import import_osm
 from huizhili.config import Settings, load_settings
 from huizhili.storage.engine import create_engine, migrate, session_factory, transaction
 from huizhili.web.app import create_app, server_options
+from huizhili.worker import run_worker
 
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).parents[1].parent / "shared" / "data"
@@ -223,11 +224,15 @@ def engine(database: Database) -> Engine:
 
 
 def row_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
-    """Rows in every table of the platform: equal before and after means nothing was written."""
+    """Rows in every table of the platform but ``jobs``: equal before and after means nothing was written.
+
+    A refused import over HTTP leaves its failed job — the record of the refusal — and nothing else.
+    """
     from huizhili.storage.models import Base
 
     with sessions() as session:
-        return {t.name: session.scalar(sa.select(sa.func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+        return {t.name: session.scalar(sa.select(sa.func.count()).select_from(t)) for t in Base.metadata.sorted_tables
+                if t.name != "jobs"}
 
 
 @pytest.fixture
@@ -276,6 +281,18 @@ def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     """The API in-process, over the test database."""
     with TestClient(create_app(settings, engine)) as client:
         yield client
+
+
+@pytest.fixture
+def worker(settings: Settings, engine: Engine) -> Iterator[threading.Thread]:
+    """A job worker over the test database — the loop ``huizhili worker`` runs — in a thread, stopped after the test."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(session_factory(engine), settings, stop),
+                              kwargs={"poll_seconds": 0.02}, daemon=True)
+    thread.start()
+    yield thread
+    stop.set()
+    thread.join(60)
 
 
 @pytest.fixture

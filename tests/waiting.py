@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -17,3 +17,15 @@ def until(condition: Callable[[], T], message: str, timeout: float = 10.0) -> T:
         assert time.monotonic() < deadline, message
         time.sleep(0.01)
     return result
+
+
+def job_ended(client: Any, submitted: Any, headers: dict[str, str], timeout: float = 60.0) -> dict[str, Any]:
+    """The job a 202 answer submitted, once a worker has ended it (the test needs the ``worker`` fixture)."""
+    assert submitted.status_code == 202, submitted.text
+    location = submitted.headers["Location"]
+
+    def ended() -> dict[str, Any] | None:
+        job = client.get(location, headers=headers).json()
+        return job if job["state"] in {"succeeded", "failed", "cancelled"} else None
+
+    return until(ended, f"job {location} did not end", timeout)

@@ -4,6 +4,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,32 +73,107 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     click.echo(f"Xuhui demo loaded into {context.settings.resolved_database_url}")
     click.echo("citizens' endpoints are open; for the rest create a user: huizhili user add admin --role district_admin")
     if not no_serve:
-        _serve(context, host, port)
+        _serve(context, host, port, with_worker=True)
 
 
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default HUIZHILI_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default HUIZHILI_PORT or 8000).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server processes.")
-def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Serve the API (OpenAPI docs at /docs)."""
-    _serve(_run(_Context), host, port, workers)
+@click.option("--with-worker", is_flag=True, help="Also start a job worker (`huizhili worker`), stopped with the server.")
+def serve(host: str | None, port: int | None, workers: int, with_worker: bool) -> None:
+    """Serve the API (OpenAPI docs at /docs). Imports and analyses need a worker: --with-worker, or `huizhili worker`."""
+    _serve(_run(_Context), host, port, workers, with_worker=with_worker)
 
 
-def _serve(context: _Context, host: str | None, port: int | None, workers: int = 1) -> None:
-    """Run the web app under uvicorn, in ``workers`` processes (each reads the settings itself)."""
+def _serve(context: _Context, host: str | None, port: int | None, workers: int = 1, *, with_worker: bool = False) -> None:
+    """Run the web app under uvicorn, in ``workers`` processes (each reads the settings itself), and perhaps a worker beside it."""
+    import subprocess
+
     import uvicorn
 
     from huizhili.web.app import create_app, server_options
 
     host, port = host or context.settings.host, port or context.settings.port
-    click.echo(f"serving on http://{host}:{port} (API docs at /docs)")
-    if workers > 1:
-        uvicorn.run("huizhili.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                    log_level="info", **server_options(context.settings))
-    else:
-        uvicorn.run(create_app(context.settings, context.engine), host=host, port=port, log_level="info",
-                    **server_options(context.settings))
+    # Its own process: a long import or map drawing never holds the server's interpreter.
+    worker = subprocess.Popen([sys.executable, "-m", "huizhili", "worker"]) if with_worker else None
+    click.echo(f"serving on http://{host}:{port} (API docs at /docs)" + (", with a job worker" if worker else ""))
+    try:
+        if workers > 1:
+            uvicorn.run("huizhili.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                        log_level="info", **server_options(context.settings))
+        else:
+            uvicorn.run(create_app(context.settings, context.engine), host=host, port=port, log_level="info",
+                        **server_options(context.settings))
+    finally:
+        if worker:
+            worker.terminate()  # it finishes the job under way, then stops
+            worker.wait()
+
+
+@main.command()
+@click.option("--poll", type=click.FloatRange(0.05, 60), default=0.5, show_default=True, help="Seconds between looks for new jobs when idle.")
+def worker(poll: float) -> None:
+    """Run queued jobs (imports, analyses and their reports) and the daily duties, until SIGTERM or Ctrl-C.
+
+    The first signal lets the job under way finish; a second stops at once (that job's work is
+    rolled back and it is marked failed). Start as many as there are cores to spare.
+    """
+    import signal
+    import threading
+
+    from huizhili.worker import run_worker
+
+    context = _run(_Context)
+    stop = threading.Event()
+
+    def stopping(_signal: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        click.echo("worker: stopping after the job under way (signal again to stop now)", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+    logging.getLogger("huizhili.worker").setLevel(logging.INFO)
+    click.echo("worker: running jobs", err=True)
+    try:
+        run_worker(context.sessions, context.settings, stop, poll_seconds=poll)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _as_job(context: _Context, kind: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Run long work as a job of this command's own, showing its progress; exit 1 with its error if it fails.
+
+    Recorded in the jobs table like the server's jobs, and run by the same code, but here and
+    now: the command needs no worker running and returns when the work is done.
+    """
+    from huizhili.jobs import claim, submit
+    from huizhili.jobs.queue import worker_name
+    from huizhili.network.finder import NetworkCache
+    from huizhili.policy.principal import UNRESTRICTED
+    from huizhili.worker import run_job
+
+    with transaction(context.sessions) as session:
+        job = submit(session, kind, parameters, UNRESTRICTED)
+        claimed = claim(session, worker_name(), job.id)
+    assert claimed is not None  # submitted and claimed in one transaction
+    shown: list[str] = []
+
+    def progress(stage: str, count: int) -> None:
+        shown.append(stage)
+        _progress(stage, count)
+
+    ended = run_job(context.sessions, context.settings, NetworkCache(context.settings.data_dir / "cache"), claimed, progress)
+    if shown:
+        click.echo("", err=True)  # end the progress line
+    if ended.state != "succeeded" or ended.result is None:
+        error = ended.error or {}
+        message, record = error.get("message", ended.state), error.get("record")
+        click.echo(f"error: {message}" + (f" [record: {record}]" if record and record not in message else ""), err=True)
+        sys.exit(1)
+    return ended.result
 
 
 @main.group(name="import")
@@ -111,12 +187,8 @@ def import_() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def import_osm_command(path: Path, clip: str | None, as_json: bool) -> None:
     """Import buildings, facilities, walkable ways and boundaries from an .osm.pbf/.osm file."""
-    from huizhili.base.importers import import_osm
-
     context = _run(_Context)
-    with transaction(context.sessions) as session:
-        report = _run(lambda: import_osm(session, path, clip=clip, progress=_progress))
-    _print_report(report, as_json)
+    _print_report(_as_job(context, "import", {"target": "osm", "path": str(path.absolute()), "clip": clip, "file_name": str(path)}), as_json)
 
 
 @import_.command(name="file")
@@ -135,18 +207,13 @@ def import_file_command(
     within: str | None, tolerance: float, layer: str | None, source_name: str | None, as_json: bool,
 ) -> None:
     """Import a GeoJSON, GeoPackage, Shapefile or CSV file."""
-    from huizhili.base.importers import import_file
-
     context = _run(_Context)
-    with transaction(context.sessions) as session:
-        report = _run(
-            lambda: import_file(
-                session, path, target, mapping=_pairs(mappings), constants=_pairs(constants),
-                source_crs=source_crs, within=within, tolerance_m=tolerance, layer=layer,
-                source_name=source_name, progress=_progress,
-            )
-        )
-    _print_report(report, as_json)
+    parameters = {
+        "target": target, "path": str(path.absolute()), "file_name": str(path), "mapping": _pairs(mappings),
+        "constants": _pairs(constants), "crs": source_crs, "within": within, "tolerance_m": tolerance, "layer": layer,
+        "source_name": source_name,
+    }
+    _print_report(_as_job(context, "import", parameters), as_json)
 
 
 @import_.command(name="divisions")
@@ -159,7 +226,7 @@ def import_divisions_command(paths: tuple[Path, ...], parents: tuple[str, ...]) 
     context = _run(_Context)
     with transaction(context.sessions) as session:
         report = _run(lambda: import_divisions(session, list(paths), _pairs(parents)))
-    _print_report(report, as_json=False)
+    _print_report(report.as_dict(), as_json=False)
 
 
 def _pairs(items: tuple[str, ...]) -> dict[str, str]:
@@ -173,21 +240,20 @@ def _pairs(items: tuple[str, ...]) -> dict[str, str]:
     return pairs
 
 
-def _print_report(report: Any, as_json: bool) -> None:
-    """An import report: a summary line, then what was refused."""
-    click.echo("", err=True)
+def _print_report(report: dict[str, Any], as_json: bool) -> None:
+    """An import report (``ImportReport.as_dict``): a summary line, then what was refused."""
     if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    click.echo(f"imported {_counts_text(report.counts)} from {report.source}")
-    for note in report.notes:
+    click.echo(f"imported {_counts_text(report['counts'])} from {report['source']}")
+    for note in report["notes"]:
         click.echo(f"  note: {note}")
-    for item in report.outside:
+    for item in report["outside"]:
         click.echo(f"  outside {item['area']}: {item['record']} {item.get('name') or ''} at {item['lon']},{item['lat']} ({item['distance_km']} km away) — not imported")
-    for item in report.rejected:
+    for item in report["rejected"]:
         click.echo(f"  rejected: {item['record']}: {item['reason']}")
-    if report.repaired:
-        click.echo(f"  repaired {len(report.repaired)} invalid geometries")
+    if report["repaired"]:
+        click.echo(f"  repaired {len(report['repaired'])} invalid geometries")
 
 
 def _counts_text(counts: dict[str, int]) -> str:
@@ -261,32 +327,23 @@ def lifecircle() -> None:
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Walking speed, m/s, for the minute tiers.")
 def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[str, ...], targets: tuple[str, ...], origins: str, speed: float) -> None:
     """Walking distance from every home to each kind of facility; coverage, maps and an HTML report."""
-    from huizhili.network.finder import NetworkCache
-    from huizhili.network.lifecircle import run_life_circle
-    from huizhili.network.report import write_outputs
-    from huizhili.storage.models import LifeCircleRun
-
     context = _run(_Context)
-    cache = NetworkCache(context.settings.data_dir / "cache")
-    with transaction(context.sessions) as session:
-        graph = cache.graph(session)
-        click.echo("walk network: " + (f"{graph.n_nodes:,} nodes" if graph else "none imported — distances will be estimated"), err=True)
-        result = _run(lambda: run_life_circle(
-            session, graph, created_by="cli", area=area, kinds=kinds or None,
-            metres={k: float(v) for k, v in _pairs(distances).items()}, targets={k: float(v) for k, v in _pairs(targets).items()},
-            speed_m_per_s=speed, origins=origins, scope=Scope.system(),
-        ))
-        folder = context.settings.data_dir / "runs" / f"lifecircle-{result.run_id}"
-        files = write_outputs(session, result, folder)
-        session.get_one(LifeCircleRun, result.run_id).output_dir = str(folder)
-    label = result.area.name if result.area else "all areas"
-    click.echo(f"run {result.run_id}: {label}, {len(result.origins):,} {result.origins.source} origins, {result.method} distances, {result.seconds:.2f} s")
-    overall = result.area.code if result.area else "all"
-    for row in result.coverage:
-        if row["area_code"] == overall and row["threshold_m"] == result.standards[row["kind"]].metres and row["coverage"] is not None:
+    parameters = {
+        "area": area, "kinds": list(kinds) or None, "metres": {k: float(v) for k, v in _pairs(distances).items()},
+        "targets": {k: float(v) for k, v in _pairs(targets).items()}, "speed_m_per_s": speed, "origins": origins,
+    }
+    result = _as_job(context, "lifecircle", parameters)
+    label = result["area"]["name"] if result["area"] else "all areas"
+    click.echo(f"run {result['run_id']}: {label}, {result['origins']:,} {result['origin_source']} origins, "
+               f"{result['method']} distances, {result['seconds']:.2f} s")
+    for note in result["notes"]:
+        click.echo(f"  note: {note}")
+    for row in result["headline"]:
+        if row["coverage"] is not None:
             target = f" (target {row['target']:.0%})" if row["target"] is not None else ""
             click.echo(f"  {row['kind']:<16} within {row['threshold_m']:>5.0f} m: {row['coverage']:6.1%}{target}")
-    click.echo(f"report: {files['report.html']}")
+    run_id = result["run_id"]
+    click.echo(f"report: {context.settings.data_dir / 'runs' / f'lifecircle-{run_id}' / 'report.html'}")
 
 
 @lifecircle.command(name="siting")
@@ -297,14 +354,8 @@ def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[st
 @click.option("--origins", type=click.Choice(["auto", "buildings", "grid"]), default="auto", show_default=True)
 def lifecircle_siting(kind: str, threshold: float, k: int, area: str | None, origins: str) -> None:
     """Propose k new sites that serve the most residents not yet within the distance."""
-    from huizhili.network.finder import NetworkCache
-    from huizhili.network.planning import propose_sites
-
     context = _run(_Context)
-    with context.sessions() as session:
-        graph = NetworkCache(context.settings.data_dir / "cache").graph(session)
-        result = _run(lambda: propose_sites(session, graph, kind=kind, threshold_m=threshold, k=k, area=area, origins=origins,
-                                            scope=Scope.system()))
+    result = _as_job(context, "siting", {"kind": kind, "threshold_m": threshold, "k": k, "area": area, "origins": origins})
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
@@ -412,25 +463,16 @@ def user_close(username: str) -> None:
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Only count what would be erased or deleted.")
 def retention(dry_run: bool) -> None:
-    """Apply the retention settings: erase closed accounts' personal fields, drop old access-log entries and events.
+    """Apply the retention settings now: erase closed accounts' personal fields, drop old access-log entries and events.
 
-    Run it daily (cron or a systemd timer); it is idempotent.
+    A running `huizhili worker` does this once a day by itself; it is idempotent.
     """
-    from datetime import timedelta
-
-    from huizhili.events import prune_events
-    from huizhili.policy.privacy import RetentionOutcome, apply_retention
-    from huizhili.storage.models import utcnow
-
     context = _run(_Context)
-    now = utcnow()
-    with transaction(context.sessions) as session:
-        outcomes = apply_retention(session, context.settings, now=now, dry_run=dry_run)
-        before = now - timedelta(days=context.settings.retention_event_days)
-        outcomes.append(RetentionOutcome("events", "deleted events", prune_events(session, before, dry_run=dry_run), before))
+    result = _as_job(context, "retention", {"dry_run": dry_run})
     verb = "would be" if dry_run else "were"
-    for outcome in outcomes:
-        click.echo(f"{outcome.resource:<12} {outcome.records:>8,} {verb} {outcome.action} (ended before {outcome.before:%Y-%m-%d %H:%M} UTC)")
+    for outcome in result["outcomes"]:
+        before = datetime.fromisoformat(outcome["before"])
+        click.echo(f"{outcome['resource']:<12} {outcome['records']:>8,} {verb} {outcome['action']} (ended before {before:%Y-%m-%d %H:%M} UTC)")
 
 
 @main.group()

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from waiting import job_ended
 
 from huizhili.storage.models import Facility, ImportRun
 
@@ -10,6 +11,12 @@ from huizhili.storage.models import Facility, ImportRun
 @pytest.fixture
 def demo_client(client, xuhui):
     return client
+
+
+@pytest.fixture
+def imported(demo_client, admin, worker):
+    """Upload a file to import and return its job once the worker has ended it."""
+    return lambda **request: job_ended(demo_client, demo_client.post("/api/imports", headers=admin, **request), admin)
 
 
 @pytest.fixture
@@ -70,38 +77,30 @@ def test_bad_requests_get_clear_errors(demo_client, path, status):
     assert response.json()["detail"]
 
 
-def test_uploaded_geojson_is_imported(demo_client, sessions, admin):
+def test_uploaded_geojson_is_imported(imported, sessions):
     collection = {
         "type": "FeatureCollection",
         "features": [
             {"type": "Feature", "properties": {"名称": "徐家汇公园"}, "geometry": {"type": "Point", "coordinates": [121.4375, 31.1960]}}
         ],
     }
-    response = demo_client.post(
-        "/api/imports",
+    job = imported(
         files={"file": ("parks.geojson", json.dumps(collection).encode(), "application/geo+json")},
         data={"target": "facility", "mapping": json.dumps({"name": "名称"}), "constants": json.dumps({"kind": "park"})},
-        headers=admin,
     )
-    assert response.status_code == 201, response.text
-    assert response.json()["counts"] == {"facilities": 1}
+    assert (job["state"], job["result"]["counts"]) == ("succeeded", {"facilities": 1}), job
     with sessions() as session:
         park = session.execute(sa.select(Facility.name, Facility.street_code).where(Facility.kind == "park")).one()
     assert park == ("徐家汇公园", "310104014")
 
 
-def test_broken_upload_writes_nothing_and_names_the_record(demo_client, sessions, admin):
+def test_broken_upload_writes_nothing_and_names_the_record(imported, sessions):
     broken = b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [121.4, 31.2]}}, {"type": "Feature", "prop'
     with sessions() as session:
         before = session.scalar(sa.select(sa.func.count()).select_from(Facility)), session.scalar(sa.select(sa.func.count()).select_from(ImportRun))
-    response = demo_client.post(
-        "/api/imports",
-        files={"file": ("broken.geojson", broken, "application/geo+json")},
-        data={"target": "facility", "constants": json.dumps({"kind": "park"})},
-        headers=admin,
-    )
-    assert response.status_code == 422
-    assert response.json()["record"] == "feature 2"
+    job = imported(files={"file": ("broken.geojson", broken, "application/geo+json")},
+                   data={"target": "facility", "constants": json.dumps({"kind": "park"})})
+    assert (job["state"], job["error"]["record"]) == ("failed", "feature 2")
     with sessions() as session:
         after = session.scalar(sa.select(sa.func.count()).select_from(Facility)), session.scalar(sa.select(sa.func.count()).select_from(ImportRun))
     assert after == before
@@ -140,11 +139,11 @@ def test_facility_status_update_is_seen_at_once_and_scoped(demo_client, role_hea
     assert demo_client.patch(f"/api/facilities/{mine['id']}/status", json={}, headers=operator).status_code == 422
 
 
-def test_uploading_the_same_file_again_replaces_its_records_and_says_so(demo_client, admin):
+def test_uploading_the_same_file_again_replaces_its_records_and_says_so(demo_client, imported):
     upload = {"file": ("toilets.csv", b"id,name,lon,lat\n1,A,121.43,31.19\n2,B,121.44,31.19\n", "text/csv")}
     data = {"target": "facility", "constants": json.dumps({"kind": "toilet"})}
-    first = demo_client.post("/api/imports", files=upload, data=data, headers=admin).json()
-    again = demo_client.post("/api/imports", files=upload, data=data, headers=admin).json()
+    first = imported(files=upload, data=data)["result"]
+    again = imported(files=upload, data=data)["result"]
     assert first["counts"] == {"facilities": 2}
     assert again["counts"] == {"facilities": 2, "replaced_facilities": 2}
     assert any("replaced 2 facilities" in note for note in again["notes"])

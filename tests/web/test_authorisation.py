@@ -22,6 +22,7 @@ from huizhili.storage.models import (
     Device,
     Facility,
     ImportRun,
+    Job,
     Parcel,
     User,
 )
@@ -41,7 +42,7 @@ GRANTS = {
     "service": {"none", "read:public", "read:base", "read:devices", "self"},
 }
 XUJIAHUI = "310104014"
-PATH_VALUES = {"code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1"}
+PATH_VALUES = {"code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1"}
 
 
 def operations(client):
@@ -175,6 +176,7 @@ WRITES = {
     ("POST", "/api/devices/{code}/credentials"): lambda w: ("/api/devices/PM-TP-1/credentials", {}),
     ("POST", "/api/imports"): lambda w: ("/api/imports", {"files": {"file": ("toilets.csv", TOILETS, "text/csv")},
                                                          "data": {"target": "facility", "constants": '{"kind": "toilet"}'}}),
+    ("DELETE", "/api/jobs/{job_id}"): lambda w: (f"/api/jobs/{w.own_job}", {}),
     ("POST", "/api/lifecircle/runs"): lambda w: ("/api/lifecircle/runs", {"json": {"area": "徐家汇街道", "kinds": ["health_centre"]}}),
     ("POST", "/api/lifecircle/siting"): lambda w: ("/api/lifecircle/siting", {"json": {"kind": "health_centre", "threshold_m": 900,
                                                                                        "k": 1, "area": "徐家汇街道"}}),
@@ -193,6 +195,12 @@ class WriteFixtures:
             # Signing out revokes the credential used: the role's user gets one to spend.
             username = session.scalar(sa.select(User.username).where(User.role == role)) if role != "anonymous" else None
             self.own_key = create_api_key(session, username, "to sign out")[1] if username else None
+            # A queued job of the role's own, to cancel (anonymous callers have none: theirs is refused first).
+            owner = session.scalar(sa.select(User).where(User.username == username)) if username else None
+            job = Job(kind="lifecircle", user_id=owner.id if owner else None, created_by=username or "nobody", parameters={})
+            session.add(job)
+            session.flush()
+            self.own_job = job.id
             self.facility = session.scalar(sa.select(Facility.id).where(Facility.name == "徐家汇"))
         self.refresh_token = client.post("/api/auth/token", data={"username": "signer", "password": PASSWORD}).json()["refresh_token"]
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from waiting import job_ended
 
 from huizhili.config import load_settings
 
@@ -62,12 +63,14 @@ def test_redoc_shows_the_api_and_its_operations(site, offline):
     assert (outside, errors) == ([], [])
 
 
-def test_the_life_circle_report_renders_with_its_styles_and_maps(site, offline, role_headers):
+def test_the_life_circle_report_renders_with_its_styles_and_maps(site, offline, role_headers, worker):
     page, outside, errors = offline
     analyst = role_headers["analyst"]
-    run = httpx.post(f"{site}/api/lifecircle/runs", json={"area": "徐家汇街道", "kinds": ["health_centre"]}, headers=analyst, timeout=60)
+    with httpx.Client(base_url=site, timeout=60) as client:
+        submitted = client.post("/api/lifecircle/runs", json={"area": "徐家汇街道", "kinds": ["health_centre"]}, headers=analyst)
+        run_id = job_ended(client, submitted, analyst)["result"]["run_id"]
     page.context.set_extra_http_headers(analyst)
-    page.goto(f"{site}/api/lifecircle/runs/{run.json()['run_id']}/files/report.html")
+    page.goto(f"{site}/api/lifecircle/runs/{run_id}/files/report.html")
     widths = page.eval_on_selector_all("img", "images => images.map(i => i.complete ? i.naturalWidth : 0)")
     assert widths == [800]
     assert page.locator(".estimated").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 244, 214)"

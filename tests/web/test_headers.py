@@ -4,6 +4,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from waiting import job_ended
 
 from huizhili.web.app import create_app
 
@@ -56,9 +57,9 @@ def test_an_unexpected_server_error_carries_them_too(settings, engine):
     assert_protected(response)
 
 
-def test_the_life_circle_report_carries_them(client, role_headers):
+def test_the_life_circle_report_carries_them(client, worker, role_headers):
     analyst = role_headers["analyst"]
-    run = client.post("/api/lifecircle/runs", json={"area": "徐家汇街道", "kinds": ["health_centre"]}, headers=analyst).json()
+    run = job_ended(client, client.post("/api/lifecircle/runs", json={"area": "徐家汇街道", "kinds": ["health_centre"]}, headers=analyst), analyst)["result"]
     report = client.get(f"/api/lifecircle/runs/{run['run_id']}/files/report.html", headers=analyst)
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert_protected(report)

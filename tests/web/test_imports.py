@@ -1,7 +1,7 @@
-"""File imports over HTTP: a refused upload answers 4xx naming the record and the file as sent.
+"""File imports over HTTP: 202 and a job; a refused file fails its job naming the record and the file as sent.
 
 Done when: no message shows where the server keeps uploads; the import report is kept under
-the name the file was sent with.
+the name the file was sent with; a job's upload is removed once the job has ended.
 """
 
 import json
@@ -10,6 +10,7 @@ import re
 import pytest
 import sqlalchemy as sa
 from conftest import row_counts
+from waiting import job_ended
 
 from huizhili.storage.models import Device, Facility, ImportRun
 
@@ -17,6 +18,14 @@ from huizhili.storage.models import Device, Facility, ImportRun
 @pytest.fixture
 def admin(role_headers):
     return role_headers["district_admin"]
+
+
+@pytest.fixture
+def upload(client, admin, worker):
+    """Send a file to import and return its job once the worker has ended it."""
+    def send(name, content, headers=admin, **fields):
+        return job_ended(client, client.post("/api/imports", files={"file": (name, content)}, data=fields, headers=headers), headers)
+    return send
 
 
 @pytest.mark.parametrize(
@@ -29,48 +38,46 @@ def admin(role_headers):
     ],
     ids=["geopackage", "zipped-shapefile", "geojson", "osm"],
 )
-def test_a_refused_upload_names_the_file_as_sent_never_the_server_path(client, settings, sessions, admin, name, content, target):
+def test_a_refused_upload_names_the_file_as_sent_never_the_server_path(upload, settings, sessions, name, content, target):
     before = row_counts(sessions)
-    response = client.post("/api/imports", files={"file": (name, content)}, data={"target": target, "constants": json.dumps({"kind": "park"} if target == "facility" else {})}, headers=admin)
-    assert response.status_code == 422
-    detail = response.json()["detail"]
+    job = upload(name, content, target=target, constants=json.dumps({"kind": "park"} if target == "facility" else {}))
+    assert job["state"] == "failed"
+    detail = job["error"]["message"]
     assert detail.startswith(f"{name}: ")
     assert str(settings.data_dir) not in detail and "uploads" not in detail and not re.search(r"[0-9a-f]{32}", detail)
     assert row_counts(sessions) == before
+    assert not any((settings.data_dir / "uploads").iterdir()), "the ended job's upload was left behind"
 
 
-def test_the_kept_report_names_the_upload_as_sent(client, sessions, admin):
-    upload = {"file": ("toilets.csv", b"id,name,lon,lat\n1,A,121.43,31.19\n", "text/csv")}
-    response = client.post("/api/imports", files=upload, data={"target": "facility", "constants": json.dumps({"kind": "toilet"})}, headers=admin)
-    assert response.status_code == 201, response.text
+def test_the_kept_report_names_the_upload_as_sent(upload, sessions):
+    job = upload("toilets.csv", b"id,name,lon,lat\n1,A,121.43,31.19\n", target="facility", constants=json.dumps({"kind": "toilet"}))
+    assert (job["state"], job["result"]["counts"]) == ("succeeded", {"facilities": 1}), job
     with sessions() as session:
         latest = session.scalars(sa.select(ImportRun.source).order_by(ImportRun.id.desc())).first()
     assert latest == "toilets.csv"
 
 
-def device_upload(client, headers, rows: str):
-    csv = "id,code,sensor_kind,owner_department,lon,lat\n" + rows
-    return client.post("/api/imports", files={"file": ("sensors.csv", csv.encode(), "text/csv")}, data={"target": "device"}, headers=headers)
+def device_upload(upload, rows: str):
+    return upload("sensors.csv", ("id,code,sensor_kind,owner_department,lon,lat\n" + rows).encode(), target="device")
 
 
-def test_uploaded_devices_are_imported_and_replaced_by_the_next_upload(client, sessions, admin):
-    first = device_upload(client, admin, "1,PM-101,pm25,生态环境局,121.437,31.192\n")
-    again = device_upload(client, admin, "1,PM-101,pm10,生态环境局,121.437,31.192\n")
-    assert (first.status_code, first.json()["counts"]) == (201, {"devices": 1})
-    assert (again.status_code, again.json()["counts"]) == (201, {"devices": 1, "replaced_devices": 1})
+def test_uploaded_devices_are_imported_and_replaced_by_the_next_upload(upload, sessions):
+    first = device_upload(upload, "1,PM-101,pm25,生态环境局,121.437,31.192\n")
+    again = device_upload(upload, "1,PM-101,pm10,生态环境局,121.437,31.192\n")
+    assert (first["state"], first["result"]["counts"]) == ("succeeded", {"devices": 1})
+    assert (again["state"], again["result"]["counts"]) == ("succeeded", {"devices": 1, "replaced_devices": 1})
     with sessions() as session:
         stored = session.execute(sa.select(Device.source_ref, Device.sensor_kind, Device.street_code).where(Device.code == "PM-101")).one()
     assert tuple(stored) == ("upload-admin-sensors:1", "pm10", "310104014")
 
 
-def test_an_uploaded_device_code_already_in_use_is_refused_naming_the_record(client, sessions, admin):
+def test_an_uploaded_device_code_already_in_use_is_refused_naming_the_record(upload, sessions):
     before = row_counts(sessions)
-    response = device_upload(client, admin, "1,PM-101,pm25,生态环境局,121.437,31.192\n2,PM-XJH-1,pm25,生态环境局,121.438,31.193\n")
-    assert response.status_code == 422
-    assert response.json() == {
-        "detail": "sensors.csv: line 3: device code 'PM-XJH-1' is already held by a device of another source",
+    job = device_upload(upload, "1,PM-101,pm25,生态环境局,121.437,31.192\n2,PM-XJH-1,pm25,生态环境局,121.438,31.193\n")
+    assert (job["state"], job["error"]) == ("failed", {
+        "message": "sensors.csv: line 3: device code 'PM-XJH-1' is already held by a device of another source",
         "record": "line 3",
-    }
+    })
     assert row_counts(sessions) == before
 
 
@@ -85,21 +92,19 @@ def test_an_uploaded_device_code_already_in_use_is_refused_naming_the_record(cli
     ],
     ids=["empty-csv", "lone-surrogate", "nul"],
 )
-def test_text_no_database_can_store_is_refused_naming_the_record(client, sessions, admin, name, content, expected):
+def test_text_no_database_can_store_is_refused_naming_the_record(upload, sessions, name, content, expected):
     before = row_counts(sessions)
-    response = client.post("/api/imports", files={"file": (name, content)},
-                           data={"target": "facility", "constants": json.dumps({"kind": "park"})}, headers=admin)
-    assert response.status_code == 422, response.text
-    assert expected in response.json()["detail"]
+    job = upload(name, content, target="facility", constants=json.dumps({"kind": "park"}))
+    assert job["state"] == "failed", job
+    assert expected in job["error"]["message"]
     assert row_counts(sessions) == before
 
 
-def test_a_facilitys_department_comes_with_its_import(client, sessions, admin):
+def test_a_facilitys_department_comes_with_its_import(upload, sessions):
     csv = "name,lon,lat,department\n徐家汇公园,121.4395,31.1972,绿化市容局\n".encode()
-    response = client.post("/api/imports", files={"file": ("parks.csv", csv)}, headers=admin,
-                           data={"target": "facility", "constants": json.dumps({"kind": "park"}),
-                                 "mapping": json.dumps({"owner_department": "department"})})
-    assert response.status_code == 201, response.text
+    job = upload("parks.csv", csv, target="facility", constants=json.dumps({"kind": "park"}),
+                 mapping=json.dumps({"owner_department": "department"}))
+    assert job["state"] == "succeeded", job
     with sessions() as session:
         assert session.scalar(sa.select(Facility.owner_department).where(Facility.name == "徐家汇公园")) == "绿化市容局"
 

@@ -1,4 +1,26 @@
-"""The life circle, siting, finder and isochrones over HTTP, with their scopes."""
+"""The life circle, siting, finder and isochrones over HTTP, with their scopes.
+
+Runs and site proposals are jobs: 202 at once, after their inputs are checked; a worker does the work.
+"""
+
+import pytest
+from waiting import job_ended
+
+
+@pytest.fixture
+def finished(client, worker):
+    """Submit a run or proposal, wait for its job, and return the job."""
+    return lambda path, body, headers: job_ended(client, client.post(path, json=body, headers=headers), headers)
+
+
+@pytest.fixture
+def run_of(client, finished):
+    """Run the life circle as ``headers``' user and return the run, as ``GET /api/lifecircle/runs/{id}`` shows it."""
+    def run(body, headers):
+        job = finished("/api/lifecircle/runs", body, headers)
+        assert job["state"] == "succeeded", job
+        return client.get(job["links"]["result"], headers=headers).json()
+    return run
 
 
 def test_citizen_finds_the_nearest_health_centre_from_a_phone_position(client, xuhui):
@@ -14,11 +36,9 @@ def test_isochrone_is_a_polygon_feature(client, xuhui):
     assert feature["geometry"]["type"] == "Polygon" and feature["properties"]["estimated"]
 
 
-def test_analyst_runs_the_life_circle_and_reads_its_report(client, role_headers):
+def test_analyst_runs_the_life_circle_and_reads_its_report(client, run_of, role_headers):
     analyst = role_headers["analyst"]
-    run = client.post("/api/lifecircle/runs", json={"area": "徐汇区"}, headers=analyst)
-    assert run.status_code == 201, run.text
-    body = run.json()
+    body = run_of({"area": "徐汇区"}, analyst)
     assert body["method"] == "estimated" and "report.html" in body["files"] and "map-health_centre.png" in body["files"]
     rows = [r for r in body["coverage"] if r["area_code"] == "310104014" and r["kind"] == "health_centre"]
     assert [r["threshold_m"] for r in rows] == [300.0, 600.0, 900.0]
@@ -28,29 +48,31 @@ def test_analyst_runs_the_life_circle_and_reads_its_report(client, role_headers)
     assert [r["run_id"] for r in client.get("/api/lifecircle/runs", headers=analyst).json()] == [body["run_id"]]
 
 
-def test_street_operator_analyses_her_street_only(client, role_headers):
+def test_street_operator_analyses_her_street_only(client, run_of, role_headers):
     operator = role_headers["street_operator"]
     assert client.post("/api/lifecircle/runs", json={}, headers=operator).status_code == 422
     assert client.post("/api/lifecircle/runs", json={"area": "湖南路街道"}, headers=operator).status_code == 404
-    mine = client.post("/api/lifecircle/runs", json={"area": "徐家汇街道"}, headers=operator)
-    assert mine.status_code == 201
-    client.post("/api/lifecircle/runs", json={"area": "徐汇区"}, headers=role_headers["analyst"])
+    run_of({"area": "徐家汇街道"}, operator)
+    run_of({"area": "徐汇区"}, role_headers["analyst"])
     assert [r["area_code"] for r in client.get("/api/lifecircle/runs", headers=operator).json()] == ["310104014"]
 
 
-def test_standards_are_overridable_per_run_and_checked(client, role_headers):
+def test_standards_are_overridable_per_run_and_checked(client, run_of, role_headers):
     analyst = role_headers["analyst"]
-    run = client.post("/api/lifecircle/runs", json={"area": "徐汇区", "kinds": ["health_centre"], "metres": {"health_centre": 1500}, "targets": {"health_centre": 0.5}}, headers=analyst).json()
+    run = run_of({"area": "徐汇区", "kinds": ["health_centre"], "metres": {"health_centre": 1500}, "targets": {"health_centre": 0.5}}, analyst)
     assert {r["threshold_m"] for r in run["coverage"]} == {300.0, 600.0, 900.0, 1500.0}
     assert {r["target"] for r in run["coverage"] if r["threshold_m"] == 1500.0} == {0.5}
     bad = client.post("/api/lifecircle/runs", json={"area": "徐汇区", "targets": {"health_centre": 2}}, headers=analyst)
     assert bad.status_code == 422
     unknown = client.post("/api/lifecircle/runs", json={"area": "徐汇区", "colour": "red"}, headers=analyst)
     assert unknown.status_code == 422
+    no_standard = client.post("/api/lifecircle/runs", json={"area": "徐汇区", "kinds": ["no_such_kind"]}, headers=analyst)
+    assert no_standard.status_code == 422 and "no standard for no_such_kind" in no_standard.json()["detail"]
 
 
-def test_siting_proposes_sites_that_add_coverage(client, role_headers):
-    body = client.post("/api/lifecircle/siting", json={"kind": "health_centre", "threshold_m": 900, "k": 3, "area": "徐汇区"}, headers=role_headers["analyst"]).json()
+def test_siting_proposes_sites_that_add_coverage(finished, role_headers):
+    job = finished("/api/lifecircle/siting", {"kind": "health_centre", "threshold_m": 900, "k": 3, "area": "徐汇区"}, role_headers["analyst"])
+    body = job["result"]
     assert body["method"] == "estimated" and len(body["sites"]) == 3
     after = [site["coverage_after"] for site in body["sites"]]
     assert body["coverage_before"] < after[0] < after[1] < after[2]

@@ -127,11 +127,8 @@ def run_life_circle(
         For unknown kinds, bad overrides, or an area with no origins.
     """
     started = time.perf_counter()
-    if area is None and scope.limited_to_areas:
-        message = "name one of your areas to analyse"
-        raise ValidationError(message)
-    standards = load_standards(metres=metres, targets=targets, speed_m_per_s=speed_m_per_s)
-    target_area = find_area(session, area, scope) if area is not None else None
+    standards, target_area = check_run(session, scope, area=area, kinds=kinds, metres=metres, targets=targets,
+                                       speed_m_per_s=speed_m_per_s)
     reporting = reporting_areas(session, target_area)
     start_points = choose_origins(session, target_area, reporting, origins)
     chosen = _chosen_kinds(session, standards, kinds, start_points)
@@ -176,6 +173,37 @@ def run_life_circle(
     session.flush()
     return LifeCircleResult(run.id, method, target_area, start_points, {k: standards[k] for k in chosen},
                             distances, coverage, seconds, notes)
+
+
+def check_run(
+    session: Session,
+    scope: Scope,
+    *,
+    area: str | None,
+    kinds: Iterable[str] | None = None,
+    metres: Mapping[str, float] | None = None,
+    targets: Mapping[str, float] | None = None,
+    speed_m_per_s: float = WALKING_SPEED_M_PER_S,
+) -> tuple[dict[str, Standard], Area | None]:
+    """The standards and area a run asks for, checked before any work is done.
+
+    A request that cannot run is refused when it is made, not hours later as a failed job.
+
+    Raises
+    ------
+    ValidationError
+        For unknown kinds or bad overrides, or no area named by someone who sees only some.
+    NotFoundError
+        If the area does not exist or lies outside the scope.
+    """
+    if area is None and scope.limited_to_areas:
+        message = "name one of your areas to analyse"
+        raise ValidationError(message)
+    standards = load_standards(metres=metres, targets=targets, speed_m_per_s=speed_m_per_s)
+    if kinds is not None and (unknown := [k for k in dict.fromkeys(kinds) if k not in standards]):
+        message = f"no standard for {', '.join(unknown)}; give a distance for it (metres)"
+        raise ValidationError(message)
+    return standards, find_area(session, area, scope) if area is not None else None
 
 
 def estimated_distances(
@@ -241,11 +269,7 @@ def _chosen_kinds(
     usually its facilities have not been imported yet.
     """
     if kinds is not None:
-        chosen = list(dict.fromkeys(kinds))
-        if unknown := [k for k in chosen if k not in standards]:
-            message = f"no standard for {', '.join(unknown)}; give a distance for it (metres)"
-            raise ValidationError(message)
-        return chosen
+        return list(dict.fromkeys(kinds))  # known kinds: checked by check_run
     if not len(origins):
         return []
     margin_lat, margin_lon = 2000 / 110_574, 2000 / (111_320 * np.cos(np.radians(float(np.mean(origins.lat)))))

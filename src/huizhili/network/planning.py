@@ -29,6 +29,7 @@ from huizhili.network.loading import access_points
 from huizhili.network.siting import greedy_max_coverage
 from huizhili.network.walkgraph import WalkGraph
 from huizhili.policy import Scope
+from huizhili.storage.models import Area
 
 MAX_CANDIDATES = 5000
 """Candidate sites considered at most (network nodes, evenly thinned beyond this)."""
@@ -61,16 +62,7 @@ def propose_sites(
     ValidationError
         For k outside 1–50, a non-positive threshold, or an area without origins.
     """
-    if not 1 <= k <= 50 or not (math.isfinite(threshold_m) and threshold_m > 0):
-        message = "k must be 1–50 and the threshold a positive number of metres"
-        raise ValidationError(message)
-    if kind not in FACILITY_KINDS:
-        message = f"unknown facility kind {kind!r}"
-        raise ValidationError(message)
-    if area is None and scope.limited_to_areas:
-        message = "name one of your areas to plan for"
-        raise ValidationError(message)
-    target = find_area(session, area, scope) if area is not None else None
+    target = check_siting(session, scope, kind=kind, threshold_m=threshold_m, k=k, area=area)
     demand = choose_origins(session, target, reporting_areas(session, target), origins)
     existing = access_points(session, kind)
     total = float(demand.weight.sum())
@@ -94,6 +86,29 @@ def propose_sites(
         "coverage_before": served / total if total else None,
         "sites": proposals,
     }
+
+
+def check_siting(session: Session, scope: Scope, *, kind: str, threshold_m: float, k: int, area: str | None) -> Area | None:
+    """The area a site proposal is for, and its parameters checked, before any work is done.
+
+    Raises
+    ------
+    ValidationError
+        For k outside 1–50, a non-positive threshold, an unknown kind, or no area named by
+        someone who sees only some.
+    NotFoundError
+        If the area does not exist or lies outside the scope.
+    """
+    if not 1 <= k <= 50 or not (math.isfinite(threshold_m) and threshold_m > 0):
+        message = "k must be 1–50 and the threshold a positive number of metres"
+        raise ValidationError(message)
+    if kind not in FACILITY_KINDS:
+        message = f"unknown facility kind {kind!r}"
+        raise ValidationError(message)
+    if area is None and scope.limited_to_areas:
+        message = "name one of your areas to plan for"
+        raise ValidationError(message)
+    return find_area(session, area, scope) if area is not None else None
 
 
 def _on_network(session: Session, graph: WalkGraph, demand: Origins, existing: Any, area: Any, threshold_m: float, k: int) -> tuple[list[tuple[float, float, float]], float]:

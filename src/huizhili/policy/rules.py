@@ -16,6 +16,7 @@ from huizhili.storage.models import (
     Device,
     Event,
     Facility,
+    Job,
     LifeCircleCoverage,
     LifeCircleRun,
     Parcel,
@@ -204,6 +205,14 @@ def _own_or_administered(scope: Scope) -> sa.ColumnElement[bool]:
     return Credential.user_id == p.user_id if p.user_id is not None else sa.false()
 
 
+def _own_jobs(scope: Scope) -> sa.ColumnElement[bool]:
+    """A user's own jobs; administrators and the platform see all of them."""
+    p = scope.principal
+    if p.role == "district_admin":
+        return sa.true()
+    return Job.user_id == p.user_id if p.user_id is not None else sa.false()
+
+
 Rule = Callable[[Scope], sa.ColumnElement[bool]]
 """A table's read rule: the filter on its rows that a scope may see."""
 
@@ -228,6 +237,7 @@ READ_RULES: dict[str, Rule] = {
     "lifecircle_runs": Scope._runs,
     "lifecircle_coverage": lambda scope: LifeCircleCoverage.run_id.in_(sa.select(LifeCircleRun.id).where(scope._runs())),
     "data_versions": lambda _scope: sa.true(),  # counters, no content
+    "jobs": _own_jobs,
 }
 """The one read rule of every table. Department handlers read the district's digital base (their
 work is district-wide) but only their department's devices and non-public events; street

@@ -315,3 +315,35 @@ class DataVersion(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+"""A job's life: queued until a worker claims it, running, then one of the three ends."""
+
+
+class Job(Base):
+    """Long work — an import, an analysis and its report — done by a worker, not by a request (``huizhili.jobs``).
+
+    Its result is written in the same transaction as the work itself, so a job that says
+    ``succeeded`` has its data stored, and one whose worker stopped kept nothing.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, doc="Who asked; None for the command line."
+    )
+    created_by: Mapped[str] = mapped_column(String(64))
+    system: Mapped[bool] = mapped_column(
+        default=False, doc="Asked by the platform itself (the command line, the worker's schedule): runs unscoped."
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(100), doc="host:pid of the process that ran it.")
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="message, and the bad record where one is to blame.")

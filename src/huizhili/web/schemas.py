@@ -272,28 +272,6 @@ class SitingIn(Strict):
     origins: Literal["auto", "buildings", "grid"] = "auto"
 
 
-class SiteOut(BaseModel):
-    """A proposed site and what it adds."""
-
-    lon: float
-    lat: float
-    adds: float
-    coverage_after: float | None
-
-
-class SitingOut(BaseModel):
-    """Site proposals, greedy maximum coverage."""
-
-    kind: str
-    threshold_m: float
-    method: Literal["network", "estimated"]
-    origins: str
-    population: float
-    covered_before: float
-    coverage_before: float | None
-    sites: list[SiteOut]
-
-
 class NearbyService(BaseModel):
     """A facility by walking distance, with opening hours and live status."""
 
@@ -352,3 +330,40 @@ class StreamSubscription(Strict):
 
     after: int | None = Field(None, ge=0, description="Send events after this id; omitted: only those from now on.")
     token: str | None = Field(None, min_length=10, max_length=200, description="Access token or API key (browsers cannot set headers).")
+
+
+class JobProgressOut(BaseModel):
+    """How far a running job has got: its stage, a count within it, when it said so."""
+
+    stage: str
+    count: int
+    at: datetime
+
+
+class JobErrorOut(BaseModel):
+    """Why a job failed, and the bad record where one is to blame (nothing it did was kept)."""
+
+    message: str
+    record: str | None = None
+
+
+class JobOut(BaseModel):
+    """A job: long work done by a worker. Poll ``links.self`` until ``state`` is succeeded, failed or cancelled."""
+
+    id: int
+    kind: Literal["import", "lifecircle", "siting", "retention"]
+    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: JobProgressOut | None = Field(None, description="While running: the latest progress.")
+    result: dict[str, Any] | None = Field(
+        None,
+        description="When succeeded. import: the import report (ImportReportOut). lifecircle: run_id, area, method, "
+        "origins, seconds, notes, headline (kind, threshold_m, coverage, target) and files. siting: kind, threshold_m, "
+        "method, origins, population, covered_before, coverage_before and sites (lon, lat, adds, coverage_after). "
+        "retention: dry_run and outcomes (resource, action, records, before).",
+    )
+    error: JobErrorOut | None = None
+    links: dict[str, str] = Field(description="self: this job; result: where the result lives, once there is one.")

@@ -1,19 +1,20 @@
-"""File imports over HTTP: upload once, import all or nothing, get the report."""
+"""File imports over HTTP: upload once, and a worker imports it all or nothing; the job carries the report."""
 
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError as PydanticValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from huizhili.base.importers import import_file, import_osm
 from huizhili.errors import ValidationError
+from huizhili.jobs import submit
 from huizhili.web.deps import SessionDep, SettingsDep, WriteImports
-from huizhili.web.schemas import ImportForm, ImportReportOut
+from huizhili.web.routers.jobs import accepted
+from huizhili.web.schemas import ImportForm, JobOut
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
@@ -21,7 +22,7 @@ ALLOWED_SUFFIXES = {".geojson", ".json", ".csv", ".gpkg", ".zip", ".pbf", ".osm"
 _CHUNK = 1024 * 1024
 
 
-@router.post("", response_model=ImportReportOut, status_code=201, openapi_extra={"requestBody": {
+@router.post("", response_model=JobOut, status_code=202, openapi_extra={"requestBody": {
     "required": True,
     "content": {"multipart/form-data": {"schema": {
         **ImportForm.model_json_schema(),
@@ -34,39 +35,36 @@ _CHUNK = 1024 * 1024
 }})
 async def upload_import(
     request: Request,
+    response: Response,
     session: SessionDep,
     settings: SettingsDep,
     principal: WriteImports,
 ) -> dict[str, Any]:
-    """Import an uploaded file (multipart form); a bad file writes nothing and the error names the record.
+    """Upload a file to import (multipart form): 202 with the import job, whose result is the import report.
 
+    The import runs in a worker, all or nothing: a bad file writes nothing and the job's error
+    names the record. Fields are checked here, so a bad mapping or file type is refused at once.
     The body is read only after the caller is known to be allowed to import: anyone else is
     refused before a byte of the upload is received, and only importers get its larger size limit.
     """
     # A malformed multipart body is Starlette's 400; the spooled parts are closed on leaving.
     async with request.form(max_files=1, max_fields=len(ImportForm.model_fields), max_part_size=64 * 1024) as data:
         form, file = _checked_form(data)
+        parameters = {
+            "target": form.target,
+            "clip": form.clip,
+            "mapping": _json_object(form.mapping, "mapping"),
+            "constants": _json_object(form.constants, "constants"),
+            "crs": form.crs,
+            "within": form.within,
+            # Keyed by uploader and file name: re-uploading a file replaces what it brought.
+            "source_name": f"upload-{principal.username}-{Path(file.filename or 'file').stem}",
+            # Messages and the kept report name the file as sent, never its path here.
+            "file_name": file.filename,
+        }
         stored = await _store_upload(file, settings.data_dir / "uploads", settings.upload_max_bytes)
-    try:
-        if form.target == "osm":
-            report = import_osm(session, stored, clip=form.clip, file_name=file.filename)
-        else:
-            report = import_file(
-                session,
-                stored,
-                form.target,
-                mapping=_json_object(form.mapping, "mapping"),
-                constants=_json_object(form.constants, "constants"),
-                source_crs=form.crs,
-                within=form.within,
-                # Keyed by uploader and file name: re-uploading a file replaces what it brought.
-                source_name=f"upload-{principal.username}-{Path(file.filename or 'file').stem}",
-                # Messages and the kept report name the file as sent, never its path here.
-                file_name=file.filename,
-            )
-    finally:
-        stored.unlink(missing_ok=True)
-    return report.as_dict()
+    job = submit(session, "import", {**parameters, "upload": str(stored)}, principal)
+    return accepted(job, settings, response)
 
 
 def _checked_form(data: FormData) -> tuple[ImportForm, UploadFile]:

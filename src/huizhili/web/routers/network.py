@@ -4,19 +4,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from huizhili.errors import NotFoundError
+from huizhili.jobs import submit
 from huizhili.network.finder import nearest_services, reachable_area
-from huizhili.network.lifecircle import run_life_circle
-from huizhili.network.planning import propose_sites
-from huizhili.network.report import write_outputs
+from huizhili.network.lifecircle import check_run
+from huizhili.network.planning import check_siting
 from huizhili.policy import scope_for
 from huizhili.storage.models import LifeCircleCoverage, LifeCircleRun
 from huizhili.web.deps import ReadBase, ReadPublic, RunAnalysis, SessionDep, SettingsDep
-from huizhili.web.schemas import LifeCircleIn, LifeCircleOut, NearestOut, SitingIn, SitingOut
+from huizhili.web.routers.jobs import accepted
+from huizhili.web.schemas import JobOut, LifeCircleIn, LifeCircleOut, NearestOut, SitingIn
 
 router = APIRouter(tags=["life circle and services"])
 
@@ -55,18 +56,16 @@ def isochrone(
     return reachable_area(session, request.app.state.network, lon, lat, minutes, crs)
 
 
-@router.post("/lifecircle/runs", response_model=LifeCircleOut, status_code=201)
-def start_run(body: LifeCircleIn, request: Request, session: SessionDep, settings: SettingsDep, principal: RunAnalysis) -> dict[str, Any]:
-    """Run the life circle: walking distance from every home to each kind, coverage per area, maps and report."""
-    graph = request.app.state.network.graph(session)
-    result = run_life_circle(
-        session, graph, created_by=principal.username, area=body.area, kinds=body.kinds, metres=body.metres,
-        targets=body.targets, speed_m_per_s=body.speed_m_per_s, origins=body.origins, scope=scope_for(principal),
-    )
-    folder = _run_folder(settings.data_dir, result.run_id)
-    write_outputs(session, result, folder)
-    session.get_one(LifeCircleRun, result.run_id).output_dir = str(folder)
-    return _run_out(session, result.run_id)
+@router.post("/lifecircle/runs", response_model=JobOut, status_code=202)
+def start_run(body: LifeCircleIn, response: Response, session: SessionDep, settings: SettingsDep, principal: RunAnalysis) -> dict[str, Any]:
+    """Start a life-circle run: 202 with its job. A worker walks from every home to each kind, then draws maps and the report.
+
+    The area, kinds and overrides are checked now; the job's result names the run
+    (``links.result``), whose coverage table and files are read below.
+    """
+    check_run(session, scope_for(principal), area=body.area, kinds=body.kinds, metres=body.metres, targets=body.targets,
+              speed_m_per_s=body.speed_m_per_s)
+    return accepted(submit(session, "lifecircle", body.model_dump(), principal), settings, response)
 
 
 @router.get("/lifecircle/runs", response_model=list[LifeCircleOut])
@@ -99,15 +98,14 @@ def run_file(
     return FileResponse(path, media_type=FILE_TYPES[path.suffix])
 
 
-@router.post("/lifecircle/siting", response_model=SitingOut)
-def siting(body: SitingIn, request: Request, session: SessionDep, principal: RunAnalysis) -> dict[str, Any]:
-    """Propose k new sites for a kind that serve the most residents not yet within the distance."""
-    graph = request.app.state.network.graph(session)
-    return propose_sites(session, graph, **body.model_dump(), scope=scope_for(principal))
+@router.post("/lifecircle/siting", response_model=JobOut, status_code=202)
+def siting(body: SitingIn, response: Response, session: SessionDep, settings: SettingsDep, principal: RunAnalysis) -> dict[str, Any]:
+    """Propose k new sites for a kind that serve the most residents not yet within the distance: 202 with the job.
 
-
-def _run_folder(data_dir: Path, run_id: int) -> Path:
-    return data_dir / "runs" / f"lifecircle-{run_id}"
+    The job's result is the proposal: each site with lon/lat, residents it adds, coverage after.
+    """
+    check_siting(session, scope_for(principal), kind=body.kind, threshold_m=body.threshold_m, k=body.k, area=body.area)
+    return accepted(submit(session, "siting", body.model_dump(), principal), settings, response)
 
 
 def _visible_run(session: SessionDep, principal: Any, run_id: int) -> LifeCircleRun:

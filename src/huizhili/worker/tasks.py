@@ -1,0 +1,141 @@
+"""What each kind of job does: one domain function each, run in the job's transaction."""
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from huizhili.config import Settings
+from huizhili.jobs import JobProgress
+from huizhili.network.finder import NetworkCache
+from huizhili.policy import Scope
+from huizhili.policy.principal import Principal
+from huizhili.storage.models import LifeCircleRun, utcnow
+
+
+@dataclass(frozen=True)
+class Work:
+    """Everything a task needs: the job's transaction and parameters, who it runs for, where to report."""
+
+    session: Session
+    parameters: dict[str, Any]
+    principal: Principal
+    settings: Settings
+    network: NetworkCache
+    progress: JobProgress
+
+    @property
+    def scope(self) -> Scope:
+        """The submitter's scope, as the account stands when the job runs."""
+        return Scope(self.principal)
+
+
+Task = Callable[[Work], dict[str, Any]]
+"""A job kind's work: returns the job's result (plain JSON)."""
+
+
+def import_task(work: Work) -> dict[str, Any]:
+    """Import one file (all or nothing); the result is the import report."""
+    from huizhili.base.importers import import_file, import_osm
+
+    p = work.parameters
+    path = Path(p.get("upload") or p["path"])
+    if p["target"] == "osm":
+        report = import_osm(work.session, path, clip=p.get("clip"), file_name=p.get("file_name"), progress=work.progress)
+    else:
+        report = import_file(
+            work.session, path, p["target"], mapping=p.get("mapping"), constants=p.get("constants"),
+            source_crs=p.get("crs"), within=p.get("within"), tolerance_m=p.get("tolerance_m", 500.0),
+            layer=p.get("layer"), source_name=p.get("source_name"), file_name=p.get("file_name"),
+            progress=work.progress,
+        )
+    return report.as_dict()
+
+
+def lifecircle_task(work: Work) -> dict[str, Any]:
+    """Run the life circle and draw its maps and report; the result names the run and its headline coverage."""
+    from huizhili.network.lifecircle import run_life_circle
+    from huizhili.network.report import write_outputs
+
+    p = work.parameters
+    work.progress("loading the walk network", 0)
+    graph = work.network.graph(work.session)
+    work.progress("walking from every home", 0)
+    result = run_life_circle(
+        work.session, graph, created_by=work.principal.username, area=p.get("area"), kinds=p.get("kinds"),
+        metres=p.get("metres"), targets=p.get("targets"), speed_m_per_s=p.get("speed_m_per_s", 1.0),
+        origins=p.get("origins", "auto"), scope=work.scope,
+    )
+    work.progress("drawing maps and the report", len(result.origins))
+    folder = _fresh_folder(work.settings.data_dir / "runs" / f"lifecircle-{result.run_id}")
+    write_outputs(work.session, result, folder.with_suffix(".partial"))
+    folder.with_suffix(".partial").replace(folder)
+    work.session.get_one(LifeCircleRun, result.run_id).output_dir = str(folder)
+    overall = result.area.code if result.area else "all"
+    return {
+        "run_id": result.run_id,
+        "area": {"code": result.area.code, "name": result.area.name} if result.area else None,
+        "method": result.method,
+        "origins": len(result.origins),
+        "origin_source": result.origins.source,
+        "seconds": round(result.seconds, 3),
+        "notes": result.notes,
+        "headline": [
+            {"kind": row["kind"], "threshold_m": row["threshold_m"], "coverage": row["coverage"], "target": row["target"]}
+            for row in result.coverage
+            if row["area_code"] == overall and row["threshold_m"] == result.standards[row["kind"]].metres
+        ],
+        "files": sorted(path.name for path in folder.iterdir()),
+    }
+
+
+def _fresh_folder(folder: Path) -> Path:
+    """``folder``, with what an earlier attempt left under its name removed.
+
+    SQLite may give a rolled-back run's id to the next run: its files must not mix with the new
+    run's. Outputs are drawn into ``<folder>.partial`` and moved into place whole.
+    """
+    for leftover in (folder, folder.with_suffix(".partial")):
+        shutil.rmtree(leftover, ignore_errors=True)
+    return folder
+
+
+def siting_task(work: Work) -> dict[str, Any]:
+    """Propose new sites (greedy maximum coverage); the result is the proposal."""
+    from huizhili.network.planning import propose_sites
+
+    p = work.parameters
+    work.progress("loading the walk network", 0)
+    graph = work.network.graph(work.session)
+    work.progress("choosing sites", 0)
+    return propose_sites(work.session, graph, kind=p["kind"], threshold_m=p["threshold_m"], k=p["k"], area=p.get("area"),
+                         origins=p.get("origins", "auto"), scope=work.scope)
+
+
+def retention_task(work: Work) -> dict[str, Any]:
+    """Apply the retention settings (personal fields of ended records, old access-log entries and events)."""
+    from huizhili.events import prune_events
+    from huizhili.policy.privacy import RetentionOutcome, apply_retention
+
+    now = utcnow()
+    dry_run = bool(work.parameters.get("dry_run"))
+    outcomes = apply_retention(work.session, work.settings, now=now, dry_run=dry_run)
+    before = now - timedelta(days=work.settings.retention_event_days)
+    outcomes.append(RetentionOutcome("events", "deleted events", prune_events(work.session, before, dry_run=dry_run), before))
+    return {"dry_run": dry_run, "outcomes": [
+        {"resource": o.resource, "action": o.action, "records": o.records, "before": o.before.isoformat()} for o in outcomes
+    ]}
+
+
+TASKS: dict[str, Task] = {
+    "import": import_task,
+    "lifecircle": lifecircle_task,
+    "siting": siting_task,
+    "retention": retention_task,
+}
+"""The work of every job kind (``huizhili.jobs.KINDS`` names the same kinds)."""
+
