@@ -15,6 +15,7 @@ from conftest import HELSINKI, row_counts
 
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.base.importers import import_osm
+from huizhili.base.importers.osm import is_walkable
 from huizhili.errors import ImportFailed
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Building, Facility, ImportRun, WalkWay
@@ -211,6 +212,36 @@ def test_pedestrian_squares_mapped_as_multipolygons_are_walked_along_their_rings
         rings = session.scalars(sa.select(WalkWay.node_ids).where(WalkWay.osm_id == -senate_square)).all()
     assert rings and all(ring[0] == ring[-1] for ring in rings)
     assert {node for ring in rings for node in ring} == {node for way in members for node in osm_file.ways[way][0]}
+
+
+@pytest.mark.parametrize(
+    ("tags", "walkable"),
+    [
+        ({"highway": "pedestrian", "area": "yes"}, True),
+        ({"highway": "service", "tunnel": "yes", "access": "destination"}, False),
+        ({"highway": "service", "tunnel": "yes"}, False),
+        ({"highway": "service", "layer": "-2"}, False),
+        ({"highway": "service", "tunnel": "yes", "foot": "yes"}, True),
+        ({"highway": "service", "tunnel": "building_passage"}, True),
+        ({"highway": "service", "access": "destination"}, True),
+        ({"highway": "footway", "tunnel": "yes", "layer": "-1"}, True),
+        ({"highway": "unclassified", "tunnel": "yes"}, True),
+    ],
+)
+def test_underground_service_roads_are_walked_only_when_open_to_foot(tags, walkable):
+    assert is_walkable(tags) is walkable
+
+
+def test_no_service_tunnel_of_the_file_is_a_walk_way(helsinki, osm_file):
+    tunnels = {
+        way_id
+        for way_id, (_, tags) in osm_file.ways.items()
+        if tags.get("highway") == "service" and tags.get("tunnel") == "yes"
+    }
+    with helsinki() as session:
+        walked = set(session.scalars(sa.select(WalkWay.osm_id).where(WalkWay.osm_id.in_(tunnels))))
+    assert 609208668 in tunnels  # the delivery tunnel under the centre, access=destination
+    assert walked == set()
 
 
 def test_walk_ways_have_one_coordinate_per_node_id(helsinki):

@@ -48,11 +48,17 @@ WALKABLE_HIGHWAYS = frozenset(
 _FOOT_ALLOWED = frozenset({"yes", "designated", "permissive"})
 _NO_ACCESS = frozenset({"no", "private"})
 _NOT_BUILT = frozenset({"construction", "proposed", "abandoned", "razed"})
+_AT_STREET_LEVEL = frozenset({"no", "building_passage"})
 _PROGRESS_EVERY = 100_000
 
 
 def is_walkable(tags: Mapping[str, str]) -> bool:
-    """Whether a way, or the outline of an area, with these tags may be walked on."""
+    """Whether a way, or the outline of an area, with these tags may be walked on.
+
+    Underground service roads (delivery tunnels, garage ramps) are left out unless tagged for
+    foot: they are connected to the streets, so a building above one would be placed on it and
+    walked through the tunnel.
+    """
     foot = tags.get("foot")
     if tags.get("highway") in _NOT_BUILT:
         return False
@@ -60,7 +66,19 @@ def is_walkable(tags: Mapping[str, str]) -> bool:
         return "highway" in tags
     if foot in _NO_ACCESS or tags.get("access") in _NO_ACCESS:
         return False
+    if tags.get("highway") == "service" and _underground(tags):
+        return False
     return tags.get("highway") in WALKABLE_HIGHWAYS
+
+
+def _underground(tags: Mapping[str, str]) -> bool:
+    """Whether a way runs in a tunnel (not a passage through a building) or below ground level."""
+    if tags.get("tunnel", "no") not in _AT_STREET_LEVEL:
+        return True
+    try:
+        return float(tags.get("layer", "0").split(";")[0]) < 0
+    except ValueError:
+        return False
 
 
 def import_osm(
