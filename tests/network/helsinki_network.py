@@ -7,13 +7,17 @@ root one for the ``from conftest import …`` of test modules collected after th
 from functools import cache
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import osmium
+import pyproj
+import shapely
 
 from huizhili.base.importers.osm import is_walkable
 from huizhili.network import WalkGraph
 
 HELSINKI = Path(__file__).parents[1] / "data" / "osm" / "helsinki.osm.pbf"
+GEOD = pyproj.Geod(ellps="WGS84")
 
 
 @cache
@@ -50,3 +54,38 @@ def walk_ways() -> tuple[list[list[int]], list[np.ndarray]]:
 def walk_graph() -> WalkGraph:
     """The walk network of the extract, islands included."""
     return WalkGraph.from_ways(*walk_ways())
+
+
+def reference_distances(origins, facilities):
+    """Walking metres by networkx on the main component, each point hung on its nearest segment."""
+    position, graph = {}, nx.Graph()
+    for ids, coords in zip(*walk_ways(), strict=True):
+        position.update(zip(ids, map(tuple, coords), strict=True))
+        for a, b in zip(ids, ids[1:], strict=False):
+            if a != b:
+                graph.add_edge(a, b, weight=GEOD.inv(*position[a], *position[b])[2])
+    graph = graph.subgraph(max(nx.connected_components(graph), key=len)).copy()
+    local = pyproj.Proj("+proj=aeqd +lat_0=60.17 +lon_0=24.945 +datum=WGS84")
+    edges = list(graph.edges(data="weight"))
+    segments = [shapely.LineString([local(*position[a]), local(*position[b])]) for a, b, _ in edges]
+    tree = shapely.STRtree(segments)
+
+    def hang(name, lon, lat):
+        point = shapely.Point(local(lon, lat))
+        index = int(tree.nearest(point))
+        (a, b, length), segment = edges[index], segments[index]
+        along = segment.project(point, normalized=True)
+        snap = point.distance(segment.interpolate(along, normalized=True))
+        graph.add_edge(name, a, weight=snap + along * length)
+        graph.add_edge(name, b, weight=snap + (1 - along) * length)
+
+    graph.add_node("source")
+    for i, (lon, lat) in enumerate(facilities):
+        hang(("facility", i), lon, lat)
+        graph.add_edge("source", ("facility", i), weight=0.0)
+    result = []
+    for lon, lat in origins:
+        hang("origin", lon, lat)
+        result.append(nx.shortest_path_length(graph, "source", "origin", weight="weight"))
+        graph.remove_node("origin")
+    return np.array(result)
