@@ -15,6 +15,7 @@ from conftest import HELSINKI, row_counts
 
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.base.importers import import_osm
+from huizhili.base.importers.osm import is_walkable
 from huizhili.errors import ImportFailed
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Building, Facility, ImportRun, WalkWay
@@ -169,13 +170,13 @@ def test_ways_under_construction_are_not_walk_ways_even_for_pedestrians(helsinki
 
 
 def test_every_open_footway_of_the_file_is_a_walk_way(helsinki, osm_file):
-    # Linear footways (not area=yes squares) without foot=no/private or access=no/private.
+    # Footways, lines and areas (walked along their outline) alike, without foot=no/private or
+    # access=no/private.
     blocked = {"no", "private"}
     open_footways = {
         way_id
         for way_id, (refs, tags) in osm_file.ways.items()
         if tags.get("highway") == "footway"
-        and tags.get("area") != "yes"
         and tags.get("foot") not in blocked
         and (
             tags.get("foot") in {"yes", "designated", "permissive"}
@@ -189,6 +190,58 @@ def test_every_open_footway_of_the_file_is_a_walk_way(helsinki, osm_file):
         )
     assert len(open_footways) > 900
     assert open_footways <= footways
+
+
+def test_pedestrian_streets_mapped_as_areas_are_walked_along_their_outline(helsinki, osm_file):
+    areas = {
+        way_id: refs
+        for way_id, (refs, tags) in osm_file.ways.items()
+        if tags.get("highway") == "pedestrian" and tags.get("area") == "yes" and osm_file.complete(refs)
+    }
+    with helsinki() as session:
+        rows = session.execute(sa.select(WalkWay.osm_id, WalkWay.node_ids).where(WalkWay.osm_id.in_(areas)))
+        walked = {osm_id: node_ids for osm_id, node_ids in rows}
+    assert {53185129, 25361147, 47233630} <= set(areas)  # Aleksanterinkatu, twice, and Keskuskatu
+    assert walked == areas
+
+
+def test_pedestrian_squares_mapped_as_multipolygons_are_walked_along_their_rings(helsinki, osm_file):
+    senate_square = 2919121  # Senaatintori: a relation of untagged outer ways
+    members, _ = osm_file.relations[senate_square]
+    with helsinki() as session:
+        rings = session.scalars(sa.select(WalkWay.node_ids).where(WalkWay.osm_id == -senate_square)).all()
+    assert rings and all(ring[0] == ring[-1] for ring in rings)
+    assert {node for ring in rings for node in ring} == {node for way in members for node in osm_file.ways[way][0]}
+
+
+@pytest.mark.parametrize(
+    ("tags", "walkable"),
+    [
+        ({"highway": "pedestrian", "area": "yes"}, True),
+        ({"highway": "service", "tunnel": "yes", "access": "destination"}, False),
+        ({"highway": "service", "tunnel": "yes"}, False),
+        ({"highway": "service", "layer": "-2"}, False),
+        ({"highway": "service", "tunnel": "yes", "foot": "yes"}, True),
+        ({"highway": "service", "tunnel": "building_passage"}, True),
+        ({"highway": "service", "access": "destination"}, True),
+        ({"highway": "footway", "tunnel": "yes", "layer": "-1"}, True),
+        ({"highway": "unclassified", "tunnel": "yes"}, True),
+    ],
+)
+def test_underground_service_roads_are_walked_only_when_open_to_foot(tags, walkable):
+    assert is_walkable(tags) is walkable
+
+
+def test_no_service_tunnel_of_the_file_is_a_walk_way(helsinki, osm_file):
+    tunnels = {
+        way_id
+        for way_id, (_, tags) in osm_file.ways.items()
+        if tags.get("highway") == "service" and tags.get("tunnel") == "yes"
+    }
+    with helsinki() as session:
+        walked = set(session.scalars(sa.select(WalkWay.osm_id).where(WalkWay.osm_id.in_(tunnels))))
+    assert 609208668 in tunnels  # the delivery tunnel under the centre, access=destination
+    assert walked == set()
 
 
 def test_walk_ways_have_one_coordinate_per_node_id(helsinki):

@@ -3,13 +3,12 @@
 import csv
 import json
 
-import networkx as nx
 import numpy as np
 import pyproj
 import pytest
 import shapely
 import sqlalchemy as sa
-from helsinki_network import walk_ways
+from helsinki_network import reference_distances
 
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.network.finder import NetworkCache
@@ -38,41 +37,6 @@ def helsinki_areas(helsinki):
             AreaSpec(code=EAST, name="East", level="street", parent_code="900000", geometry=shapely.box(middle, y0, x1, y1)),
         ])
     return helsinki
-
-
-def reference_distances(origins, facilities):
-    """Walking metres by networkx on the main component, each point hung on its nearest segment."""
-    position, graph = {}, nx.Graph()
-    for ids, coords in zip(*walk_ways(), strict=True):
-        position.update(zip(ids, map(tuple, coords), strict=True))
-        for a, b in zip(ids, ids[1:], strict=False):
-            if a != b:
-                graph.add_edge(a, b, weight=GEOD.inv(*position[a], *position[b])[2])
-    graph = graph.subgraph(max(nx.connected_components(graph), key=len)).copy()
-    local = pyproj.Proj("+proj=aeqd +lat_0=60.17 +lon_0=24.945 +datum=WGS84")
-    edges = list(graph.edges(data="weight"))
-    segments = [shapely.LineString([local(*position[a]), local(*position[b])]) for a, b, _ in edges]
-    tree = shapely.STRtree(segments)
-
-    def hang(name, lon, lat):
-        point = shapely.Point(local(lon, lat))
-        index = int(tree.nearest(point))
-        (a, b, length), segment = edges[index], segments[index]
-        along = segment.project(point, normalized=True)
-        snap = point.distance(segment.interpolate(along, normalized=True))
-        graph.add_edge(name, a, weight=snap + along * length)
-        graph.add_edge(name, b, weight=snap + (1 - along) * length)
-
-    graph.add_node("source")
-    for i, (lon, lat) in enumerate(facilities):
-        hang(("facility", i), lon, lat)
-        graph.add_edge("source", ("facility", i), weight=0.0)
-    result = []
-    for lon, lat in origins:
-        hang("origin", lon, lat)
-        result.append(nx.shortest_path_length(graph, "source", "origin", weight="weight"))
-        graph.remove_node("origin")
-    return np.array(result)
 
 
 def stored_coverage(sessions, run_id, kind, area_code, threshold):

@@ -24,7 +24,7 @@ from huizhili.storage.models import Facility, WalkWay
 log = logging.getLogger(__name__)
 
 ACCESS_SPACING_M = 50.0
-"""An areal facility (a park) is entered anywhere along its edge: points this far apart stand for it."""
+"""Any facility mapped as an area (a park, a school's grounds) is entered anywhere along its edge: points this far apart stand for it."""
 
 _MAX_ACCESS_POINTS = 400
 

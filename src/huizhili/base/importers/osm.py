@@ -3,6 +3,11 @@
 One pass gives buildings, facilities (through the tag table of ``base.kinds``), the ways a
 pedestrian may use, and administrative boundaries, which attach to existing areas of the same
 name. ``clip`` keeps only what lies in one area, so a city-wide extract can feed a district.
+
+A pedestrian street or square mapped as an area is walked along its outline: a closed way as
+the way itself, a multipolygon as one walk way per ring, stored under the relation's id
+negated (way and relation ids are separate numberings). Ways join it only at shared nodes; one
+crossing the outline without sharing a node passes under or over it (docs/osm-kinds.md).
 """
 
 from collections.abc import Mapping
@@ -43,11 +48,17 @@ WALKABLE_HIGHWAYS = frozenset(
 _FOOT_ALLOWED = frozenset({"yes", "designated", "permissive"})
 _NO_ACCESS = frozenset({"no", "private"})
 _NOT_BUILT = frozenset({"construction", "proposed", "abandoned", "razed"})
+_AT_STREET_LEVEL = frozenset({"no", "building_passage"})
 _PROGRESS_EVERY = 100_000
 
 
 def is_walkable(tags: Mapping[str, str]) -> bool:
-    """Whether a way with these tags may be walked on."""
+    """Whether a way, or the outline of an area, with these tags may be walked on.
+
+    Underground service roads (delivery tunnels, garage ramps) are left out unless tagged for
+    foot: they are connected to the streets, so a building above one would be placed on it and
+    walked through the tunnel.
+    """
     foot = tags.get("foot")
     if tags.get("highway") in _NOT_BUILT:
         return False
@@ -55,7 +66,19 @@ def is_walkable(tags: Mapping[str, str]) -> bool:
         return "highway" in tags
     if foot in _NO_ACCESS or tags.get("access") in _NO_ACCESS:
         return False
-    return tags.get("highway") in WALKABLE_HIGHWAYS and tags.get("area") != "yes"
+    if tags.get("highway") == "service" and _underground(tags):
+        return False
+    return tags.get("highway") in WALKABLE_HIGHWAYS
+
+
+def _underground(tags: Mapping[str, str]) -> bool:
+    """Whether a way runs in a tunnel (not a passage through a building) or below ground level."""
+    if tags.get("tunnel", "no") not in _AT_STREET_LEVEL:
+        return True
+    try:
+        return float(tags.get("layer", "0").split(";")[0]) < 0
+    except ValueError:
+        return False
 
 
 def import_osm(
@@ -197,19 +220,16 @@ class _OsmReader:
         pieces = [run for run in runs if len(run) >= 2]
         if len(pieces) != 1 or len(pieces[0]) != len(way.nodes):
             self.incomplete += 1
-        for run in pieces:
-            self.ways.append(
-                WalkWay(
-                    osm_id=way.id,
-                    highway=tags.get("highway"),
-                    name=tags.get("name"),
-                    node_ids=[ref for ref, _, _ in run],
-                    geometry=shapely.LineString([(lon, lat) for _, lon, lat in run]),
-                )
-            )
+        self.ways.extend(_walk_way(way.id, tags, run) for run in pieces)
 
     def _area(self, area: Any) -> None:
         tags = dict(area.tags)
+        if not area.from_way() and "highway" in tags and is_walkable(tags):  # a closed way is walked in _way
+            self.ways.extend(
+                _walk_way(-area.orig_id(), tags, [(node.ref, node.lon, node.lat) for node in ring])
+                for outer in area.outer_rings()
+                for ring in (outer, *area.inner_rings(outer))
+            )
         kind = kind_for_tags(tags)
         is_building = _is_building(tags)
         self.areas_assembled["building"] += is_building
@@ -240,6 +260,17 @@ class _OsmReader:
             )
         if kind:
             self.facilities.append(_facility(ref, kind, tags, geometry))
+
+
+def _walk_way(osm_id: int, tags: Any, run: list[tuple[int, float, float]]) -> WalkWay:
+    """A walk way through ``run``'s nodes (OSM id, lon, lat), in order."""
+    return WalkWay(
+        osm_id=osm_id,
+        highway=tags.get("highway"),
+        name=tags.get("name"),
+        node_ids=[ref for ref, _, _ in run],
+        geometry=shapely.LineString([(lon, lat) for _, lon, lat in run]),
+    )
 
 
 def _is_building(tags: Any) -> bool:
