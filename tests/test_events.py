@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from waiting import until
 
 from huizhili.base.status import update_status
-from huizhili.events import newest_id, prune_events, publish, read_events
+from huizhili.config import load_settings
+from huizhili.events import newest_id, prune, publish, read_events
 from huizhili.policy import ANONYMOUS, Principal, Scope, scope_for
 from huizhili.policy.principal import UNRESTRICTED
 from huizhili.storage.engine import transaction
@@ -81,7 +82,7 @@ def test_ids_are_never_reused_after_pruning_so_cursors_stay_valid(xuhui):
             update_status(session, inside, queue_level=level, scope=EVERYTHING)
         cursor = newest_id(session)
     with transaction(xuhui) as session:
-        assert prune_events(session, utcnow() + timedelta(seconds=1)) == 3
+        assert prune(session, load_settings(retention_event_days=1), now=utcnow() + timedelta(days=1, seconds=1)).records == 3
     with transaction(xuhui) as session:
         update_status(session, inside, queue_level="none", scope=EVERYTHING)
     with xuhui() as session:

@@ -416,18 +416,15 @@ def retention(dry_run: bool) -> None:
 
     Run it daily (cron or a systemd timer); it is idempotent.
     """
-    from datetime import timedelta
-
-    from huizhili.events import prune_events
-    from huizhili.policy.privacy import RetentionOutcome, apply_retention
+    from huizhili.events import prune
+    from huizhili.policy.privacy import apply_retention
     from huizhili.storage.models import utcnow
 
     context = _run(_Context)
     now = utcnow()
     with transaction(context.sessions) as session:
         outcomes = apply_retention(session, context.settings, now=now, dry_run=dry_run)
-        before = now - timedelta(days=context.settings.retention_event_days)
-        outcomes.append(RetentionOutcome("events", "deleted events", prune_events(session, before, dry_run=dry_run), before))
+        outcomes.append(prune(session, context.settings, now=now, dry_run=dry_run))
     verb = "would be" if dry_run else "were"
     for outcome in outcomes:
         click.echo(f"{outcome.resource:<12} {outcome.records:>8,} {verb} {outcome.action} (ended before {outcome.before:%Y-%m-%d %H:%M} UTC)")

@@ -1,0 +1,50 @@
+"""Publishing: an event is written by the transaction that makes the change it describes."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from huizhili.policy.privacy import masked
+from huizhili.storage.models import AreaCoded, Event
+
+_PUBLISH_LOCK = 0x68757A68  # "huzh": one advisory lock key for event writers on PostgreSQL
+
+
+def publish(
+    session: Session,
+    kind: str,
+    record: AreaCoded,
+    *,
+    resource: str,
+    record_id: int | None,
+    permission: str,
+    payload: dict[str, Any],
+) -> Event:
+    """Record that ``record`` changed, visible to those with ``permission`` whose scope covers it.
+
+    The event carries the record's area codes and, where it has one, its owning department. Its
+    payload is stored with the resource's personal fields masked (``policy.privacy.masked``), so
+    no watcher, whatever the role, receives personal data unlogged.
+
+    On PostgreSQL, event writers take a transaction-scoped advisory lock, so ids become visible
+    in commit order and a watcher reading "after id N" never skips a later-committed lower id.
+    SQLite serialises writers already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PUBLISH_LOCK)))
+    event = Event(
+        kind=kind,
+        permission=permission,
+        resource=resource,
+        record_id=record_id,
+        payload=masked(resource, payload),
+        district_code=record.district_code,
+        street_code=record.street_code,
+        committee_code=record.committee_code,
+        grid_code=record.grid_code,
+        department=getattr(record, "owner_department", None),
+    )
+    session.add(event)
+    session.flush()
+    return event
