@@ -2,13 +2,10 @@
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from huizhili.policy.privacy import masked
 from huizhili.storage.models import AreaCoded, Event
-
-_PUBLISH_LOCK = 0x68757A68  # "huzh": one advisory lock key for event writers on PostgreSQL
 
 
 def publish(
@@ -27,12 +24,10 @@ def publish(
     payload is stored with the resource's personal fields masked (``policy.privacy.masked``), so
     no watcher, whatever the role, receives personal data unlogged.
 
-    On PostgreSQL, event writers take a transaction-scoped advisory lock, so ids become visible
-    in commit order and a watcher reading "after id N" never skips a later-committed lower id.
-    SQLite serialises writers already.
+    Publishing takes no lock: the database stores the writing transaction's id with the event
+    (``Event.txid``), and readers wait for every earlier transaction to end before they move
+    past it (``events.reading``), so publishers of unrelated changes never wait for each other.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PUBLISH_LOCK)))
     event = Event(
         kind=kind,
         permission=permission,
