@@ -9,8 +9,9 @@ scheme runs in the same process on the same fresh database:
 - ``positions``: ``huizhili.events`` as it is — no lock; the reader stops at the horizon.
 
 ``work`` is time the transaction spends after publishing, before it commits (other statements
-of a request): the old lock was held through it. Delivery is from a publisher's commit to the
-reader seeing the event; ``exact`` means the reader saw every committed event once. The last
+of a request): the old lock was held through it. Delivery is from the publisher's call (before
+it waits for the lock, if any) to the reader seeing the event; ``exact`` means the reader saw
+every committed event exactly once. The last
 rows hold one unrelated write transaction open for ``--open`` seconds meanwhile: the price of
 positions, which no reader may pass while it runs.
 
@@ -31,7 +32,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from huizhili.events import START, publish, read_events
+from huizhili.events import current_position, publish, read_events
 from huizhili.policy import Scope
 from huizhili.storage.engine import create_engine, migrate, session_factory
 from huizhili.storage.models import Event, Facility, utcnow
@@ -45,7 +46,7 @@ READ_EVERY_S = 0.02
 class Run:
     """What one configuration measured."""
 
-    committed: dict[int, float] = field(default_factory=dict)
+    committed: dict[int, float] = field(default_factory=dict)  # event id → when it was published
     seen: dict[int, float] = field(default_factory=dict)
     repeats: int = 0
     seconds: float = 0.0
@@ -61,19 +62,21 @@ def publisher(sessions: sessionmaker[Session], facility_id: int, old_lock: bool,
             facility.queue_level = ("short", "long")[n % 2]
             facility.status_updated_at = utcnow()
             session.flush()
+            publishing = time.perf_counter()
             if old_lock:
                 session.execute(sa.select(sa.func.pg_advisory_xact_lock(OLD_PUBLISH_LOCK)))
             event = publish(session, "facility.status", facility, resource="facilities", record_id=facility_id,
                             permission="read:public", payload={"queue_level": facility.queue_level})
             if work_s:
                 session.execute(sa.select(sa.func.pg_sleep(work_s)))
-        run.committed[event.id] = time.perf_counter()
+        run.committed[event.id] = publishing
         n += 1
 
 
 def read_by_position(sessions: sessionmaker[Session]) -> Callable[[], list[int]]:
-    """The reader of ``huizhili.events``: pages after its cursor, up to the horizon."""
-    cursor = START
+    """The reader of ``huizhili.events``, from now: pages after its cursor, up to the horizon."""
+    with sessions() as session:
+        cursor = current_position(session)
 
     def read() -> list[int]:
         nonlocal cursor
@@ -86,8 +89,9 @@ def read_by_position(sessions: sessionmaker[Session]) -> Callable[[], list[int]]
 
 
 def read_by_id(sessions: sessionmaker[Session]) -> Callable[[], list[int]]:
-    """The reader before 067d3bd: ids after its cursor, up to the newest (correct only under the lock)."""
-    cursor = 0
+    """The reader before 067d3bd, from now: ids after its cursor, up to the newest (correct only under the lock)."""
+    with sessions() as session:
+        cursor = session.scalar(sa.select(sa.func.max(Event.id))) or 0
 
     def read() -> list[int]:
         nonlocal cursor
@@ -122,7 +126,6 @@ def measure(sessions: sessionmaker[Session], facilities: list[int], old_lock: bo
     """Publish from ``facilities[1:]`` for ``seconds`` (``facilities[0]``: the open transaction's), then let the reader catch up."""
     run, publishing, reading = Run(), threading.Event(), threading.Event()
     read = read_by_id(sessions) if old_lock else read_by_position(sessions)
-    read()  # start after what earlier runs wrote
     threads = [threading.Thread(target=publisher, args=(sessions, f, old_lock, work_s, publishing, run)) for f in facilities[1:]]
     watching = threading.Thread(target=reader, args=(read, reading, run))
     watching.start()
