@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from waiting import until
 
 from huizhili.base.status import update_status
-from huizhili.events import newest_id, prune_events, publish, read_events
+from huizhili.config import load_settings
+from huizhili.events import START, Position, current_position, prune, publish, read_events
 from huizhili.policy import ANONYMOUS, Principal, Scope, scope_for
 from huizhili.policy.principal import UNRESTRICTED
 from huizhili.storage.engine import transaction
@@ -31,7 +32,7 @@ def health_centres(sessions):
 def test_status_changes_reach_only_watchers_whose_scope_covers_them(xuhui):
     inside, outside = health_centres(xuhui)
     with xuhui() as session:
-        start = newest_id(session)
+        start = current_position(session)
     with transaction(xuhui) as session:
         update_status(session, outside, is_open=False, scope=EVERYTHING)
         update_status(session, inside, queue_level="long", scope=EVERYTHING)
@@ -39,11 +40,12 @@ def test_status_changes_reach_only_watchers_whose_scope_covers_them(xuhui):
         mine = read_events(session, Scope(OPERATOR), start, 100)
         public = read_events(session, Scope(ANONYMOUS), start, 100)
         device = read_events(session, Scope(Principal("pm-1", "device", device_code="PM-1")), start, 100)
-        newest = newest_id(session)
+        now = current_position(session)
     assert [e["record_id"] for e in mine.events] == [inside]
     assert [e["record_id"] for e in public.events] == [outside, inside]
     assert device.events == []
-    assert mine.cursor == public.cursor == device.cursor == newest
+    last = Position.parse(public.events[-1]["cursor"])
+    assert all(last <= page.cursor <= now for page in (mine, public, device)), "each cursor moves past what its scope hides"
     latest = public.events[-1]
     assert latest["kind"] == "facility.status" and latest["street_code"] == XUJIAHUI
     assert latest["payload"]["properties"]["queue_level"] == "long"
@@ -63,25 +65,26 @@ def test_pages_follow_the_cursor_without_gaps_or_repeats(xuhui):
     with transaction(xuhui) as session:
         for facility, queue in [(inside, "short"), (outside, "short"), (inside, "medium"), (outside, "long"), (inside, "none")]:
             update_status(session, facility, queue_level=queue, scope=EVERYTHING)
-    seen, cursor = [], 0
+    seen, cursor = [], START
     with xuhui() as session:
         while (page := read_events(session, Scope(ANONYMOUS), cursor, 2)).events:
             seen += [e["payload"]["properties"]["queue_level"] for e in page.events]
             cursor = page.cursor
         assert seen == ["short", "short", "medium", "long", "none"]
         assert read_events(session, Scope(ANONYMOUS), cursor, 2).events == []
-        mine = read_events(session, Scope(OPERATOR), 0, 100)
+        mine = read_events(session, Scope(OPERATOR), START, 100)
     assert [e["payload"]["properties"]["queue_level"] for e in mine.events] == ["short", "medium", "none"]
 
 
-def test_ids_are_never_reused_after_pruning_so_cursors_stay_valid(xuhui):
+def test_positions_are_never_reused_after_pruning_so_cursors_stay_valid(xuhui):
     inside, _ = health_centres(xuhui)
     with transaction(xuhui) as session:
         for level in ("short", "medium", "long"):
             update_status(session, inside, queue_level=level, scope=EVERYTHING)
-        cursor = newest_id(session)
+    with xuhui() as session:
+        cursor = read_events(session, Scope(ANONYMOUS), START, 10).cursor
     with transaction(xuhui) as session:
-        assert prune_events(session, utcnow() + timedelta(seconds=1)) == 3
+        assert prune(session, load_settings(retention_event_days=1), now=utcnow() + timedelta(days=1, seconds=1)).records == 3
     with transaction(xuhui) as session:
         update_status(session, inside, queue_level="none", scope=EVERYTHING)
     with xuhui() as session:
@@ -102,11 +105,31 @@ def held_or_done(engine, writer, writing):
                                           "WHERE datname = current_database() AND wait_event_type = 'Lock'")) > 0
 
 
-def test_a_watcher_misses_no_event_of_writers_committing_at_once(xuhui, engine):
-    """PostgreSQL: the advisory lock in ``publish``; SQLite: its single writer lock.
+def levels(events):
+    return [(e["record_id"], e["payload"]["properties"]["queue_level"]) for e in events]
 
-    The second writer must wait for the first's commit: were its higher id committed first, a
-    watcher reading meanwhile would move its cursor past the first's id and never see that event.
+
+def everything_after(sessions, cursor, expected):
+    """Read on from ``cursor`` until ``expected`` events have come (a reader waits out transactions still open)."""
+    seen = []
+
+    def read():
+        nonlocal cursor
+        with sessions() as session:
+            page = read_events(session, Scope(ANONYMOUS), cursor, 10)
+        seen.extend(page.events)
+        cursor = page.cursor
+        return len(seen) >= expected
+
+    until(read, f"fewer than {expected} events came")
+    return seen
+
+
+def test_a_watcher_misses_no_event_of_writers_committing_at_once(xuhui, engine):
+    """PostgreSQL: the reader's horizon waits for the first writer; SQLite: the second waits for its write lock.
+
+    Were the second writer's event read past while the first's, earlier, was still uncommitted,
+    a watcher would move its cursor beyond the first's and never see that event.
     """
     inside, outside = health_centres(xuhui)
     writing = threading.Event()
@@ -122,11 +145,76 @@ def test_a_watcher_misses_no_event_of_writers_committing_at_once(xuhui, engine):
         second.start()
         until(lambda: held_or_done(engine, second, writing), "the second writer neither finished nor waited")
         with xuhui() as session:
-            meanwhile = read_events(session, Scope(ANONYMOUS), 0, 10)
+            meanwhile = read_events(session, Scope(ANONYMOUS), START, 10)
     second.join(10)
-    with xuhui() as session:
-        after = read_events(session, Scope(ANONYMOUS), meanwhile.cursor, 10)
-    assert [e["record_id"] for e in meanwhile.events + after.events] == [inside, outside]
+    assert meanwhile.events == [], "nothing is read past a transaction still open"
+    assert levels(everything_after(xuhui, meanwhile.cursor, 2)) == [(inside, "long"), (outside, "short")]
+
+
+def test_two_changes_of_one_facility_arrive_in_the_order_they_were_made(xuhui, engine):
+    inside, _ = health_centres(xuhui)
+    writing = threading.Event()
+
+    def second_writer():
+        with transaction(xuhui) as session:
+            writing.set()
+            update_status(session, inside, queue_level="short", scope=EVERYTHING)
+
+    second = threading.Thread(target=second_writer)
+    with xuhui() as first, first.begin():
+        update_status(first, inside, queue_level="long", scope=EVERYTHING)
+        second.start()
+        until(lambda: held_or_done(engine, second, writing), "the second writer neither finished nor waited for the row")
+    second.join(10)
+    assert levels(everything_after(xuhui, START, 2)) == [(inside, "long"), (inside, "short")]
+
+
+@pytest.fixture
+def postgresql_only(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: its publishers cannot overlap")
+
+
+def test_publishers_in_separate_transactions_do_not_wait_for_each_other(xuhui, postgresql_only):
+    inside, outside = health_centres(xuhui)
+    published = threading.Event()
+
+    def second_publisher():
+        with transaction(xuhui) as session:
+            update_status(session, outside, queue_level="short", scope=EVERYTHING)
+        published.set()
+
+    second = threading.Thread(target=second_publisher)
+    with xuhui() as first, first.begin():
+        update_status(first, inside, queue_level="long", scope=EVERYTHING)
+        second.start()
+        until(published.is_set, "the second publisher waited for the first's transaction to end")
+    second.join(10)
+
+
+@pytest.mark.parametrize("later_began_first", [True, False], ids=["later-committer-wrote-first", "earlier-committer-wrote-first"])
+def test_a_reader_never_skips_a_transaction_committing_after_one_it_has_read(xuhui, postgresql_only, later_began_first):
+    """The later-committing transaction publishes first (lower id) and stays open while the other publishes and commits.
+
+    Whichever took its transaction id first, a reader reading meanwhile and after both have
+    committed gets each event exactly once: the earlier committer's event waits for the later
+    one (it began writing first), or is read first and the later one still comes (it began after).
+    """
+    inside, outside = health_centres(xuhui)
+    with xuhui() as later, later.begin():
+        with transaction(xuhui) as earlier:
+            if not later_began_first:
+                earlier.execute(sa.select(sa.func.pg_current_xact_id()))  # its transaction id, as any first write takes it
+            update_status(later, inside, queue_level="long", scope=EVERYTHING)
+            earlier.execute(sa.text("SET LOCAL lock_timeout = '5s'"))  # a publish lock would hold it (one thread): fail, not hang
+            update_status(earlier, outside, queue_level="short", scope=EVERYTHING)
+        with xuhui() as session:
+            meanwhile = read_events(session, Scope(ANONYMOUS), START, 10)
+        expected = [] if later_began_first else [(outside, "short")]
+        assert levels(meanwhile.events) == expected, "read past an open transaction that began writing first, or held back by one that began later"
+    seen = meanwhile.events + everything_after(xuhui, meanwhile.cursor, 2 - len(meanwhile.events))
+    assert sorted(levels(seen)) == sorted([(inside, "long"), (outside, "short")])
+    assert [e["id"] for e in seen] == [e["id"] for e in sorted(seen, key=lambda e: Position.parse(e["cursor"]))]
 
 
 def test_events_never_carry_personal_data_unmasked(xuhui):
@@ -139,6 +227,6 @@ def test_events_never_carry_personal_data_unmasked(xuhui):
                 payload={"id": user.id, "display_name": user.display_name, "phone": user.phone})
     with xuhui() as session:
         stored = session.scalar(sa.select(Event.payload).where(Event.kind == "user.changed"))
-        page = read_events(session, Scope.system(), 0, 100)
+        page = read_events(session, Scope.system(), START, 100)
     assert stored == {"id": stored["id"], "display_name": "张**", "phone": "138****5678"}
     assert [e["payload"]["phone"] for e in page.events if e["kind"] == "user.changed"] == ["138****5678"]

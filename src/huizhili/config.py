@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         1095, ge=180, description="Days the personal-data access log is kept (at least 180: logs are kept six months or more)."
     )
     retention_event_days: int = Field(
-        30, ge=1, description="Days live-stream events are kept for watchers catching up."
+        30, ge=1, description="Days live-stream events are kept for watchers catching up; then deleted (a live feed, not an audit trail)."
     )
 
     @field_validator("database_url")

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from huizhili.config import load_settings
 from huizhili.errors import ConflictError
-from huizhili.events import prune_events
+from huizhili.events import prune
 from huizhili.identity.accounts import close_account, create_api_key, create_user
 from huizhili.policy.privacy import PERSONAL_FIELDS, RETENTION_RULES, apply_retention
 from huizhili.storage.engine import transaction
@@ -55,11 +55,11 @@ def test_only_accounts_closed_longer_than_the_period_lose_their_personal_fields(
 def test_retention_is_idempotent_and_a_dry_run_changes_nothing(accounts):
     with transaction(accounts) as session:
         planned = apply_retention(session, SETTINGS, dry_run=True)
-        assert prune_events(session, utcnow() - timedelta(days=SETTINGS.retention_event_days), dry_run=True) == 1
+        assert prune(session, SETTINGS, dry_run=True).records == 1
     assert people(accounts)["long_gone"] == ("long_gone 王", "13812345678")
     with transaction(accounts) as session:
         done = apply_retention(session, SETTINGS)
-        assert prune_events(session, utcnow() - timedelta(days=SETTINGS.retention_event_days)) == 1
+        assert prune(session, SETTINGS).records == 1
     assert [o.records for o in planned] == [o.records for o in done] == [1, 1]
     with transaction(accounts) as session:
         assert [o.records for o in apply_retention(session, SETTINGS)] == [0, 0]

@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 
 from huizhili.base.status import update_status
 from huizhili.config import load_settings
+from huizhili.events import START
 from huizhili.identity.accounts import create_api_key, create_device_account, revoke
 from huizhili.policy import scope_for
 from huizhili.policy.principal import UNRESTRICTED
@@ -143,7 +144,7 @@ def test_a_watcher_resumes_after_the_last_event_it_saw(live, role_headers):
     inside, outside = health_centres(address, admin)
     with watch(address) as first:
         set_queue(address, admin, inside, "short")
-        seen = json.loads(first.recv(timeout=5))["id"]
+        seen = json.loads(first.recv(timeout=5))["cursor"]
     set_queue(address, admin, outside, "medium")
     set_queue(address, admin, inside, "long")
     with watch(address, after=seen) as again:
@@ -179,7 +180,7 @@ def test_bad_credentials_roles_and_subscriptions_are_refused_with_their_codes(li
     assert refused(address, message=json.dumps({"token": "not-a-key-at-all"}))[1] == 4401
     error, code = refused(address, {"X-API-Key": device_key})
     assert (error["status"], code) == (403, 4403)
-    for message in ['{"after": -1}', '{"channel": "all"}', "not json", '{"after": "soon"}']:
+    for message in ['{"after": -1}', '{"after": 0}', '{"channel": "all"}', "not json", '{"after": "soon"}']:
         error, code = refused(address, message=message)
         assert (error["status"], code) == (400, 4400), message
 
@@ -234,7 +235,7 @@ def test_a_watcher_catching_up_from_far_back_delays_no_one(live, role_headers, x
     with transaction(xuhui) as session:
         for n in range(100):
             update_status(session, inside, queue_level=("short", "long")[n % 2], scope=EVERYTHING)
-    with watch(address) as live_one, watch(address, after=0) as laggard:
+    with watch(address) as live_one, watch(address, after=str(START)) as laggard:
         set_queue(address, role_headers["district_admin"], outside, "medium")
         assert json.loads(live_one.recv(timeout=5))["record_id"] == outside
         arrived = [event["id"] for event in received_so_far(laggard)]
@@ -247,12 +248,12 @@ def test_a_failed_poll_loses_no_event(live, role_headers, monkeypatch):
     _, address = live
     read, state = stream_hub.read_events, {"seen": False, "raised": False}
 
-    def flaky(session, scope, *args):
+    def flaky(session, scope, *args, **kwargs):
         """Fail the read right after the first one that found events: mid-poll, one group read."""
         if state["seen"] and not state["raised"]:
             state["raised"] = True
             raise RuntimeError("database is locked")
-        page = read(session, scope, *args)
+        page = read(session, scope, *args, **kwargs)
         state["seen"] |= bool(page.events)
         return page
 

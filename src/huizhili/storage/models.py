@@ -8,7 +8,18 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, FromClause, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    FetchedValue,
+    Float,
+    ForeignKey,
+    FromClause,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from huizhili.storage.geometry import Geometry
@@ -258,13 +269,23 @@ class Event(AreaCoded, Base):
     """A change that people watch live — a facility's status now; alerts and cases later.
 
     Written in the same transaction as the change, so watchers see exactly what was committed,
-    in id order (``huizhili.events``); scoped like any area-coded record.
+    in the order of their position (``txid``, ``id``) (``huizhili.events``); scoped like any
+    area-coded record.
     """
 
     __tablename__ = "events"
-    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused after pruning: cursors stay valid
+    __table_args__ = (
+        Index("ix_events_position", "txid", "id"),  # the read path: after a position, in position order
+        {"sqlite_autoincrement": True},  # ids never reused after pruning: cursors stay valid
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    txid: Mapped[int] = mapped_column(
+        BigInteger,
+        server_default=FetchedValue(),
+        doc="The writing transaction's id on PostgreSQL (the column's default, pg_current_xact_id()), "
+        "0 on SQLite, whose writers commit one at a time in id order; set by the database on every insert.",
+    )
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     kind: Mapped[str] = mapped_column(String(40))
     permission: Mapped[str] = mapped_column(String(40), doc="The permission a watcher needs to see it.")

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from huizhili.events import CURSOR_PATTERN, START
 from huizhili.identity.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from huizhili.identity.roles import ROLES
 from huizhili.storable import text_problem
@@ -308,6 +309,7 @@ class EventOut(BaseModel):
     """A change the caller may watch: a facility's status now; alerts and cases later."""
 
     id: int
+    cursor: str = Field(description="Opaque; pass it as ``after`` to resume after this event.")
     at: str
     kind: str = Field(description="What happened, e.g. ``facility.status``.")
     resource: str
@@ -319,16 +321,19 @@ class EventOut(BaseModel):
 
 
 class EventPageOut(BaseModel):
-    """Events after the asked id, oldest first, and the id to ask after next time."""
+    """Events after the asked cursor, oldest first, and the cursor to ask after next time."""
 
     events: list[EventOut]
-    cursor: int
+    cursor: str = Field(description="Opaque; pass it as ``after`` for the next page.")
 
 
 class StreamSubscription(Strict):
     """The first message on ``/api/stream``: where to start, and a credential if no header carried one."""
 
-    after: int | None = Field(None, ge=0, description="Send events after this id; omitted: only those from now on.")
+    after: str | None = Field(
+        None, pattern=CURSOR_PATTERN,
+        description=f"Send events after this cursor (an event's or a page's; ``{START}``: the oldest kept); omitted: only those from now on.",
+    )
     token: str | None = Field(None, min_length=10, max_length=200, description="Access token or API key (browsers cannot set headers).")
 
 

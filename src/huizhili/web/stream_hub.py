@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from huizhili.errors import HuizhiliError, RateLimitedError, UnavailableError
-from huizhili.events import read_events
+from huizhili.events import Position, current_position, read_events
 from huizhili.policy import ANONYMOUS, Principal, require, scope_for
 from huizhili.web.deps import principal_from_secrets
 
@@ -36,7 +36,7 @@ class Watcher:
     """One open stream: the credentials it presented, how far it has read, and its inbox."""
 
     secrets: tuple[str | None, ...]
-    cursor: int
+    cursor: Position
     inbox: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
 
 
@@ -84,7 +84,7 @@ class StreamHub:
             for watcher, delivery, cursor in deliveries:
                 watcher.cursor = cursor
                 if watcher.inbox.qsize() >= MAX_BACKLOG:
-                    delivery = RateLimitedError("the stream fell behind; reconnect with after=<last event id>")
+                    delivery = RateLimitedError("the stream fell behind; reconnect with after=<the last event's cursor>")
                 if isinstance(delivery, HuizhiliError):
                     self.leave(watcher)
                 watcher.inbox.put_nowait(delivery)
@@ -94,15 +94,16 @@ class StreamHub:
             self.leave(watcher)
             watcher.inbox.put_nowait(error)
 
-    def _poll(self, watchers: list[Watcher]) -> list[tuple[Watcher, Delivery, int]]:
+    def _poll(self, watchers: list[Watcher]) -> list[tuple[Watcher, Delivery, Position]]:
         """Authenticate each distinct credential once; read once per distinct caller and cursor.
 
-        Watchers that are caught up share a cursor (the newest id), so in the steady state this is
-        one read per caller; one resuming from far back reads its own pages and delays no one.
+        Watchers that are caught up share a cursor (the horizon of the last poll, one for all its
+        reads), so in the steady state this is one read per caller; one resuming from far back
+        reads its own pages and delays no one.
         Nothing changes until the whole poll has succeeded: the caller applies the new cursors.
         """
-        deliveries: list[tuple[Watcher, Delivery, int]] = []
-        groups: dict[tuple[Principal, int], list[Watcher]] = defaultdict(list)
+        deliveries: list[tuple[Watcher, Delivery, Position]] = []
+        groups: dict[tuple[Principal, Position], list[Watcher]] = defaultdict(list)
         with self.sessions() as session, session.begin():
             outcomes: dict[tuple[str | None, ...], Principal | HuizhiliError] = {}
             for secrets in {w.secrets for w in watchers}:
@@ -116,7 +117,8 @@ class StreamHub:
                     deliveries.append((watcher, outcome, watcher.cursor))
                 else:
                     groups[outcome, watcher.cursor].append(watcher)
+            horizon = current_position(session)  # one for every read: caught-up watchers end at the same cursor
             for (principal, cursor), members in groups.items():
-                page = read_events(session, scope_for(principal), cursor, self.limit)
+                page = read_events(session, scope_for(principal), cursor, self.limit, horizon=horizon)
                 deliveries += [(watcher, page.events, page.cursor) for watcher in members]
         return deliveries

@@ -3,7 +3,6 @@
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -118,14 +117,13 @@ def siting_task(work: Work) -> dict[str, Any]:
 
 def retention_task(work: Work) -> dict[str, Any]:
     """Apply the retention settings (personal fields of ended records, old access-log entries and events)."""
-    from huizhili.events import prune_events
-    from huizhili.policy.privacy import RetentionOutcome, apply_retention
+    from huizhili.events import prune
+    from huizhili.policy.privacy import apply_retention
 
     now = utcnow()
     dry_run = bool(work.parameters.get("dry_run"))
     outcomes = apply_retention(work.session, work.settings, now=now, dry_run=dry_run)
-    before = now - timedelta(days=work.settings.retention_event_days)
-    outcomes.append(RetentionOutcome("events", "deleted events", prune_events(work.session, before, dry_run=dry_run), before))
+    outcomes.append(prune(work.session, work.settings, now=now, dry_run=dry_run))
     return {"dry_run": dry_run, "outcomes": [
         {"resource": o.resource, "action": o.action, "records": o.records, "before": o.before.isoformat()} for o in outcomes
     ]}

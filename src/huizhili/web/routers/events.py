@@ -6,7 +6,8 @@ filtered exactly like the lists, maps and counts. The WebSocket protocol:
 1. connect to ``/api/stream`` (credentials in ``Authorization``/``X-API-Key`` headers, or in
    the first message for browsers);
 2. send one JSON message, :class:`~huizhili.web.schemas.StreamSubscription`;
-3. receive ``{"type": "subscribed", "cursor": …}`` and then ``{"type": "event", …}`` messages.
+3. receive ``{"type": "subscribed", "cursor": …}`` and then ``{"type": "event", …}`` messages;
+   to resume after a reconnection, subscribe with ``after`` = the last event's ``cursor``.
 
 One hub per server process polls for all streams (``web/stream_hub.py``); it checks every
 credential again at each poll, so a revoked key or closed account ends its stream within
@@ -25,7 +26,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from huizhili.errors import AuthenticationError, HuizhiliError, RateLimitedError
-from huizhili.events import EventPage, newest_id, read_events
+from huizhili.events import (
+    CURSOR_PATTERN,
+    START,
+    EventPage,
+    Position,
+    current_position,
+    read_events,
+)
 from huizhili.policy import ANONYMOUS, Principal, scope_for
 from huizhili.web.deps import ReadPublic, SessionDep, SettingsDep, count_anonymous, status_of
 from huizhili.web.schemas import EventPageOut, StreamSubscription
@@ -42,12 +50,13 @@ def list_events(
     session: SessionDep,
     settings: SettingsDep,
     principal: ReadPublic,
-    after: int = Query(0, ge=0, le=2**62, description="Events after this id (0: the oldest kept)."),
+    after: str | None = Query(None, pattern=CURSOR_PATTERN, description="Events after this cursor (omitted: from the oldest kept)."),
     limit: int = Query(100, ge=1, le=1_000_000, description="Events per page (capped by the server)."),
 ) -> dict[str, Any]:
     """Events the caller's scope shows, oldest first; ask again with ``after=cursor`` for more."""
-    page = read_events(session, scope_for(principal), after, min(limit, settings.page_size_max))
-    return {"events": page.events, "cursor": page.cursor}
+    start = START if after is None else Position.parse(after)
+    page = read_events(session, scope_for(principal), start, min(limit, settings.page_size_max))
+    return {"events": page.events, "cursor": str(page.cursor)}
 
 
 @router.websocket("/stream")
@@ -94,7 +103,7 @@ async def _serve(websocket: WebSocket, client: str) -> None:
     except HuizhiliError as error:
         await _refuse(websocket, error)
         return
-    await websocket.send_json({"type": "subscribed", "cursor": page.cursor, "role": principal.role})
+    await websocket.send_json({"type": "subscribed", "cursor": str(page.cursor), "role": principal.role})
     await _send(websocket, page.events)
     hub, watcher = app.state.stream_hub, Watcher(secrets, page.cursor)
     hub.join(watcher)
@@ -121,14 +130,14 @@ async def _serve(websocket: WebSocket, client: str) -> None:
 
 
 def _subscribe(
-    sessions: sessionmaker[Session], secrets: tuple[str | None, ...], after: int | None, limit: int
+    sessions: sessionmaker[Session], secrets: tuple[str | None, ...], after: str | None, limit: int
 ) -> tuple[Principal, EventPage]:
     """Check the watcher and read its backlog (``after`` None: none, from now on)."""
     with sessions() as session, session.begin():
         principal = authorised(session, secrets)
         if after is None:
-            return principal, EventPage([], newest_id(session))
-        return principal, read_events(session, scope_for(principal), after, limit)
+            return principal, EventPage([], current_position(session))
+        return principal, read_events(session, scope_for(principal), Position.parse(after), limit)
 
 
 async def _send(websocket: WebSocket, events: list[dict[str, Any]]) -> None:
