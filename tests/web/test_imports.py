@@ -104,6 +104,18 @@ def test_a_facilitys_department_comes_with_its_import(client, sessions, admin):
         assert session.scalar(sa.select(Facility.owner_department).where(Facility.name == "徐家汇公园")) == "绿化市容局"
 
 
+def test_a_facility_of_an_unknown_department_is_refused_naming_the_record(client, sessions, admin):
+    csv = "name,lon,lat,department\n徐家汇公园,121.4395,31.1972,绿化市容局\n衡山公园,121.4462,31.2046,绿化局\n".encode()
+    before = row_counts(sessions)
+    response = client.post("/api/imports", files={"file": ("parks.csv", csv)}, headers=admin,
+                           data={"target": "facility", "constants": json.dumps({"kind": "park"}),
+                                 "mapping": json.dumps({"owner_department": "department"})})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("parks.csv: line 3: no department '绿化局'")
+    assert response.json()["record"] == "line 3"
+    assert row_counts(sessions) == before
+
+
 @pytest.mark.parametrize("text", ["\ud800", "a\x00b"], ids=["lone-surrogate", "nul"])
 def test_a_json_body_with_unstorable_text_is_a_422_not_a_500(client, role_headers, text):
     admin = role_headers["district_admin"]

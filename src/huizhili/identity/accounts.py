@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from huizhili.departments import unknown_departments
 from huizhili.errors import (
     AuthenticationError,
     ConflictError,
@@ -64,13 +65,13 @@ def create_user(
     department: str | None = None,
     grid_cells: Iterable[str] = (),
 ) -> User:
-    """Create a user, checking the role and that scoped roles are bound to existing areas.
+    """Create a user, checking the role and that scoped roles are bound to existing areas and departments.
 
     Raises
     ------
     ValidationError
         Unknown role, a password :func:`~huizhili.identity.passwords.refusal_reason` refuses,
-        missing scope or unknown area codes.
+        missing scope, unknown area codes or an unknown department.
     ConflictError
         If the username is taken.
     """
@@ -89,6 +90,9 @@ def create_user(
         raise ValidationError(message)
     _check_areas(session, streets, "street")
     _check_areas(session, grid_cells, "grid")
+    if unknown_departments(session, [department]):
+        message = f"user {username!r}: no department {department!r}; add it first (huizhili department add) or pick one of GET /api/departments"
+        raise ValidationError(message)
     if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         message = f"username {username!r} is taken"
         raise ConflictError(message)

@@ -228,10 +228,17 @@ READ_RULES: dict[str, Rule] = {
     "lifecircle_runs": Scope._runs,
     "lifecircle_coverage": lambda scope: LifeCircleCoverage.run_id.in_(sa.select(LifeCircleRun.id).where(scope._runs())),
     "data_versions": lambda _scope: sa.true(),  # counters, no content
+    "departments": lambda _scope: sa.true(),  # the district's bureaus: public, like the facilities they run
 }
-"""The one read rule of every table. Department handlers read the district's digital base (their
-work is district-wide) but only their department's devices and non-public events; street
-operators and grid officers only their areas'."""
+"""The one read rule of every table.
+
+Street operators and grid officers see only what is filed under their areas. Department
+handlers read the district's whole digital base — buildings, parcels, areas and facilities —
+because a department's work crosses streets: the health commission plans health centres for
+every street and the greening bureau tends parks wherever they are, and that base holds no
+personal data. What a department holds of its own stays its own: only its devices, its users
+and the non-public events of its records; and it changes only what it owns
+(:meth:`Scope.writable`)."""
 
 
 def _within_codes(column: Any, codes: frozenset[str]) -> sa.ColumnElement[bool]:

@@ -71,6 +71,14 @@ class FacilityKind(BaseModel):
     description: str
 
 
+class DepartmentOut(BaseModel):
+    """A district department (委办局): the code records give, and its names."""
+
+    code: str
+    name: str
+    name_en: str | None
+
+
 class Problem(BaseModel):
     """An error: what went wrong, and which record when an import broke."""
 
@@ -135,7 +143,7 @@ class UserIn(Strict):
     display_name: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=32, pattern=r"^[0-9+\- ]+$")
     streets: list[str] = Field(default_factory=list, max_length=50)
-    department: str | None = Field(None, max_length=100)
+    department: str | None = Field(None, max_length=100, description="A department's code (GET /api/departments).")
     grid_cells: list[str] = Field(default_factory=list, max_length=500)
 
 
