@@ -337,22 +337,23 @@ def user() -> None:
 
 @user.command(name="add")
 @click.argument("username")
-@click.option("--role", required=True, help="district_admin, district_commander, street_operator, department_handler, grid_officer, analyst, citizen, device or service.")
+@click.option("--role", required=True, help="district_admin, district_commander, street_operator, department_handler, committee_worker, grid_officer, analyst, citizen, device or service.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters, not a common one, not containing the username (prompted when omitted).")
 @click.option("--name", "display_name", help="Display name (personal: masked by role).")
 @click.option("--phone", help="Phone (personal: masked by role).")
 @click.option("--street", "streets", multiple=True, metavar="CODE", help="Street code a street operator covers (repeatable).")
 @click.option("--department", metavar="CODE", help="Department of a department handler (one of 'huizhili department list').")
+@click.option("--committee", "committees", multiple=True, metavar="CODE", help="Residential committee (12 digits) a committee worker covers (repeatable).")
 @click.option("--grid", "grid_cells", multiple=True, metavar="CODE", help="Grid cell a grid officer covers (repeatable).")
 def user_add(username: str, role: str, password: str, display_name: str | None, phone: str | None,
-             streets: tuple[str, ...], department: str | None, grid_cells: tuple[str, ...]) -> None:
+             streets: tuple[str, ...], department: str | None, committees: tuple[str, ...], grid_cells: tuple[str, ...]) -> None:
     """Create a user."""
     from huizhili.identity.accounts import create_user
 
     context = _run(_Context)
     with transaction(context.sessions) as session:
         _run(lambda: create_user(session, username, role, password=password, display_name=display_name, phone=phone,
-                                 streets=streets, department=department, grid_cells=grid_cells))
+                                 streets=streets, department=department, committees=committees, grid_cells=grid_cells))
     click.echo(f"user {username} ({role}) created")
 
 

@@ -63,6 +63,7 @@ def create_user(
     phone: str | None = None,
     streets: Iterable[str] = (),
     department: str | None = None,
+    committees: Iterable[str] = (),
     grid_cells: Iterable[str] = (),
 ) -> User:
     """Create a user, checking the role and that scoped roles are bound to existing areas and departments.
@@ -83,12 +84,13 @@ def create_user(
         raise ValidationError(message)
     if password is not None and (reason := refusal_reason(password, username)):
         raise ValidationError(reason)
-    streets, grid_cells = sorted(set(streets)), sorted(set(grid_cells))
-    scope = {"streets": streets, "department": department, "grid_cells": grid_cells}
+    streets, committees, grid_cells = sorted(set(streets)), sorted(set(committees)), sorted(set(grid_cells))
+    scope = {"streets": streets, "department": department, "committees": committees, "grid_cells": grid_cells}
     if role in SCOPE_FIELD and not scope[SCOPE_FIELD[role]]:
         message = f"a {role} must be given {SCOPE_FIELD[role]}"
         raise ValidationError(message)
     _check_areas(session, streets, "street")
+    _check_areas(session, committees, "committee")
     _check_areas(session, grid_cells, "grid")
     if unknown_departments(session, [department]):
         message = f"user {username!r}: no department {department!r}; add it first (huizhili department add) or pick one of GET /api/departments"
@@ -104,6 +106,7 @@ def create_user(
         phone=phone,
         streets=streets,
         department=department,
+        committees=committees,
         grid_cells=grid_cells,
     )
     session.add(user)

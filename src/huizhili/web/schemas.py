@@ -135,7 +135,7 @@ else:
 
 
 class UserIn(Strict):
-    """A user to create; scoped roles need their streets, department or grid cells."""
+    """A user to create; scoped roles need their streets, department, committees or grid cells."""
 
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: RoleName
@@ -144,6 +144,7 @@ class UserIn(Strict):
     phone: str | None = Field(None, max_length=32, pattern=r"^[0-9+\- ]+$")
     streets: list[str] = Field(default_factory=list, max_length=50)
     department: str | None = Field(None, max_length=100, description="A department's code (GET /api/departments).")
+    committees: list[str] = Field(default_factory=list, max_length=50, description="12-digit residential committee codes.")
     grid_cells: list[str] = Field(default_factory=list, max_length=500)
 
 
@@ -157,6 +158,7 @@ class UserOut(BaseModel):
     phone: str | None
     streets: list[str]
     department: str | None
+    committees: list[str]
     grid_cells: list[str]
     active: bool
     closed_at: datetime | None = Field(description="When the account was closed (its name and phone are erased after the retention period).")
@@ -169,6 +171,7 @@ class Me(BaseModel):
     role: str
     streets: list[str]
     department: str | None
+    committees: list[str]
     grid_cells: list[str]
     permissions: list[str]
 
