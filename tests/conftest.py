@@ -59,6 +59,7 @@ ROLE_USERS = {
     "district_commander": ("commander", {}),
     "street_operator": ("xujiahui_operator", {"streets": ["310104014"]}),
     "department_handler": ("greening_handler", {"department": "绿化市容局"}),
+    "committee_worker": ("dongtang_worker", {"committees": ["310104014001"]}),
     "grid_officer": ("grid_officer", {"grid_cells": ["310104014G01"]}),
     "analyst": ("analyst", {}),
     "citizen": ("citizen", {}),
@@ -329,6 +330,7 @@ def role_headers(database: Database, xuhui: sessionmaker[Session]) -> dict[str, 
     Asking for ``xuhui`` puts the demo into the template first. The template also holds a grid
     cell inside 徐家汇街道, devices of two departments in two streets, the health centres of
     徐家汇 and 天平 owned by the health department (卫生健康委) and the metro station 徐家汇 by
-    the greening department (绿化市容局), so scoping has something to hide.
+    the greening department (绿化市容局), so scoping has something to hide. The committee
+    worker is bound to 东塘居委会 (310104014001), which the demo gives no boundary.
     """
     return database.loaded["role_headers"]

@@ -95,3 +95,16 @@ def test_user_add_refuses_a_weak_password_typed_at_the_prompt(runner):
     assert result.exit_code == 1
     assert "error: password must not contain the username" in result.stderr
     assert "zhang12345" not in result.stderr
+
+
+def test_departments_are_records_that_a_handler_must_name(runner):
+    added = runner.invoke(main, ["department", "add", "水务局", "--name", "徐汇区水务局", "--name-en", "Xuhui District Water Affairs Bureau"])
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(main, ["department", "list"])
+    assert listed.stdout == "水务局\t徐汇区水务局\tXuhui District Water Affairs Bureau\n"
+    again = runner.invoke(main, ["department", "add", "水务局", "--name", "徐汇区水务局"])
+    assert again.exit_code == 1 and "department '水务局' exists already" in again.stderr
+    misspelt = runner.invoke(main, ["user", "add", "zhou", "--role", "department_handler", "--department", "水务", "--password", "Kettle-Quartz-Meadow-91"])
+    assert misspelt.exit_code == 1 and "user 'zhou': no department '水务'" in misspelt.stderr
+    handler = runner.invoke(main, ["user", "add", "zhou", "--role", "department_handler", "--department", "水务局", "--password", "Kettle-Quartz-Meadow-91"])
+    assert handler.exit_code == 0, handler.output

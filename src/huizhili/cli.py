@@ -388,22 +388,23 @@ def user() -> None:
 
 @user.command(name="add")
 @click.argument("username")
-@click.option("--role", required=True, help="district_admin, district_commander, street_operator, department_handler, grid_officer, analyst, citizen, device or service.")
+@click.option("--role", required=True, help="district_admin, district_commander, street_operator, department_handler, committee_worker, grid_officer, analyst, citizen, device or service.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters, not a common one, not containing the username (prompted when omitted).")
 @click.option("--name", "display_name", help="Display name (personal: masked by role).")
 @click.option("--phone", help="Phone (personal: masked by role).")
 @click.option("--street", "streets", multiple=True, metavar="CODE", help="Street code a street operator covers (repeatable).")
-@click.option("--department", help="Department of a department handler.")
+@click.option("--department", metavar="CODE", help="Department of a department handler (one of 'huizhili department list').")
+@click.option("--committee", "committees", multiple=True, metavar="CODE", help="Residential committee (12 digits) a committee worker covers (repeatable).")
 @click.option("--grid", "grid_cells", multiple=True, metavar="CODE", help="Grid cell a grid officer covers (repeatable).")
 def user_add(username: str, role: str, password: str, display_name: str | None, phone: str | None,
-             streets: tuple[str, ...], department: str | None, grid_cells: tuple[str, ...]) -> None:
+             streets: tuple[str, ...], department: str | None, committees: tuple[str, ...], grid_cells: tuple[str, ...]) -> None:
     """Create a user."""
     from huizhili.identity.accounts import create_user
 
     context = _run(_Context)
     with transaction(context.sessions) as session:
         _run(lambda: create_user(session, username, role, password=password, display_name=display_name, phone=phone,
-                                 streets=streets, department=department, grid_cells=grid_cells))
+                                 streets=streets, department=department, committees=committees, grid_cells=grid_cells))
     click.echo(f"user {username} ({role}) created")
 
 
@@ -458,6 +459,36 @@ def user_close(username: str) -> None:
     with transaction(context.sessions) as session:
         _run(lambda: close_account(session, username))
     click.echo(f"account {username} closed; its tokens and keys are revoked")
+
+
+@main.group()
+def department() -> None:
+    """The district's departments (委办局), which users, devices and facilities name by code."""
+
+
+@department.command(name="add")
+@click.argument("code")
+@click.option("--name", required=True, help="Full Chinese name, e.g. 徐汇区卫生健康委员会.")
+@click.option("--name-en", help="English name.")
+def department_add(code: str, name: str, name_en: str | None) -> None:
+    """Add a department; CODE is the short name records give, e.g. 卫生健康委."""
+    from huizhili.departments import DepartmentSpec, add_department
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        _run(lambda: add_department(session, DepartmentSpec(code, name, name_en)))
+    click.echo(f"department {code} ({name}) added")
+
+
+@department.command(name="list")
+def department_list() -> None:
+    """List the departments: code, name, English name."""
+    from huizhili.departments import list_departments
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        for row in list_departments(session, Scope.system()):
+            click.echo(f"{row.code}\t{row.name}\t{row.name_en or ''}")
 
 
 @main.command()

@@ -51,6 +51,15 @@ def test_importing_a_device_file_again_replaces_its_devices(xuhui, sensors):
     assert [(code, kind) for _, code, kind, _, _ in stored_devices(xuhui)] == [("NS-001", "noise"), ("PM-001", "pm10")]
 
 
+def test_an_unknown_department_fails_naming_the_record_and_writes_nothing(xuhui, sensors):
+    sensors.write_text(SENSORS.replace("noise,绿化市容局", "noise,绿化局"), encoding="utf-8")
+    before = row_counts(xuhui)
+    with pytest.raises(ImportFailed, match="sensors.csv: line 3: no department '绿化局'") as failure:
+        import_devices(xuhui, sensors)
+    assert failure.value.record == "line 3"
+    assert row_counts(xuhui) == before
+
+
 def test_a_code_another_source_holds_fails_naming_the_record_and_writes_nothing(xuhui, sensors):
     import_devices(xuhui, sensors)
     before = row_counts(xuhui)

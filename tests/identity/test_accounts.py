@@ -76,6 +76,11 @@ def test_garbage_bearer_token_is_refused_not_treated_as_anonymous(client, xuhui)
         ("street_operator", {}, "must be given streets"),
         ("street_operator", {"streets": ["999999999"]}, "no street with code 999999999"),
         ("grid_officer", {}, "must be given grid_cells"),
+        ("grid_officer", {"grid_cells": ["310104014G9999"]}, "no grid with code 310104014G9999"),
+        ("committee_worker", {}, "must be given committees"),
+        ("committee_worker", {"committees": ["310104014"]}, "no committee with code 310104014"),
+        ("department_handler", {"department": "卫生局"}, "user 'x': no department '卫生局'"),
+        ("service", {"department": "卫生局"}, "user 'x': no department '卫生局'"),
     ],
 )
 def test_users_need_a_known_role_and_a_real_scope(xuhui, role, scope, message):

@@ -10,6 +10,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
+import shapely
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -20,7 +21,11 @@ from huizhili.storage.engine import MIGRATIONS, create_engine, migrate, migratio
 from huizhili.storage.models import (
     AccessLog,
     Credential,
+    Department,
+    Device,
     Event,
+    Facility,
+    Job,
     LifeCircleCoverage,
     LifeCircleRun,
     User,
@@ -128,6 +133,35 @@ def test_accounts_closed_before_0006_keep_their_closing_time(fresh):
     assert closed_at.tzinfo is UTC and abs(closed_at - utcnow()) < timedelta(minutes=1)
     if fresh[1] == "":
         assert len(stored) == len("2026-03-01 00:00:00.000000")
+
+
+def test_departments_named_before_0010_become_records_and_no_account_loses_its_keys(fresh):
+    """0010 rebuilds users on SQLite to add its key; credentials, access log and jobs point to users."""
+    engine = connect(*fresh)
+    migrate(engine, "0009")
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO users (id, username, role, streets, grid_cells, active, created_at, department) "
+                                   "VALUES (1, 'li', 'department_handler', '[]', '[]', true, CURRENT_TIMESTAMP, '绿化市容局'), "
+                                   "(2, 'wu', 'analyst', '[]', '[]', true, CURRENT_TIMESTAMP, '')"))
+        connection.execute(sa.insert(Credential).values(user_id=1, kind="api_key", secret_sha256="0" * 64))
+        connection.execute(sa.insert(AccessLog).values(user_id=1, username="li", action="list", resource="users"))
+        connection.execute(sa.insert(Job).values(user_id=1, kind="import", state="queued", created_by="li", system=False,
+                                                 parameters={}))
+        for model, department in [(Facility, "卫生健康委"), (Device, "生态环境局"), (Device, "绿化市容局")]:
+            extra = {"code": f"PM-{department}", "sensor_kind": "pm25"} if model is Device else {"kind": "park"}
+            connection.execute(sa.insert(model).values(owner_department=department, geometry=shapely.Point(121.43, 31.19),
+                                                       lon=121.43, lat=31.19, properties={}, **extra))
+    migrate(engine)
+    with engine.connect() as connection:
+        departments = sorted(connection.execute(sa.select(Department.code, Department.name)).all())
+        users = connection.execute(sa.select(User.username, User.department, User.committees).order_by(User.id)).all()
+        kept = [connection.scalars(sa.select(m.user_id)).all() for m in (Credential, AccessLog, Job)]
+        devices = sorted(connection.scalars(sa.select(Device.owner_department)).all())
+    engine.dispose()
+    assert departments == sorted([("卫生健康委", "卫生健康委"), ("生态环境局", "生态环境局"), ("绿化市容局", "绿化市容局")])
+    assert users == [("li", "绿化市容局", []), ("wu", None, [])], "a blank department meant none"
+    assert kept == [[1], [1], [1]]
+    assert devices == sorted(["生态环境局", "绿化市容局"])
 
 
 def test_ids_and_references_beyond_32_bits_are_kept(session):

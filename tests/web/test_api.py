@@ -33,6 +33,12 @@ def test_area_summary_has_counts_per_kind_and_children(demo_client, admin):
     assert len(body["children"]) == 14
 
 
+def test_citizens_read_the_districts_departments_by_name(demo_client):
+    departments = demo_client.get("/api/departments").json()
+    assert len(departments) == 12
+    assert {"code": "卫生健康委", "name": "徐汇区卫生健康委员会", "name_en": "Xuhui District Health Commission"} in departments
+
+
 def test_area_by_name_is_a_geojson_feature_with_its_boundary(demo_client):
     body = demo_client.get("/api/areas/徐家汇街道").json()
     assert body["properties"]["code"] == "310104014"

@@ -7,10 +7,12 @@ import shapely
 import sqlalchemy as sa
 from conftest import row_counts
 
+from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.base.assign import assign_areas
 from huizhili.errors import ForbiddenError
 from huizhili.events import publish
 from huizhili.identity.accounts import create_api_key, create_user
+from huizhili.identity.roles import ROLES
 from huizhili.policy import Principal, Scope
 from huizhili.policy.rules import READ_RULES
 from huizhili.storage.engine import transaction
@@ -23,6 +25,7 @@ from huizhili.storage.models import (
     Facility,
     ImportRun,
     Job,
+    LifeCircleRun,
     Parcel,
     User,
 )
@@ -36,6 +39,7 @@ GRANTS = {
     "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal"},
     "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal"},
     "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self", "read:personal"},
+    "committee_worker": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
     "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
     "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self"},
     "citizen": {"none", "read:public", "self"},
@@ -54,6 +58,10 @@ def operations(client):
              for path, methods in client.get("/openapi.json").json()["paths"].items()
              for method, operation in methods.items()]
     return sorted(found, key=lambda op: op[:2] == ("POST", "/api/auth/logout"))
+
+
+def test_the_matrix_covers_every_role_that_signs_in_by_key():
+    assert set(GRANTS) == {"anonymous", *ROLES} - {"device"}, "a device is tested through its own device account"
 
 
 def test_every_documented_endpoint_names_a_known_permission(client):
@@ -141,6 +149,75 @@ def test_grid_officer_sees_his_cell_only(client, role_headers):
     assert [f["properties"]["code"] for f in areas["features"]] == ["310104014G01"]
     devices = client.get("/api/devices", headers=headers).json()
     assert {f["properties"]["grid_code"] for f in devices["features"]} == {"310104014G01"}
+
+
+DONGTANG, PANYU = "310104014001", "310104014002"
+"""Two neighbouring residential committees of 徐家汇街道 (东塘居委会, 番禺居委会); the committee
+worker of ``role_headers`` is bound to 东塘."""
+
+
+@pytest.fixture
+def two_committees(xuhui, role_headers):
+    """东塘 and 番禺 side by side with a boundary each (the demo has none), a grid cell under 东塘,
+    and in each a building, a toilet and a sensor: 东塘 also holds the 徐家汇 health centre and
+    metro station, 番禺 the devices PM-XJH-1 and PM-XJH-2."""
+    with transaction(xuhui) as session:
+        upsert_areas(session, [
+            AreaSpec(code=DONGTANG, name="东塘居委会", level="committee", parent_code=XUJIAHUI, geometry=shapely.box(121.425, 31.190, 121.435, 31.200)),
+            AreaSpec(code=PANYU, name="番禺居委会", level="committee", parent_code=XUJIAHUI, geometry=shapely.box(121.435, 31.190, 121.445, 31.200)),
+            AreaSpec(code="310104014G0901", name="东塘网格0901", level="grid", parent_code=DONGTANG, geometry=shapely.box(121.425, 31.195, 121.430, 31.200)),
+        ])
+        for committee, lon, lat in [("东塘", 121.431, 31.193), ("番禺", 121.441, 31.193)]:
+            square = shapely.box(lon - 0.0005, lat - 0.0005, lon + 0.0005, lat + 0.0005)
+            session.add(Building(name=f"{committee} building", use="residential", geometry=square, lon=lon, lat=lat, properties={}))
+            session.add(Facility(kind="toilet", name=f"{committee} toilet", geometry=shapely.Point(lon, lat), lon=lon, lat=lat, properties={}))
+            session.add(Device(code=f"NS-{committee}", sensor_kind="noise", owner_department="城管执法局", geometry=shapely.Point(lon, lat),
+                               lon=lon, lat=lat, properties={}))
+        session.flush()
+        assign_areas(session)
+
+
+def committee_listing(client, path, headers):
+    """(name or code, committee code) of every record ``path`` lists to ``headers``."""
+    features = client.get(path, headers=headers, params={"limit": 1000}).json()["features"]
+    return sorted((f["properties"].get("name") or f["properties"].get("code"), f["properties"].get("committee_code")) for f in features)
+
+
+@pytest.mark.parametrize("path", ["/api/facilities", "/api/buildings", "/api/devices"])
+def test_committee_staff_see_their_committees_records_and_none_of_the_neighbours(client, role_headers, two_committees, path):
+    everything = committee_listing(client, path, role_headers["district_admin"])
+    assert any(committee == PANYU for _, committee in everything), f"{path} has nothing of 番禺 to hide"
+    mine = committee_listing(client, path, role_headers["committee_worker"])
+    assert mine and mine == [(name, committee) for name, committee in everything if committee == DONGTANG]
+
+
+def test_committee_staff_see_their_committee_and_its_grid_cells_only(client, role_headers, two_committees):
+    headers = role_headers["committee_worker"]
+    areas = client.get("/api/areas", headers=headers).json()["features"]
+    assert sorted(f["properties"]["code"] for f in areas) == [DONGTANG, "310104014G0901"]
+    assert client.get(f"/api/areas/{PANYU}", headers=headers).status_code == 404
+    assert client.get(f"/api/areas/{XUJIAHUI}/summary", headers=headers).status_code == 404
+    assert [u["username"] for u in client.get("/api/users", headers=headers).json()] == ["dongtang_worker"]
+
+
+def test_committee_staff_see_only_their_committees_changes(client, role_headers, two_committees):
+    admin = role_headers["district_admin"]
+    facilities = client.get("/api/facilities", headers=admin, params={"limit": 1000}).json()["features"]
+    for feature in facilities:
+        assert client.patch(f"/api/facilities/{feature['id']}/status", json={"is_open": False}, headers=admin).status_code == 200
+    events = client.get("/api/events", headers=role_headers["committee_worker"], params={"limit": 1000}).json()["events"]
+    names = sorted(e["payload"]["properties"]["name"] for e in events)
+    assert names == ["东塘 toilet", "徐家汇", "徐汇区徐家汇街道社区卫生服务中心"]
+
+
+def test_committee_staff_see_the_analyses_of_their_committees_and_cells(sessions, two_committees):
+    with transaction(sessions) as session:
+        for area in (DONGTANG, "310104014G0901", PANYU, XUJIAHUI, "310104014G01"):
+            session.add(LifeCircleRun(created_by="admin", area_code=area, distance_method="estimated"))
+        session.flush()
+        worker = Scope(Principal("dongtang_worker", "committee_worker", committees=frozenset({DONGTANG})))
+        seen = session.scalars(sa.select(LifeCircleRun.area_code).where(worker.condition(LifeCircleRun))).all()
+    assert sorted(seen) == [DONGTANG, "310104014G0901"]
 
 
 def test_scoped_event_pages_hold_only_the_scopes_changes(client, role_headers):

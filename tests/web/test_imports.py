@@ -109,6 +109,17 @@ def test_a_facilitys_department_comes_with_its_import(upload, sessions):
         assert session.scalar(sa.select(Facility.owner_department).where(Facility.name == "徐家汇公园")) == "绿化市容局"
 
 
+def test_a_facility_of_an_unknown_department_is_refused_naming_the_record(upload, sessions):
+    csv = "name,lon,lat,department\n徐家汇公园,121.4395,31.1972,绿化市容局\n衡山公园,121.4462,31.2046,绿化局\n".encode()
+    before = row_counts(sessions)
+    job = upload("parks.csv", csv, target="facility", constants=json.dumps({"kind": "park"}),
+                 mapping=json.dumps({"owner_department": "department"}))
+    assert job["state"] == "failed"
+    assert job["error"]["message"].startswith("parks.csv: line 3: no department '绿化局'")
+    assert job["error"]["record"] == "line 3"
+    assert row_counts(sessions) == before
+
+
 @pytest.mark.parametrize("text", ["\ud800", "a\x00b"], ids=["lone-surrogate", "nul"])
 def test_a_json_body_with_unstorable_text_is_a_422_not_a_500(client, role_headers, text):
     admin = role_headers["district_admin"]

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from huizhili.departments import unknown_departments
 from huizhili.errors import (
     AuthenticationError,
     ConflictError,
@@ -62,15 +63,16 @@ def create_user(
     phone: str | None = None,
     streets: Iterable[str] = (),
     department: str | None = None,
+    committees: Iterable[str] = (),
     grid_cells: Iterable[str] = (),
 ) -> User:
-    """Create a user, checking the role and that scoped roles are bound to existing areas.
+    """Create a user, checking the role and that scoped roles are bound to existing areas and departments.
 
     Raises
     ------
     ValidationError
         Unknown role, a password :func:`~huizhili.identity.passwords.refusal_reason` refuses,
-        missing scope or unknown area codes.
+        missing scope, unknown area codes or an unknown department.
     ConflictError
         If the username is taken.
     """
@@ -82,13 +84,17 @@ def create_user(
         raise ValidationError(message)
     if password is not None and (reason := refusal_reason(password, username)):
         raise ValidationError(reason)
-    streets, grid_cells = sorted(set(streets)), sorted(set(grid_cells))
-    scope = {"streets": streets, "department": department, "grid_cells": grid_cells}
+    streets, committees, grid_cells = sorted(set(streets)), sorted(set(committees)), sorted(set(grid_cells))
+    scope = {"streets": streets, "department": department, "committees": committees, "grid_cells": grid_cells}
     if role in SCOPE_FIELD and not scope[SCOPE_FIELD[role]]:
         message = f"a {role} must be given {SCOPE_FIELD[role]}"
         raise ValidationError(message)
     _check_areas(session, streets, "street")
+    _check_areas(session, committees, "committee")
     _check_areas(session, grid_cells, "grid")
+    if unknown_departments(session, [department]):
+        message = f"user {username!r}: no department {department!r}; add it first (huizhili department add) or pick one of GET /api/departments"
+        raise ValidationError(message)
     if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         message = f"username {username!r} is taken"
         raise ConflictError(message)
@@ -100,6 +106,7 @@ def create_user(
         phone=phone,
         streets=streets,
         department=department,
+        committees=committees,
         grid_cells=grid_cells,
     )
     session.add(user)

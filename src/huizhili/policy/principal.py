@@ -14,6 +14,7 @@ class Principal:
     user_id: int | None = None
     streets: frozenset[str] = frozenset()
     department: str | None = None
+    committees: frozenset[str] = frozenset()
     grid_cells: frozenset[str] = frozenset()
     device_code: str | None = None
 
@@ -26,6 +27,7 @@ class Principal:
             user_id=user.id,
             streets=frozenset(user.streets or ()),
             department=user.department,
+            committees=frozenset(user.committees or ()),
             grid_cells=frozenset(user.grid_cells or ()),
             device_code=user.device_code,
         )

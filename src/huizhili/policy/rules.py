@@ -47,6 +47,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "district_commander": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status"}),
     "street_operator": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status"}),
     "department_handler": frozenset(_STAFF_READ | {"read:personal", "write:facility_status"}),
+    "committee_worker": frozenset(_STAFF_READ),
     "grid_officer": frozenset(_STAFF_READ),
     "analyst": frozenset(_STAFF_READ | _PLANNING),
     "citizen": frozenset({"read:public", "self"}),
@@ -54,6 +55,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "service": frozenset({"read:public", "read:base", "read:devices", "self"}),
 }
 """What each role may do; scopes then narrow which records."""
+
+_AREA_ROLES = frozenset({"street_operator", "committee_worker", "grid_officer"})
+"""Roles that see only the records filed under their own areas."""
 
 
 def may(principal: Principal, permission: str) -> bool:
@@ -89,7 +93,7 @@ class Scope:
     @property
     def limited_to_areas(self) -> bool:
         """Whether the principal sees only some areas (and so must name one to analyse)."""
-        return self.principal.role in {"street_operator", "grid_officer"}
+        return self.principal.role in _AREA_ROLES
 
     @classmethod
     def system(cls) -> "Scope":
@@ -117,15 +121,16 @@ class Scope:
     def writable(self, model: Any) -> sa.ColumnElement[bool]:
         """A WHERE condition limiting ``model`` to the records the principal may change.
 
-        Narrower than reading: a street operator changes records in her streets, a grid officer
-        in his cells, a department handler only records his department owns (``owner_department``);
+        Narrower than reading: a street operator changes records in her streets, committee staff
+        in their committees, a grid officer in his cells, a department handler only records his
+        department owns (``owner_department``);
         district-wide roles change anything their permission allows, every other role nothing.
         The endpoint's permission is checked first; this says which records.
         """
         p = self.principal
         if p.role in {"district_admin", "district_commander"}:
             return sa.true()
-        if p.role in {"street_operator", "grid_officer"}:
+        if p.role in _AREA_ROLES:
             return self._by_area(model)
         owner = getattr(model, "owner_department", None)
         if p.role == "department_handler" and owner is not None and p.department:
@@ -143,19 +148,23 @@ class Scope:
         return sa.or_(Event.department.is_(None), Event.department == p.department, Event.permission == "read:public")
 
     def _by_area(self, model: type[AreaCoded]) -> sa.ColumnElement[bool]:
-        """A street operator sees records filed under her streets; a grid officer under his cells."""
+        """A street operator sees records filed under her streets, committee staff under their committees, a grid officer under his cells."""
         p = self.principal
         if p.role == "street_operator":
             return model.street_code.in_(sorted(p.streets))
+        if p.role == "committee_worker":
+            return model.committee_code.in_(sorted(p.committees))
         if p.role == "grid_officer":
             return model.grid_code.in_(sorted(p.grid_cells))
         return sa.true()
 
     def _areas(self) -> sa.ColumnElement[bool]:
-        """A street operator sees her streets and what lies below them; a grid officer his cells."""
+        """A street operator sees her streets and what lies below them, committee staff their committees and their cells, a grid officer his cells."""
         p = self.principal
         if p.role == "street_operator":
             return _within_codes(Area.code, p.streets)
+        if p.role == "committee_worker":
+            return _committees_and_cells(Area.code, p.committees)
         if p.role == "grid_officer":
             return Area.code.in_(sorted(p.grid_cells))
         return sa.true()
@@ -165,13 +174,15 @@ class Scope:
         p = self.principal
         if p.role == "street_operator":
             return _within_codes(LifeCircleRun.area_code, p.streets)
+        if p.role == "committee_worker":
+            return _committees_and_cells(LifeCircleRun.area_code, p.committees)
         if p.role == "grid_officer":
             return _within_codes(LifeCircleRun.area_code, p.grid_cells)
         return sa.true()
 
     def _devices(self) -> sa.ColumnElement[bool]:
         p = self.principal
-        if p.role in {"street_operator", "grid_officer"}:
+        if p.role in _AREA_ROLES:
             return self._by_area(Device)
         if p.role == "department_handler":
             return Device.owner_department == p.department
@@ -238,15 +249,32 @@ READ_RULES: dict[str, Rule] = {
     "lifecircle_coverage": lambda scope: LifeCircleCoverage.run_id.in_(sa.select(LifeCircleRun.id).where(scope._runs())),
     "data_versions": lambda _scope: sa.true(),  # counters, no content
     "jobs": _own_jobs,
+    "departments": lambda _scope: sa.true(),  # the district's bureaus: public, like the facilities they run
 }
-"""The one read rule of every table. Department handlers read the district's digital base (their
-work is district-wide) but only their department's devices and non-public events; street
-operators and grid officers only their areas'."""
+"""The one read rule of every table.
+
+Street operators, committee staff and grid officers see only what is filed under their areas.
+Department handlers read the district's whole digital base — buildings, parcels, areas and
+facilities — because a department's work crosses streets: the health commission plans health
+centres for every street and the greening bureau tends parks wherever they are, and that base
+holds no personal data. What a department holds of its own stays its own: only its devices,
+its users and the non-public events of its records; and it changes only what it owns
+(:meth:`Scope.writable`)."""
 
 
 def _within_codes(column: Any, codes: frozenset[str]) -> sa.ColumnElement[bool]:
     """Codes that are one of ``codes`` or start with one (official codes nest by prefix)."""
     return sa.or_(*(column.startswith(code) for code in sorted(codes))) if codes else sa.false()
+
+
+def _committees_and_cells(column: Any, committees: frozenset[str]) -> sa.ColumnElement[bool]:
+    """Codes that are one of ``committees`` or of an area directly below one.
+
+    Grid cells are coded ``<street code>G<nnnn>`` under the committee that holds them, so unlike
+    streets and committees their codes do not start with their parent's: they go by parent.
+    """
+    codes = sorted(committees)
+    return sa.or_(column.in_(codes), column.in_(sa.select(Area.code).where(Area.parent_code.in_(codes))))
 
 
 def scope_for(principal: Principal) -> Scope:

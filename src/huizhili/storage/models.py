@@ -158,7 +158,10 @@ class Facility(AreaAssigned, Base):
     status_note: Mapped[str | None] = mapped_column(String(300))
     status_updated_at: Mapped[datetime | None]
     owner_department: Mapped[str | None] = mapped_column(
-        String(100), index=True, doc="The department that runs it: its handlers may set its status."
+        String(100),
+        ForeignKey("departments.code", ondelete="RESTRICT", name="fk_facilities_owner_department"),
+        index=True,
+        doc="The department that runs it: its handlers may set its status.",
     )
 
 
@@ -172,7 +175,9 @@ class Device(AreaAssigned, Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     sensor_kind: Mapped[str] = mapped_column(String(40), index=True)
     name: Mapped[str | None] = mapped_column(String(300))
-    owner_department: Mapped[str | None] = mapped_column(String(100), index=True)
+    owner_department: Mapped[str | None] = mapped_column(
+        String(100), ForeignKey("departments.code", ondelete="RESTRICT", name="fk_devices_owner_department"), index=True
+    )
     installed_at: Mapped[datetime | None]
 
 
@@ -203,10 +208,25 @@ class ImportRun(Base):
     report: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class Department(Base):
+    """A district department (委办局) that users, devices and facilities belong to.
+
+    A record rather than free text, so that a misspelt department is refused where it is
+    written instead of quietly giving its handlers nothing to see.
+    """
+
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(String(100), primary_key=True, doc="Its short name, e.g. 卫生健康委: what records point to.")
+    name: Mapped[str] = mapped_column(String(200), doc="Full Chinese name.")
+    name_en: Mapped[str | None] = mapped_column(String(200))
+
+
 class User(Base):
     """A person or machine that signs in: staff, citizens, devices and services.
 
-    ``streets``, ``department`` and ``grid_cells`` scope what the role may see (see ``huizhili.policy``).
+    ``streets``, ``department``, ``committees`` and ``grid_cells`` scope what the role may see
+    (see ``huizhili.policy``).
     """
 
     __tablename__ = "users"
@@ -221,7 +241,10 @@ class User(Base):
         String(200), doc="Mosquitto PBKDF2-SHA512 hash, for device accounts only."
     )
     streets: Mapped[list[str]] = mapped_column(JSON, default=list)
-    department: Mapped[str | None] = mapped_column(String(100), index=True)
+    department: Mapped[str | None] = mapped_column(
+        String(100), ForeignKey("departments.code", ondelete="RESTRICT", name="fk_users_department"), index=True
+    )
+    committees: Mapped[list[str]] = mapped_column(JSON, default=list)
     grid_cells: Mapped[list[str]] = mapped_column(JSON, default=list)
     device_code: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)

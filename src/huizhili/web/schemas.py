@@ -72,6 +72,14 @@ class FacilityKind(BaseModel):
     description: str
 
 
+class DepartmentOut(BaseModel):
+    """A district department (委办局): the code records give, and its names."""
+
+    code: str
+    name: str
+    name_en: str | None
+
+
 class Problem(BaseModel):
     """An error: what went wrong, and which record when an import broke."""
 
@@ -128,7 +136,7 @@ else:
 
 
 class UserIn(Strict):
-    """A user to create; scoped roles need their streets, department or grid cells."""
+    """A user to create; scoped roles need their streets, department, committees or grid cells."""
 
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: RoleName
@@ -136,7 +144,8 @@ class UserIn(Strict):
     display_name: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=32, pattern=r"^[0-9+\- ]+$")
     streets: list[str] = Field(default_factory=list, max_length=50)
-    department: str | None = Field(None, max_length=100)
+    department: str | None = Field(None, max_length=100, description="A department's code (GET /api/departments).")
+    committees: list[str] = Field(default_factory=list, max_length=50, description="12-digit residential committee codes.")
     grid_cells: list[str] = Field(default_factory=list, max_length=500)
 
 
@@ -150,6 +159,7 @@ class UserOut(BaseModel):
     phone: str | None
     streets: list[str]
     department: str | None
+    committees: list[str]
     grid_cells: list[str]
     active: bool
     closed_at: datetime | None = Field(description="When the account was closed (its name and phone are erased after the retention period).")
@@ -162,6 +172,7 @@ class Me(BaseModel):
     role: str
     streets: list[str]
     department: str | None
+    committees: list[str]
     grid_cells: list[str]
     permissions: list[str]
 

@@ -33,6 +33,7 @@ from huizhili.base.importers._common import (
     write_records,
 )
 from huizhili.base.kinds import FACILITY_KINDS
+from huizhili.departments import unknown_departments
 from huizhili.errors import ImportFailed, ValidationError
 from huizhili.policy import Scope
 from huizhili.storable import text_problem
@@ -131,8 +132,9 @@ def import_file(
     Raises
     ------
     ImportFailed
-        If the file is unreadable, truncated, or a record is malformed, or a device code is given
-        twice or held by a device of another source; names the record.
+        If the file is unreadable, truncated, or a record is malformed, names an unknown
+        department, or a device code is given twice or held by a device of another source; names
+        the record.
     ValidationError
         If the target, mapping or CRS is not valid.
     """
@@ -168,8 +170,20 @@ def import_file(
         model = MODELS[target]
         if model is Device:
             _refuse_taken_codes(session, records, name)
+        if "owner_department" in TARGETS[target]:
+            _refuse_unknown_departments(session, records, name)
         report.counts[model.__tablename__] = len(write_records(session, model, records, report, progress))
     return finish_run(session, report)
+
+
+def _refuse_unknown_departments(session: Session, records: Sequence[Record], name: str) -> None:
+    """Refuse an owner_department that is no department, naming the first record that gives it."""
+    unknown = set(unknown_departments(session, (record.fields["owner_department"] for record in records)))
+    first = next((record for record in records if record.fields["owner_department"] in unknown), None)
+    if first is not None:
+        message = (f"{name}: {first.ref}: no department {first.fields['owner_department']!r}; "
+                   "add it first (huizhili department add) or use one of GET /api/departments")
+        raise ImportFailed(message, record=first.ref)
 
 
 def _refuse_taken_codes(session: Session, records: Sequence[Record], name: str) -> None:

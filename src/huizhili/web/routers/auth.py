@@ -65,6 +65,7 @@ def me(principal: OwnAccount) -> dict[str, Any]:
         "role": principal.role,
         "streets": sorted(principal.streets),
         "department": principal.department,
+        "committees": sorted(principal.committees),
         "grid_cells": sorted(principal.grid_cells),
         "permissions": sorted(ROLE_PERMISSIONS[principal.role]),
     }

@@ -12,6 +12,7 @@ from huizhili.base.features import FeatureQuery, get_area, get_record, list_feat
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.base.status import update_status
 from huizhili.base.summary import summarise
+from huizhili.departments import list_departments
 from huizhili.policy import Principal, scope_for
 from huizhili.web.deps import (
     Allow,
@@ -23,6 +24,7 @@ from huizhili.web.deps import (
 )
 from huizhili.web.schemas import (
     AreaSummary,
+    DepartmentOut,
     FacilityKind,
     FacilityStatusIn,
     Feature,
@@ -62,6 +64,14 @@ def overall_summary(session: SessionDep, principal: ReadBase) -> dict[str, Any]:
 def facility_kinds(_: ReadPublic) -> list[dict[str, str]]:
     """Every facility kind the platform knows."""
     return [{"kind": kind, "description": text} for kind, text in FACILITY_KINDS.items()]
+
+
+@router.get("/departments", response_model=list[DepartmentOut])
+def departments(session: SessionDep, principal: ReadPublic) -> list[dict[str, Any]]:
+    """The district's departments: who runs a facility (``owner_department``) or owns a device, by name."""
+    # read:public rather than read:base: the facilities citizens see already give their
+    # department's code, and a district's bureaus are public bodies; this only names them.
+    return [{"code": d.code, "name": d.name, "name_en": d.name_en} for d in list_departments(session, scope_for(principal))]
 
 
 @router.patch("/facilities/{record_id}/status", response_model=Feature)

@@ -60,7 +60,8 @@ def list_users(
 def export_users(session: SessionDep, principal: ReadUsers) -> Response:
     """The same directory as CSV, with the same scope and masking."""
     records = _visible_users(session, principal, 1_000_000, 0, "export")
-    rows = ({**r, "streets": " ".join(r["streets"]), "grid_cells": " ".join(r["grid_cells"])} for r in records)
+    lists = ("streets", "committees", "grid_cells")
+    rows = ({**r, **{field: " ".join(r[field]) for field in lists}} for r in records)
     return Response(csv_text(rows, _USER_FIELDS), media_type="text/csv; charset=utf-8")
 
 
@@ -81,7 +82,7 @@ def user_contact(
 
 @router.post("/users", response_model=UserOut, status_code=201)
 def add_user(body: UserIn, session: SessionDep, _: ManageUsers) -> dict[str, Any]:
-    """Create a user with a role and, for scoped roles, their streets, department or grid cells."""
+    """Create a user with a role and, for scoped roles, their streets, department, committees or grid cells."""
     user = create_user(session, **body.model_dump())
     return {field: getattr(user, field) for field in _USER_FIELDS}
 
