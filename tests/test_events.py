@@ -125,6 +125,26 @@ def everything_after(sessions, cursor, expected):
     return seen
 
 
+def overlapping_writers(xuhui, engine, first_facility, second_facility, while_open=lambda: None):
+    """A first writer sets ``first_facility`` long and holds its transaction open while a second sets
+    ``second_facility`` short (and commits, or waits for the first); returns what ``while_open`` read meanwhile."""
+    writing = threading.Event()
+
+    def second_writer():
+        with transaction(xuhui) as session:
+            writing.set()
+            update_status(session, second_facility, queue_level="short", scope=EVERYTHING)
+
+    second = threading.Thread(target=second_writer)
+    with xuhui() as first, first.begin():
+        update_status(first, first_facility, queue_level="long", scope=EVERYTHING)
+        second.start()
+        until(lambda: held_or_done(engine, second, writing), "the second writer neither finished nor waited")
+        meanwhile = while_open()
+    second.join(10)
+    return meanwhile
+
+
 def test_a_watcher_misses_no_event_of_writers_committing_at_once(xuhui, engine):
     """PostgreSQL: the reader's horizon waits for the first writer; SQLite: the second waits for its write lock.
 
@@ -132,40 +152,19 @@ def test_a_watcher_misses_no_event_of_writers_committing_at_once(xuhui, engine):
     a watcher would move its cursor beyond the first's and never see that event.
     """
     inside, outside = health_centres(xuhui)
-    writing = threading.Event()
 
-    def second_writer():
-        with transaction(xuhui) as session:
-            writing.set()
-            update_status(session, outside, queue_level="short", scope=EVERYTHING)
-
-    second = threading.Thread(target=second_writer)
-    with xuhui() as first, first.begin():
-        update_status(first, inside, queue_level="long", scope=EVERYTHING)
-        second.start()
-        until(lambda: held_or_done(engine, second, writing), "the second writer neither finished nor waited")
+    def read_now():
         with xuhui() as session:
-            meanwhile = read_events(session, Scope(ANONYMOUS), START, 10)
-    second.join(10)
+            return read_events(session, Scope(ANONYMOUS), START, 10)
+
+    meanwhile = overlapping_writers(xuhui, engine, inside, outside, read_now)
     assert meanwhile.events == [], "nothing is read past a transaction still open"
     assert levels(everything_after(xuhui, meanwhile.cursor, 2)) == [(inside, "long"), (outside, "short")]
 
 
 def test_two_changes_of_one_facility_arrive_in_the_order_they_were_made(xuhui, engine):
     inside, _ = health_centres(xuhui)
-    writing = threading.Event()
-
-    def second_writer():
-        with transaction(xuhui) as session:
-            writing.set()
-            update_status(session, inside, queue_level="short", scope=EVERYTHING)
-
-    second = threading.Thread(target=second_writer)
-    with xuhui() as first, first.begin():
-        update_status(first, inside, queue_level="long", scope=EVERYTHING)
-        second.start()
-        until(lambda: held_or_done(engine, second, writing), "the second writer neither finished nor waited for the row")
-    second.join(10)
+    overlapping_writers(xuhui, engine, inside, inside)
     assert levels(everything_after(xuhui, START, 2)) == [(inside, "long"), (inside, "short")]
 
 
