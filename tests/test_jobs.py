@@ -16,12 +16,12 @@ from huizhili.errors import ConflictError, ForbiddenError, NotFoundError
 from huizhili.identity.accounts import close_account
 from huizhili.jobs import cancel, claim, fail_stalled, get_job, submit
 from huizhili.jobs.progress import STALLED_SECONDS, JobProgress
-from huizhili.jobs.queue import STALLED_MESSAGE
+from huizhili.jobs.queue import STALLED_MESSAGE, worker_name
 from huizhili.policy import Principal, Scope
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Facility, ImportRun, Job, User, utcnow
 from huizhili.worker import run_worker
-from huizhili.worker.loop import UPLOAD_GRACE_SECONDS, _duties
+from huizhili.worker.loop import SCHEDULE, UPLOAD_GRACE_SECONDS, _duties
 
 
 def principal(sessions, username):
@@ -99,21 +99,21 @@ def test_an_operators_run_is_scoped_to_her_street(sessions, settings, role_heade
     assert state(sessions, mine).state == "succeeded", state(sessions, mine).error
 
 
-def test_a_job_whose_worker_died_is_failed_and_one_still_beating_is_not(sessions, settings, tmp_path):
+def test_a_job_whose_worker_died_is_failed_and_one_still_beating_or_elsewhere_is_not(sessions, settings, tmp_path):
     folder = settings.data_dir / "jobs"
     who = Scope.system().principal
     with transaction(sessions) as session:
-        dead, alive = (submit(session, "retention", {}, who).id for _ in range(2))
+        dead, alive, elsewhere = (submit(session, "retention", {}, who).id for _ in range(3))
     long_ago = utcnow() - timedelta(seconds=2 * STALLED_SECONDS)
     with transaction(sessions) as session:
-        for job_id in (dead, alive):
-            claim(session, "elsewhere:1", job_id)
+        for job_id, worker in ((dead, worker_name()), (alive, worker_name()), (elsewhere, "another-host:1")):
+            claim(session, worker, job_id)
         session.execute(sa.update(Job).values(started_at=long_ago))
     with JobProgress(folder, alive), transaction(sessions) as session:
         failed = fail_stalled(session, folder)
     assert [job.id for job in failed] == [dead]
     assert (state(sessions, dead).state, state(sessions, dead).error["message"]) == ("failed", STALLED_MESSAGE)
-    assert state(sessions, alive).state == "running"
+    assert state(sessions, alive).state == state(sessions, elsewhere).state == "running", "its heartbeat is on its own host"
 
 
 def test_only_a_queued_job_is_cancelled_and_only_by_whom_may_see_it(sessions, role_headers):
@@ -141,23 +141,63 @@ def test_a_worker_queues_the_daily_duties_once_a_day_and_sweeps_orphaned_uploads
         os.utime(path, (old, old))
     with transaction(sessions) as session:
         submit(session, "import", {"target": "facility", "upload": str(waiting)}, principal(sessions, "admin"))
+        submit(session, "retention", {"dry_run": True}, Scope.system().principal)  # an operator's look: not the daily run
     _duties(sessions, settings)
     _duties(sessions, settings)
     assert (orphan.exists(), waiting.exists(), fresh.exists()) == (False, True, True)
     with sessions() as session:
-        daily = session.scalars(sa.select(Job.kind).where(Job.system)).all()
-    assert daily == ["retention"]
+        daily = session.scalars(sa.select(Job.parameters).where(Job.created_by == SCHEDULE.username)).all()
+    assert daily == [{}], "one real retention queued, once"
 
 
-def test_the_worker_command_runs_jobs_and_stops_on_sigterm(tmp_path, sessions, engine, role_headers):
-    env = {**os.environ, "HUIZHILI_DATA_DIR": str(tmp_path / "var"), "HUIZHILI_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+def test_a_worker_outlives_a_database_that_stops_answering(sessions, settings, engine, role_headers, workers, tmp_path):
+    failures = {"left": 5}
+
+    def refuse(_connection, _cursor, statement, *_):
+        if "jobs" in statement and failures["left"] > 0:
+            failures["left"] -= 1
+            raise sa.exc.OperationalError(statement, {}, Exception("database not answering (injected)"))
+
     job_id = queue_import(sessions, toilets_csv(tmp_path, 1), principal(sessions, "admin"))
+    sa.event.listen(engine, "before_cursor_execute", refuse)
+    try:
+        workers()
+        until(lambda: failures["left"] == 0, "the worker stopped asking", 30)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", refuse)
+    assert until(lambda: state(sessions, job_id).state == "succeeded", "the worker gave up", 60)
+
+
+@pytest.mark.postgis
+def test_on_postgresql_a_claimed_job_is_passed_over_at_once_not_waited_for(sessions, engine, role_headers, tmp_path):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers")
+    admin = principal(sessions, "admin")
+    first, second = (queue_import(sessions, toilets_csv(tmp_path, n), admin) for n in range(2))
+    with sessions() as one, one.begin():
+        assert claim(one, "w:1").id == first  # locked, not yet committed
+        with sessions() as other, other.begin():
+            other.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+            assert claim(other, "w:2").id == second
+
+
+def big_csv(folder, rows):
+    path = folder / "many.csv"
+    path.write_text("id,name,lon,lat\n" + "".join(f"{n},厕所{n},121.43,31.19\n" for n in range(rows)), encoding="utf-8")
+    return path
+
+
+def test_the_worker_command_finishes_the_job_under_way_on_sigterm_then_stops(tmp_path, sessions, engine, role_headers):
+    env = {**os.environ, "HUIZHILI_DATA_DIR": str(tmp_path / "var"), "HUIZHILI_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    job_id = queue_import(sessions, big_csv(tmp_path, 5_000), principal(sessions, "admin"))
     worker = subprocess.Popen([sys.executable, "-m", "huizhili", "worker", "--poll", "0.05"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        until(lambda: state(sessions, job_id).state == "succeeded", "the worker process did not run the job", 60)
+        until(lambda: state(sessions, job_id).state != "queued", "the worker process did not start the job", 60)
     finally:
         worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=60)
+        worker.send_signal(signal.SIGTERM)  # a service manager signalling again changes nothing
+        output, _ = worker.communicate(timeout=120)
     assert worker.returncode == 0, output
-    assert f"job {job_id} (import) succeeded" in output
+    assert state(sessions, job_id).state == "succeeded", output
+    assert f"job {job_id} (import) succeeded" in output and "stopping after the job under way" in output

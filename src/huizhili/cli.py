@@ -2,6 +2,7 @@
 
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -88,15 +89,14 @@ def serve(host: str | None, port: int | None, workers: int, with_worker: bool) -
 
 def _serve(context: _Context, host: str | None, port: int | None, workers: int = 1, *, with_worker: bool = False) -> None:
     """Run the web app under uvicorn, in ``workers`` processes (each reads the settings itself), and perhaps a worker beside it."""
-    import subprocess
-
     import uvicorn
 
     from huizhili.web.app import create_app, server_options
 
     host, port = host or context.settings.host, port or context.settings.port
-    # Its own process: a long import or map drawing never holds the server's interpreter.
-    worker = subprocess.Popen([sys.executable, "-m", "huizhili", "worker"]) if with_worker else None
+    # Its own process, and its own session: a long import or map drawing never holds the server's
+    # interpreter, and a Ctrl-C meant for the server reaches the worker only as the server passes it on.
+    worker = subprocess.Popen([sys.executable, "-m", "huizhili", "worker"], start_new_session=True) if with_worker else None
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)" + (", with a job worker" if worker else ""))
     try:
         if workers > 1:
@@ -107,8 +107,21 @@ def _serve(context: _Context, host: str | None, port: int | None, workers: int =
                         **server_options(context.settings))
     finally:
         if worker:
-            worker.terminate()  # it finishes the job under way, then stops
-            worker.wait()
+            _stop_worker(worker)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """Let the worker finish the job under way, then stop; a Ctrl-C while it does stops that job now."""
+    import signal
+
+    worker.terminate()
+    if worker.poll() is None:
+        click.echo("waiting for the worker to finish the job under way (Ctrl-C to stop it now)", err=True)
+    try:
+        worker.wait()
+    except KeyboardInterrupt:
+        worker.send_signal(signal.SIGINT)
+        worker.wait()
 
 
 @main.command()
@@ -116,8 +129,10 @@ def _serve(context: _Context, host: str | None, port: int | None, workers: int =
 def worker(poll: float) -> None:
     """Run queued jobs (imports, analyses and their reports) and the daily duties, until SIGTERM or Ctrl-C.
 
-    The first signal lets the job under way finish; a second stops at once (that job's work is
-    rolled back and it is marked failed). Start as many as there are cores to spare.
+    Either signal lets the job under way finish, then stops (SIGTERM again changes nothing, so
+    a service manager signalling every process at once does no harm); a second Ctrl-C stops at
+    once: that job's work is rolled back and it is marked failed. Start as many as there are
+    cores to spare (on SQLite they take turns, one job at a time).
     """
     import signal
     import threading
@@ -127,10 +142,11 @@ def worker(poll: float) -> None:
     context = _run(_Context)
     stop = threading.Event()
 
-    def stopping(_signal: int, _frame: Any) -> None:
-        if stop.is_set():
+    def stopping(signum: int, _frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        click.echo("worker: stopping after the job under way (signal again to stop now)", err=True)
+        if not stop.is_set():
+            click.echo("worker: stopping after the job under way (Ctrl-C again to stop now)", err=True)
         stop.set()
 
     signal.signal(signal.SIGTERM, stopping)

@@ -88,3 +88,31 @@ def test_the_server_answers_while_an_import_runs_and_its_records_appear_with_its
                       "the import did not finish", 60)
         assert ended["result"]["counts"] == {"facilities": 1} and ended["progress"] is None
         assert http.get("/api/facilities", params={"kind": "toilet"}).json()["numberMatched"] == 1
+
+
+@pytest.mark.parametrize(("fields", "name", "status", "says"), [
+    ({"target": "facility", "mapping": '{"colour": "颜色"}'}, "toilets.csv", 422, "facility has no field colour"),
+    ({"target": "facility", "crs": "EPSG:999999"}, "toilets.csv", 422, "999999"),
+    ({"target": "facility", "within": "不存在街道"}, "toilets.csv", 404, "不存在街道"),
+    ({"target": "osm"}, "toilets.csv", 422, "target osm needs an .osm or .osm.pbf file"),
+    ({"target": "facility"}, "xuhui.osm.pbf", 422, "target facility needs GeoJSON"),
+], ids=["unknown-field", "unknown-crs", "unknown-area", "table-as-osm", "osm-as-table"])
+def test_an_imports_bad_options_are_refused_at_once_not_as_a_failed_job(client, settings, role_headers, fields, name, status, says):
+    admin = role_headers["district_admin"]
+    response = client.post("/api/imports", files={"file": (name, TOILET["file"][1])}, data=fields, headers=admin)
+    assert response.status_code == status, response.text
+    assert says in response.json()["detail"]
+    assert client.get("/api/jobs", headers=admin).json() == []
+    assert not (settings.data_dir / "uploads").exists() or not any((settings.data_dir / "uploads").iterdir())
+
+
+def test_a_write_the_busy_embedded_database_cannot_take_is_a_503_not_a_500(client, engine, role_headers):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's one write lock, held here as a running import job holds it")
+    facility = client.get("/api/facilities", params={"kind": "health_centre"}).json()["features"][0]["id"]
+    with engine.connect() as holder:
+        holder.exec_driver_sql("BEGIN IMMEDIATE")
+        response = client.patch(f"/api/facilities/{facility}/status", json={"queue_level": "long"},
+                                headers=role_headers["district_admin"])
+        holder.exec_driver_sql("ROLLBACK")
+    assert response.status_code == 503 and "nothing was changed" in response.json()["detail"]

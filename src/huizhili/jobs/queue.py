@@ -49,7 +49,7 @@ def submit(session: Session, kind: str, parameters: dict[str, Any], principal: P
         parameters=parameters,
         user_id=principal.user_id,
         created_by=principal.username,
-        system=principal is UNRESTRICTED,
+        system=principal.user_id is None,  # only the platform's own principals have no account
     )
     session.add(job)
     session.flush()
@@ -127,10 +127,12 @@ def fail_stalled(session: Session, progress_folder: Path) -> list[Job]:
 
     A job that has just started may not have written its file yet; it counts as stalled only
     once it has run longer than :data:`~huizhili.jobs.progress.STALLED_SECONDS` without one.
+    Only jobs run on this host are judged: their files are in this host's data folder.
     Returns the jobs failed, so the caller can discard their uploads.
     """
     recent = utcnow() - timedelta(seconds=STALLED_SECONDS)
-    running = session.scalars(sa.select(Job).where(Job.state == "running", Job.started_at < recent)).all()
+    here = f"{socket.gethostname()}:%"  # another host's jobs beat in its own data folder
+    running = session.scalars(sa.select(Job).where(Job.state == "running", Job.started_at < recent, Job.worker.like(here))).all()
     stalled = []
     for job in running:
         age = seconds_since_heartbeat(progress_folder, job.id)

@@ -55,6 +55,11 @@ def get_session(request: Request) -> Iterator[Session]:
                 raise
             _commit(session)
             raise
+        except sa.exc.OperationalError as error:
+            # A statement that could not run: the database is down, or (SQLite) a job holds its write lock.
+            session.rollback()
+            message = "the database is busy or not answering; nothing was changed, try again shortly"
+            raise UnavailableError(message) from error
         except BaseException:
             session.rollback()
             raise

@@ -1,9 +1,11 @@
 """Claim a job, run it in one transaction with its result, repeat; between jobs, the periodic duties."""
 
+import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from huizhili.jobs import (
 )
 from huizhili.jobs.queue import worker_name
 from huizhili.network.finder import NetworkCache
-from huizhili.policy.principal import UNRESTRICTED
+from huizhili.policy.principal import Principal
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Job, utcnow
 from huizhili.worker.tasks import TASKS, Work
@@ -35,7 +37,10 @@ DUTIES_SECONDS = 30.0
 """How often a worker looks for stalled jobs and whether the daily duties are due."""
 
 DAILY = ("retention",)
-"""Jobs the platform queues for itself once a day."""
+"""Jobs the platform queues for itself once a day (a failed one is queued again at the next look)."""
+
+SCHEDULE = Principal(username="schedule", role="district_admin")
+"""Who the daily jobs are submitted by: the platform, unscoped."""
 
 UPLOAD_GRACE_SECONDS = 3600.0
 """An upload is kept this long even when no job names it yet: its request may still be committing."""
@@ -57,17 +62,18 @@ def run_job(
     errors as an internal error (logged with the traceback) that names no internals.
     """
     try:
-        with JobProgress(settings.data_dir / "jobs", job.id, echo) as progress, transaction(sessions) as session:
+        with _one_writer(sessions), JobProgress(settings.data_dir / "jobs", job.id, echo) as progress, \
+                transaction(sessions) as session:
             principal = principal_of(session, job)
             result = TASKS[job.kind](Work(session, dict(job.parameters), principal, settings, network, progress))
             succeed(session, job.id, result)
     except HuizhiliError as error:
-        _record_failure(sessions, job.id, str(error), getattr(error, "record", None))
+        _record_failure(sessions, job, str(error), getattr(error, "record", None))
     except Exception as error:
         log.exception("job %s (%s) failed", job.id, job.kind)
-        _record_failure(sessions, job.id, f"internal error ({type(error).__name__}); the server log has the details")
+        _record_failure(sessions, job, f"internal error ({type(error).__name__}); the server log has the details")
     except BaseException:
-        _record_failure(sessions, job.id, INTERRUPTED_MESSAGE)
+        _record_failure(sessions, job, INTERRUPTED_MESSAGE)
         raise
     finally:
         discard_upload(job)
@@ -75,9 +81,30 @@ def run_job(
         return session.get_one(Job, job.id)
 
 
-def _record_failure(sessions: sessionmaker[Session], job_id: int, message: str, record: str | None = None) -> None:
-    with transaction(sessions) as session:
-        fail(session, job_id, message, record)
+def _record_failure(sessions: sessionmaker[Session], job: Job, message: str, record: str | None = None) -> None:
+    """Record why the job failed; if the database cannot take even that, leave it to :func:`fail_stalled`."""
+    try:
+        with transaction(sessions) as session:
+            fail(session, job.id, message, record)
+    except sa.exc.OperationalError as error:
+        log.error("job %s (%s) failed (%s) and its failure could not be recorded: %s", job.id, job.kind, message, error.orig)
+
+
+@contextmanager
+def _one_writer(sessions: sessionmaker[Session]) -> Iterator[None]:
+    """On SQLite, one job at a time across every worker and command sharing the database.
+
+    SQLite has one write lock: a second job would wait on it for the busy timeout, then fail
+    for no fault of its own. Jobs take turns on an ``flock`` beside the database instead.
+    PostgreSQL jobs run side by side.
+    """
+    url = sessions.kw["bind"].url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    with Path(f"{url.database}.jobs.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def run_worker(
@@ -90,7 +117,8 @@ def run_worker(
     """Run queued jobs, oldest first, until ``stop`` is set (a job under way is finished first).
 
     Several workers may run at once, on one database: each job is claimed by exactly one. A
-    database that stops answering is waited for, not fatal.
+    database that stops answering is waited for, and any other error of a step is logged:
+    neither stops the worker.
     """
     network = NetworkCache(settings.data_dir / "cache")
     name = worker_name()
@@ -103,16 +131,18 @@ def run_worker(
                 duties_due = time.monotonic() + DUTIES_SECONDS
             with transaction(sessions) as session:
                 job = claim(session, name)
+            if job is None:
+                stop.wait(poll_seconds)
+                continue
+            log.info("job %s (%s) started", job.id, job.kind)
+            ended = run_job(sessions, settings, network, job)
+            log.info("job %s (%s) %s", ended.id, ended.kind, ended.state)
         except sa.exc.OperationalError as error:
             log.warning("database not answering (%s); trying again", error.orig)
-            stop.wait(5 * poll_seconds)
-            continue
-        if job is None:
-            stop.wait(poll_seconds)
-            continue
-        log.info("job %s (%s) started", job.id, job.kind)
-        ended = run_job(sessions, settings, network, job)
-        log.info("job %s (%s) %s", ended.id, ended.kind, ended.state)
+            stop.wait(max(1.0, 5 * poll_seconds))
+        except Exception:
+            log.exception("worker step failed; going on")
+            stop.wait(max(1.0, 5 * poll_seconds))
     log.info("worker %s stopped", name)
 
 
@@ -128,8 +158,11 @@ def _sweep_uploads(session: Session, folder: Path) -> None:
     wanted = {Path(p["upload"]).name for p in waiting if p.get("upload")}
     old = time.time() - UPLOAD_GRACE_SECONDS
     for path in folder.iterdir():
-        if path.name not in wanted and path.stat().st_mtime < old:
-            path.unlink(missing_ok=True)
+        try:
+            if path.name not in wanted and path.stat().st_mtime < old:
+                path.unlink(missing_ok=True)
+        except FileNotFoundError:  # removed meanwhile by its job, or another worker's sweep
+            continue
 
 
 def _duties(sessions: sessionmaker[Session], settings: Settings) -> None:
@@ -141,6 +174,8 @@ def _duties(sessions: sessionmaker[Session], settings: Settings) -> None:
         _sweep_uploads(session, settings.data_dir / "uploads")
         day_ago = utcnow() - timedelta(days=1)
         for kind in DAILY:
-            recent = sa.select(Job.id).where(Job.kind == kind, Job.system, Job.created_at > day_ago).limit(1)
+            # Only the schedule's own jobs count: an operator's dry run must not stand in for the real one.
+            recent = sa.select(Job.id).where(Job.kind == kind, Job.created_by == SCHEDULE.username,
+                                             Job.state != "failed", Job.created_at > day_ago).limit(1)
             if session.scalar(recent) is None:
-                submit(session, kind, {}, UNRESTRICTED)
+                submit(session, kind, {}, SCHEDULE)

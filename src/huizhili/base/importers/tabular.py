@@ -18,6 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from huizhili.base.areas import AreaSpec, area_geometry, find_area, upsert_areas
+from huizhili.base.crs import normalise_crs
 from huizhili.base.importers._common import (
     CHUNK,
     OUTSIDE_TOLERANCE_M,
@@ -138,14 +139,8 @@ def import_file(
     ValidationError
         If the target, mapping or CRS is not valid.
     """
-    if target not in TARGETS:
-        message = f"unknown target {target!r}; choose one of {', '.join(TARGETS)}"
-        raise ValidationError(message)
+    check_options(session, target, mapping=mapping, constants=constants, source_crs=source_crs, within=within)
     mapping, constants = dict(mapping or {}), dict(constants or {})
-    unknown = set(mapping) - set(TARGETS[target]) - {"lon", "lat", "id"} | set(constants) - set(TARGETS[target])
-    if unknown:
-        message = f"{target} has no field {', '.join(sorted(unknown))}; fields: {', '.join(TARGETS[target])}"
-        raise ValidationError(message)
     path = Path(path)
     name = file_name or path.name
     report = ImportReport(importer=f"file:{target}", source=file_name or str(path))
@@ -160,9 +155,7 @@ def import_file(
     if within is not None:
         area = find_area(session, within, Scope.system())
         boundary = area_geometry(session, area)
-        if boundary is None:
-            message = f"area {area.name} ({area.code}) has no boundary to check records against"
-            raise ValidationError(message)
+        assert boundary is not None  # checked by check_options
         records = drop_outside(records, boundary, area.name, tolerance_m, report)
     if target == "area":
         report.counts["areas"] = upsert_areas(session, [_area_spec(r, name) for r in records])
@@ -174,6 +167,40 @@ def import_file(
             _refuse_unknown_departments(session, records, name)
         report.counts[model.__tablename__] = len(write_records(session, model, records, report, progress))
     return finish_run(session, report)
+
+
+def check_options(
+    session: Session,
+    target: str,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    constants: Mapping[str, str] | None = None,
+    source_crs: str | None = None,
+    within: str | None = None,
+) -> None:
+    """Refuse an import's options before any file is read: a request can then be refused at once.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown target, field or CRS, or a ``within`` area without a boundary.
+    NotFoundError
+        If the ``within`` area does not exist.
+    """
+    if target not in TARGETS:
+        message = f"unknown target {target!r}; choose one of {', '.join(TARGETS)}"
+        raise ValidationError(message)
+    unknown = set(mapping or {}) - set(TARGETS[target]) - {"lon", "lat", "id"} | set(constants or {}) - set(TARGETS[target])
+    if unknown:
+        message = f"{target} has no field {', '.join(sorted(unknown))}; fields: {', '.join(TARGETS[target])}"
+        raise ValidationError(message)
+    if source_crs is not None:
+        normalise_crs(source_crs)
+    if within is not None:
+        area = find_area(session, within, Scope.system())
+        if area_geometry(session, area) is None:
+            message = f"area {area.name} ({area.code}) has no boundary to check records against"
+            raise ValidationError(message)
 
 
 def _refuse_unknown_departments(session: Session, records: Sequence[Record], name: str) -> None:

@@ -8,10 +8,15 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from huizhili.base.areas import find_area
+from huizhili.base.importers.tabular import check_options
 from huizhili.errors import ValidationError
 from huizhili.jobs import submit
+from huizhili.policy import Scope
 from huizhili.web.deps import SessionDep, SettingsDep, WriteImports
 from huizhili.web.routers.jobs import accepted
 from huizhili.web.schemas import ImportForm, JobOut
@@ -19,6 +24,7 @@ from huizhili.web.schemas import ImportForm, JobOut
 router = APIRouter(prefix="/imports", tags=["imports"])
 
 ALLOWED_SUFFIXES = {".geojson", ".json", ".csv", ".gpkg", ".zip", ".pbf", ".osm"}
+OSM_SUFFIXES = {".osm", ".pbf", ".osm.pbf"}
 _CHUNK = 1024 * 1024
 
 
@@ -43,7 +49,8 @@ async def upload_import(
     """Upload a file to import (multipart form): 202 with the import job, whose result is the import report.
 
     The import runs in a worker, all or nothing: a bad file writes nothing and the job's error
-    names the record. Fields are checked here, so a bad mapping or file type is refused at once.
+    names the record. The form — target and file type, fields, CRS, areas — is checked here and
+    refused at once.
     The body is read only after the caller is known to be allowed to import: anyone else is
     refused before a byte of the upload is received, and only importers get its larger size limit.
     """
@@ -62,9 +69,38 @@ async def upload_import(
             # Messages and the kept report name the file as sent, never its path here.
             "file_name": file.filename,
         }
+        _check_type(file.filename or "", form.target)
+        # Database reads and writes run off the event loop: on SQLite they may wait for a job's write lock.
+        await run_in_threadpool(_check_options, session, parameters)
         stored = await _store_upload(file, settings.data_dir / "uploads", settings.upload_max_bytes)
-    job = submit(session, "import", {**parameters, "upload": str(stored)}, principal)
+    job = await run_in_threadpool(submit, session, "import", {**parameters, "upload": str(stored)}, principal)
     return accepted(job, settings, response)
+
+
+def _check_options(session: Session, parameters: dict[str, Any]) -> None:
+    """Refuse at once what the import would refuse before reading the file: fields, CRS, areas."""
+    if parameters["target"] == "osm":
+        if parameters["clip"] is not None:
+            find_area(session, parameters["clip"], Scope.system())
+        return
+    check_options(session, parameters["target"], mapping=parameters["mapping"], constants=parameters["constants"],
+                  source_crs=parameters["crs"], within=parameters["within"])
+
+
+def _suffix(name: str) -> str:
+    return ".osm.pbf" if name.lower().endswith(".osm.pbf") else Path(name).suffix.lower()
+
+
+def _check_type(name: str, target: str) -> None:
+    """Refuse a file type the server does not take, or one that does not fit the target (OSM or a table)."""
+    suffix = _suffix(name)
+    if suffix.rpartition(".")[2] not in {s.lstrip(".") for s in ALLOWED_SUFFIXES}:
+        message = f"file type {suffix or '(none)'!r} not accepted; send one of {', '.join(sorted(ALLOWED_SUFFIXES))}"
+        raise ValidationError(message)
+    if (suffix in OSM_SUFFIXES) != (target == "osm"):
+        expected = "an .osm or .osm.pbf file" if target == "osm" else "GeoJSON, GeoPackage, zipped Shapefile or CSV"
+        message = f"{name}: target {target} needs {expected}"
+        raise ValidationError(message)
 
 
 def _checked_form(data: FormData) -> tuple[ImportForm, UploadFile]:
@@ -88,14 +124,9 @@ def _checked_form(data: FormData) -> tuple[ImportForm, UploadFile]:
 
 
 async def _store_upload(file: UploadFile, folder: Path, limit: int) -> Path:
-    """Save the upload outside any served folder, refusing unknown types and oversize files."""
-    name = file.filename or ""
-    suffix = ".osm.pbf" if name.lower().endswith(".osm.pbf") else Path(name).suffix.lower()
-    if suffix.rpartition(".")[2] not in {s.lstrip(".") for s in ALLOWED_SUFFIXES}:
-        message = f"file type {suffix or '(none)'!r} not accepted; send one of {', '.join(sorted(ALLOWED_SUFFIXES))}"
-        raise ValidationError(message)
+    """Save the upload outside any served folder, refusing oversize files."""
     folder.mkdir(parents=True, exist_ok=True)
-    stored = folder / f"{uuid.uuid4().hex}{suffix}"
+    stored = folder / f"{uuid.uuid4().hex}{_suffix(file.filename or '')}"
     size = 0
     with stored.open("wb") as out:
         while chunk := await file.read(_CHUNK):
