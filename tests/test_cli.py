@@ -2,6 +2,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import HELSINKI
 
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.cli import main
@@ -95,3 +96,12 @@ def test_user_add_refuses_a_weak_password_typed_at_the_prompt(runner):
     assert result.exit_code == 1
     assert "error: password must not contain the username" in result.stderr
     assert "zhang12345" not in result.stderr
+
+
+def test_a_fresh_database_with_only_an_osm_extract_runs_a_life_circle(runner):
+    imported = runner.invoke(main, ["import", "osm", str(HELSINKI)])
+    assert imported.exit_code == 0, imported.output
+    assert "district osm-helsinki" in imported.stdout
+    run = runner.invoke(main, ["lifecircle", "run", "--origins", "grid", "--kind", "pharmacy"])
+    assert run.exit_code == 0, run.output
+    assert "grid origins, network distances" in run.stdout
