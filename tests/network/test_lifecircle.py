@@ -73,7 +73,7 @@ def test_helsinki_report_renders_with_walked_distances(helsinki_areas, tmp_path)
         files = write_outputs(session, result, tmp_path / "run")
     assert result.method == "network" and "pharmacy" in result.distances and "park" in result.distances
     with Image.open(files["map-park.png"]) as image:
-        assert image.size == (800, 800) and len(image.getcolors(1_000_000)) > 10
+        assert image.size == (800, 1230) and len(image.getcolors(1_000_000)) > 10  # true shape: taller than 3:2, shown at 2:3
     html = files["report.html"].read_text(encoding="utf-8")
     assert "walked on the OSM walk network" in html and "West" in html and "East" in html
     assert "Estimated" not in html
@@ -125,7 +125,7 @@ def test_reports_render_as_png_maps_html_and_data(xuhui, tmp_path):
         files = write_outputs(session, result, tmp_path / "run")
     assert set(files) >= {"coverage.csv", "coverage.json", "origins.geojson", "report.html", "map-health_centre.png", "map-metro_station.png"}
     with Image.open(files["map-health_centre.png"]) as image:
-        assert image.size == (800, 800)
+        assert image.size == (800, 1230)  # Xuhui is taller than wide: shown at 2:3 with its true shape
         assert len(image.getcolors(1_000_000)) > 10  # a drawn map, not a blank canvas
     html = files["report.html"].read_text(encoding="utf-8")
     assert html.count("<tr>") == 1 + 14 + 1  # header, the district, its 14 street-level areas
