@@ -274,7 +274,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(environment="test", data_dir=tmp_path / "var", page_size_max=50)
+    """Test settings; no warm start, since nearly every test starts an app of its own (tests/web/test_network_api.py warms one)."""
+    return load_settings(environment="test", data_dir=tmp_path / "var", page_size_max=50, warm_start=False)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import HELSINKI
 
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.cli import main
@@ -108,3 +109,12 @@ def test_departments_are_records_that_a_handler_must_name(runner):
     assert misspelt.exit_code == 1 and "user 'zhou': no department '水务'" in misspelt.stderr
     handler = runner.invoke(main, ["user", "add", "zhou", "--role", "department_handler", "--department", "水务局", "--password", "Kettle-Quartz-Meadow-91"])
     assert handler.exit_code == 0, handler.output
+
+
+def test_a_fresh_database_with_only_an_osm_extract_runs_a_life_circle(runner):
+    imported = runner.invoke(main, ["import", "osm", str(HELSINKI)])
+    assert imported.exit_code == 0, imported.output
+    assert "district osm-helsinki" in imported.stdout
+    run = runner.invoke(main, ["lifecircle", "run", "--origins", "grid", "--kind", "pharmacy"])
+    assert run.exit_code == 0, run.output
+    assert "grid origins, network distances" in run.stdout

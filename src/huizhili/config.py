@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     stream_connections_max: int = Field(
         1000, ge=1, description="Live-stream connections one server process holds at most."
     )
+    warm_start: bool = Field(
+        True,
+        description="Load the walk network, each kind's facilities on it and the compiled searches when the "
+        "server starts, so that the first citizen waits no longer than the hundredth; false: on the first request.",
+    )
     retention_closed_account_days: int = Field(
         30, ge=0, description="Days after an account is closed before its name and phone are erased."
     )

@@ -9,7 +9,9 @@ from shapely.geometry import shape
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.base.assign import PolygonLocator, assign_areas
 from huizhili.base.demo import XUHUI
-from huizhili.storage.models import Facility
+from huizhili.base.importers import import_file
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import Building, Facility
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +74,19 @@ def test_assign_areas_fills_street_from_boundary_and_district_from_parent(sessio
     with sessions() as session:
         rows = session.execute(sa.select(Facility.name, Facility.street_code, Facility.district_code).order_by(Facility.name)).all()
     assert rows == [("inside", "310104999", "310104"), ("outside", None, None)]
+
+
+def test_areas_imported_from_a_file_take_over_the_records_of_an_extract(helsinki, tmp_path):
+    west = shapely.box(24.930, 60.160, 24.944, 60.180)
+    features = [{"type": "Feature", "geometry": shapely.geometry.mapping(west), "properties": properties}
+                for properties in ({"code": "900000", "name": "Helsinki west", "level": "district"},
+                                   {"code": "900000001", "name": "Kamppi", "level": "street", "parent_code": "900000"})]
+    path = tmp_path / "areas.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    with transaction(helsinki) as session:
+        import_file(session, path, "area")
+    with helsinki() as session:
+        rows = session.execute(sa.select(Building.lon, Building.lat, Building.district_code, Building.street_code)).all()
+    inside = shapely.intersects_xy(west, [r.lon for r in rows], [r.lat for r in rows])
+    placed = {(bool(held), r.district_code, r.street_code) for held, r in zip(inside, rows, strict=True)}
+    assert placed == {(True, "900000", "900000001"), (False, "osm-helsinki", None)}

@@ -7,14 +7,16 @@ the right streets; a malformed code or a missing parent fails and writes nothing
 import csv
 
 import pytest
+import shapely
 import sqlalchemy as sa
 from conftest import row_counts
 
+from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.base.demo import XUHUI
-from huizhili.base.importers import import_divisions
+from huizhili.base.importers import import_divisions, import_file
 from huizhili.errors import ImportFailed
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Area
+from huizhili.storage.models import Area, Facility
 
 STREETS = XUHUI / "divisions-streets.csv"
 COMMITTEES = XUHUI / "divisions-committees.csv"
@@ -106,3 +108,16 @@ def test_an_unreadable_file_is_named_without_its_folder(sessions, tmp_path):
         import_divisions(session, [tmp_path / "streets.csv"])
     assert str(failure.value).startswith("streets.csv: unreadable: ")
     assert str(tmp_path) not in str(failure.value)
+
+
+def test_divisions_give_stored_records_the_district_of_their_street(sessions, tmp_path):
+    parks = tmp_path / "parks.csv"
+    parks.write_text("name,lon,lat\n徐家汇公园,121.44,31.19\n", encoding="utf-8")
+    with transaction(sessions) as session:
+        upsert_areas(session, [AreaSpec(code="310104014", name="徐家汇街道", level="street", geometry=shapely.box(121.43, 31.18, 121.45, 31.20))])
+        import_file(session, parks, "facility", constants={"kind": "park"})
+    with transaction(sessions) as session:
+        import_divisions(session, [STREETS], PARENTS)
+    with sessions() as session:
+        placed = session.execute(sa.select(Facility.street_code, Facility.district_code)).all()
+    assert placed == [("310104014", "310104")]

@@ -2,7 +2,8 @@
 
 Done when: the Helsinki extract gives its buildings, parks and amenities with the right kinds,
 walkable ways only, population estimates for homes; a broken file changes nothing; ``clip``
-keeps only what lies in an area.
+keeps only what lies in an area; an extract meeting no area is an area of its own; boundaries
+taken from the file file the stored records under them.
 """
 
 from dataclasses import dataclass, field
@@ -13,12 +14,12 @@ import shapely
 import sqlalchemy as sa
 from conftest import HELSINKI, row_counts
 
-from huizhili.base.areas import AreaSpec, upsert_areas
-from huizhili.base.importers import import_osm
+from huizhili.base.areas import EXTENT_SOURCE, AreaSpec, upsert_areas
+from huizhili.base.importers import import_file, import_osm
 from huizhili.base.importers.osm import is_walkable
 from huizhili.errors import ImportFailed
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Building, Facility, ImportRun, WalkWay
+from huizhili.storage.models import Area, Building, Facility, ImportRun, WalkWay
 
 # Part of central Helsinki (the extract spans lon 24.935-24.953, lat 60.164-60.179).
 WEST_HELSINKI = shapely.Polygon(
@@ -313,3 +314,58 @@ def test_clip_keeps_fewer_records_than_the_whole_extract(west_helsinki):
         clipped = import_osm(session, HELSINKI, clip="091-W").counts
     assert 0 < clipped["buildings"] < whole["buildings"]
     assert 0 < clipped["facilities"] < whole["facilities"]
+
+
+def test_an_extract_meeting_no_stored_area_becomes_a_district_of_its_extent(helsinki):
+    with helsinki() as session:
+        extent = session.scalar(sa.select(Area).where(Area.code == "osm-helsinki"))
+        lon, lat, districts = zip(*session.execute(sa.select(Building.lon, Building.lat, Building.district_code)), strict=True)
+        notes = session.scalar(sa.select(ImportRun.report))["notes"]
+    assert (extent.name, extent.level, extent.parent_code, extent.source) == ("helsinki (OSM extract)", "district", None, EXTENT_SOURCE)
+    assert shapely.intersects_xy(extent.geometry, lon, lat).all()
+    assert set(districts) == {"osm-helsinki"}
+    assert any("district osm-helsinki" in note and "--area osm-helsinki" in note for note in notes), notes
+
+
+def test_importing_the_extract_again_keeps_one_district_of_its_extent(helsinki):
+    with transaction(helsinki) as session:
+        import_osm(session, HELSINKI)
+    with helsinki() as session:
+        assert session.scalars(sa.select(Area.code)).all() == ["osm-helsinki"]
+
+
+def test_an_extract_meeting_a_stored_area_is_no_area_of_its_own(west_helsinki):
+    with transaction(west_helsinki) as session:
+        report = import_osm(session, HELSINKI)
+    with west_helsinki() as session:
+        assert session.scalars(sa.select(Area.code)).all() == ["091-W"]
+    assert "areas" not in report.counts
+
+
+TESTVILLE_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="hand">
+  <node id="1" version="1" lat="60.160" lon="24.930"/>
+  <node id="2" version="1" lat="60.160" lon="24.946"/>
+  <node id="3" version="1" lat="60.180" lon="24.946"/>
+  <node id="4" version="1" lat="60.180" lon="24.930"/>
+  <way id="10" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/></way>
+  <relation id="100" version="1">
+    <member type="way" ref="10" role="outer"/>
+    <tag k="type" v="boundary"/><tag k="boundary" v="administrative"/><tag k="name" v="Testville"/>
+  </relation>
+</osm>
+"""
+
+
+def test_boundaries_taken_from_the_file_hold_the_records_stored_before(sessions, tmp_path):
+    (tmp_path / "testville.osm").write_text(TESTVILLE_OSM, encoding="utf-8")
+    (tmp_path / "parks.csv").write_text("name,lon,lat\ninside,24.94,60.17\noutside,24.95,60.17\n", encoding="utf-8")
+    with transaction(sessions) as session:
+        upsert_areas(session, [AreaSpec(code="900100", name="Testville", level="district")])
+        import_file(session, tmp_path / "parks.csv", "facility", constants={"kind": "park"})
+    with transaction(sessions) as session:
+        report = import_osm(session, tmp_path / "testville.osm")
+    with sessions() as session:
+        placed = session.execute(sa.select(Facility.name, Facility.district_code).order_by(Facility.name)).all()
+    assert report.counts["boundaries"] == 1
+    assert placed == [("inside", "900100"), ("outside", None)]

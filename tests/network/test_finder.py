@@ -8,8 +8,9 @@ import shapely
 import sqlalchemy as sa
 
 from huizhili.base.importers import import_file
+from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.base.status import update_status
-from huizhili.network.finder import NetworkCache, nearest_services
+from huizhili.network.finder import NetworkCache, nearest_services, warm_up
 from huizhili.network.loading import load_walk_graph
 from huizhili.network.walkgraph import WalkGraph
 from huizhili.policy import scope_for
@@ -172,3 +173,16 @@ def test_a_cache_file_is_never_seen_half_written(helsinki, tmp_path, monkeypatch
     monkeypatch.undo()
     with helsinki() as session:
         assert load_walk_graph(session, tmp_path / "cache", versions(session)["walk_ways"]).n_edges > 0
+
+
+def test_warm_up_readies_the_walk_network_and_every_kind_with_facilities(helsinki, cache):
+    with helsinki() as session:
+        kinds = warm_up(session, cache)
+        present = set(session.scalars(sa.select(Facility.kind).distinct()))
+    assert kinds == [kind for kind in FACILITY_KINDS if kind in present] and "pharmacy" in kinds
+    assert len(list(cache.cache_dir.glob("walkgraph-*.npz"))) == 1
+
+
+def test_without_a_walk_network_there_is_nothing_to_warm_up(xuhui, cache):
+    with xuhui() as session:
+        assert warm_up(session, cache) == []

@@ -73,7 +73,7 @@ def test_helsinki_report_renders_with_walked_distances(helsinki_areas, tmp_path)
         files = write_outputs(session, result, tmp_path / "run")
     assert result.method == "network" and "pharmacy" in result.distances and "park" in result.distances
     with Image.open(files["map-park.png"]) as image:
-        assert image.size == (800, 800) and len(image.getcolors(1_000_000)) > 10
+        assert image.size == (800, 1230) and len(image.getcolors(1_000_000)) > 10  # true shape: taller than 3:2, shown at 2:3
     html = files["report.html"].read_text(encoding="utf-8")
     assert "walked on the OSM walk network" in html and "West" in html and "East" in html
     assert "Estimated" not in html
@@ -125,7 +125,7 @@ def test_reports_render_as_png_maps_html_and_data(xuhui, tmp_path):
         files = write_outputs(session, result, tmp_path / "run")
     assert set(files) >= {"coverage.csv", "coverage.json", "origins.geojson", "report.html", "map-health_centre.png", "map-metro_station.png"}
     with Image.open(files["map-health_centre.png"]) as image:
-        assert image.size == (800, 800)
+        assert image.size == (800, 1230)  # Xuhui is taller than wide: shown at 2:3 with its true shape
         assert len(image.getcolors(1_000_000)) > 10  # a drawn map, not a blank canvas
     html = files["report.html"].read_text(encoding="utf-8")
     assert html.count("<tr>") == 1 + 14 + 1  # header, the district, its 14 street-level areas
@@ -145,3 +145,20 @@ def test_the_coverage_csv_keeps_a_formula_like_name_as_text_and_numbers_as_numbe
     assert {row["area_name"] for row in rows if row["area_code"] == "310104014"} == {"'=HYPERLINK(\"http://x\",\"y\")"}
     numbers = ("threshold_m", "population", "covered_population", "coverage", "target")
     assert [[float(row[n]) if row[n] else None for n in numbers] for row in rows] == [[r[n] for n in numbers] for r in result.coverage]
+
+
+def test_a_lone_osm_extract_runs_a_life_circle_over_its_extent(helsinki, tmp_path):
+    with transaction(helsinki) as session:
+        graph = NetworkCache(tmp_path).graph(session)
+        everywhere = run_life_circle(session, graph, created_by="test", kinds=["pharmacy"], origins="grid", scope=SYSTEM)
+        extent = run_life_circle(session, graph, created_by="test", area="osm-helsinki", kinds=["pharmacy"], scope=SYSTEM)
+    assert (everywhere.method, everywhere.origins.source) == ("network", "grid") and len(everywhere.origins) > 30
+    assert (extent.method, extent.origins.source, len(extent.origins)) == ("network", "buildings", 21)
+    assert {row["area_code"] for row in extent.coverage} == {"osm-helsinki"}
+
+
+def test_auto_origins_falling_back_to_a_grid_say_why(xuhui):
+    with transaction(xuhui) as session:
+        result = run_life_circle(session, None, created_by="test", area="徐家汇街道", scope=SYSTEM)
+    assert result.origins.source == "grid"
+    assert result.notes[0].startswith("no buildings in 徐家汇街道 (310104014): origins are a grid of points every 200 m")

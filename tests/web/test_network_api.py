@@ -4,7 +4,11 @@ Runs and site proposals are jobs: 202 at once, after their inputs are checked; a
 """
 
 import pytest
+from fastapi.testclient import TestClient
 from waiting import job_ended
+
+from huizhili.config import load_settings
+from huizhili.web.app import create_app
 
 
 @pytest.fixture
@@ -29,6 +33,14 @@ def test_citizen_finds_the_nearest_health_centre_from_a_phone_position(client, x
     body = response.json()
     assert body["method"] == "estimated"
     assert body["results"][0]["name"] == "徐汇区徐家汇街道社区卫生服务中心"
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_a_warm_start_loads_the_walk_network_before_the_first_request(helsinki, engine, tmp_path, warm_start):
+    settings = load_settings(environment="test", data_dir=tmp_path / "var", warm_start=warm_start)
+    with TestClient(create_app(settings, engine)):
+        built = list((tmp_path / "var" / "cache").glob("walkgraph-*.npz"))
+    assert len(built) == (1 if warm_start else 0)
 
 
 def test_isochrone_is_a_polygon_feature(client, xuhui):

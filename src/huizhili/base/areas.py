@@ -20,6 +20,13 @@ LEVEL_COLUMNS = {
 }
 """Which column of an :class:`AreaAssigned` record holds its area code at each level."""
 
+EXTENT_SOURCE = "extent of an OSM extract"
+"""Source of a district standing for an OSM extract that meets no imported area (``importers/osm.py``).
+
+It makes a lone extract analysable; records are filed under it only where no other area holds
+them, so areas imported later take their records over without anyone deleting it.
+"""
+
 
 @dataclass(frozen=True)
 class AreaSpec:

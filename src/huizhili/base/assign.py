@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session, aliased
 
-from huizhili.base.areas import LEVEL_COLUMNS
+from huizhili.base.areas import EXTENT_SOURCE, LEVEL_COLUMNS
 from huizhili.storage.engine import is_postgis
 from huizhili.storage.models import Area, AreaAssigned, Building, Device, Facility, Parcel
 
@@ -142,7 +142,8 @@ def assign_areas(
 
     Each level is found from the boundaries of that level's areas; a level whose areas have
     no boundary is then filled from the level below (a committee's street, a street's
-    district). Pushed down to PostGIS in server mode.
+    district). A record still in no district gets the extent of the OSM extract holding it
+    (:data:`~huizhili.base.areas.EXTENT_SOURCE`). Pushed down to PostGIS in server mode.
 
     Parameters
     ----------
@@ -153,23 +154,23 @@ def assign_areas(
     ids
         Only these records (of every model given); all records when None.
     """
+    assign_level = _assign_level_in_postgis if is_postgis(session) else _assign_level_embedded
+    extents = sa.and_(Area.level == "district", Area.source == EXTENT_SOURCE)
     for model in models:
         chosen = model.id.in_(ids) if ids is not None else sa.true()
         for level, column in LEVEL_COLUMNS.items():
-            if is_postgis(session):
-                _assign_level_in_postgis(session, model, level, column, chosen)
-            else:
-                _assign_level_embedded(session, model, level, column, chosen)
+            assign_level(session, model, sa.and_(Area.level == level, Area.source.is_distinct_from(EXTENT_SOURCE)), column, chosen)
         _fill_from_level_below(session, model, chosen)
+        assign_level(session, model, extents, "district_code", sa.and_(chosen, model.district_code.is_(None)))
     session.flush()
 
 
 def _assign_level_embedded(
-    session: Session, model: type[AreaAssigned], level: str, column: str, chosen: sa.ColumnElement[bool]
+    session: Session, model: type[AreaAssigned], holders: sa.ColumnElement[bool], column: str, chosen: sa.ColumnElement[bool]
 ) -> None:
-    """Locate records in one level's polygons with :class:`PolygonLocator`."""
+    """Locate records in the polygons of the ``holders`` areas with :class:`PolygonLocator`."""
     areas = session.execute(
-        sa.select(Area.code, Area.geometry).where(Area.level == level, Area.geometry.is_not(None))
+        sa.select(Area.code, Area.geometry).where(holders, Area.geometry.is_not(None)).order_by(Area.code)
     ).all()
     rows = session.execute(sa.select(model.id, model.lon, model.lat).where(chosen)).all()
     if not rows:
@@ -185,19 +186,19 @@ def _assign_level_embedded(
 
 
 def _assign_level_in_postgis(
-    session: Session, model: type[AreaAssigned], level: str, column: str, chosen: sa.ColumnElement[bool]
+    session: Session, model: type[AreaAssigned], holders: sa.ColumnElement[bool], column: str, chosen: sa.ColumnElement[bool]
 ) -> None:
-    """Let PostGIS find the area of each record with its GiST index."""
+    """Let PostGIS find, among the ``holders`` areas, the area of each record with its GiST index."""
     point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(model.lon, model.lat), 4326)
     holder = (
         sa.select(Area.code)
-        .where(Area.level == level, sa.func.ST_Intersects(Area.geometry, point))
+        .where(holders, sa.func.ST_Intersects(Area.geometry, point))
         .order_by(Area.code)
         .limit(1)
         .scalar_subquery()
     )
     has_polygons = session.scalar(
-        sa.select(sa.func.count()).where(Area.level == level, Area.geometry.is_not(None))
+        sa.select(sa.func.count()).where(holders, Area.geometry.is_not(None))
     )
     session.execute(
         sa.update(model).where(chosen).values({column: holder if has_polygons else None}),

@@ -10,7 +10,7 @@ lines times :data:`DETOUR_FACTOR` and every result says ``estimated``.
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import shapely
 import sqlalchemy as sa
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from huizhili.base.areas import LEVEL_COLUMNS, area_geometry, children, find_area, in_area
@@ -34,7 +35,14 @@ from huizhili.network.standards import (
 )
 from huizhili.network.walkgraph import WalkGraph
 from huizhili.policy import Scope
-from huizhili.storage.models import Area, Building, Facility, LifeCircleCoverage, LifeCircleRun
+from huizhili.storage.models import (
+    AREA_LEVELS,
+    Area,
+    Building,
+    Facility,
+    LifeCircleCoverage,
+    LifeCircleRun,
+)
 
 DETOUR_FACTOR = 1.3
 """Walking distance over straight-line distance assumed without a walk network: a common
@@ -60,6 +68,8 @@ class Origins:
     area_code: NDArray[np.object_]
     source: str
     """``buildings`` (weights are residents) or ``grid`` (weights are equal shares of area)."""
+    notes: tuple[str, ...] = ()
+    """Why these origins, where it was not the caller's choice (``auto`` falling back to a grid)."""
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -135,7 +145,7 @@ def run_life_circle(
     tiers = [minutes * 60 * speed_m_per_s for minutes in TIERS_MINUTES]
     cutoff = max([standards[kind].metres for kind in chosen] + tiers)
     snapped = graph.snap(start_points.lon, start_points.lat) if graph is not None and len(start_points) else None
-    notes = []
+    notes = list(start_points.notes)
     if snapped is not None and np.mean(snapped.snap_m <= MAX_SNAP_M) < NETWORK_SHARE:
         notes.append("the walk network does not cover this area")
         snapped = None
@@ -282,18 +292,35 @@ def _chosen_kinds(
 
 
 def choose_origins(session: Session, area: Area | None, reporting: list[Area], choice: str) -> Origins:
-    """Residential buildings with residents, or else a grid over the area (``auto``), or as chosen."""
+    """Residential buildings with residents, or else a grid over the area (``auto``), or as chosen.
+
+    When ``auto`` falls back to the grid, the origins' notes say why: coverage is then a share
+    of the area, not of residents, and whoever reads it must know.
+    """
     if choice not in {"auto", "buildings", "grid"}:
         message = f"origins must be buildings, grid or auto, not {choice!r}"
         raise ValidationError(message)
     if choice in {"auto", "buildings"}:
         found = _building_origins(session, area, reporting)
-        if len(found) or choice == "buildings":
-            if not len(found):
-                message = "no residential buildings with residents in this area; use grid origins"
-                raise ValidationError(message)
+        if len(found):
             return found
-    return _grid_origins(session, area, reporting)
+        if choice == "buildings":
+            message = "no residential buildings with residents in this area; use grid origins"
+            raise ValidationError(message)
+    grid = _grid_origins(session, area, reporting)
+    return replace(grid, notes=(_why_no_buildings(session, area),)) if choice == "auto" else grid
+
+
+def _why_no_buildings(session: Session, area: Area | None) -> str:
+    """Why ``auto`` origins are a grid: no buildings here, or none residential with residents."""
+    where = f"{area.name} ({area.code})" if area is not None else "the database"
+    query = sa.select(sa.func.count()).select_from(Building)
+    buildings = session.scalar(query.where(in_area(session, Building, area)) if area is not None else query) or 0
+    grid = (f"origins are a grid of points every {GRID_SPACING_M:.0f} m, so coverage is a share of the area, "
+            "not of residents; import buildings with their use (OSM, or `import file --as building`) for residents")
+    if not buildings:
+        return f"no buildings in {where}: {grid}"
+    return f"none of the {buildings:,} buildings in {where} is residential with residents: {grid}"
 
 
 def _building_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
@@ -314,10 +341,10 @@ def _building_origins(session: Session, area: Area | None, reporting: list[Area]
 
 
 def _grid_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
-    """Points every :data:`GRID_SPACING_M` inside the area (or inside every reporting area)."""
+    """Points every :data:`GRID_SPACING_M` inside the area, or inside every reporting area, or else the outermost ones."""
     located = [(a.code, g) for a in reporting if (g := area_geometry(session, a)) is not None]
     shapes = [g for _, g in located]
-    boundary = area_geometry(session, area) if area is not None else (shapely.union_all(shapes) if shapes else None)
+    boundary = area_geometry(session, area) if area is not None else (shapely.union_all(shapes) if shapes else _outermost_boundary(session))
     if boundary is None:
         message = "the area has no boundary to lay grid origins on; import one first"
         raise ValidationError(message)
@@ -332,3 +359,12 @@ def _grid_origins(session: Session, area: Area | None, reporting: list[Area]) ->
     codes = np.array([None] + [code for code, _ in located], dtype=object)
     found = PolygonLocator(shapes).locate(lon, lat)
     return Origins(lon, lat, np.ones(len(lon)), codes[found + 1], "grid")
+
+
+def _outermost_boundary(session: Session) -> BaseGeometry | None:
+    """The union of the outermost level's boundaries, where no street has one (an OSM extract's extent alone)."""
+    for level in AREA_LEVELS:
+        shapes = session.scalars(sa.select(Area.geometry).where(Area.level == level, Area.geometry.is_not(None))).all()
+        if shapes:
+            return shapely.union_all(shapes)
+    return None

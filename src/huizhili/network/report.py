@@ -9,22 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-import matplotlib.ticker
+import numpy as np
+from sqlalchemy.orm import Session
 
-matplotlib.use("Agg")  # files only, never a window
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import shapely  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from huizhili.base.areas import area_geometry  # noqa: E402
-from huizhili.network.lifecircle import DETOUR_FACTOR, LifeCircleResult, reporting_areas  # noqa: E402
-from huizhili.network.loading import access_points  # noqa: E402
-from huizhili.spreadsheet import csv_text  # noqa: E402
-
-COVERED, UNCOVERED, FACILITY = "#2e8b57", "#d1495b", "#1f1f1f"
+from huizhili.network.lifecircle import DETOUR_FACTOR, LifeCircleResult, reporting_areas
+from huizhili.network.maps import MapBackground, coverage_map, map_background
+from huizhili.spreadsheet import csv_text
 
 
 def write_outputs(session: Session, result: LifeCircleResult, folder: Path) -> dict[str, Path]:
@@ -43,10 +33,10 @@ def write_outputs(session: Session, result: LifeCircleResult, folder: Path) -> d
         "coverage.json": _write_json(result, names, folder / "coverage.json"),
         "origins.geojson": _write_origins(result, folder / "origins.geojson"),
     }
-    outlines = [g for a in reporting_areas(session, result.area) if (g := area_geometry(session, a)) is not None]
+    background = map_background(session, result)
     for kind in result.distances:
         path = folder / f"map-{kind}.png"
-        _draw_map(session, result, kind, outlines, path)
+        _draw_map(session, result, kind, background, path)
         files[path.name] = path
     files["report.html"] = _write_html(result, names, files, folder / "report.html")
     return files
@@ -97,46 +87,9 @@ def _write_origins(result: LifeCircleResult, path: Path) -> Path:
     return path
 
 
-def _draw_map(session: Session, result: LifeCircleResult, kind: str, outlines: list[Any], path: Path) -> None:
-    """Origins green where a facility is within the standard, red where not; facilities in black."""
-    origins, threshold = result.origins, result.standards[kind].metres
-    covered = result.distances[kind] <= threshold
-    figure, axes = plt.subplots(figsize=(8, 8), dpi=100)
-    for outline in outlines:
-        for polygon in getattr(outline, "geoms", [outline]):
-            x, y = polygon.exterior.xy
-            axes.plot(x, y, color="#777777", linewidth=0.8)
-    size = 4 if origins.source == "grid" else np.clip(origins.weight / max(origins.weight.max(), 1) * 30, 3, 30)
-    axes.scatter(origins.lon[~covered], origins.lat[~covered], s=size[~covered] if isinstance(size, np.ndarray) else size, c=UNCOVERED, label="not covered", linewidths=0)
-    axes.scatter(origins.lon[covered], origins.lat[covered], s=size[covered] if isinstance(size, np.ndarray) else size, c=COVERED, label="covered", linewidths=0)
-    points = access_points(session, kind)
-    if len(points):
-        axes.scatter(points.lon, points.lat, s=18, marker="^", c=FACILITY, label=kind)
-    x0, y0, x1, y1 = _extent(origins, outlines)
-    axes.set_xlim(x0, x1)
-    axes.set_ylim(y0, y1)
-    axes.set_aspect(1 / np.cos(np.radians((y0 + y1) / 2)))
-    share = float(origins.weight[covered].sum() / origins.weight.sum()) if origins.weight.sum() else 0.0
-    label = "estimated" if result.method == "estimated" else "walked"
-    axes.set_title(f"{kind} within {threshold:.0f} m ({label}): {share:.1%} covered")
-    axes.legend(loc="lower left", fontsize=8)
-    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
-    axes.set_xlabel("longitude")
-    axes.set_ylabel("latitude")
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-
-
-def _extent(origins: Any, outlines: list[Any]) -> tuple[float, float, float, float]:
-    """The map's frame: the origins and area outlines, with a small margin."""
-    bounds = [shapely.total_bounds(np.array(outlines, dtype=object))] if outlines else []
-    if len(origins):
-        bounds.append(np.array([origins.lon.min(), origins.lat.min(), origins.lon.max(), origins.lat.max()]))
-    x0, y0 = min(b[0] for b in bounds), min(b[1] for b in bounds)
-    x1, y1 = max(b[2] for b in bounds), max(b[3] for b in bounds)
-    pad = 0.03 * max(x1 - x0, y1 - y0, 1e-4)
-    return x0 - pad, y0 - pad, x1 + pad, y1 + pad
+def _draw_map(session: Session, result: LifeCircleResult, kind: str, background: MapBackground, path: Path) -> None:
+    """The kind's coverage map as a PNG (``network/maps.py`` draws it)."""
+    coverage_map(session, result, kind, background).savefig(path)
 
 
 def _write_html(result: LifeCircleResult, names: dict[str, str], files: dict[str, Path], path: Path) -> Path:

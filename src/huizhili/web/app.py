@@ -1,8 +1,11 @@
 """The FastAPI application: routers mounted in one place, errors mapped to statuses in one handler."""
 
+import logging
 import math
 import re
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,13 +16,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from huizhili import __version__
 from huizhili.config import Settings, load_settings
 from huizhili.errors import HuizhiliError, ImportFailed, SignInDelayed
-from huizhili.network.finder import NetworkCache
+from huizhili.network.finder import NetworkCache, warm_up
 from huizhili.storage.engine import create_engine, session_factory
 from huizhili.web.deps import Allow, status_of
 from huizhili.web.headers import SecurityHeaders
@@ -27,6 +32,8 @@ from huizhili.web.limits import BodySizeLimit, RateLimiter
 from huizhili.web.routers import auth, base, devices, docs, events, imports, jobs, network, users
 from huizhili.web.schemas import Problem
 from huizhili.web.stream_hub import StreamHub
+
+log = logging.getLogger(__name__)
 
 PUBLIC_PERMISSIONS = frozenset({"none", "read:public"})
 """Permissions anonymous callers hold: their operations need no credentials."""
@@ -58,6 +65,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         description="City operations platform: digital base, identity and area scoping.",
         docs_url=None,  # our own pages (routers/docs.py) serve vendored copies instead of a CDN's
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or create_engine(settings.resolved_database_url)
@@ -93,6 +101,29 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Before the server accepts connections, load what the first request would wait for (``warm_start``)."""
+    if app.state.settings.warm_start:
+        await run_in_threadpool(_warm, app)
+    yield
+
+
+def _warm(app: FastAPI) -> None:
+    """Prepare the routes and the finder; a database not answering yet only leaves the finder to its first request.
+
+    FastAPI prepares an included router's routes on the first request that passes through
+    them (0.1 s for this app); building the OpenAPI document, which ``/docs`` asks for anyway,
+    prepares them all.
+    """
+    app.openapi()
+    try:
+        with app.state.sessions() as session:
+            warm_up(session, app.state.network)
+    except SQLAlchemyError as error:
+        log.warning("warm start skipped, the first request will load the walk network: %s", error)
 
 
 ERROR_RESPONSES = {

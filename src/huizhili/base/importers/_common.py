@@ -13,7 +13,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from huizhili.base import crs
-from huizhili.base.assign import assign_areas
+from huizhili.base.assign import ASSIGNED_MODELS, assign_areas
 from huizhili.base.buildings import estimate_households, estimate_population
 from huizhili.base.geodesy import area_m2, distances_outside_m
 from huizhili.errors import ImportFailed
@@ -210,6 +210,18 @@ def write_records(
     if ids:
         assign_areas(session, [model], ids)
     return ids
+
+
+def reassign_records(session: Session, report: ImportReport) -> None:
+    """File every stored record again under the areas as they now stand, in the import's transaction.
+
+    An import that creates areas or gives them boundaries changes where records belong; without
+    this, analyses by area would miss records imported before (and fall back to a grid).
+    """
+    assign_areas(session)
+    stored = sum(session.scalar(sa.select(sa.func.count()).select_from(model)) or 0 for model in ASSIGNED_MODELS)
+    if stored:
+        report.notes.append(f"areas of {stored:,} stored records assigned again to the areas as they now stand")
 
 
 def _row(model: type[AreaAssigned], record: Record) -> dict[str, Any]:

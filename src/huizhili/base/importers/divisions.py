@@ -7,7 +7,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from huizhili.base.areas import AreaSpec, upsert_areas
-from huizhili.base.importers._common import ImportReport, finish_run, without_path
+from huizhili.base.importers._common import ImportReport, finish_run, reassign_records, without_path
 from huizhili.errors import ImportFailed, ValidationError
 
 LEVEL_BY_DIGITS = {6: "district", 9: "street", 12: "committee"}
@@ -21,6 +21,7 @@ def import_divisions(
 
     The level and the parent follow from the code itself (a committee's parent is its first
     9 digits). A parent missing from the database is created when ``parent_names`` names it.
+    Stored records are then assigned again, since new parents fill levels from the one below.
 
     Parameters
     ----------
@@ -52,6 +53,7 @@ def import_divisions(
         report.counts["areas"] = upsert_areas(session, specs)
     except ValidationError as error:
         raise ImportFailed(str(error)) from error
+    reassign_records(session, report)
     return finish_run(session, report)
 
 

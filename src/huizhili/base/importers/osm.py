@@ -8,8 +8,13 @@ A pedestrian street or square mapped as an area is walked along its outline: a c
 the way itself, a multipolygon as one walk way per ring, stored under the relation's id
 negated (way and relation ids are separate numberings). Ways join it only at shared nodes; one
 crossing the outline without sharing a node passes under or over it (docs/osm-kinds.md).
+
+An extract that meets no stored area is an area of its own, so that it can be analysed
+alone: a district coded ``osm-<file name>`` whose boundary is the convex hull of what was
+imported from it (:data:`~huizhili.base.areas.EXTENT_SOURCE`).
 """
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,12 +26,13 @@ import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
-from huizhili.base.areas import area_geometry, find_area
+from huizhili.base.areas import EXTENT_SOURCE, AreaSpec, area_geometry, find_area, upsert_areas
 from huizhili.base.importers._common import (
     ImportReport,
     Progress,
     Record,
     finish_run,
+    reassign_records,
     repair_geometries,
     without_path,
     write_records,
@@ -100,7 +106,8 @@ def import_osm(
     clip
         Code or name of an area: keep only what lies inside it (ways that cross it are kept
         whole, so the walk network stays connected at the edge). A boundary of that name in the
-        file itself is preferred over the stored one, since it is complete.
+        file itself is preferred over the stored one, since it is complete. Without ``clip``, an
+        extract meeting no stored area becomes a district of its own (``osm-<file name>``).
     file_name
         How messages and the report name the file, e.g. the name an upload was sent under, so
         that no server path shows. Default: its name on disk (the report: its path).
@@ -110,7 +117,9 @@ def import_osm(
     Returns
     -------
     ImportReport
-        Counts of buildings, facilities, walk ways and boundaries attached to areas.
+        Counts of buildings, facilities, walk ways and boundaries attached to areas. When
+        boundaries were attached or the extract's district made, every stored record is
+        assigned to the areas again (noted).
 
     Raises
     ------
@@ -154,6 +163,9 @@ def import_osm(
     report.counts["facilities"] = len(write_records(session, Facility, facilities, report, progress))
     report.counts["walk_ways"] = _write_ways(session, ways)
     report.counts["boundaries"] = _attach_boundaries(session, reader.boundaries, report)
+    extent_made = clip is None and _add_extent_area(session, name, [way.geometry for way in ways], [*buildings, *facilities], report)
+    if report.counts["boundaries"] or extent_made:
+        reassign_records(session, report)
     return finish_run(session, report)
 
 
@@ -337,3 +349,36 @@ def _attach_boundaries(session: Session, boundaries: Mapping[str, BaseGeometry],
         attached += 1
     session.flush()
     return attached
+
+
+def _add_extent_area(
+    session: Session, file_name: str, ways: list[BaseGeometry], records: list[Record], report: ImportReport
+) -> bool:
+    """Make the extract's extent a district when it meets no stored area; whether it did.
+
+    The extent is the convex hull of everything imported: where the extract has data, whatever
+    its header claims. Importing the same file again redraws it.
+    """
+    shapes = np.array([*ways, *(r.geometry for r in records)], dtype=object)
+    if not len(shapes):
+        return False
+    extent = shapely.convex_hull(shapely.multipoints(shapely.get_coordinates(shapes)))
+    if extent.geom_type != "Polygon":
+        report.notes.append("the extract's data lie on a line or a point: no area made of its extent")
+        return False
+    stored = session.scalars(
+        sa.select(Area.geometry).where(Area.geometry.is_not(None), Area.source.is_distinct_from(EXTENT_SOURCE))
+    ).all()
+    if shapely.intersects(np.array(stored, dtype=object), extent).any():
+        return False
+    stem = Path(file_name).name.split(".")[0]
+    code = f"osm-{re.sub(r'[^0-9a-z]+', '-', stem.lower()).strip('-') or 'extract'}"[:32]
+    taken = session.scalar(sa.select(Area).where(Area.code == code))
+    if taken is not None and taken.source != EXTENT_SOURCE:
+        report.notes.append(f"the extract meets no stored area, but its code {code} is taken by {taken.name}: no area made of its extent")
+        return False
+    name = f"{stem} (OSM extract)"
+    upsert_areas(session, [AreaSpec(code=code, name=name, level="district", geometry=extent, source=EXTENT_SOURCE)])
+    report.counts["areas"] = 1
+    report.notes.append(f"the extract meets no stored area: its extent is now the district {code}, “{name}”; analyse it with --area {code}")
+    return True

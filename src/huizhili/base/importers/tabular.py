@@ -29,6 +29,7 @@ from huizhili.base.importers._common import (
     convert_to_wgs84,
     drop_outside,
     finish_run,
+    reassign_records,
     repair_geometries,
     without_path,
     write_records,
@@ -93,6 +94,8 @@ def import_file(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a GeoJSON, GeoPackage, Shapefile or CSV file as facilities, buildings, parcels, devices or areas.
+
+    Areas are created or updated by code, and every stored record is then assigned to them again.
 
     Parameters
     ----------
@@ -159,6 +162,7 @@ def import_file(
         records = drop_outside(records, boundary, area.name, tolerance_m, report)
     if target == "area":
         report.counts["areas"] = upsert_areas(session, [_area_spec(r, name) for r in records])
+        reassign_records(session, report)
     else:
         model = MODELS[target]
         if model is Device:
