@@ -325,12 +325,15 @@ def lifecircle() -> None:
 @click.option("--target", "targets", multiple=True, metavar="KIND=SHARE", help="Override a kind's target share (0-1).")
 @click.option("--origins", type=click.Choice(["auto", "buildings", "grid"]), default="auto", show_default=True)
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Walking speed, m/s, for the minute tiers.")
-def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[str, ...], targets: tuple[str, ...], origins: str, speed: float) -> None:
+@click.option("--cutoff", type=float, default=None, help="Report distances up to this many metres, farther ones as null (default HUIZHILI_LIFECIRCLE_CUTOFF_M, 2,000).")
+def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[str, ...], targets: tuple[str, ...], origins: str, speed: float,
+                   cutoff: float | None) -> None:
     """Walking distance from every home to each kind of facility; coverage, maps and an HTML report."""
     context = _run(_Context)
     parameters = {
         "area": area, "kinds": list(kinds) or None, "metres": {k: float(v) for k, v in _pairs(distances).items()},
         "targets": {k: float(v) for k, v in _pairs(targets).items()}, "speed_m_per_s": speed, "origins": origins,
+        "cutoff_m": cutoff,
     }
     result = _as_job(context, "lifecircle", parameters)
     label = result["area"]["name"] if result["area"] else "all areas"

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     stream_connections_max: int = Field(
         1000, ge=1, description="Live-stream connections one server process holds at most."
     )
+    lifecircle_cutoff_m: float = Field(
+        2000.0, gt=0, le=20000,
+        description="Life-circle runs report every walking distance up to this many metres, farther ones as null (a run may ask another).",
+    )
     retention_closed_account_days: int = Field(
         30, ge=0, description="Days after an account is closed before its name and phone are erased."
     )

@@ -16,7 +16,7 @@ from huizhili.network.lifecircle import DETOUR_FACTOR, run_life_circle
 from huizhili.network.report import write_outputs
 from huizhili.policy import Scope
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Area, Facility, LifeCircleCoverage
+from huizhili.storage.models import Area, Building, Facility, LifeCircleCoverage
 
 SYSTEM = Scope.system()
 
@@ -62,6 +62,70 @@ def test_helsinki_coverage_matches_networkx(helsinki_areas, tmp_path):
         for threshold in (300.0, 600.0, 900.0):
             independent = float((expected[members] <= threshold).mean())
             assert stored_coverage(helsinki_areas, result.run_id, "pharmacy", code, threshold) == pytest.approx(independent, abs=1e-9)
+
+
+def pharmacy_run(sessions, tmp_path, **options):
+    """A grid run over the Helsinki extract to its pharmacies, its outputs written, and networkx's distances."""
+    with transaction(sessions) as session:
+        graph = NetworkCache(tmp_path).graph(session)
+        result = run_life_circle(session, graph, created_by="test", area="900000", kinds=["pharmacy"], origins="grid", scope=SYSTEM, **options)
+        files = write_outputs(session, result, tmp_path / "run")
+        pharmacies = session.execute(sa.select(Facility.lon, Facility.lat).where(Facility.kind == "pharmacy")).all()
+    expected = reference_distances(list(zip(result.origins.lon, result.origins.lat, strict=True)), pharmacies)
+    return result, files, expected
+
+
+def test_distances_between_the_standard_and_the_cutoff_are_numbers(helsinki_areas, tmp_path):
+    result, files, expected = pharmacy_run(helsinki_areas, tmp_path)
+    past_the_standard = (expected > 900) & (expected <= 2000)  # 900 m: the longest tier, and the old cutoff
+    features = json.loads(files["origins.geojson"].read_text())["features"]
+    assert past_the_standard.sum() == 10
+    assert np.allclose(result.distances["pharmacy"][past_the_standard], expected[past_the_standard], atol=0.5)
+    assert [f["properties"]["pharmacy_m"] for f in features] == pytest.approx(list(expected), abs=0.5)
+    assert result.cutoff_m == 2000
+
+
+def test_distances_beyond_the_run_cutoff_are_null_and_the_report_says_so(helsinki_areas, tmp_path):
+    result, files, expected = pharmacy_run(helsinki_areas, tmp_path, cutoff_m=1200)
+    features = json.loads(files["origins.geojson"].read_text())["features"]
+    with files["origins.csv"].open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    beyond = expected > 1200
+    assert 0 < beyond.sum() < len(expected)
+    assert [f["properties"]["pharmacy_m"] is None for f in features] == list(beyond)
+    assert [row["pharmacy_m"] == "" for row in rows] == list(beyond)
+    assert "distances are reported up to 1,200 m; farther ones are null" in files["report.html"].read_text(encoding="utf-8")
+
+
+def test_a_cutoff_shorter_than_a_standard_is_raised_to_it(helsinki_areas, tmp_path):
+    result, _, _ = pharmacy_run(helsinki_areas, tmp_path, cutoff_m=500, metres={"pharmacy": 1000})
+    assert result.cutoff_m == 1000
+    assert result.notes[0] == "distances are reported up to 1,000 m; farther ones are null (the cutoff of 500 m was raised to the longest distance asked)"
+
+
+@pytest.mark.parametrize("cutoff", [0, -5, 20_001, float("nan")])
+def test_a_cutoff_outside_0_to_20_km_is_refused(helsinki_areas, tmp_path, cutoff):
+    from huizhili.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="the cutoff must be more than 0 and at most 20,000 metres"):
+        pharmacy_run(helsinki_areas, tmp_path, cutoff_m=cutoff)
+
+
+def test_origins_carry_the_id_and_source_ref_of_the_building_they_stand_for(helsinki_areas, tmp_path):
+    with transaction(helsinki_areas) as session:
+        graph = NetworkCache(tmp_path).graph(session)
+        result = run_life_circle(session, graph, created_by="test", kinds=["park"], origins="buildings", scope=SYSTEM)
+        files = write_outputs(session, result, tmp_path / "run")
+        homes = {b.id: (b.source_ref, b.population) for b in session.scalars(sa.select(Building).where(Building.population > 0))}
+    features = json.loads(files["origins.geojson"].read_text())["features"]
+    with files["origins.csv"].open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert {f["properties"]["id"]: (f["properties"]["source_ref"], f["properties"]["weight"]) for f in features} == homes
+    assert {f["properties"]["source"] for f in features} == {"buildings"}
+    assert all(ref.startswith("osm:way/") or ref.startswith("osm:relation/") for ref, _ in homes.values())
+    assert [(int(r["id"]), r["source"], r["source_ref"]) for r in rows] == [
+        (f["properties"]["id"], "buildings", f["properties"]["source_ref"]) for f in features
+    ]
 
 
 def test_helsinki_report_renders_with_walked_distances(helsinki_areas, tmp_path):

@@ -70,6 +70,15 @@ def test_standards_are_overridable_per_run_and_checked(client, run_of, role_head
     assert no_standard.status_code == 422 and "no standard for no_such_kind" in no_standard.json()["detail"]
 
 
+def test_a_run_reports_distances_up_to_the_cutoff_it_asks_and_the_setting_otherwise(client, run_of, role_headers):
+    analyst = role_headers["analyst"]
+    asked = run_of({"area": "徐家汇街道", "kinds": ["health_centre"], "cutoff_m": 1500}, analyst)
+    default = run_of({"area": "徐家汇街道", "kinds": ["health_centre"]}, analyst)
+    assert (asked["parameters"]["cutoff_m"], default["parameters"]["cutoff_m"]) == (1500, 2000)
+    too_far = client.post("/api/lifecircle/runs", json={"area": "徐家汇街道", "cutoff_m": 30000}, headers=analyst)
+    assert too_far.status_code == 422
+
+
 def test_siting_proposes_sites_that_add_coverage(finished, role_headers):
     job = finished("/api/lifecircle/siting", {"kind": "health_centre", "threshold_m": 900, "k": 3, "area": "徐汇区"}, role_headers["analyst"])
     body = job["result"]

@@ -8,6 +8,7 @@ Distances are walked on the network when one has been imported; otherwise they a
 lines times :data:`DETOUR_FACTOR` and every result says ``estimated``.
 """
 
+import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -49,17 +50,33 @@ NETWORK_SHARE = 0.9
 GRID_SPACING_M = 200.0
 """Spacing of grid origins where no buildings are known."""
 
+DEFAULT_CUTOFF_M = 2000.0
+"""Every distance up to this is reported per origin; farther ones are null (``HUIZHILI_LIFECIRCLE_CUTOFF_M``)."""
+
+MAX_CUTOFF_M = 20_000.0
+"""Longest cutoff a run may ask: a walk beyond 20 km is no life circle, and the search from every home grows with it."""
+
 
 @dataclass(frozen=True)
 class Origins:
-    """Where residents start: WGS84 points, their weight (population, or 1 per grid point), their area."""
+    """Where residents start: WGS84 points, their weight (population, or 1 per grid point), their area.
+
+    Each carries the id of the record it stands for and that record's ``source_ref`` (e.g.
+    ``osm:way/4253124``), so results can be joined to the planner's own data.
+    """
 
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
     weight: NDArray[np.float64]
     area_code: NDArray[np.object_]
+    ids: NDArray[np.int64]
+    """The record's id in :attr:`table`, or the grid point's number (from 1)."""
+    refs: NDArray[np.object_]
+    """The record's ``source_ref`` (None for grid points and records without one)."""
     source: str
     """``buildings`` (weights are residents) or ``grid`` (weights are equal shares of area)."""
+    table: str
+    """Where the origins come from: ``buildings``, or ``grid`` (laid by the run)."""
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -77,6 +94,8 @@ class LifeCircleResult:
     standards: dict[str, Standard]
     distances: dict[str, NDArray[np.float64]]
     coverage: list[dict[str, Any]]
+    cutoff_m: float
+    """Distances up to this are reported; farther ones are inf (null in the outputs)."""
     seconds: float
     notes: list[str] = field(default_factory=list)
 
@@ -92,6 +111,7 @@ def run_life_circle(
     targets: Mapping[str, float] | None = None,
     speed_m_per_s: float = WALKING_SPEED_M_PER_S,
     origins: str = "auto",
+    cutoff_m: float = DEFAULT_CUTOFF_M,
     scope: Scope,
 ) -> LifeCircleResult:
     """Compute and store one life-circle run.
@@ -114,6 +134,9 @@ def run_life_circle(
         Walking speed for the minute tiers.
     origins
         ``buildings``, ``grid`` or ``auto`` (buildings where any have residents, else grid).
+    cutoff_m
+        Every distance up to this many metres is reported per origin, and farther ones are not
+        (inf). Raised to the longest standard or tier distance of the run if that is longer.
     scope
         The caller's scope: the area must be visible to it.
 
@@ -124,18 +147,20 @@ def run_life_circle(
     Raises
     ------
     ValidationError
-        For unknown kinds, bad overrides, or an area with no origins.
+        For unknown kinds, bad overrides, a cutoff outside 0–20,000 m, or an area with no origins.
     """
     started = time.perf_counter()
     standards, target_area = check_run(session, scope, area=area, kinds=kinds, metres=metres, targets=targets,
-                                       speed_m_per_s=speed_m_per_s)
+                                       speed_m_per_s=speed_m_per_s, cutoff_m=cutoff_m)
     reporting = reporting_areas(session, target_area)
     start_points = choose_origins(session, target_area, reporting, origins)
     chosen = _chosen_kinds(session, standards, kinds, start_points)
     tiers = [minutes * 60 * speed_m_per_s for minutes in TIERS_MINUTES]
-    cutoff = max([standards[kind].metres for kind in chosen] + tiers)
+    cutoff = max([cutoff_m] + [standards[kind].metres for kind in chosen] + tiers)
+    notes = [f"distances are reported up to {cutoff:,.0f} m; farther ones are null"]
+    if cutoff > cutoff_m:
+        notes[0] += f" (the cutoff of {cutoff_m:,.0f} m was raised to the longest distance asked)"
     snapped = graph.snap(start_points.lon, start_points.lat) if graph is not None and len(start_points) else None
-    notes = []
     if snapped is not None and np.mean(snapped.snap_m <= MAX_SNAP_M) < NETWORK_SHARE:
         notes.append("the walk network does not cover this area")
         snapped = None
@@ -162,6 +187,7 @@ def run_life_circle(
             "targets": {k: standards[k].target for k in chosen},
             "speed_m_per_s": speed_m_per_s,
             "origins": start_points.source,
+            "cutoff_m": cutoff,
         },
         distance_method=method,
         origins=len(start_points),
@@ -171,8 +197,9 @@ def run_life_circle(
     session.flush()
     session.add_all(LifeCircleCoverage(run_id=run.id, **row) for row in coverage)
     session.flush()
-    return LifeCircleResult(run.id, method, target_area, start_points, {k: standards[k] for k in chosen},
-                            distances, coverage, seconds, notes)
+    return LifeCircleResult(run_id=run.id, method=method, area=target_area, origins=start_points,
+                            standards={k: standards[k] for k in chosen}, distances=distances, coverage=coverage,
+                            cutoff_m=cutoff, seconds=seconds, notes=notes)
 
 
 def check_run(
@@ -184,6 +211,7 @@ def check_run(
     metres: Mapping[str, float] | None = None,
     targets: Mapping[str, float] | None = None,
     speed_m_per_s: float = WALKING_SPEED_M_PER_S,
+    cutoff_m: float = DEFAULT_CUTOFF_M,
 ) -> tuple[dict[str, Standard], Area | None]:
     """The standards and area a run asks for, checked before any work is done.
 
@@ -192,12 +220,15 @@ def check_run(
     Raises
     ------
     ValidationError
-        For unknown kinds or bad overrides, or no area named by someone who sees only some.
+        For unknown kinds, bad overrides or cutoff, or no area named by someone who sees only some.
     NotFoundError
         If the area does not exist or lies outside the scope.
     """
     if area is None and scope.limited_to_areas:
         message = "name one of your areas to analyse"
+        raise ValidationError(message)
+    if not (math.isfinite(cutoff_m) and 0 < cutoff_m <= MAX_CUTOFF_M):
+        message = f"the cutoff must be more than 0 and at most {MAX_CUTOFF_M:,.0f} metres, not {cutoff_m}"
         raise ValidationError(message)
     standards = load_standards(metres=metres, targets=targets, speed_m_per_s=speed_m_per_s)
     if kinds is not None and (unknown := [k for k in dict.fromkeys(kinds) if k not in standards]):
@@ -300,7 +331,9 @@ def _building_origins(session: Session, area: Area | None, reporting: list[Area]
     """Residential buildings' anchor points, weighted by residents."""
     level = reporting[0].level if reporting else "street"
     area_column = getattr(Building, LEVEL_COLUMNS.get(level, "street_code"))
-    query = sa.select(Building.lon, Building.lat, Building.population, area_column).where(Building.population > 0)
+    query = sa.select(Building.lon, Building.lat, Building.population, area_column, Building.id, Building.source_ref).where(
+        Building.population > 0
+    ).order_by(Building.id)
     if area is not None:
         query = query.where(in_area(session, Building, area))
     rows = session.execute(query).all()
@@ -309,7 +342,10 @@ def _building_origins(session: Session, area: Area | None, reporting: list[Area]
         lat=np.array([r[1] for r in rows], dtype=float),
         weight=np.array([r[2] for r in rows], dtype=float),
         area_code=np.array([r[3] for r in rows], dtype=object),
+        ids=np.array([r[4] for r in rows], dtype=np.int64),
+        refs=np.array([r[5] for r in rows], dtype=object),
         source="buildings",
+        table="buildings",
     )
 
 
@@ -331,4 +367,5 @@ def _grid_origins(session: Session, area: Area | None, reporting: list[Area]) ->
     lon, lat = lon[inside], lat[inside]
     codes = np.array([None] + [code for code, _ in located], dtype=object)
     found = PolygonLocator(shapes).locate(lon, lat)
-    return Origins(lon, lat, np.ones(len(lon)), codes[found + 1], "grid")
+    return Origins(lon, lat, np.ones(len(lon)), codes[found + 1], ids=np.arange(1, len(lon) + 1),
+                   refs=np.full(len(lon), None, dtype=object), source="grid", table="grid")

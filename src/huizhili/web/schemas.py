@@ -232,6 +232,11 @@ class LifeCircleIn(Strict):
     targets: dict[str, float] = Field(default_factory=dict, max_length=30, description="Kind → target share, 0–1.")
     speed_m_per_s: float = Field(1.0, gt=0.1, le=3.0, description="Walking speed for the minute tiers.")
     origins: Literal["auto", "buildings", "grid"] = "auto"
+    cutoff_m: float | None = Field(
+        None, gt=0, le=20000,
+        description="Report every walking distance up to this many metres, farther ones as null; default the setting "
+        "HUIZHILI_LIFECIRCLE_CUTOFF_M (2,000).",
+    )
 
 
 class CoverageRow(BaseModel):
@@ -361,7 +366,7 @@ class JobOut(BaseModel):
     result: dict[str, Any] | None = Field(
         None,
         description="When succeeded. import: the import report (ImportReportOut). lifecircle: run_id, area, method, "
-        "origins, seconds, notes, headline (kind, threshold_m, coverage, target) and files. siting: kind, threshold_m, "
+        "origins, seconds, cutoff_m, notes, headline (kind, threshold_m, coverage, target) and files. siting: kind, threshold_m, "
         "method, origins, population, covered_before, coverage_before and sites (lon, lat, adds, coverage_after). "
         "retention: dry_run and outcomes (resource, action, records, before).",
     )

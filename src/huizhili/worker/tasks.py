@@ -68,7 +68,7 @@ def lifecircle_task(work: Work) -> dict[str, Any]:
     result = run_life_circle(
         work.session, graph, created_by=work.principal.username, area=p.get("area"), kinds=p.get("kinds"),
         metres=p.get("metres"), targets=p.get("targets"), speed_m_per_s=p.get("speed_m_per_s", 1.0),
-        origins=p.get("origins", "auto"), scope=work.scope,
+        origins=p.get("origins", "auto"), cutoff_m=p.get("cutoff_m") or work.settings.lifecircle_cutoff_m, scope=work.scope,
     )
     work.progress("drawing maps and the report", len(result.origins))
     folder = _fresh_folder(work.settings.data_dir / "runs" / f"lifecircle-{result.run_id}")
@@ -83,6 +83,7 @@ def lifecircle_task(work: Work) -> dict[str, Any]:
         "origins": len(result.origins),
         "origin_source": result.origins.source,
         "seconds": round(result.seconds, 3),
+        "cutoff_m": result.cutoff_m,
         "notes": result.notes,
         "headline": [
             {"kind": row["kind"], "threshold_m": row["threshold_m"], "coverage": row["coverage"], "target": row["target"]}
