@@ -313,6 +313,11 @@ def grid(area: str, size: float) -> None:
         click.echo(f"{report.street_name} ({report.street_code}): " + (f"skipped, {report.skipped}" if report.skipped else f"{report.cells} cells"))
 
 
+ORIGIN_CHOICES = ["auto", "buildings", "all-buildings", "compounds", "grid"]
+ORIGINS_HELP = ("Homes walked from: buildings (tagged residential, or building=yes inside residential land use), all-buildings, "
+                "compounds (residential land parcels sharing their area's residents), grid; auto: buildings, else compounds, else grid.")
+
+
 @main.group()
 def lifecircle() -> None:
     """The 15-minute life circle: coverage per area, and where to build next."""
@@ -323,7 +328,7 @@ def lifecircle() -> None:
 @click.option("--kind", "kinds", multiple=True, help="Facility kind (repeatable; default: those with facilities nearby).")
 @click.option("--distance", "distances", multiple=True, metavar="KIND=METRES", help="Override a kind's walking distance.")
 @click.option("--target", "targets", multiple=True, metavar="KIND=SHARE", help="Override a kind's target share (0-1).")
-@click.option("--origins", type=click.Choice(["auto", "buildings", "grid"]), default="auto", show_default=True)
+@click.option("--origins", type=click.Choice(ORIGIN_CHOICES), default="auto", show_default=True, help=ORIGINS_HELP)
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Walking speed, m/s, for the minute tiers.")
 @click.option("--cutoff", type=float, default=None, help="Report distances up to this many metres, farther ones as null (default HUIZHILI_LIFECIRCLE_CUTOFF_M, 2,000).")
 def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[str, ...], targets: tuple[str, ...], origins: str, speed: float,
@@ -339,6 +344,7 @@ def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[st
     label = result["area"]["name"] if result["area"] else "all areas"
     click.echo(f"run {result['run_id']}: {label}, {result['origins']:,} {result['origin_source']} origins, "
                f"{result['method']} distances, {result['seconds']:.2f} s")
+    click.echo(f"  origins — {result['origin_rule']}")
     for note in result["notes"]:
         click.echo(f"  note: {note}")
     for row in result["headline"]:
@@ -354,7 +360,7 @@ def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[st
 @click.option("--distance", "threshold", type=float, required=True, help="Walking distance it should serve, metres.")
 @click.option("-k", "k", type=int, default=3, show_default=True, help="How many sites to propose.")
 @click.option("--area", metavar="CODE|NAME", help="Area to plan for.")
-@click.option("--origins", type=click.Choice(["auto", "buildings", "grid"]), default="auto", show_default=True)
+@click.option("--origins", type=click.Choice(ORIGIN_CHOICES), default="auto", show_default=True, help=ORIGINS_HELP)
 def lifecircle_siting(kind: str, threshold: float, k: int, area: str | None, origins: str) -> None:
     """Propose k new sites that serve the most residents not yet within the distance."""
     context = _run(_Context)

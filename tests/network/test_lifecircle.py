@@ -1,6 +1,7 @@
 """Life-circle coverage, checked against independent computations (networkx; geodesic lines)."""
 
 import csv
+import html
 import json
 
 import numpy as np
@@ -16,7 +17,7 @@ from huizhili.network.lifecircle import DETOUR_FACTOR, run_life_circle
 from huizhili.network.report import write_outputs
 from huizhili.policy import Scope
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Area, Building, Facility, LifeCircleCoverage
+from huizhili.storage.models import Area, Building, Facility, LifeCircleCoverage, LifeCircleRun
 
 SYSTEM = Scope.system()
 
@@ -153,6 +154,36 @@ def test_building_origins_weight_coverage_by_residents(helsinki_areas, tmp_path)
     assert overall["population"] == result.origins.weight.sum() > 0
     assert overall["covered_population"] == pytest.approx(result.origins.weight[covered].sum())
     assert overall["target"] == 0.98
+
+
+def test_every_run_says_which_rule_chose_its_origins(helsinki_areas, tmp_path):
+    with transaction(helsinki_areas) as session:
+        graph = NetworkCache(tmp_path).graph(session)
+        result = run_life_circle(session, graph, created_by="test", kinds=["park"], scope=SYSTEM)
+        files = write_outputs(session, result, tmp_path / "run")
+        parameters = session.get_one(LifeCircleRun, result.run_id).parameters
+    rule = ("buildings: 59 homes — 21 buildings tagged residential and 38 building=yes inside residential land use — "
+            "weighted by their residents (59 of them estimated from footprint and levels, 90 m² per household, 2.32 people each)")
+    assert (result.origins.source, result.origins.rule) == ("buildings", rule)
+    assert (parameters["origins_asked"], parameters["origins"], parameters["origin_rule"]) == ("auto", "buildings", rule)
+    assert f"Origins — {html.escape(rule)}." in files["report.html"].read_text(encoding="utf-8")
+
+
+def test_all_buildings_weighs_every_building_by_the_residents_it_would_house(helsinki_areas, tmp_path):
+    with transaction(helsinki_areas) as session:
+        graph = NetworkCache(tmp_path).graph(session)
+        result = run_life_circle(session, graph, created_by="test", kinds=["park"], origins="all-buildings", scope=SYSTEM)
+        buildings = {b.id: (b.population, b.floors, b.geometry) for b in session.scalars(sa.select(Building))}
+
+    def would_house(population, floors, footprint):
+        metres, _ = GEOD.geometry_area_perimeter(footprint)
+        return population or round(max(1, round(abs(metres) * (floors or 3) / 90)) * 2.32)
+
+    assert len(result.origins) == len(buildings) == 446
+    assert dict(zip(result.origins.ids.tolist(), result.origins.weight.tolist(), strict=True)) == {
+        building_id: would_house(*building) for building_id, building in buildings.items()
+    }
+    assert result.origins.rule.startswith("all-buildings: every building (446) as a home — 59 weighted by their residents, 387 by")
 
 
 def test_xuhui_demo_coverage_is_estimated_and_matches_geodesic_lines(xuhui, tmp_path):

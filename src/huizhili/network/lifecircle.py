@@ -2,15 +2,18 @@
 
 For every home, the walk to each kind of facility, and the share of residents covered.
 
-Origins are residential buildings weighted by their population, or, where no buildings are
-known, a regular grid of points weighted equally (coverage is then a share of the area).
-Distances are walked on the network when one has been imported; otherwise they are straight
-lines times :data:`DETOUR_FACTOR` and every result says ``estimated``.
+Origins are homes weighted by their residents — residential buildings, or where none are known
+residential compounds (小区) sharing the residents of their area's statistics — or else a
+regular grid of points weighted equally (coverage is then a share of the area); every run says
+which rule chose them (:data:`ORIGIN_RULES`). Distances are walked on the network when one has
+been imported; otherwise they are straight lines times :data:`DETOUR_FACTOR` and every result
+says ``estimated``. Every distance up to the run's cutoff is kept, so an origin beyond the
+standard still shows how far it is.
 """
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +26,13 @@ from sqlalchemy.orm import Session
 
 from huizhili.base.areas import LEVEL_COLUMNS, area_geometry, children, find_area, in_area
 from huizhili.base.assign import PolygonLocator
-from huizhili.base.geodesy import xy_to_metres
+from huizhili.base.buildings import (
+    FLOOR_AREA_PER_HOUSEHOLD_M2,
+    PERSONS_PER_HOUSEHOLD,
+    estimate_households,
+    estimate_population,
+)
+from huizhili.base.geodesy import area_m2, xy_to_metres
 from huizhili.errors import ValidationError
 from huizhili.network.distances import nearest_facility_distance
 from huizhili.network.loading import AccessPoints, access_points
@@ -35,7 +44,14 @@ from huizhili.network.standards import (
 )
 from huizhili.network.walkgraph import WalkGraph
 from huizhili.policy import Scope
-from huizhili.storage.models import Area, Building, Facility, LifeCircleCoverage, LifeCircleRun
+from huizhili.storage.models import (
+    Area,
+    Building,
+    Facility,
+    LifeCircleCoverage,
+    LifeCircleRun,
+    Parcel,
+)
 
 DETOUR_FACTOR = 1.3
 """Walking distance over straight-line distance assumed without a walk network: a common
@@ -74,9 +90,11 @@ class Origins:
     refs: NDArray[np.object_]
     """The record's ``source_ref`` (None for grid points and records without one)."""
     source: str
-    """``buildings`` (weights are residents) or ``grid`` (weights are equal shares of area)."""
+    """The rule that chose them (:data:`ORIGIN_RULES`): ``grid`` weights are equal shares of area, the others residents."""
     table: str
-    """Where the origins come from: ``buildings``, or ``grid`` (laid by the run)."""
+    """Where the origins come from: ``buildings``, ``parcels``, or ``grid`` (laid by the run)."""
+    rule: str
+    """Which rule chose the origins and how they are weighted, in words, with counts: said in every run."""
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -133,7 +151,8 @@ def run_life_circle(
     speed_m_per_s
         Walking speed for the minute tiers.
     origins
-        ``buildings``, ``grid`` or ``auto`` (buildings where any have residents, else grid).
+        One of :data:`ORIGIN_RULES`: ``buildings`` (homes), ``all-buildings``, ``compounds``,
+        ``grid``, or ``auto`` (buildings where any have residents, else compounds, else grid).
     cutoff_m
         Every distance up to this many metres is reported per origin, and farther ones are not
         (inf). Raised to the longest standard or tier distance of the run if that is longer.
@@ -187,6 +206,8 @@ def run_life_circle(
             "targets": {k: standards[k].target for k in chosen},
             "speed_m_per_s": speed_m_per_s,
             "origins": start_points.source,
+            "origins_asked": origins,
+            "origin_rule": start_points.rule,
             "cutoff_m": cutoff,
         },
         distance_method=method,
@@ -312,40 +333,135 @@ def _chosen_kinds(
     return [kind for kind in standards if kind in present]
 
 
+ORIGIN_RULES = ("auto", "buildings", "all-buildings", "compounds", "grid")
+"""How a run chooses its origins: ``buildings`` are homes (buildings tagged residential, and
+``building=yes`` inside residential land use), weighted by their residents; ``all-buildings``
+every building, weighted by the residents it would house as a home; ``compounds`` residential
+land parcels (小区) as points, sharing the residents of the areas' statistics; ``grid`` a
+200 m grid weighted equally. ``auto``: buildings where any have residents, else compounds,
+else the grid."""
+
+
 def choose_origins(session: Session, area: Area | None, reporting: list[Area], choice: str) -> Origins:
-    """Residential buildings with residents, or else a grid over the area (``auto``), or as chosen."""
-    if choice not in {"auto", "buildings", "grid"}:
-        message = f"origins must be buildings, grid or auto, not {choice!r}"
+    """The origins of a run by one of :data:`ORIGIN_RULES`; the result says in words which rule chose them.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown rule, or a rule that finds no origins in the area.
+    """
+    if choice not in ORIGIN_RULES:
+        message = f"origins must be one of {', '.join(ORIGIN_RULES)}, not {choice!r}"
         raise ValidationError(message)
-    if choice in {"auto", "buildings"}:
-        found = _building_origins(session, area, reporting)
-        if len(found) or choice == "buildings":
-            if not len(found):
-                message = "no residential buildings with residents in this area; use grid origins"
-                raise ValidationError(message)
+    pickers = {"buildings": _building_origins, "all-buildings": _all_building_origins, "compounds": _compound_origins}
+    for rule in ("buildings", "compounds") if choice == "auto" else (choice,):
+        if rule == "grid":
+            break
+        found = pickers[rule](session, area, reporting)
+        if len(found):
             return found
+        if choice != "auto":
+            message = f"no {_NONE_FOUND[rule]} in this area; use grid origins"
+            raise ValidationError(message)
     return _grid_origins(session, area, reporting)
 
 
-def _building_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
-    """Residential buildings' anchor points, weighted by residents."""
+_NONE_FOUND = {
+    "buildings": "residential buildings with residents",
+    "all-buildings": "buildings",
+    "compounds": "residential compounds (residential land parcels)",
+}
+
+
+def _area_column(model: type[Building] | type[Parcel], reporting: list[Area]) -> Any:
+    """The column of ``model`` holding the code of the level coverage is reported by, labelled ``area_code``."""
     level = reporting[0].level if reporting else "street"
-    area_column = getattr(Building, LEVEL_COLUMNS.get(level, "street_code"))
-    query = sa.select(Building.lon, Building.lat, Building.population, area_column, Building.id, Building.source_ref).where(
-        Building.population > 0
+    return getattr(model, LEVEL_COLUMNS.get(level, "street_code")).label("area_code")
+
+
+def _building_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
+    """Homes' anchor points, weighted by residents: buildings tagged residential, and building=yes in residential land."""
+    query = sa.select(
+        Building.id, Building.source_ref, Building.lon, Building.lat, _area_column(Building, reporting), Building.population,
+        Building.population_estimated, Building.properties["building"].as_string().label("building"),
+    ).where(Building.population > 0).order_by(Building.id)
+    if area is not None:
+        query = query.where(in_area(session, Building, area))
+    rows = session.execute(query).all()
+    in_land = sum(1 for r in rows if r.building == "yes")
+    estimated = sum(1 for r in rows if r.population_estimated)
+    rule = (f"buildings: {len(rows):,} homes — {len(rows) - in_land:,} buildings tagged residential and {in_land:,} "
+            f"building=yes inside residential land use — weighted by their residents "
+            f"({estimated:,} of them estimated from footprint and levels, {FLOOR_AREA_PER_HOUSEHOLD_M2:.0f} m² per household, "
+            f"{PERSONS_PER_HOUSEHOLD} people each)")
+    return _origins(rows, [float(r.population) for r in rows], "buildings", "buildings", rule)
+
+
+def _all_building_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
+    """Every building, weighted by its residents, or by those it would house as a home (footprint and levels)."""
+    query = sa.select(
+        Building.id, Building.source_ref, Building.lon, Building.lat, _area_column(Building, reporting), Building.population,
+        Building.geometry, Building.floors,
     ).order_by(Building.id)
     if area is not None:
         query = query.where(in_area(session, Building, area))
     rows = session.execute(query).all()
+    weights = [float(r.population or estimate_population(estimate_households(area_m2(r.geometry), r.floors))) for r in rows]
+    counted = sum(1 for r in rows if r.population)
+    rule = (f"all-buildings: every building ({len(rows):,}) as a home — {counted:,} weighted by their residents, "
+            f"{len(rows) - counted:,} by the residents their footprint and levels would house "
+            f"({FLOOR_AREA_PER_HOUSEHOLD_M2:.0f} m² per household, {PERSONS_PER_HOUSEHOLD} people each; estimates)")
+    return _origins(rows, weights, "all-buildings", "buildings", rule)
+
+
+def _compound_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
+    """Residential compounds (小区) as points, each an equal share of its street's or district's residents.
+
+    Open data gives no residents per compound or, in China, per street, so each compound gets an
+    equal share of the residents of the nearest area above it that has statistics (an estimate,
+    said in the rule); where no area has any, each compound counts one.
+    """
+    query = sa.select(
+        Parcel.id, Parcel.source_ref, Parcel.lon, Parcel.lat, _area_column(Parcel, reporting), Parcel.street_code,
+        Parcel.district_code,
+    ).where(Parcel.land_use == "residential").order_by(Parcel.id)
+    if area is not None:
+        query = query.where(in_area(session, Parcel, area))
+    rows = session.execute(query).all()
+    counted_areas = {a.code: a for a in session.scalars(sa.select(Area).where(Area.population.is_not(None)))}
+    residents = {code: a.population for code, a in counted_areas.items() if a.population is not None}
+    compounds: dict[str, int] = {}
+    for column in (Parcel.street_code, Parcel.district_code):
+        per_area = sa.select(column, sa.func.count()).where(Parcel.land_use == "residential").group_by(column)
+        compounds.update({code: n for code, n in session.execute(per_area) if code in residents})
+    sharing = [next((c for c in (r.street_code, r.district_code) if c in compounds), None) for r in rows]
+    weights = [residents[code] / compounds[code] if code is not None else 1.0 for code in sharing]
+    shares = []
+    for code in sorted({c for c in sharing if c is not None}):
+        counted = counted_areas[code]
+        year = f", {counted.statistics_year}" if counted.statistics_year else ""
+        shares.append(f"{counted.name}'s {residents[code]:,} residents ({counted.source or 'statistics'}{year}) over its "
+                      f"{compounds[code]:,} compounds, {residents[code] / compounds[code]:,.0f} each")
+    unshared = sharing.count(None)
+    rule = (f"compounds: {len(rows):,} residential compounds (小区) as points, each walk starting at its point; residents "
+            f"shared equally: {'; '.join(shares) or 'no statistics, each compound counts one'} — estimates, as no counts "
+            "per compound are published"
+            + (f"; {unshared:,} compounds in no area with statistics count one each" if unshared and shares else ""))
+    return _origins(rows, weights, "compounds", "parcels", rule)
+
+
+def _origins(rows: Sequence[Any], weights: list[float], source: str, table: str, rule: str) -> Origins:
+    """Origins from query rows with ``id``, ``source_ref``, ``lon``, ``lat`` and ``area_code``."""
     return Origins(
-        lon=np.array([r[0] for r in rows], dtype=float),
-        lat=np.array([r[1] for r in rows], dtype=float),
-        weight=np.array([r[2] for r in rows], dtype=float),
-        area_code=np.array([r[3] for r in rows], dtype=object),
-        ids=np.array([r[4] for r in rows], dtype=np.int64),
-        refs=np.array([r[5] for r in rows], dtype=object),
-        source="buildings",
-        table="buildings",
+        lon=np.array([r.lon for r in rows], dtype=float),
+        lat=np.array([r.lat for r in rows], dtype=float),
+        weight=np.array(weights, dtype=float),
+        area_code=np.array([r.area_code for r in rows], dtype=object),
+        ids=np.array([r.id for r in rows], dtype=np.int64),
+        refs=np.array([r.source_ref for r in rows], dtype=object),
+        source=source,
+        table=table,
+        rule=rule,
     )
 
 
@@ -367,5 +483,6 @@ def _grid_origins(session: Session, area: Area | None, reporting: list[Area]) ->
     lon, lat = lon[inside], lat[inside]
     codes = np.array([None] + [code for code, _ in located], dtype=object)
     found = PolygonLocator(shapes).locate(lon, lat)
+    rule = f"grid: {len(lon):,} points {GRID_SPACING_M:.0f} m apart over the area, weighted equally (coverage is a share of area, not of residents)"
     return Origins(lon, lat, np.ones(len(lon)), codes[found + 1], ids=np.arange(1, len(lon) + 1),
-                   refs=np.full(len(lon), None, dtype=object), source="grid", table="grid")
+                   refs=np.full(len(lon), None, dtype=object), source="grid", table="grid", rule=rule)

@@ -76,7 +76,7 @@ def _write_json(result: LifeCircleResult, names: dict[str, str], path: Path) -> 
     document = {
         "run_id": result.run_id,
         "method": result.method,
-        "origins": {"count": len(result.origins), "source": result.origins.source},
+        "origins": {"count": len(result.origins), "source": result.origins.source, "rule": result.origins.rule},
         "cutoff_m": result.cutoff_m,
         "standards": {k: {"metres": s.metres, "target": s.target, "basis": s.basis} for k, s in result.standards.items()},
         "notes": result.notes,
@@ -205,9 +205,10 @@ figure {{ display: inline-block; margin: .5rem; }} img {{ width: 480px; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>Run {result.run_id}: {len(result.origins):,} origins ({html.escape(result.origins.source)}), computed in {result.seconds:.2f} s.</p>
+<p id="origin-rule">Origins — {html.escape(result.origins.rule)}.</p>
 {banner}
 <ul id="notes">{''.join(f"<li>{html.escape(note)}</li>" for note in result.notes)}</ul>
-<h2>Share of {'residents' if result.origins.source == 'buildings' else 'area'} within each standard</h2>
+<h2>Share of {'area' if result.origins.source == 'grid' else 'residents'} within each standard</h2>
 <table id="coverage"><thead><tr><th>area</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
 <p>Data: {' · '.join(f"<a href='{html.escape(n)}'>{html.escape(n)}</a>" for n in files if not n.endswith('.png'))}</p>
 <h2>Maps</h2>{maps}

@@ -82,6 +82,7 @@ def lifecircle_task(work: Work) -> dict[str, Any]:
         "method": result.method,
         "origins": len(result.origins),
         "origin_source": result.origins.source,
+        "origin_rule": result.origins.rule,
         "seconds": round(result.seconds, 3),
         "cutoff_m": result.cutoff_m,
         "notes": result.notes,
