@@ -59,6 +59,15 @@ def test_import_file_reports_records_outside_the_area(runner, tmp_path):
     assert "北京" in result.stdout and "not imported" in result.stdout
 
 
+def test_import_file_takes_only_the_records_asked_for(runner, tmp_path):
+    points = tmp_path / "landuse.csv"
+    points.write_text("lon,lat,landuse_type\n121.43,31.19,park\n121.44,31.19,residential\n121.45,31.19,garden\n", encoding="utf-8")
+    result = runner.invoke(main, ["import", "file", str(points), "--as", "facility", "--set", "kind=park",
+                                  "--only", "landuse_type=park", "--only", "landuse_type=garden"])
+    assert result.exit_code == 0, result.output
+    assert "imported 2 facilities" in result.stdout and "1 records left out" in result.stdout
+
+
 def test_malformed_key_value_option_is_refused(runner, tmp_path):
     result = runner.invoke(main, ["import", "file", str(tmp_path / "x.csv"), "--as", "facility", "--set", "kindpark"])
     assert result.exit_code == 2

@@ -196,6 +196,7 @@ def import_osm_command(path: Path, clip: str | None, as_json: bool) -> None:
 @click.option("--as", "target", required=True, type=click.Choice(["facility", "building", "parcel", "device", "area"]), help="What each record becomes.")
 @click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN", help="Take FIELD from COLUMN (repeatable); lon=/lat= name coordinate columns.")
 @click.option("--set", "constants", multiple=True, metavar="FIELD=VALUE", help="Give every record FIELD=VALUE (repeatable), e.g. kind=park.")
+@click.option("--only", "only", multiple=True, metavar="COLUMN=VALUE", help="Import only records whose COLUMN is VALUE (repeatable; values of one column are alternatives).")
 @click.option("--crs", "source_crs", default=None, help="wgs84, gcj02, bd09, cgcs2000 or EPSG:<code> (default: the file's own, else wgs84).")
 @click.option("--within", metavar="AREA", help="Report and skip records outside this area (code or name).")
 @click.option("--tolerance", type=float, default=500.0, show_default=True, help="Metres outside the boundary still accepted.")
@@ -203,14 +204,17 @@ def import_osm_command(path: Path, clip: str | None, as_json: bool) -> None:
 @click.option("--source", "source_name", help="Name of the source (default: the file name); re-importing a source replaces its records.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def import_file_command(
-    path: Path, target: str, mappings: tuple[str, ...], constants: tuple[str, ...], source_crs: str,
+    path: Path, target: str, mappings: tuple[str, ...], constants: tuple[str, ...], only: tuple[str, ...], source_crs: str,
     within: str | None, tolerance: float, layer: str | None, source_name: str | None, as_json: bool,
 ) -> None:
     """Import a GeoJSON, GeoPackage, Shapefile or CSV file."""
     context = _run(_Context)
+    wanted: dict[str, list[str]] = {}
+    for column, value in (next(iter(_pairs((item,)).items())) for item in only):
+        wanted.setdefault(column, []).append(value)
     parameters = {
         "target": target, "path": str(path.absolute()), "file_name": str(path), "mapping": _pairs(mappings),
-        "constants": _pairs(constants), "crs": source_crs, "within": within, "tolerance_m": tolerance, "layer": layer,
+        "constants": _pairs(constants), "only": wanted or None, "crs": source_crs, "within": within, "tolerance_m": tolerance, "layer": layer,
         "source_name": source_name,
     }
     _print_report(_as_job(context, "import", parameters), as_json)

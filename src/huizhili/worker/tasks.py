@@ -48,7 +48,7 @@ def import_task(work: Work) -> dict[str, Any]:
         report = import_osm(work.session, path, clip=p.get("clip"), file_name=p.get("file_name"), progress=work.progress)
     else:
         report = import_file(
-            work.session, path, p["target"], mapping=p.get("mapping"), constants=p.get("constants"),
+            work.session, path, p["target"], mapping=p.get("mapping"), constants=p.get("constants"), only=p.get("only"),
             source_crs=p.get("crs"), within=p.get("within"), tolerance_m=p.get("tolerance_m", 500.0),
             layer=p.get("layer"), source_name=p.get("source_name"), file_name=p.get("file_name"),
             progress=work.progress,
