@@ -355,6 +355,13 @@ def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[st
         if row["coverage"] is not None:
             target = f" (target {row['target']:.0%})" if row["target"] is not None else ""
             click.echo(f"  {row['kind']:<16} within {row['threshold_m']:>5.0f} m: {row['coverage']:6.1%}{target}")
+    columns = [(row["kind"], row["threshold_m"]) for row in result["headline"]]
+    click.echo("\t".join(["area", *(f"{kind} ≤{metres:.0f} m" for kind, metres in columns)]))
+    table: dict[str, dict[str, float | None]] = {}
+    for row in result["by_area"]:
+        table.setdefault(f"{row['area_name']} ({row['area_code']})", {})[row["kind"]] = row["coverage"]
+    for name, cells in table.items():
+        click.echo("\t".join([name, *("-" if cells.get(kind) is None else f"{cells[kind]:.1%}" for kind, _ in columns)]))
     run_id = result["run_id"]
     click.echo(f"report: {context.settings.data_dir / 'runs' / f'lifecircle-{run_id}' / 'report.html'}")
 

@@ -186,29 +186,56 @@ def test_all_buildings_weighs_every_building_by_the_residents_it_would_house(hel
     assert result.origins.rule.startswith("all-buildings: every building (446) as a home — 59 weighted by their residents, 387 by")
 
 
-def test_xuhui_demo_coverage_is_estimated_and_matches_geodesic_lines(xuhui, tmp_path):
+def geodesic_to_nearest(lon, lat, points):
+    """Metres along the ellipsoid from each (lon, lat) to the nearest of ``points``."""
+    return np.min([GEOD.inv(lon, lat, np.full(len(lon), p[0]), np.full(len(lat), p[1]))[2] for p in points], axis=0)
+
+
+def test_the_xuhui_demo_walks_real_streets_from_its_compounds(xuhui, tmp_path):
+    with transaction(xuhui) as session:
+        graph = NetworkCache(tmp_path).graph(session)
+        result = run_life_circle(session, graph, created_by="test", area="徐汇区", kinds=["park"], scope=SYSTEM)
+        parks = session.execute(sa.select(Facility.lon, Facility.lat).where(Facility.kind == "park")).all()
+    origins, walked = result.origins, result.distances["park"]
+    straight = geodesic_to_nearest(origins.lon, origins.lat, parks)
+    assert result.method == "network" and (origins.source, origins.table, len(origins)) == ("compounds", "parcels", 683)
+    assert origins.weight.sum() == pytest.approx(1_113_078)
+    assert "徐汇区's 1,113,078 residents (statistics 2020) over its 683 compounds, 1,630 each — estimates" in origins.rule
+    reached = np.isfinite(walked)
+    assert (~reached).sum() == 9  # compounds in the south-west with no park within a 2 km walk
+    assert (walked[reached] >= straight[reached] * 0.999).all()  # no walk is shorter than the straight line
+    # Compound and park both sit inside their blocks and only streets are walked: detours are long (median 1.7).
+    assert 1.4 < np.median(walked[reached] / straight[reached]) < 2.0
+    streets = {r["area_code"]: r["coverage"] for r in result.coverage if r["threshold_m"] == 300 and r["area_code"] != "310104"}
+    assert len(streets) == 14 and sum(coverage is not None for coverage in streets.values()) == 12
+
+
+def test_without_a_walk_network_coverage_is_estimated_and_matches_geodesic_lines(xuhui, tmp_path):
     with transaction(xuhui) as session:
         result = run_life_circle(session, None, created_by="test", area="徐汇区", kinds=["health_centre"], scope=SYSTEM)
         centres = session.execute(sa.select(Facility.lon, Facility.lat).where(Facility.kind == "health_centre")).all()
-    assert result.method == "estimated" and result.origins.source == "grid"
-    lon, lat = result.origins.lon, result.origins.lat
-    straight = np.min([GEOD.inv(lon, lat, np.full(len(lon), c[0]), np.full(len(lat), c[1]))[2] for c in centres], axis=0)
-    expected = straight * DETOUR_FACTOR
+    assert result.method == "estimated" and result.origins.source == "compounds"
+    origins = result.origins
+    expected = geodesic_to_nearest(origins.lon, origins.lat, centres) * DETOUR_FACTOR
     for code in ("310104014", "310104007", "310104103"):
-        members = result.origins.area_code == code
-        independent = float((expected[members] <= 900).mean())
+        members = origins.area_code == code
+        independent = float(origins.weight[members & (expected <= 900)].sum() / origins.weight[members].sum())
         assert stored_coverage(xuhui, result.run_id, "health_centre", code, 900.0) == pytest.approx(independent, abs=0.01)
 
 
 def test_a_later_run_shows_change(xuhui, tmp_path):
     with transaction(xuhui) as session:
-        before = run_life_circle(session, None, created_by="test", area="徐家汇街道", kinds=["park"], metres={"park": 300}, scope=SYSTEM)
-        session.add(Facility(kind="park", name="徐家汇公园", geometry=shapely.Point(121.4375, 31.1960), lon=121.4375, lat=31.1960, properties={}))
+        graph = NetworkCache(tmp_path).graph(session)
+        before = run_life_circle(session, graph, created_by="test", area="徐家汇街道", kinds=["park"], scope=SYSTEM)
+        far = int(np.flatnonzero(before.distances["park"] > 300)[0])
+        lon, lat = float(before.origins.lon[far]), float(before.origins.lat[far])
+        session.add(Facility(kind="park", name="新建口袋公园", geometry=shapely.Point(lon, lat), lon=lon, lat=lat, properties={}))
         session.flush()
-        after = run_life_circle(session, None, created_by="test", area="徐家汇街道", kinds=["park"], metres={"park": 300}, scope=SYSTEM)
+        after = run_life_circle(session, graph, created_by="test", area="徐家汇街道", kinds=["park"], scope=SYSTEM)
     first = next(r for r in before.coverage if r["area_code"] == "310104014" and r["threshold_m"] == 300)
     second = next(r for r in after.coverage if r["area_code"] == "310104014" and r["threshold_m"] == 300)
-    assert first["coverage"] == 0 and second["coverage"] > 0
+    assert after.distances["park"][far] <= 300 < before.distances["park"][far]
+    assert second["coverage"] > first["coverage"]
     assert after.run_id > before.run_id
 
 

@@ -439,8 +439,8 @@ def _compound_origins(session: Session, area: Area | None, reporting: list[Area]
     shares = []
     for code in sorted({c for c in sharing if c is not None}):
         counted = counted_areas[code]
-        year = f", {counted.statistics_year}" if counted.statistics_year else ""
-        shares.append(f"{counted.name}'s {residents[code]:,} residents ({counted.source or 'statistics'}{year}) over its "
+        year = f" {counted.statistics_year}" if counted.statistics_year else ""
+        shares.append(f"{counted.name}'s {residents[code]:,} residents (statistics{year}) over its "
                       f"{compounds[code]:,} compounds, {residents[code] / compounds[code]:,.0f} each")
     unshared = sharing.count(None)
     rule = (f"compounds: {len(rows):,} residential compounds (小区) as points, each walk starting at its point; residents "

@@ -374,8 +374,9 @@ class JobOut(BaseModel):
     result: dict[str, Any] | None = Field(
         None,
         description="When succeeded. import: the import report (ImportReportOut). lifecircle: run_id, area, method, "
-        "origins, seconds, cutoff_m, notes, headline (kind, threshold_m, coverage, target) and files. siting: kind, threshold_m, "
-        "method, origins, population, covered_before, coverage_before and sites (lon, lat, adds, coverage_after). "
+        "origins, origin_source, origin_rule, seconds, cutoff_m, notes, headline (kind, threshold_m, coverage, target), "
+        "by_area (area_code, area_name, kind, threshold_m, coverage: each reporting area at each kind's standard) and "
+        "files. siting: kind, threshold_m, method, origins, origin_rule, population, covered_before, coverage_before and sites (lon, lat, adds, coverage_after). "
         "retention: dry_run and outcomes (resource, action, records, before).",
     )
     error: JobErrorOut | None = None

@@ -58,7 +58,7 @@ def import_task(work: Work) -> dict[str, Any]:
 
 def lifecircle_task(work: Work) -> dict[str, Any]:
     """Run the life circle and draw its maps and report; the result names the run and its headline coverage."""
-    from huizhili.network.lifecircle import run_life_circle
+    from huizhili.network.lifecircle import reporting_areas, run_life_circle
     from huizhili.network.report import write_outputs
 
     p = work.parameters
@@ -76,6 +76,8 @@ def lifecircle_task(work: Work) -> dict[str, Any]:
     folder.with_suffix(".partial").replace(folder)
     work.session.get_one(LifeCircleRun, result.run_id).output_dir = str(folder)
     overall = result.area.code if result.area else "all"
+    names = {a.code: a.name for a in reporting_areas(work.session, result.area)}
+    at_standard = [row for row in result.coverage if row["threshold_m"] == result.standards[row["kind"]].metres]
     return {
         "run_id": result.run_id,
         "area": {"code": result.area.code, "name": result.area.name} if result.area else None,
@@ -88,8 +90,14 @@ def lifecircle_task(work: Work) -> dict[str, Any]:
         "notes": result.notes,
         "headline": [
             {"kind": row["kind"], "threshold_m": row["threshold_m"], "coverage": row["coverage"], "target": row["target"]}
-            for row in result.coverage
-            if row["area_code"] == overall and row["threshold_m"] == result.standards[row["kind"]].metres
+            for row in at_standard
+            if row["area_code"] == overall
+        ],
+        "by_area": [
+            {"area_code": row["area_code"], "area_name": names[row["area_code"]], "kind": row["kind"],
+             "threshold_m": row["threshold_m"], "coverage": row["coverage"]}
+            for row in at_standard
+            if row["area_code"] in names
         ],
         "files": sorted(path.name for path in folder.iterdir()),
     }
