@@ -206,6 +206,8 @@ def test_the_xuhui_demo_walks_real_streets_from_its_compounds(xuhui, tmp_path):
     assert (walked[reached] >= straight[reached] * 0.999).all()  # no walk is shorter than the straight line
     # Compound and park both sit inside their blocks and only streets are walked: detours are long (median 1.7).
     assert 1.4 < np.median(walked[reached] / straight[reached]) < 2.0
+    assert ("facilities mapped as points are reached at that point, not anywhere along an outline, so walks to large "
+            "ones err long: park 140 of 140") in result.notes
     streets = {r["area_code"]: r["coverage"] for r in result.coverage if r["threshold_m"] == 300 and r["area_code"] != "310104"}
     assert len(streets) == 14 and sum(coverage is not None for coverage in streets.values()) == 12
 

@@ -187,14 +187,20 @@ def run_life_circle(
         graph = None
         notes.append(f"no walk network here: distances are straight lines × {DETOUR_FACTOR} (estimated)")
     method = "network" if graph is not None else "estimated"
-    distances = {}
+    distances, as_points = {}, []
     for kind in chosen:
         points = access_points(session, kind)
+        _, per_facility = np.unique(points.facility_ids, return_counts=True)  # a point facility has one access point
+        if (single := int((per_facility == 1).sum())) > 0:
+            as_points.append(f"{kind} {single:,} of {len(per_facility):,}")
         if graph is not None and snapped is not None:
             targets_snapped = graph.snap(points.lon, points.lat)
             distances[kind] = nearest_facility_distance(graph, snapped, targets_snapped, cutoff)
         else:
             distances[kind] = estimated_distances(start_points.lon, start_points.lat, points, cutoff)
+    if as_points:
+        notes.append(f"facilities mapped as points are reached at that point, not anywhere along an outline, so walks to "
+                     f"large ones err long: {', '.join(as_points)}")
     coverage = coverage_table(start_points, distances, standards, tiers, target_area, reporting)
     seconds = time.perf_counter() - started
     run = LifeCircleRun(
