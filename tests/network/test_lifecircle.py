@@ -212,6 +212,15 @@ def test_the_xuhui_demo_walks_real_streets_from_its_compounds(xuhui, tmp_path):
     assert len(streets) == 14 and sum(coverage is not None for coverage in streets.values()) == 12
 
 
+@pytest.mark.parametrize(("origins", "message"), [("buildings", "no residential buildings with residents in this area"),
+                                                ("all-buildings", "no buildings in this area"), ("homes", "origins must be one of")])
+def test_a_rule_that_finds_no_origins_or_is_unknown_is_refused(xuhui, origins, message):
+    from huizhili.errors import ValidationError
+
+    with transaction(xuhui) as session, pytest.raises(ValidationError, match=message):
+        run_life_circle(session, None, created_by="test", area="徐汇区", kinds=["park"], origins=origins, scope=SYSTEM)
+
+
 def test_without_a_walk_network_coverage_is_estimated_and_matches_geodesic_lines(xuhui, tmp_path):
     with transaction(xuhui) as session:
         result = run_life_circle(session, None, created_by="test", area="徐汇区", kinds=["health_centre"], scope=SYSTEM)

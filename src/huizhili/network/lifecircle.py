@@ -348,35 +348,35 @@ land parcels (小区) as points, sharing the residents of the areas' statistics;
 else the grid."""
 
 
+_NONE_FOUND = {
+    "buildings": "residential buildings with residents",
+    "all-buildings": "buildings",
+    "compounds": "residential compounds (residential land parcels)",
+}
+
+
 def choose_origins(session: Session, area: Area | None, reporting: list[Area], choice: str) -> Origins:
     """The origins of a run by one of :data:`ORIGIN_RULES`; the result says in words which rule chose them.
 
     Raises
     ------
     ValidationError
-        For an unknown rule, or a rule that finds no origins in the area.
+        For an unknown rule, or a rule other than ``auto`` that finds no origins in the area.
     """
     if choice not in ORIGIN_RULES:
         message = f"origins must be one of {', '.join(ORIGIN_RULES)}, not {choice!r}"
         raise ValidationError(message)
+    if choice == "grid":
+        return _grid_origins(session, area, reporting)
     pickers = {"buildings": _building_origins, "all-buildings": _all_building_origins, "compounds": _compound_origins}
     for rule in ("buildings", "compounds") if choice == "auto" else (choice,):
-        if rule == "grid":
-            break
         found = pickers[rule](session, area, reporting)
         if len(found):
             return found
-        if choice != "auto":
-            message = f"no {_NONE_FOUND[rule]} in this area; use grid origins"
-            raise ValidationError(message)
+    if choice != "auto":
+        message = f"no {_NONE_FOUND[choice]} in this area; use grid origins"
+        raise ValidationError(message)
     return _grid_origins(session, area, reporting)
-
-
-_NONE_FOUND = {
-    "buildings": "residential buildings with residents",
-    "all-buildings": "buildings",
-    "compounds": "residential compounds (residential land parcels)",
-}
 
 
 def _area_column(model: type[Building] | type[Parcel], reporting: list[Area]) -> Any:
