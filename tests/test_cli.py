@@ -60,6 +60,28 @@ def test_import_file_reports_records_outside_the_area(runner, tmp_path):
     assert "北京" in result.stdout and "not imported" in result.stdout
 
 
+def test_import_file_takes_only_the_records_asked_for(runner, tmp_path):
+    points = tmp_path / "landuse.csv"
+    points.write_text("lon,lat,landuse_type\n121.43,31.19,park\n121.44,31.19,residential\n121.45,31.19,garden\n", encoding="utf-8")
+    result = runner.invoke(main, ["import", "file", str(points), "--as", "facility", "--set", "kind=park",
+                                  "--only", "landuse_type=park", "--only", "landuse_type=garden"])
+    assert result.exit_code == 0, result.output
+    assert "imported 2 facilities" in result.stdout and "1 records left out" in result.stdout
+
+
+def test_the_demo_life_circle_reports_park_coverage_per_street_walked_from_compounds(runner):
+    runner.invoke(main, ["demo", "--no-serve"])
+    result = runner.invoke(main, ["lifecircle", "run", "--area", "徐汇区", "--kind", "park", "--cutoff", "1500"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "徐汇区, 683 compounds origins, network distances" in lines[0]
+    assert lines[1].startswith("  origins — compounds: 683 residential compounds (小区) as points")
+    assert "  note: distances are reported up to 1,500 m; farther ones are null" in lines
+    table = lines[lines.index("area\tpark ≤300 m") + 1 :][:14]
+    assert [line.split("\t")[0] for line in table][:2] == ["天平路街道 (310104003)", "湖南路街道 (310104004)"]
+    assert all(line.split("\t")[1].endswith("%") for line in table if "虹梅路" not in line and "开发区" not in line)
+
+
 def test_malformed_key_value_option_is_refused(runner, tmp_path):
     result = runner.invoke(main, ["import", "file", str(tmp_path / "x.csv"), "--as", "facility", "--set", "kindpark"])
     assert result.exit_code == 2

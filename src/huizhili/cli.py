@@ -212,6 +212,7 @@ def import_osm_command(path: Path, clip: str | None, as_json: bool) -> None:
 @click.option("--as", "target", required=True, type=click.Choice(["facility", "building", "parcel", "device", "area"]), help="What each record becomes.")
 @click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN", help="Take FIELD from COLUMN (repeatable); lon=/lat= name coordinate columns.")
 @click.option("--set", "constants", multiple=True, metavar="FIELD=VALUE", help="Give every record FIELD=VALUE (repeatable), e.g. kind=park.")
+@click.option("--only", "only", multiple=True, metavar="COLUMN=VALUE", help="Import only records whose COLUMN is VALUE (repeatable; values of one column are alternatives).")
 @click.option("--crs", "source_crs", default=None, help="wgs84, gcj02, bd09, cgcs2000 or EPSG:<code> (default: the file's own, else wgs84).")
 @click.option("--within", metavar="AREA", help="Report and skip records outside this area (code or name).")
 @click.option("--tolerance", type=float, default=500.0, show_default=True, help="Metres outside the boundary still accepted.")
@@ -219,14 +220,17 @@ def import_osm_command(path: Path, clip: str | None, as_json: bool) -> None:
 @click.option("--source", "source_name", help="Name of the source (default: the file name); re-importing a source replaces its records.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def import_file_command(
-    path: Path, target: str, mappings: tuple[str, ...], constants: tuple[str, ...], source_crs: str,
+    path: Path, target: str, mappings: tuple[str, ...], constants: tuple[str, ...], only: tuple[str, ...], source_crs: str,
     within: str | None, tolerance: float, layer: str | None, source_name: str | None, as_json: bool,
 ) -> None:
     """Import a GeoJSON, GeoPackage, Shapefile or CSV file."""
     context = _run(_Context)
+    wanted: dict[str, list[str]] = {}
+    for column, value in (next(iter(_pairs((item,)).items())) for item in only):
+        wanted.setdefault(column, []).append(value)
     parameters = {
         "target": target, "path": str(path.absolute()), "file_name": str(path), "mapping": _pairs(mappings),
-        "constants": _pairs(constants), "crs": source_crs, "within": within, "tolerance_m": tolerance, "layer": layer,
+        "constants": _pairs(constants), "only": wanted or None, "crs": source_crs, "within": within, "tolerance_m": tolerance, "layer": layer,
         "source_name": source_name,
     }
     _print_report(_as_job(context, "import", parameters), as_json)
@@ -329,6 +333,11 @@ def grid(area: str, size: float) -> None:
         click.echo(f"{report.street_name} ({report.street_code}): " + (f"skipped, {report.skipped}" if report.skipped else f"{report.cells} cells"))
 
 
+ORIGIN_CHOICES = ["auto", "buildings", "all-buildings", "compounds", "grid"]
+ORIGINS_HELP = ("Homes walked from: buildings (tagged residential, or building=yes inside residential land use), all-buildings, "
+                "compounds (residential land parcels sharing their area's residents), grid; auto: buildings, else compounds, else grid.")
+
+
 @main.group()
 def lifecircle() -> None:
     """The 15-minute life circle: coverage per area, and where to build next."""
@@ -339,25 +348,36 @@ def lifecircle() -> None:
 @click.option("--kind", "kinds", multiple=True, help="Facility kind (repeatable; default: those with facilities nearby).")
 @click.option("--distance", "distances", multiple=True, metavar="KIND=METRES", help="Override a kind's walking distance.")
 @click.option("--target", "targets", multiple=True, metavar="KIND=SHARE", help="Override a kind's target share (0-1).")
-@click.option("--origins", type=click.Choice(["auto", "buildings", "grid"]), default="auto", show_default=True)
+@click.option("--origins", type=click.Choice(ORIGIN_CHOICES), default="auto", show_default=True, help=ORIGINS_HELP)
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Walking speed, m/s, for the minute tiers.")
-def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[str, ...], targets: tuple[str, ...], origins: str, speed: float) -> None:
+@click.option("--cutoff", type=float, default=None, help="Report distances up to this many metres, farther ones as null (default HUIZHILI_LIFECIRCLE_CUTOFF_M, 2,000).")
+def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[str, ...], targets: tuple[str, ...], origins: str, speed: float,
+                   cutoff: float | None) -> None:
     """Walking distance from every home to each kind of facility; coverage, maps and an HTML report."""
     context = _run(_Context)
     parameters = {
         "area": area, "kinds": list(kinds) or None, "metres": {k: float(v) for k, v in _pairs(distances).items()},
         "targets": {k: float(v) for k, v in _pairs(targets).items()}, "speed_m_per_s": speed, "origins": origins,
+        "cutoff_m": cutoff,
     }
     result = _as_job(context, "lifecircle", parameters)
     label = result["area"]["name"] if result["area"] else "all areas"
     click.echo(f"run {result['run_id']}: {label}, {result['origins']:,} {result['origin_source']} origins, "
                f"{result['method']} distances, {result['seconds']:.2f} s")
+    click.echo(f"  origins — {result['origin_rule']}")
     for note in result["notes"]:
         click.echo(f"  note: {note}")
     for row in result["headline"]:
         if row["coverage"] is not None:
             target = f" (target {row['target']:.0%})" if row["target"] is not None else ""
             click.echo(f"  {row['kind']:<16} within {row['threshold_m']:>5.0f} m: {row['coverage']:6.1%}{target}")
+    columns = [(row["kind"], row["threshold_m"]) for row in result["headline"]]
+    click.echo("\t".join(["area", *(f"{kind} ≤{metres:.0f} m" for kind, metres in columns)]))
+    table: dict[str, dict[str, float | None]] = {}
+    for row in result["by_area"]:
+        table.setdefault(f"{row['area_name']} ({row['area_code']})", {})[row["kind"]] = row["coverage"]
+    for name, cells in table.items():
+        click.echo("\t".join([name, *("-" if cells.get(kind) is None else f"{cells[kind]:.1%}" for kind, _ in columns)]))
     run_id = result["run_id"]
     click.echo(f"report: {context.settings.data_dir / 'runs' / f'lifecircle-{run_id}' / 'report.html'}")
 
@@ -367,7 +387,7 @@ def lifecircle_run(area: str | None, kinds: tuple[str, ...], distances: tuple[st
 @click.option("--distance", "threshold", type=float, required=True, help="Walking distance it should serve, metres.")
 @click.option("-k", "k", type=int, default=3, show_default=True, help="How many sites to propose.")
 @click.option("--area", metavar="CODE|NAME", help="Area to plan for.")
-@click.option("--origins", type=click.Choice(["auto", "buildings", "grid"]), default="auto", show_default=True)
+@click.option("--origins", type=click.Choice(ORIGIN_CHOICES), default="auto", show_default=True, help=ORIGINS_HELP)
 def lifecircle_siting(kind: str, threshold: float, k: int, area: str | None, origins: str) -> None:
     """Propose k new sites that serve the most residents not yet within the distance."""
     context = _run(_Context)

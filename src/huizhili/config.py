@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         description="Load the walk network, each kind's facilities on it and the compiled searches when the "
         "server starts, so that the first citizen waits no longer than the hundredth; false: on the first request.",
     )
+    lifecircle_cutoff_m: float = Field(
+        2000.0, gt=0, le=20000,
+        description="Life-circle runs report every walking distance up to this many metres, farther ones as null (a run may ask another).",
+    )
     retention_closed_account_days: int = Field(
         30, ge=0, description="Days after an account is closed before its name and phone are erased."
     )

@@ -1,15 +1,18 @@
-"""The Xuhui District demo: divisions, street boundaries, health centres and metro stations.
+"""The Xuhui District demo: divisions, street boundaries, census figures, services, real streets.
 
 Done when: the demo gives 313 committees and 14 street-level areas (12 with a boundary), 13
-community health centres each inside its own street, and loading it again duplicates nothing.
+community health centres each inside its own street, the district's census figures, Xuhui's
+streets clipped to it with its compounds and parks, and loading it again duplicates nothing.
 """
 
+import shapely
 import sqlalchemy as sa
 from conftest import row_counts
 
+from huizhili.base.areas import area_geometry
 from huizhili.base.demo import load_xuhui
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Area, Facility
+from huizhili.storage.models import Area, Facility, Parcel, WalkWay
 
 STREETS_WITHOUT_BOUNDARY = {"310104012": "虹梅路街道", "310104501": "漕河泾新兴技术开发区"}
 
@@ -106,3 +109,34 @@ def test_reloading_the_demo_duplicates_nothing(xuhui):
     after = row_counts(xuhui)
     assert {**after, "import_runs": 0} == {**before, "import_runs": 0}
     assert after["import_runs"] == before["import_runs"] + len(reports)
+
+
+def test_the_district_carries_its_census_figures_none_of_them_estimates(xuhui):
+    with xuhui() as session:
+        district = session.scalar(sa.select(Area).where(Area.code == "310104"))
+    statistics = district.properties["statistics"]
+    assert (district.population, district.households, district.statistics_year) == (1_113_078, 414_874, 2020)
+    assert {name: (f["value"], f["estimated"]) for name, f in statistics.items() if isinstance(f, dict)} == {
+        "residents": (1_113_078, False),
+        "aged_65_and_over_share": (0.2061, False),
+        "family_households": (414_874, False),
+        "persons_per_family_household": (2.36, False),
+    }
+    assert statistics["source"].startswith("7th national population census (2020-11-01)")
+
+
+def test_the_demo_walks_xuhuis_real_streets_clipped_to_the_district(xuhui):
+    with xuhui() as session:
+        district = area_geometry(session, session.scalar(sa.select(Area).where(Area.code == "310104")))
+        ways = session.execute(sa.select(WalkWay.osm_id, WalkWay.geometry)).all()
+    assert len(ways) == 2148
+    assert shapely.intersects(district, [geometry for _, geometry in ways]).all()
+
+
+def test_compounds_are_residential_parcels_and_parks_are_facilities_inside_the_districts_streets(xuhui):
+    with xuhui() as session:
+        compounds = session.execute(sa.select(Parcel.source_ref, Parcel.land_use, Parcel.street_code)).all()
+        parks = session.execute(sa.select(Facility.source_ref, Facility.properties, Facility.street_code).where(Facility.kind == "park")).all()
+    assert len(compounds) == 683 and {use for _, use, _ in compounds} == {"residential"}
+    assert len(parks) == 140 and {extra["landuse_type"] for _, extra, _ in parks} == {"park", "garden"}
+    assert all(ref.startswith("landuse-centroids:way_") and street is not None for ref, _, street in [*compounds, *parks])

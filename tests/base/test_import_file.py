@@ -219,6 +219,27 @@ def test_a_csv_with_mapped_columns_imports_fields_and_positions(sessions, tmp_pa
     ]
 
 
+LAND_USE = "lon,lat,landuse_type,osm_id\n121.43,31.19,park,way_1\n121.44,31.19,residential,way_2\n121.45,31.19,garden,way_3\n"
+
+
+def test_only_records_with_the_values_asked_for_are_imported(sessions, tmp_path):
+    path = tmp_path / "landuse.csv"
+    path.write_text(LAND_USE, encoding="utf-8")
+    report = imported(sessions, path, "facility", mapping={"id": "osm_id"}, constants={"kind": "park"},
+                      only={"landuse_type": ["park", "garden"]})
+    assert rows(sessions, Facility.source_ref, Facility.kind) == [("landuse:way_1", "park"), ("landuse:way_3", "park")]
+    assert "1 records left out: only those with landuse_type one of garden, park were imported" in report.notes
+
+
+def test_choosing_records_by_a_column_the_file_lacks_fails_naming_the_record(sessions, tmp_path):
+    path = tmp_path / "landuse.csv"
+    path.write_text(LAND_USE, encoding="utf-8")
+    before = row_counts(sessions)
+    with pytest.raises(ImportFailed, match="landuse.csv: line 2 has no column 'land_use' to choose records by"):
+        imported(sessions, path, "facility", constants={"kind": "park"}, only={"land_use": ["park"]})
+    assert row_counts(sessions) == before
+
+
 def test_a_gcj02_csv_is_converted_to_wgs84(sessions, tmp_path):
     gcj = np.array([[121.4372, 31.1885], [120.1428, 30.3421]])
     path = tmp_path / "gcj.csv"

@@ -19,7 +19,7 @@ from huizhili.base.importers import import_file, import_osm
 from huizhili.base.importers.osm import is_walkable
 from huizhili.errors import ImportFailed
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Area, Building, Facility, ImportRun, WalkWay
+from huizhili.storage.models import Area, Building, Facility, ImportRun, Parcel, WalkWay
 
 # Part of central Helsinki (the extract spans lon 24.935-24.953, lat 60.164-60.179).
 WEST_HELSINKI = shapely.Polygon(
@@ -253,15 +253,73 @@ def test_walk_ways_have_one_coordinate_per_node_id(helsinki):
     assert mismatched == []
 
 
-def test_residential_buildings_get_population_estimates(helsinki):
+def homes_by_plain_pass(path):
+    """(tagged, inside) refs of the homes in an OSM file, by pyosmium and shapely alone: buildings tagged
+    residential, and plain building=yes (no tag of another use) whose point on surface lies in landuse=residential."""
+    wkb = osmium.geom.WKBFactory()
+    residential, plain, tagged = [], {}, set()
+    for area in osmium.FileProcessor(str(path)).with_locations().with_areas().with_filter(osmium.filter.EntityFilter(osmium.osm.AREA)):
+        try:
+            shape = shapely.from_wkb(wkb.create_multipolygon(area))
+        except RuntimeError:
+            continue
+        ref = f"osm:{'way' if area.from_way() else 'relation'}/{area.orig_id()}"
+        tags = dict(area.tags)
+        if tags.get("landuse") == "residential":
+            residential.append(shape)
+        if tags.get("building") in {"residential", "apartments", "house", "detached", "semidetached_house", "terrace",
+                                    "dormitory", "bungalow"}:
+            tagged.add(ref)
+        elif tags.get("building") == "yes" and not {"amenity", "shop", "office", "craft", "tourism", "leisure",
+                                                    "healthcare", "man_made"} & tags.keys():
+            plain[ref] = shape.point_on_surface()
+    land = shapely.union_all(residential)
+    return tagged, {ref for ref, point in plain.items() if land.contains(point)}
+
+
+def test_homes_are_residential_buildings_and_plain_buildings_inside_residential_land_use(helsinki):
+    tagged, inside = homes_by_plain_pass(HELSINKI)
     with helsinki() as session:
         homes = session.execute(
-            sa.select(Building.population, Building.population_estimated).where(
-                Building.use == "residential"
-            )
+            sa.select(Building.source_ref, Building.population, Building.population_estimated).where(Building.use == "residential")
         ).all()
-    assert len(homes) == 21
-    assert all(population > 0 and estimated is True for population, estimated in homes)
+    assert (len(tagged), len(inside)) == (21, 38)
+    assert {ref for ref, _, _ in homes} == tagged | inside
+    assert all(population > 0 and estimated is True for _, population, estimated in homes)
+
+
+def test_residential_land_use_is_kept_as_parcels(helsinki):
+    with helsinki() as session:
+        parcels = session.execute(sa.select(Parcel.land_use, Parcel.source_ref, Parcel.area_m2)).all()
+    assert len(parcels) == 13
+    assert all(use == "residential" and ref.startswith(("osm:way/", "osm:relation/")) and m2 > 100 for use, ref, m2 in parcels)
+
+
+def osm_squares(squares):
+    """An OSM XML document of closed square ways: (way id, west, south, size in degrees, tags), nodes first, ids in order."""
+    nodes, ways = [], []
+    for way_id, x, y, size, tags in sorted(squares, key=lambda square: square[0]):
+        corners = [(x, y), (x + size, y), (x + size, y + size), (x, y + size)]
+        nodes += [f'<node id="{way_id * 10 + i}" lon="{lon}" lat="{lat}"/>' for i, (lon, lat) in enumerate(corners)]
+        refs = "".join(f'<nd ref="{way_id * 10 + i}"/>' for i in (0, 1, 2, 3, 0))
+        ways.append(f'<way id="{way_id}">{refs}' + "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items()) + "</way>")
+    return '<?xml version="1.0"?><osm version="0.6">' + "".join(sorted(nodes, key=lambda n: int(n.split('"')[1]))) + "".join(ways) + "</osm>"
+
+
+def test_a_shop_inside_a_compound_is_not_a_home(sessions, tmp_path):
+    path = tmp_path / "compound.osm"
+    path.write_text(osm_squares([
+        (900, 121.430, 31.190, 0.004, {"landuse": "residential"}),
+        (1, 121.431, 31.191, 0.0003, {"building": "yes"}),
+        (2, 121.432, 31.192, 0.0003, {"building": "yes", "shop": "convenience"}),
+        (3, 121.436, 31.191, 0.0003, {"building": "yes"}),
+    ]))
+    with transaction(sessions) as session:
+        report = import_osm(session, path)
+        uses = dict(session.execute(sa.select(Building.source_ref, Building.use)).all())
+    assert uses == {"osm:way/1": "residential", "osm:way/2": "unknown", "osm:way/3": "unknown"}
+    assert "1 buildings tagged building=yes inside residential land use counted as homes" in report.notes
+    assert report.counts["parcels"] == 1
 
 
 @pytest.mark.parametrize("broken", ["truncated", "not_osm"])

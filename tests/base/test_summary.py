@@ -17,7 +17,9 @@ def test_district_summary_counts_facilities_by_kind_per_street(xuhui):
     assert len(streets) == 14
     assert streets["斜土路街道"]["health_centre"] == 1
     assert sum(child["health_centre"] for child in result["children"]) == 12
-    assert result["buildings"] == 0 and result["population"] is None
+    assert result["buildings"] == 0 and result["parcels"] == 683 and result["park"] == 140
+    assert (result["population"], result["population_source"], result["households"]) == (1_113_078, "statistics", 414_874)
+    assert {child["population"] for child in result["children"]} == {None}  # no counts per street are published
 
 
 def test_summary_of_everything_counts_unassigned_records_too(xuhui):

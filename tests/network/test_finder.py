@@ -70,8 +70,26 @@ def test_a_status_change_is_seen_at_once_and_closed_ones_come_last(helsinki, cac
     assert after[-1]["closed"] and after[-1]["notice"] == "closed now" and after[-1]["status_note"] == "盘点"
 
 
-def test_without_a_walk_network_results_are_estimated(xuhui, cache):
+@pytest.fixture
+def xuhui_without_streets(xuhui):
+    """The Xuhui demo with its streets taken out: no walk network anywhere."""
+    with transaction(xuhui) as session:
+        session.execute(sa.delete(WalkWay))
+    return xuhui
+
+
+def test_the_finder_walks_xuhuis_real_streets_from_xujiahui(xuhui, cache):
     with xuhui() as session:
+        found = nearest_services(session, cache, 121.4375, 31.1960, "health_centre", 3)
+    first = found["results"][0]
+    assert found["method"] == "network"
+    assert first["name"] == "徐汇区徐家汇街道社区卫生服务中心" and first["estimated"] is False
+    assert all(r["walking_distance_m"] > r["straight_line_m"] for r in found["results"])
+    assert np.diff([r["walking_distance_m"] for r in found["results"]]).min() >= 0
+
+
+def test_without_a_walk_network_results_are_estimated(xuhui_without_streets, cache):
+    with xuhui_without_streets() as session:
         found = nearest_services(session, cache, 121.4375, 31.1960, "health_centre", 3)
     assert found["method"] == "estimated"
     first = found["results"][0]
@@ -96,12 +114,12 @@ def test_a_point_that_converts_out_of_range_is_refused(xuhui, cache):
         reachable_area(session, cache, -180, -90, 15, "bd09")
 
 
-def test_without_a_network_the_reachable_area_is_a_circle_around_the_point(xuhui, cache):
+def test_without_a_network_the_reachable_area_is_a_circle_around_the_point(xuhui_without_streets, cache):
     import pyproj
 
     from huizhili.network.finder import reachable_area
 
-    with xuhui() as session:
+    with xuhui_without_streets() as session:
         feature = reachable_area(session, cache, 121.43771, 31.19618, 10)
     ring = shapely.geometry.shape(feature["geometry"]).exterior.coords
     distances = [pyproj.Geod(ellps="WGS84").inv(121.43771, 31.19618, x, y)[2] for x, y in ring]
@@ -183,6 +201,6 @@ def test_warm_up_readies_the_walk_network_and_every_kind_with_facilities(helsink
     assert len(list(cache.cache_dir.glob("walkgraph-*.npz"))) == 1
 
 
-def test_without_a_walk_network_there_is_nothing_to_warm_up(xuhui, cache):
-    with xuhui() as session:
+def test_without_a_walk_network_there_is_nothing_to_warm_up(xuhui_without_streets, cache):
+    with xuhui_without_streets() as session:
         assert warm_up(session, cache) == []

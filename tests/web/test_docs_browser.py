@@ -73,5 +73,6 @@ def test_the_life_circle_report_renders_with_its_styles_and_maps(site, offline, 
     page.goto(f"{site}/api/lifecircle/runs/{run_id}/files/report.html")
     widths = page.eval_on_selector_all("img", "images => images.map(i => i.complete ? i.naturalWidth : 0)")
     assert widths == [800]
-    assert page.locator(".estimated").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 244, 214)"
+    assert page.locator("td.short").first.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(251, 227, 230)"
+    assert page.locator("#origin-rule").inner_text().startswith("Origins — compounds:")
     assert (outside, errors) == ([], [])

@@ -31,8 +31,9 @@ def test_citizen_finds_the_nearest_health_centre_from_a_phone_position(client, x
     response = client.get("/api/services/nearest", params={"lon": 121.44207, "lat": 31.19405, "kind": "health_centre", "k": 2, "crs": "gcj02"})
     assert response.status_code == 200
     body = response.json()
-    assert body["method"] == "estimated"
+    assert body["method"] == "network"
     assert body["results"][0]["name"] == "徐汇区徐家汇街道社区卫生服务中心"
+    assert [r["estimated"] for r in body["results"]] == [False, False]
 
 
 @pytest.mark.parametrize("warm_start", [True, False])
@@ -45,13 +46,14 @@ def test_a_warm_start_loads_the_walk_network_before_the_first_request(helsinki, 
 
 def test_isochrone_is_a_polygon_feature(client, xuhui):
     feature = client.get("/api/isochrone", params={"lon": 121.4375, "lat": 31.196, "minutes": 10}).json()
-    assert feature["geometry"]["type"] == "Polygon" and feature["properties"]["estimated"]
+    assert feature["geometry"]["type"] == "Polygon" and feature["properties"]["method"] == "network"
 
 
 def test_analyst_runs_the_life_circle_and_reads_its_report(client, run_of, role_headers):
     analyst = role_headers["analyst"]
     body = run_of({"area": "徐汇区"}, analyst)
-    assert body["method"] == "estimated" and "report.html" in body["files"] and "map-health_centre.png" in body["files"]
+    assert body["method"] == "network" and {"report.html", "origins.csv", "map-health_centre.png", "map-park.png"} <= set(body["files"])
+    assert body["parameters"]["origins"] == "compounds"
     rows = [r for r in body["coverage"] if r["area_code"] == "310104014" and r["kind"] == "health_centre"]
     assert [r["threshold_m"] for r in rows] == [300.0, 600.0, 900.0]
     report = client.get(f"/api/lifecircle/runs/{body['run_id']}/files/report.html", headers=analyst)
@@ -82,10 +84,19 @@ def test_standards_are_overridable_per_run_and_checked(client, run_of, role_head
     assert no_standard.status_code == 422 and "no standard for no_such_kind" in no_standard.json()["detail"]
 
 
+def test_a_run_reports_distances_up_to_the_cutoff_it_asks_and_the_setting_otherwise(client, run_of, role_headers):
+    analyst = role_headers["analyst"]
+    asked = run_of({"area": "徐家汇街道", "kinds": ["health_centre"], "cutoff_m": 1500}, analyst)
+    default = run_of({"area": "徐家汇街道", "kinds": ["health_centre"]}, analyst)
+    assert (asked["parameters"]["cutoff_m"], default["parameters"]["cutoff_m"]) == (1500, 2000)
+    too_far = client.post("/api/lifecircle/runs", json={"area": "徐家汇街道", "cutoff_m": 30000}, headers=analyst)
+    assert too_far.status_code == 422
+
+
 def test_siting_proposes_sites_that_add_coverage(finished, role_headers):
     job = finished("/api/lifecircle/siting", {"kind": "health_centre", "threshold_m": 900, "k": 3, "area": "徐汇区"}, role_headers["analyst"])
     body = job["result"]
-    assert body["method"] == "estimated" and len(body["sites"]) == 3
+    assert body["method"] == "network" and body["origins"] == "compounds" and len(body["sites"]) == 3
     after = [site["coverage_after"] for site in body["sites"]]
     assert body["coverage_before"] < after[0] < after[1] < after[2]
     assert all(site["adds"] > 0 for site in body["sites"])

@@ -1,7 +1,8 @@
 """The area hierarchy: district → street/town → residential committee → grid cell."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import shapely
 import sqlalchemy as sa
@@ -41,6 +42,8 @@ class AreaSpec:
     households: int | None = None
     statistics_year: int | None = None
     source: str | None = None
+    properties: Mapping[str, Any] | None = None
+    """Merged into the stored area's properties, e.g. ``statistics``: each figure with its source and whether it is an estimate."""
 
 
 def find_area(session: Session, code_or_name: str, scope: Scope) -> Area:
@@ -122,6 +125,8 @@ def upsert_areas(session: Session, specs: Iterable[AreaSpec]) -> int:
             value = getattr(spec, field)
             if value is not None:
                 setattr(area, field, value)
+        if spec.properties:
+            area.properties = {**(area.properties or {}), **spec.properties}
         session.flush()
         written += 1
     return written

@@ -75,6 +75,9 @@ RESIDENTIAL_BUILDING_VALUES = frozenset(
 )
 """``building=*`` values that count as homes for population estimates."""
 
+OTHER_USE_KEYS = frozenset({"amenity", "shop", "office", "craft", "tourism", "leisure", "healthcare", "man_made"})
+"""Tags that give a plain ``building=yes`` a use other than a home, even inside residential land use."""
+
 
 def kind_for_tags(tags: Mapping[str, str]) -> str | None:
     """The facility kind of an OSM object, or None when it is not a facility.

@@ -2,14 +2,18 @@
 
 For every home, the walk to each kind of facility, and the share of residents covered.
 
-Origins are residential buildings weighted by their population, or, where no buildings are
-known, a regular grid of points weighted equally (coverage is then a share of the area).
-Distances are walked on the network when one has been imported; otherwise they are straight
-lines times :data:`DETOUR_FACTOR` and every result says ``estimated``.
+Origins are homes weighted by their residents — residential buildings, or where none are known
+residential compounds (小区) sharing the residents of their area's statistics — or else a
+regular grid of points weighted equally (coverage is then a share of the area); every run says
+which rule chose them (:data:`ORIGIN_RULES`). Distances are walked on the network when one has
+been imported; otherwise they are straight lines times :data:`DETOUR_FACTOR` and every result
+says ``estimated``. Every distance up to the run's cutoff is kept, so an origin beyond the
+standard still shows how far it is.
 """
 
+import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,7 +27,13 @@ from sqlalchemy.orm import Session
 
 from huizhili.base.areas import LEVEL_COLUMNS, area_geometry, children, find_area, in_area
 from huizhili.base.assign import PolygonLocator
-from huizhili.base.geodesy import xy_to_metres
+from huizhili.base.buildings import (
+    FLOOR_AREA_PER_HOUSEHOLD_M2,
+    PERSONS_PER_HOUSEHOLD,
+    estimate_households,
+    estimate_population,
+)
+from huizhili.base.geodesy import area_m2, xy_to_metres
 from huizhili.errors import ValidationError
 from huizhili.network.distances import nearest_facility_distance
 from huizhili.network.loading import AccessPoints, access_points
@@ -42,6 +52,7 @@ from huizhili.storage.models import (
     Facility,
     LifeCircleCoverage,
     LifeCircleRun,
+    Parcel,
 )
 
 DETOUR_FACTOR = 1.3
@@ -57,17 +68,35 @@ NETWORK_SHARE = 0.9
 GRID_SPACING_M = 200.0
 """Spacing of grid origins where no buildings are known."""
 
+DEFAULT_CUTOFF_M = 2000.0
+"""Every distance up to this is reported per origin; farther ones are null (``HUIZHILI_LIFECIRCLE_CUTOFF_M``)."""
+
+MAX_CUTOFF_M = 20_000.0
+"""Longest cutoff a run may ask: a walk beyond 20 km is no life circle, and the search from every home grows with it."""
+
 
 @dataclass(frozen=True)
 class Origins:
-    """Where residents start: WGS84 points, their weight (population, or 1 per grid point), their area."""
+    """Where residents start: WGS84 points, their weight (population, or 1 per grid point), their area.
+
+    Each carries the id of the record it stands for and that record's ``source_ref`` (e.g.
+    ``osm:way/4253124``), so results can be joined to the planner's own data.
+    """
 
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
     weight: NDArray[np.float64]
     area_code: NDArray[np.object_]
+    ids: NDArray[np.int64]
+    """The record's id in :attr:`table`, or the grid point's number (from 1)."""
+    refs: NDArray[np.object_]
+    """The record's ``source_ref`` (None for grid points and records without one)."""
     source: str
-    """``buildings`` (weights are residents) or ``grid`` (weights are equal shares of area)."""
+    """The rule that chose them (:data:`ORIGIN_RULES`): ``grid`` weights are equal shares of area, the others residents."""
+    table: str
+    """Where the origins come from: ``buildings``, ``parcels``, or ``grid`` (laid by the run)."""
+    rule: str
+    """Which rule chose the origins and how they are weighted, in words, with counts: said in every run."""
     notes: tuple[str, ...] = ()
     """Why these origins, where it was not the caller's choice (``auto`` falling back to a grid)."""
 
@@ -87,6 +116,8 @@ class LifeCircleResult:
     standards: dict[str, Standard]
     distances: dict[str, NDArray[np.float64]]
     coverage: list[dict[str, Any]]
+    cutoff_m: float
+    """Distances up to this are reported; farther ones are inf (null in the outputs)."""
     seconds: float
     notes: list[str] = field(default_factory=list)
 
@@ -102,6 +133,7 @@ def run_life_circle(
     targets: Mapping[str, float] | None = None,
     speed_m_per_s: float = WALKING_SPEED_M_PER_S,
     origins: str = "auto",
+    cutoff_m: float = DEFAULT_CUTOFF_M,
     scope: Scope,
 ) -> LifeCircleResult:
     """Compute and store one life-circle run.
@@ -123,7 +155,11 @@ def run_life_circle(
     speed_m_per_s
         Walking speed for the minute tiers.
     origins
-        ``buildings``, ``grid`` or ``auto`` (buildings where any have residents, else grid).
+        One of :data:`ORIGIN_RULES`: ``buildings`` (homes), ``all-buildings``, ``compounds``,
+        ``grid``, or ``auto`` (buildings where any have residents, else compounds, else grid).
+    cutoff_m
+        Every distance up to this many metres is reported per origin, and farther ones are not
+        (inf). Raised to the longest standard or tier distance of the run if that is longer.
     scope
         The caller's scope: the area must be visible to it.
 
@@ -134,18 +170,21 @@ def run_life_circle(
     Raises
     ------
     ValidationError
-        For unknown kinds, bad overrides, or an area with no origins.
+        For unknown kinds, bad overrides, a cutoff outside 0–20,000 m, or an area with no origins.
     """
     started = time.perf_counter()
     standards, target_area = check_run(session, scope, area=area, kinds=kinds, metres=metres, targets=targets,
-                                       speed_m_per_s=speed_m_per_s)
+                                       speed_m_per_s=speed_m_per_s, cutoff_m=cutoff_m)
     reporting = reporting_areas(session, target_area)
     start_points = choose_origins(session, target_area, reporting, origins)
     chosen = _chosen_kinds(session, standards, kinds, start_points)
     tiers = [minutes * 60 * speed_m_per_s for minutes in TIERS_MINUTES]
-    cutoff = max([standards[kind].metres for kind in chosen] + tiers)
+    cutoff = max([cutoff_m] + [standards[kind].metres for kind in chosen] + tiers)
+    notes = [f"distances are reported up to {cutoff:,.0f} m; farther ones are null"]
+    if cutoff > cutoff_m:
+        notes[0] += f" (the cutoff of {cutoff_m:,.0f} m was raised to the longest distance asked)"
     snapped = graph.snap(start_points.lon, start_points.lat) if graph is not None and len(start_points) else None
-    notes = list(start_points.notes)
+    notes += start_points.notes
     if snapped is not None and np.mean(snapped.snap_m <= MAX_SNAP_M) < NETWORK_SHARE:
         notes.append("the walk network does not cover this area")
         snapped = None
@@ -153,14 +192,20 @@ def run_life_circle(
         graph = None
         notes.append(f"no walk network here: distances are straight lines × {DETOUR_FACTOR} (estimated)")
     method = "network" if graph is not None else "estimated"
-    distances = {}
+    distances, as_points = {}, []
     for kind in chosen:
         points = access_points(session, kind)
+        _, per_facility = np.unique(points.facility_ids, return_counts=True)  # a point facility has one access point
+        if (single := int((per_facility == 1).sum())) > 0:
+            as_points.append(f"{kind} {single:,} of {len(per_facility):,}")
         if graph is not None and snapped is not None:
             targets_snapped = graph.snap(points.lon, points.lat)
             distances[kind] = nearest_facility_distance(graph, snapped, targets_snapped, cutoff)
         else:
             distances[kind] = estimated_distances(start_points.lon, start_points.lat, points, cutoff)
+    if as_points:
+        notes.append(f"facilities mapped as points are reached at that point, not anywhere along an outline, so walks to "
+                     f"large ones err long: {', '.join(as_points)}")
     coverage = coverage_table(start_points, distances, standards, tiers, target_area, reporting)
     seconds = time.perf_counter() - started
     run = LifeCircleRun(
@@ -172,6 +217,9 @@ def run_life_circle(
             "targets": {k: standards[k].target for k in chosen},
             "speed_m_per_s": speed_m_per_s,
             "origins": start_points.source,
+            "origins_asked": origins,
+            "origin_rule": start_points.rule,
+            "cutoff_m": cutoff,
         },
         distance_method=method,
         origins=len(start_points),
@@ -181,8 +229,9 @@ def run_life_circle(
     session.flush()
     session.add_all(LifeCircleCoverage(run_id=run.id, **row) for row in coverage)
     session.flush()
-    return LifeCircleResult(run.id, method, target_area, start_points, {k: standards[k] for k in chosen},
-                            distances, coverage, seconds, notes)
+    return LifeCircleResult(run_id=run.id, method=method, area=target_area, origins=start_points,
+                            standards={k: standards[k] for k in chosen}, distances=distances, coverage=coverage,
+                            cutoff_m=cutoff, seconds=seconds, notes=notes)
 
 
 def check_run(
@@ -194,6 +243,7 @@ def check_run(
     metres: Mapping[str, float] | None = None,
     targets: Mapping[str, float] | None = None,
     speed_m_per_s: float = WALKING_SPEED_M_PER_S,
+    cutoff_m: float = DEFAULT_CUTOFF_M,
 ) -> tuple[dict[str, Standard], Area | None]:
     """The standards and area a run asks for, checked before any work is done.
 
@@ -202,12 +252,15 @@ def check_run(
     Raises
     ------
     ValidationError
-        For unknown kinds or bad overrides, or no area named by someone who sees only some.
+        For unknown kinds, bad overrides or cutoff, or no area named by someone who sees only some.
     NotFoundError
         If the area does not exist or lies outside the scope.
     """
     if area is None and scope.limited_to_areas:
         message = "name one of your areas to analyse"
+        raise ValidationError(message)
+    if not (math.isfinite(cutoff_m) and 0 < cutoff_m <= MAX_CUTOFF_M):
+        message = f"the cutoff must be more than 0 and at most {MAX_CUTOFF_M:,.0f} metres, not {cutoff_m}"
         raise ValidationError(message)
     standards = load_standards(metres=metres, targets=targets, speed_m_per_s=speed_m_per_s)
     if kinds is not None and (unknown := [k for k in dict.fromkeys(kinds) if k not in standards]):
@@ -291,52 +344,150 @@ def _chosen_kinds(
     return [kind for kind in standards if kind in present]
 
 
-def choose_origins(session: Session, area: Area | None, reporting: list[Area], choice: str) -> Origins:
-    """Residential buildings with residents, or else a grid over the area (``auto``), or as chosen.
+ORIGIN_RULES = ("auto", "buildings", "all-buildings", "compounds", "grid")
+"""How a run chooses its origins: ``buildings`` are homes (buildings tagged residential, and
+``building=yes`` inside residential land use), weighted by their residents; ``all-buildings``
+every building, weighted by the residents it would house as a home; ``compounds`` residential
+land parcels (小区) as points, sharing the residents of the areas' statistics; ``grid`` a
+200 m grid weighted equally. ``auto``: buildings where any have residents, else compounds,
+else the grid."""
 
-    When ``auto`` falls back to the grid, the origins' notes say why: coverage is then a share
-    of the area, not of residents, and whoever reads it must know.
+
+_NONE_FOUND = {
+    "buildings": "residential buildings with residents",
+    "all-buildings": "buildings",
+    "compounds": "residential compounds (residential land parcels)",
+}
+
+
+def choose_origins(session: Session, area: Area | None, reporting: list[Area], choice: str) -> Origins:
+    """The origins of a run by one of :data:`ORIGIN_RULES`; the result says in words which rule chose them.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown rule, or a rule other than ``auto`` that finds no origins in the area.
     """
-    if choice not in {"auto", "buildings", "grid"}:
-        message = f"origins must be buildings, grid or auto, not {choice!r}"
+    if choice not in ORIGIN_RULES:
+        message = f"origins must be one of {', '.join(ORIGIN_RULES)}, not {choice!r}"
         raise ValidationError(message)
-    if choice in {"auto", "buildings"}:
-        found = _building_origins(session, area, reporting)
+    if choice == "grid":
+        return _grid_origins(session, area, reporting)
+    pickers = {"buildings": _building_origins, "all-buildings": _all_building_origins, "compounds": _compound_origins}
+    for rule in ("buildings", "compounds") if choice == "auto" else (choice,):
+        found = pickers[rule](session, area, reporting)
         if len(found):
             return found
-        if choice == "buildings":
-            message = "no residential buildings with residents in this area; use grid origins"
-            raise ValidationError(message)
-    grid = _grid_origins(session, area, reporting)
-    return replace(grid, notes=(_why_no_buildings(session, area),)) if choice == "auto" else grid
+    if choice != "auto":
+        message = f"no {_NONE_FOUND[choice]} in this area; use grid origins"
+        raise ValidationError(message)
+    return replace(_grid_origins(session, area, reporting), notes=(_why_no_homes(session, area),))
 
 
-def _why_no_buildings(session: Session, area: Area | None) -> str:
-    """Why ``auto`` origins are a grid: no buildings here, or none residential with residents."""
+def _why_no_homes(session: Session, area: Area | None) -> str:
+    """Why ``auto`` origins are a grid: no buildings or compounds here, or none residential with residents.
+
+    Coverage is then a share of the area, not of residents, and whoever reads it must know.
+    """
     where = f"{area.name} ({area.code})" if area is not None else "the database"
     query = sa.select(sa.func.count()).select_from(Building)
     buildings = session.scalar(query.where(in_area(session, Building, area)) if area is not None else query) or 0
     grid = (f"origins are a grid of points every {GRID_SPACING_M:.0f} m, so coverage is a share of the area, "
             "not of residents; import buildings with their use (OSM, or `import file --as building`) for residents")
     if not buildings:
-        return f"no buildings in {where}: {grid}"
-    return f"none of the {buildings:,} buildings in {where} is residential with residents: {grid}"
+        return f"no buildings or residential compounds in {where}: {grid}"
+    return f"none of the {buildings:,} buildings in {where} is residential with residents, and no compound is: {grid}"
+
+
+def _area_column(model: type[Building] | type[Parcel], reporting: list[Area]) -> Any:
+    """The column of ``model`` holding the code of the level coverage is reported by, labelled ``area_code``."""
+    level = reporting[0].level if reporting else "street"
+    return getattr(model, LEVEL_COLUMNS.get(level, "street_code")).label("area_code")
 
 
 def _building_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
-    """Residential buildings' anchor points, weighted by residents."""
-    level = reporting[0].level if reporting else "street"
-    area_column = getattr(Building, LEVEL_COLUMNS.get(level, "street_code"))
-    query = sa.select(Building.lon, Building.lat, Building.population, area_column).where(Building.population > 0)
+    """Homes' anchor points, weighted by residents: buildings tagged residential, and building=yes in residential land."""
+    query = sa.select(
+        Building.id, Building.source_ref, Building.lon, Building.lat, _area_column(Building, reporting), Building.population,
+        Building.population_estimated, Building.properties["building"].as_string().label("building"),
+    ).where(Building.population > 0).order_by(Building.id)
     if area is not None:
         query = query.where(in_area(session, Building, area))
     rows = session.execute(query).all()
+    in_land = sum(1 for r in rows if r.building == "yes")
+    estimated = sum(1 for r in rows if r.population_estimated)
+    rule = (f"buildings: {len(rows):,} homes — {len(rows) - in_land:,} buildings tagged residential and {in_land:,} "
+            f"building=yes inside residential land use — weighted by their residents "
+            f"({estimated:,} of them estimated from footprint and levels, {FLOOR_AREA_PER_HOUSEHOLD_M2:.0f} m² per household, "
+            f"{PERSONS_PER_HOUSEHOLD} people each)")
+    return _origins(rows, [float(r.population) for r in rows], "buildings", "buildings", rule)
+
+
+def _all_building_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
+    """Every building, weighted by its residents, or by those it would house as a home (footprint and levels)."""
+    query = sa.select(
+        Building.id, Building.source_ref, Building.lon, Building.lat, _area_column(Building, reporting), Building.population,
+        Building.geometry, Building.floors,
+    ).order_by(Building.id)
+    if area is not None:
+        query = query.where(in_area(session, Building, area))
+    rows = session.execute(query).all()
+    weights = [float(r.population or estimate_population(estimate_households(area_m2(r.geometry), r.floors))) for r in rows]
+    counted = sum(1 for r in rows if r.population)
+    rule = (f"all-buildings: every building ({len(rows):,}) as a home — {counted:,} weighted by their residents, "
+            f"{len(rows) - counted:,} by the residents their footprint and levels would house "
+            f"({FLOOR_AREA_PER_HOUSEHOLD_M2:.0f} m² per household, {PERSONS_PER_HOUSEHOLD} people each; estimates)")
+    return _origins(rows, weights, "all-buildings", "buildings", rule)
+
+
+def _compound_origins(session: Session, area: Area | None, reporting: list[Area]) -> Origins:
+    """Residential compounds (小区) as points, each an equal share of its street's or district's residents.
+
+    Open data gives no residents per compound or, in China, per street, so each compound gets an
+    equal share of the residents of the nearest area above it that has statistics (an estimate,
+    said in the rule); where no area has any, each compound counts one.
+    """
+    query = sa.select(
+        Parcel.id, Parcel.source_ref, Parcel.lon, Parcel.lat, _area_column(Parcel, reporting), Parcel.street_code,
+        Parcel.district_code,
+    ).where(Parcel.land_use == "residential").order_by(Parcel.id)
+    if area is not None:
+        query = query.where(in_area(session, Parcel, area))
+    rows = session.execute(query).all()
+    counted_areas = {a.code: a for a in session.scalars(sa.select(Area).where(Area.population.is_not(None)))}
+    residents = {code: a.population for code, a in counted_areas.items() if a.population is not None}
+    compounds: dict[str, int] = {}
+    for column in (Parcel.street_code, Parcel.district_code):
+        per_area = sa.select(column, sa.func.count()).where(Parcel.land_use == "residential").group_by(column)
+        compounds.update({code: n for code, n in session.execute(per_area) if code in residents})
+    sharing = [next((c for c in (r.street_code, r.district_code) if c in compounds), None) for r in rows]
+    weights = [residents[code] / compounds[code] if code is not None else 1.0 for code in sharing]
+    shares = []
+    for code in sorted({c for c in sharing if c is not None}):
+        counted = counted_areas[code]
+        year = f" {counted.statistics_year}" if counted.statistics_year else ""
+        shares.append(f"{counted.name}'s {residents[code]:,} residents (statistics{year}) over its "
+                      f"{compounds[code]:,} compounds, {residents[code] / compounds[code]:,.0f} each")
+    unshared = sharing.count(None)
+    rule = (f"compounds: {len(rows):,} residential compounds (小区) as points, each walk starting at its point; residents "
+            f"shared equally: {'; '.join(shares) or 'no statistics, each compound counts one'} — estimates, as no counts "
+            "per compound are published"
+            + (f"; {unshared:,} compounds in no area with statistics count one each" if unshared and shares else ""))
+    return _origins(rows, weights, "compounds", "parcels", rule)
+
+
+def _origins(rows: Sequence[Any], weights: list[float], source: str, table: str, rule: str) -> Origins:
+    """Origins from query rows with ``id``, ``source_ref``, ``lon``, ``lat`` and ``area_code``."""
     return Origins(
-        lon=np.array([r[0] for r in rows], dtype=float),
-        lat=np.array([r[1] for r in rows], dtype=float),
-        weight=np.array([r[2] for r in rows], dtype=float),
-        area_code=np.array([r[3] for r in rows], dtype=object),
-        source="buildings",
+        lon=np.array([r.lon for r in rows], dtype=float),
+        lat=np.array([r.lat for r in rows], dtype=float),
+        weight=np.array(weights, dtype=float),
+        area_code=np.array([r.area_code for r in rows], dtype=object),
+        ids=np.array([r.id for r in rows], dtype=np.int64),
+        refs=np.array([r.source_ref for r in rows], dtype=object),
+        source=source,
+        table=table,
+        rule=rule,
     )
 
 
@@ -358,7 +509,9 @@ def _grid_origins(session: Session, area: Area | None, reporting: list[Area]) ->
     lon, lat = lon[inside], lat[inside]
     codes = np.array([None] + [code for code, _ in located], dtype=object)
     found = PolygonLocator(shapes).locate(lon, lat)
-    return Origins(lon, lat, np.ones(len(lon)), codes[found + 1], "grid")
+    rule = f"grid: {len(lon):,} points {GRID_SPACING_M:.0f} m apart over the area, weighted equally (coverage is a share of area, not of residents)"
+    return Origins(lon, lat, np.ones(len(lon)), codes[found + 1], ids=np.arange(1, len(lon) + 1),
+                   refs=np.full(len(lon), None, dtype=object), source="grid", table="grid", rule=rule)
 
 
 def _outermost_boundary(session: Session) -> BaseGeometry | None:

@@ -81,6 +81,7 @@ def propose_sites(
         "threshold_m": threshold_m,
         "method": method,
         "origins": demand.source,
+        "origin_rule": demand.rule,
         "population": total,
         "covered_before": served,
         "coverage_before": served / total if total else None,

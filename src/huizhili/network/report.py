@@ -1,7 +1,9 @@
 """What a life-circle run leaves for people to look at.
 
-Coverage tables, origins as GeoJSON, a map per facility kind (covered / not covered,
-facilities marked) and an HTML report that puts them together.
+Coverage tables, the origins with their distances as GeoJSON and CSV (each with the id and
+source reference of the record it stands for, so a planner can join them to her own data), a
+map per facility kind (covered / not covered, facilities marked) and an HTML report that puts
+them together.
 """
 
 import html
@@ -23,8 +25,9 @@ def write_outputs(session: Session, result: LifeCircleResult, folder: Path) -> d
     Returns
     -------
     dict
-        Name → path: ``coverage.csv``, ``coverage.json``, ``origins.geojson``, one
-        ``map-<kind>.png`` per kind, and ``report.html`` that puts them together.
+        Name → path: ``coverage.csv``, ``coverage.json``, ``origins.geojson``, ``origins.csv``
+        (one row per origin: id, source, source_ref, place, weight, metres to each kind, null
+        beyond the run's cutoff), one ``map-<kind>.png`` per kind, and ``report.html``.
     """
     folder.mkdir(parents=True, exist_ok=True)
     names = _area_names(session, result)
@@ -32,6 +35,7 @@ def write_outputs(session: Session, result: LifeCircleResult, folder: Path) -> d
         "coverage.csv": _write_csv(result, names, folder / "coverage.csv"),
         "coverage.json": _write_json(result, names, folder / "coverage.json"),
         "origins.geojson": _write_origins(result, folder / "origins.geojson"),
+        "origins.csv": _write_origins_csv(result, folder / "origins.csv"),
     }
     background = map_background(session, result)
     for kind in result.distances:
@@ -62,7 +66,8 @@ def _write_json(result: LifeCircleResult, names: dict[str, str], path: Path) -> 
     document = {
         "run_id": result.run_id,
         "method": result.method,
-        "origins": {"count": len(result.origins), "source": result.origins.source},
+        "origins": {"count": len(result.origins), "source": result.origins.source, "rule": result.origins.rule},
+        "cutoff_m": result.cutoff_m,
         "standards": {k: {"metres": s.metres, "target": s.target, "basis": s.basis} for k, s in result.standards.items()},
         "notes": result.notes,
         "coverage": _rows(result, names),
@@ -71,19 +76,44 @@ def _write_json(result: LifeCircleResult, names: dict[str, str], path: Path) -> 
     return path
 
 
-def _write_origins(result: LifeCircleResult, path: Path) -> Path:
+def _origin_rows(result: LifeCircleResult) -> list[dict[str, Any]]:
+    """Each origin: what it stands for, where, its weight and area, and its metres to each kind (None beyond the cutoff)."""
     origins = result.origins
-    features = []
+    rows = []
     for i in range(len(origins)):
-        distances = {f"{kind}_m": (round(float(d[i]), 1) if np.isfinite(d[i]) else None) for kind, d in result.distances.items()}
-        features.append(
+        rows.append(
             {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [round(float(origins.lon[i]), 7), round(float(origins.lat[i]), 7)]},
-                "properties": {"weight": float(origins.weight[i]), "area_code": origins.area_code[i], "method": result.method, **distances},
+                "id": int(origins.ids[i]),
+                "source": origins.table,
+                "source_ref": origins.refs[i],
+                "lon": round(float(origins.lon[i]), 7),
+                "lat": round(float(origins.lat[i]), 7),
+                "weight": float(origins.weight[i]),
+                "area_code": origins.area_code[i],
+                "method": result.method,
+                **{f"{kind}_m": (round(float(d[i]), 1) if np.isfinite(d[i]) else None) for kind, d in result.distances.items()},
             }
         )
+    return rows
+
+
+def _write_origins(result: LifeCircleResult, path: Path) -> Path:
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [row.pop("lon"), row.pop("lat")]},
+            "properties": row,
+        }
+        for row in _origin_rows(result)
+    ]
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _write_origins_csv(result: LifeCircleResult, path: Path) -> Path:
+    rows = _origin_rows(result)
+    columns = ["id", "source", "source_ref", "lon", "lat", "weight", "area_code", "method", *(f"{kind}_m" for kind in result.distances)]
+    path.write_text(csv_text(rows, columns), encoding="utf-8", newline="")
     return path
 
 
@@ -128,8 +158,10 @@ figure {{ display: inline-block; margin: .5rem; }} img {{ width: 480px; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>Run {result.run_id}: {len(result.origins):,} origins ({html.escape(result.origins.source)}), computed in {result.seconds:.2f} s.</p>
+<p id="origin-rule">Origins — {html.escape(result.origins.rule)}.</p>
 {banner}
-<h2>Share of {'residents' if result.origins.source == 'buildings' else 'area'} within each standard</h2>
+<ul id="notes">{''.join(f"<li>{html.escape(note)}</li>" for note in result.notes)}</ul>
+<h2>Share of {'area' if result.origins.source == 'grid' else 'residents'} within each standard</h2>
 <table id="coverage"><thead><tr><th>area</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
 <p>Data: {' · '.join(f"<a href='{html.escape(n)}'>{html.escape(n)}</a>" for n in files if not n.endswith('.png'))}</p>
 <h2>Maps</h2>{maps}

@@ -180,6 +180,9 @@ def _openapi_document(app: FastAPI) -> dict[str, Any]:
         for status, text in ERROR_RESPONSES.items():
             if status == "422" and status in responses:
                 responses[status]["content"]["application/json"]["schema"] = {"anyOf": [responses[status]["content"]["application/json"]["schema"], problem]}
+            elif status == "422":  # an endpoint that checks its body itself (the upload form) answers FastAPI's shape too
+                responses[status] = {"description": text, "content": {"application/json": {"schema": {"anyOf": [
+                    {"$ref": "#/components/schemas/HTTPValidationError"}, problem]}}}}
             else:
                 responses.setdefault(status, {"description": text, "content": {"application/json": {"schema": problem}}})
     app.openapi_schema = schema

@@ -1,7 +1,7 @@
 """Response and request shapes of the API, apart from the storage tables."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -235,6 +235,14 @@ class FacilityStatusIn(Strict):
     note: str | None = Field(None, max_length=300)
 
 
+Origins = Annotated[
+    Literal["auto", "buildings", "all-buildings", "compounds", "grid"],
+    Field(description="Which rule chooses the homes walked from: buildings (tagged residential, or building=yes inside "
+          "residential land use), all-buildings, compounds (residential land parcels, sharing their area's residents), "
+          "grid, or auto (buildings, else compounds, else grid)."),
+]
+
+
 class LifeCircleIn(Strict):
     """A life-circle run: which area, kinds, origins; standards overridable per kind."""
 
@@ -243,7 +251,12 @@ class LifeCircleIn(Strict):
     metres: dict[str, float] = Field(default_factory=dict, max_length=30, description="Kind → walking distance, metres.")
     targets: dict[str, float] = Field(default_factory=dict, max_length=30, description="Kind → target share, 0–1.")
     speed_m_per_s: float = Field(1.0, gt=0.1, le=3.0, description="Walking speed for the minute tiers.")
-    origins: Literal["auto", "buildings", "grid"] = "auto"
+    origins: Origins = "auto"
+    cutoff_m: float | None = Field(
+        None, gt=0, le=20000,
+        description="Report every walking distance up to this many metres, farther ones as null; default the setting "
+        "HUIZHILI_LIFECIRCLE_CUTOFF_M (2,000).",
+    )
 
 
 class CoverageRow(BaseModel):
@@ -281,7 +294,7 @@ class SitingIn(Strict):
     threshold_m: float = Field(gt=0, le=5000)
     k: int = Field(3, ge=1, le=50)
     area: str | None = Field(None, max_length=200)
-    origins: Literal["auto", "buildings", "grid"] = "auto"
+    origins: Origins = "auto"
 
 
 class NearbyService(BaseModel):
@@ -377,8 +390,9 @@ class JobOut(BaseModel):
     result: dict[str, Any] | None = Field(
         None,
         description="When succeeded. import: the import report (ImportReportOut). lifecircle: run_id, area, method, "
-        "origins, seconds, notes, headline (kind, threshold_m, coverage, target) and files. siting: kind, threshold_m, "
-        "method, origins, population, covered_before, coverage_before and sites (lon, lat, adds, coverage_after). "
+        "origins, origin_source, origin_rule, seconds, cutoff_m, notes, headline (kind, threshold_m, coverage, target), "
+        "by_area (area_code, area_name, kind, threshold_m, coverage: each reporting area at each kind's standard) and "
+        "files. siting: kind, threshold_m, method, origins, origin_rule, population, covered_before, coverage_before and sites (lon, lat, adds, coverage_after). "
         "retention: dry_run and outcomes (resource, action, records, before).",
     )
     error: JobErrorOut | None = None

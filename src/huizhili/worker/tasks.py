@@ -47,7 +47,7 @@ def import_task(work: Work) -> dict[str, Any]:
         report = import_osm(work.session, path, clip=p.get("clip"), file_name=p.get("file_name"), progress=work.progress)
     else:
         report = import_file(
-            work.session, path, p["target"], mapping=p.get("mapping"), constants=p.get("constants"),
+            work.session, path, p["target"], mapping=p.get("mapping"), constants=p.get("constants"), only=p.get("only"),
             source_crs=p.get("crs"), within=p.get("within"), tolerance_m=p.get("tolerance_m", 500.0),
             layer=p.get("layer"), source_name=p.get("source_name"), file_name=p.get("file_name"),
             progress=work.progress,
@@ -57,7 +57,7 @@ def import_task(work: Work) -> dict[str, Any]:
 
 def lifecircle_task(work: Work) -> dict[str, Any]:
     """Run the life circle and draw its maps and report; the result names the run and its headline coverage."""
-    from huizhili.network.lifecircle import run_life_circle
+    from huizhili.network.lifecircle import reporting_areas, run_life_circle
     from huizhili.network.report import write_outputs
 
     p = work.parameters
@@ -67,7 +67,7 @@ def lifecircle_task(work: Work) -> dict[str, Any]:
     result = run_life_circle(
         work.session, graph, created_by=work.principal.username, area=p.get("area"), kinds=p.get("kinds"),
         metres=p.get("metres"), targets=p.get("targets"), speed_m_per_s=p.get("speed_m_per_s", 1.0),
-        origins=p.get("origins", "auto"), scope=work.scope,
+        origins=p.get("origins", "auto"), cutoff_m=p.get("cutoff_m") or work.settings.lifecircle_cutoff_m, scope=work.scope,
     )
     work.progress("drawing maps and the report", len(result.origins))
     folder = _fresh_folder(work.settings.data_dir / "runs" / f"lifecircle-{result.run_id}")
@@ -75,18 +75,28 @@ def lifecircle_task(work: Work) -> dict[str, Any]:
     folder.with_suffix(".partial").replace(folder)
     work.session.get_one(LifeCircleRun, result.run_id).output_dir = str(folder)
     overall = result.area.code if result.area else "all"
+    names = {a.code: a.name for a in reporting_areas(work.session, result.area)}
+    at_standard = [row for row in result.coverage if row["threshold_m"] == result.standards[row["kind"]].metres]
     return {
         "run_id": result.run_id,
         "area": {"code": result.area.code, "name": result.area.name} if result.area else None,
         "method": result.method,
         "origins": len(result.origins),
         "origin_source": result.origins.source,
+        "origin_rule": result.origins.rule,
         "seconds": round(result.seconds, 3),
+        "cutoff_m": result.cutoff_m,
         "notes": result.notes,
         "headline": [
             {"kind": row["kind"], "threshold_m": row["threshold_m"], "coverage": row["coverage"], "target": row["target"]}
-            for row in result.coverage
-            if row["area_code"] == overall and row["threshold_m"] == result.standards[row["kind"]].metres
+            for row in at_standard
+            if row["area_code"] == overall
+        ],
+        "by_area": [
+            {"area_code": row["area_code"], "area_name": names[row["area_code"]], "kind": row["kind"],
+             "threshold_m": row["threshold_m"], "coverage": row["coverage"]}
+            for row in at_standard
+            if row["area_code"] in names
         ],
         "files": sorted(path.name for path in folder.iterdir()),
     }

@@ -1,15 +1,25 @@
-"""The Xuhui District demo: departments, official divisions, street boundaries, health centres and metro stations.
+"""The Xuhui District demo: departments, divisions, boundaries, census figures, services and real streets.
 
-The files sit beside this module with their credits and licences (``xuhui/SOURCES.md``); the
-departments are written here, as the district's own list of its bureaus.
+The district's bureaus (written here, as the district's own list), official divisions and
+street boundaries, the district's census figures, health centres, metro stations, Xuhui's real
+streets (OpenStreetMap) and the residential compounds (小区), parks and gardens among them as
+points. The files sit beside this module with their credits and licences
+(``xuhui/SOURCES.md``).
+
+Compounds and parks are the centroids of OSM land-use areas, without outlines or residents:
+compounds become residential parcels, which a life-circle run walks from as homes sharing the
+district's residents equally (an estimate, and the run says so); parks and gardens become
+``park`` facilities, reached at their centroid. Only those inside the district's streets are
+kept, as only its streets are walked (``clip``).
 """
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from huizhili.base.areas import AreaSpec, upsert_areas
-from huizhili.base.importers import ImportReport, import_divisions, import_file
+from huizhili.base.importers import ImportReport, import_divisions, import_file, import_osm
 from huizhili.departments import DepartmentSpec, upsert_departments
 
 XUHUI = Path(__file__).with_name("xuhui")
@@ -30,6 +40,19 @@ XUHUI_DEPARTMENTS = (
     DepartmentSpec("城运中心", "徐汇区城市运行管理中心", "Xuhui District City Operation Management Centre"),
 )
 """The district bureaus whose devices, facilities and staff the demo and its users name, by short name."""
+XUHUI_CENSUS: dict[str, Any] = {
+    "source": "7th national population census (2020-11-01), Xuhui District, as transcribed from the county census yearbook",
+    "year": 2020,
+    "residents": {"value": 1_113_078, "estimated": False},
+    "aged_65_and_over_share": {"value": 0.2061, "estimated": False},
+    "family_households": {"value": 414_874, "estimated": False},
+    "persons_per_family_household": {"value": 2.36, "estimated": False},
+    "not_published": "residents per street or compound: a life-circle run shares the district's residents equally "
+    "over its compounds, an estimate it says so",
+}
+"""The district's census figures, none of them estimates; per-street counts are not published in open form."""
+
+LAND_USE = XUHUI / "landuse-centroids.csv"
 
 
 def load_xuhui(session: Session) -> list[ImportReport]:
@@ -38,16 +61,20 @@ def load_xuhui(session: Session) -> list[ImportReport]:
     Returns
     -------
     list of ImportReport
-        One per file, in loading order.
+        One per file (the land-use centroids twice: compounds, then parks), in loading order.
     """
     upsert_departments(session, XUHUI_DEPARTMENTS)
+    census = XUHUI_CENSUS
     upsert_areas(
         session,
         [
             AreaSpec(code=SHANGHAI_CODE, name="上海市", level="city", source="division codes"),
-            AreaSpec(code=XUHUI_CODE, name="徐汇区", level="district", parent_code=SHANGHAI_CODE, source="division codes"),
+            AreaSpec(code=XUHUI_CODE, name="徐汇区", level="district", parent_code=SHANGHAI_CODE, source="division codes",
+                     population=census["residents"]["value"], households=census["family_households"]["value"],
+                     statistics_year=census["year"], properties={"statistics": census}),
         ],
     )
+    inside_xuhui: dict[str, Any] = {"within": XUHUI_CODE, "tolerance_m": 0.0, "mapping": {"id": "osm_id"}}
     return [
         import_divisions(session, [XUHUI / "divisions-streets.csv", XUHUI / "divisions-committees.csv"]),
         import_file(
@@ -66,4 +93,9 @@ def load_xuhui(session: Session) -> list[ImportReport]:
             source_crs="bd09",
         ),
         import_file(session, XUHUI / "metro-stations.geojson", "facility", constants={"kind": "metro_station"}),
+        import_osm(session, XUHUI / "xuhui-roads.osm.gz", clip=XUHUI_CODE),
+        import_file(session, LAND_USE, "parcel", only={"landuse_type": ["residential"]},
+                    constants={"land_use": "residential"}, **inside_xuhui),
+        import_file(session, LAND_USE, "facility", only={"landuse_type": ["park", "garden"]},
+                    constants={"kind": "park"}, **inside_xuhui),
     ]

@@ -1,8 +1,14 @@
 """OpenStreetMap extracts (``.osm.pbf``, ``.osm``) through pyosmium.
 
-One pass gives buildings, facilities (through the tag table of ``base.kinds``), the ways a
-pedestrian may use, and administrative boundaries, which attach to existing areas of the same
-name. ``clip`` keeps only what lies in one area, so a city-wide extract can feed a district.
+One pass gives buildings, facilities (through the tag table of ``base.kinds``), residential
+land use (``landuse=residential``: in China a compound, 小区) as parcels, the ways a pedestrian
+may use, and administrative boundaries, which attach to existing areas of the same name.
+``clip`` keeps only what lies in one area, so a city-wide extract can feed a district.
+
+Homes are the buildings tagged residential and, because most homes in OSM are drawn as
+``building=yes`` blocks inside a ``landuse=residential`` compound, every plain ``building=yes``
+inside residential land use that carries no tag of another use (``docs/osm-kinds.md``); both
+get residents estimated from footprint and levels (``base.buildings``).
 
 A pedestrian street or square mapped as an area is walked along its outline: a closed way as
 the way itself, a multipolygon as one walk way per ring, stored under the relation's id
@@ -37,10 +43,10 @@ from huizhili.base.importers._common import (
     without_path,
     write_records,
 )
-from huizhili.base.kinds import building_use, kind_for_tags
+from huizhili.base.kinds import OTHER_USE_KEYS, building_use, kind_for_tags
 from huizhili.errors import ImportFailed
 from huizhili.policy import Scope
-from huizhili.storage.models import Area, Building, Facility, WalkWay
+from huizhili.storage.models import Area, Building, Facility, Parcel, WalkWay
 
 WALKABLE_HIGHWAYS = frozenset(
     {
@@ -140,6 +146,9 @@ def import_osm(
         raise ImportFailed(message) from error
     buildings = repair_geometries(reader.buildings, report)
     facilities = repair_geometries(reader.facilities, report)
+    residential_land = repair_geometries(reader.residential_land, report)
+    if homes := _homes_in_residential_land(buildings, residential_land):
+        report.notes.append(f"{homes} buildings tagged building=yes inside residential land use counted as homes")
     ways = reader.ways
     if clip is not None:
         area = find_area(session, clip, Scope.system())
@@ -149,6 +158,7 @@ def import_osm(
             raise ImportFailed(message)
         shapely.prepare(boundary)
         buildings, facilities = _inside(buildings, boundary), _inside(facilities, boundary)
+        residential_land = _inside(residential_land, boundary)
         ways = [way for way in ways if boundary.intersects(way.geometry)]
         report.notes.append(f"clipped to {area.name} ({area.code})")
     if reader.incomplete:
@@ -161,6 +171,7 @@ def import_osm(
         )
     report.counts["buildings"] = len(write_records(session, Building, buildings, report, progress))
     report.counts["facilities"] = len(write_records(session, Facility, facilities, report, progress))
+    report.counts["parcels"] = len(write_records(session, Parcel, residential_land, report, progress))
     report.counts["walk_ways"] = _write_ways(session, ways)
     report.counts["boundaries"] = _attach_boundaries(session, reader.boundaries, report)
     extent_made = clip is None and _add_extent_area(session, name, [way.geometry for way in ways], [*buildings, *facilities], report)
@@ -176,6 +187,7 @@ class _OsmReader:
         self.progress = progress
         self.buildings: list[Record] = []
         self.facilities: list[Record] = []
+        self.residential_land: list[Record] = []
         self.ways: list[WalkWay] = []
         self.boundaries: dict[str, BaseGeometry] = {}
         self.incomplete = 0
@@ -247,7 +259,8 @@ class _OsmReader:
         self.areas_assembled["building"] += is_building
         self.areas_assembled["facility"] += kind is not None
         is_boundary = tags.get("boundary") == "administrative" and "name" in tags and not area.from_way()
-        if not (kind or is_building or is_boundary):
+        is_residential_land = tags.get("landuse") == "residential"
+        if not (kind or is_building or is_boundary or is_residential_land):
             return
         geometry = shapely.from_wkb(self._wkb.create_multipolygon(area))
         if len(geometry.geoms) == 1:
@@ -272,6 +285,28 @@ class _OsmReader:
             )
         if kind:
             self.facilities.append(_facility(ref, kind, tags, geometry))
+        if is_residential_land:
+            self.residential_land.append(
+                Record(ref=ref, geometry=geometry, fields={"name": tags.get("name"), "land_use": "residential"},
+                       properties=_kept_tags(tags), source_ref=f"osm:{ref}")
+            )
+
+
+def _homes_in_residential_land(buildings: list[Record], residential_land: list[Record]) -> int:
+    """Make every plain ``building=yes`` inside residential land use a home; returns how many.
+
+    A building that carries a tag of another use (``amenity``, ``shop``, ``office`` …) stays
+    what it is: a kindergarten or a shop in a compound houses nobody.
+    """
+    plain = [r for r in buildings if r.properties.get("building") == "yes" and not OTHER_USE_KEYS & r.properties.keys()]
+    if not plain or not residential_land:
+        return 0
+    anchors = shapely.point_on_surface(np.array([r.geometry for r in plain], dtype=object))
+    inside, _ = shapely.STRtree([r.geometry for r in residential_land]).query(anchors, predicate="within")
+    homes = {int(i) for i in inside}
+    for index in homes:
+        plain[index].fields["use"] = "residential"
+    return len(homes)
 
 
 def _walk_way(osm_id: int, tags: Any, run: list[tuple[int, float, float]]) -> WalkWay:

@@ -4,7 +4,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,7 @@ def import_file(
     *,
     mapping: Mapping[str, str] | None = None,
     constants: Mapping[str, str] | None = None,
+    only: Mapping[str, Collection[str]] | None = None,
     source_crs: str | None = None,
     within: str | None = None,
     tolerance_m: float = OUTSIDE_TOLERANCE_M,
@@ -110,6 +111,9 @@ def import_file(
         column is taken without mapping. ``lon`` and ``lat`` name a CSV's coordinate columns.
     constants
         Target field → value for every record, e.g. ``{"kind": "sampling_point"}``.
+    only
+        Column → values: only the records whose column holds one of the values are imported,
+        e.g. ``{"landuse_type": ["park", "garden"]}``; how many were left out is noted.
     source_crs
         ``wgs84``, ``gcj02``, ``bd09``, ``cgcs2000`` or ``EPSG:<code>``; converted to WGS84.
         By default the CRS the file declares (GeoPackage, Shapefile), else WGS84.
@@ -136,9 +140,9 @@ def import_file(
     Raises
     ------
     ImportFailed
-        If the file is unreadable, truncated, or a record is malformed, names an unknown
-        department, or a device code is given twice or held by a device of another source; names
-        the record.
+        If the file is unreadable, truncated, or a record is malformed, lacks a column of
+        ``only`` or names an unknown department, or a device code is given twice or held by a
+        device of another source; names the record.
     ValidationError
         If the target, mapping or CRS is not valid.
     """
@@ -147,11 +151,17 @@ def import_file(
     path = Path(path)
     name = file_name or path.name
     report = ImportReport(importer=f"file:{target}", source=file_name or str(path))
-    records = []
+    records, left_out = [], 0
     for ref, properties, geometry in _read_features(path, mapping, layer, name):
+        if only and not _selected(properties, only, ref, name):
+            left_out += 1
+            continue
         records.append(_record(target, ref, properties, geometry, mapping, constants, name, source_name or path.stem))
         if progress and len(records) % 10000 == 0:
             progress("reading", len(records))
+    if left_out:
+        wanted = "; ".join(f"{column} one of {', '.join(sorted(values))}" for column, values in (only or {}).items())
+        report.notes.append(f"{left_out:,} records left out: only those with {wanted} were imported")
     convert_to_wgs84(records, source_crs or _declared_crs(path, layer, name) or "wgs84")
     check_wgs84_range(records, name)
     records = repair_geometries(records, report)
@@ -215,6 +225,15 @@ def _refuse_unknown_departments(session: Session, records: Sequence[Record], nam
         message = (f"{name}: {first.ref}: no department {first.fields['owner_department']!r}; "
                    "add it first (huizhili department add) or use one of GET /api/departments")
         raise ImportFailed(message, record=first.ref)
+def _selected(properties: Mapping[str, Any], only: Mapping[str, Collection[str]], ref: str, name: str) -> bool:
+    """Whether a record holds one of the wanted values in every column of ``only``."""
+    for column, values in only.items():
+        if column not in properties:
+            message = f"{name}: {ref} has no column {column!r} to choose records by"
+            raise ImportFailed(message, record=ref)
+        if str(properties[column]) not in values:
+            return False
+    return True
 
 
 def _refuse_taken_codes(session: Session, records: Sequence[Record], name: str) -> None:

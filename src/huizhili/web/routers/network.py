@@ -64,7 +64,7 @@ def start_run(body: LifeCircleIn, response: Response, session: SessionDep, setti
     (``links.result``), whose coverage table and files are read below.
     """
     check_run(session, scope_for(principal), area=body.area, kinds=body.kinds, metres=body.metres, targets=body.targets,
-              speed_m_per_s=body.speed_m_per_s)
+              speed_m_per_s=body.speed_m_per_s, cutoff_m=body.cutoff_m or settings.lifecircle_cutoff_m)
     return accepted(submit(session, "lifecircle", body.model_dump(), principal), settings, response)
 
 
