@@ -13,14 +13,12 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
-from conftest import SHARED
 from matplotlib.font_manager import findfont
 from matplotlib.ft2font import FT2Font
 from PIL import Image
 
 from huizhili.base.areas import area_geometry, find_area
 from huizhili.base.geodesy import lonlat_from_metres, xy_to_metres
-from huizhili.base.importers import import_osm
 from huizhili.network.finder import NetworkCache
 from huizhili.network.lifecircle import run_life_circle
 from huizhili.network.maps import MapFont, coverage_map, map_background, map_font
@@ -33,9 +31,8 @@ GEOD = pyproj.Geod(ellps="WGS84")
 
 @pytest.fixture
 def xujiahui(xuhui, tmp_path):
-    """A walked run over 徐家汇街道 with its real streets: (session factory, result, background)."""
+    """A walked run over 徐家汇街道 on the demo's real streets: (session factory, result, background)."""
     with transaction(xuhui) as session:
-        import_osm(session, SHARED / "xuhui" / "xuhui-roads.osm", clip="徐家汇街道")
         graph = NetworkCache(tmp_path / "cache").graph(session)
         result = run_life_circle(session, graph, created_by="test", area="徐家汇街道", kinds=["health_centre"], origins="grid", scope=SYSTEM)
         background = map_background(session, result)
