@@ -57,7 +57,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(server, tmp_
     result = subprocess.run(
         [SCHEMATHESIS, "run", f"{url}/openapi.json", "--header", f"X-API-Key: {key}",
          "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-         "--phases", "examples,coverage,fuzzing", "--max-examples", "20", "--workers", "2",
+         "--phases", "examples,coverage,fuzzing", "--max-examples", "20",
+         # One worker: with two threads, hypothesis's ast.parse of a lambda's source trips CPython 3.11's
+         # "AST constructor recursion depth mismatch" now and then, and the run ends in an internal error.
+         "--workers", "1",
          "--seed", "20261125",
          # Fuzzed, these revoke the one key the run uses (whichever worker reaches them first), and every
          # later request is a 401: the authorisation matrix sends them valid and invalid requests instead.
