@@ -2,11 +2,13 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -201,3 +203,28 @@ def test_the_worker_command_finishes_the_job_under_way_on_sigterm_then_stops(tmp
     assert worker.returncode == 0, output
     assert state(sessions, job_id).state == "succeeded", output
     assert f"job {job_id} (import) succeeded" in output and "stopping after the job under way" in output
+
+
+def test_serve_with_a_worker_stops_its_worker_when_it_is_stopped(tmp_path):
+    env = {**os.environ, "HUIZHILI_DATA_DIR": str(tmp_path / "var")}
+    env.pop("HUIZHILI_DATABASE_URL", None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = subprocess.Popen([sys.executable, "-m", "huizhili", "serve", "--port", str(port), "--with-worker"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    children = Path(f"/proc/{serve.pid}/task/{serve.pid}/children")
+    worker = int(until(lambda: children.read_text().split() or None, "serve started no worker", 30)[0])
+    until(lambda: _answers(port), "the server did not start", 60)
+    serve.send_signal(signal.SIGTERM)
+    output, _ = serve.communicate(timeout=60)
+    assert until(lambda: not Path(f"/proc/{worker}").exists() or _zombie(worker), "the worker outlived the server", 30), output
+
+
+def _answers(port):
+    with socket.socket() as connection:
+        return connection.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _zombie(pid):
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"

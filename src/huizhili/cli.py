@@ -2,6 +2,7 @@
 
 import json
 import logging
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -97,6 +98,10 @@ def _serve(context: _Context, host: str | None, port: int | None, workers: int =
     # Its own process, and its own session: a long import or map drawing never holds the server's
     # interpreter, and a Ctrl-C meant for the server reaches the worker only as the server passes it on.
     worker = subprocess.Popen([sys.executable, "-m", "huizhili", "worker"], start_new_session=True) if with_worker else None
+    if worker:
+        # Uvicorn re-raises the SIGTERM it stopped on once it is done; as an exception it lets the
+        # worker be stopped below, where the default action would end this process on the spot.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)" + (", with a job worker" if worker else ""))
     try:
         if workers > 1:
@@ -110,10 +115,12 @@ def _serve(context: _Context, host: str | None, port: int | None, workers: int =
             _stop_worker(worker)
 
 
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
     """Let the worker finish the job under way, then stop; a Ctrl-C while it does stops that job now."""
-    import signal
-
     worker.terminate()
     if worker.poll() is None:
         click.echo("waiting for the worker to finish the job under way (Ctrl-C to stop it now)", err=True)
@@ -134,7 +141,6 @@ def worker(poll: float) -> None:
     once: that job's work is rolled back and it is marked failed. Start as many as there are
     cores to spare (on SQLite they take turns, one job at a time).
     """
-    import signal
     import threading
 
     from huizhili.worker import run_worker
