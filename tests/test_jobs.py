@@ -1,5 +1,6 @@
 """Jobs and the worker: claimed once, run as their submitter, stored with their work, failed when their worker dies."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -215,10 +216,14 @@ def test_serve_with_a_worker_stops_its_worker_when_it_is_stopped(tmp_path):
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     children = Path(f"/proc/{serve.pid}/task/{serve.pid}/children")
     worker = int(until(lambda: children.read_text().split() or None, "serve started no worker", 30)[0])
-    until(lambda: _answers(port), "the server did not start", 60)
-    serve.send_signal(signal.SIGTERM)
-    output, _ = serve.communicate(timeout=60)
-    assert until(lambda: not Path(f"/proc/{worker}").exists() or _zombie(worker), "the worker outlived the server", 30), output
+    try:
+        until(lambda: _answers(port), "the server did not start", 60)
+        serve.send_signal(signal.SIGTERM)
+        output, _ = serve.communicate(timeout=60)
+        assert until(lambda: not Path(f"/proc/{worker}").exists() or _zombie(worker), "the worker outlived the server", 30), output
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)  # a failing run leaves no worker behind
 
 
 def _answers(port):
