@@ -185,9 +185,8 @@ def cancel(session: Session, scope: Scope, job_id: int) -> Job:
     stopped = session.execute(
         sa.update(Job).where(Job.id == job.id, Job.state == "queued").values(state="cancelled", finished_at=utcnow())
     )
+    session.refresh(job)
     if stopped.rowcount != 1:  # type: ignore[attr-defined]
-        session.refresh(job)
         message = f"job {job_id} is {job.state}: only a queued job can be cancelled"
         raise ConflictError(message)
-    session.refresh(job)
     return job

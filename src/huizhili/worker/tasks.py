@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from huizhili.config import Settings
 from huizhili.jobs import JobProgress
 from huizhili.network.finder import NetworkCache
+from huizhili.network.lifecircle import LifeCircleResult
 from huizhili.policy import Scope
 from huizhili.policy.principal import Principal
 from huizhili.storage.models import LifeCircleRun, utcnow
@@ -58,7 +59,6 @@ def import_task(work: Work) -> dict[str, Any]:
 def lifecircle_task(work: Work) -> dict[str, Any]:
     """Run the life circle and draw its maps and report; the result names the run and its headline coverage."""
     from huizhili.network.lifecircle import reporting_areas, run_life_circle
-    from huizhili.network.report import write_outputs
 
     p = work.parameters
     work.progress("loading the walk network", 0)
@@ -70,9 +70,8 @@ def lifecircle_task(work: Work) -> dict[str, Any]:
         origins=p.get("origins", "auto"), cutoff_m=p.get("cutoff_m") or work.settings.lifecircle_cutoff_m, scope=work.scope,
     )
     work.progress("drawing maps and the report", len(result.origins))
-    folder = _fresh_folder(work.settings.data_dir / "runs" / f"lifecircle-{result.run_id}")
-    write_outputs(work.session, result, folder.with_suffix(".partial"))
-    folder.with_suffix(".partial").replace(folder)
+    folder = work.settings.data_dir / "runs" / f"lifecircle-{result.run_id}"
+    _write_in_place(work.session, result, folder)
     work.session.get_one(LifeCircleRun, result.run_id).output_dir = str(folder)
     overall = result.area.code if result.area else "all"
     names = {a.code: a.name for a in reporting_areas(work.session, result.area)}
@@ -102,15 +101,19 @@ def lifecircle_task(work: Work) -> dict[str, Any]:
     }
 
 
-def _fresh_folder(folder: Path) -> Path:
-    """``folder``, with what an earlier attempt left under its name removed.
+def _write_in_place(session: Session, result: LifeCircleResult, folder: Path) -> None:
+    """Draw a run's outputs into ``<folder>.partial``, then move them into ``folder`` whole.
 
-    SQLite may give a rolled-back run's id to the next run: its files must not mix with the new
-    run's. Outputs are drawn into ``<folder>.partial`` and moved into place whole.
+    What an earlier attempt left under either name goes first: SQLite may give a rolled-back
+    run's id to the next run, and its files must not mix with the new run's.
     """
-    for leftover in (folder, folder.with_suffix(".partial")):
+    from huizhili.network.report import write_outputs
+
+    partial = folder.with_suffix(".partial")
+    for leftover in (folder, partial):
         shutil.rmtree(leftover, ignore_errors=True)
-    return folder
+    write_outputs(session, result, partial)
+    partial.replace(folder)
 
 
 def siting_task(work: Work) -> dict[str, Any]:
