@@ -51,6 +51,7 @@ async def upload_import(
     The import runs in a worker, all or nothing: a bad file writes nothing and the job's error
     names the record. The form — target and file type, fields, CRS, areas — is checked here and
     refused at once.
+
     The body is read only after the caller is known to be allowed to import: anyone else is
     refused before a byte of the upload is received, and only importers get its larger size limit.
     """
