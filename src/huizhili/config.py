@@ -76,6 +76,39 @@ class Settings(BaseSettings):
     retention_event_days: int = Field(
         30, ge=1, description="Days live-stream events are kept for watchers catching up; then deleted (a live feed, not an audit trail)."
     )
+    mqtt_url: str | None = Field(
+        None,
+        description="The broker the worker ingests from, mqtt://USER:PASSWORD@HOST:PORT with a service account "
+        "(huizhili mqtt service); unset: no MQTT ingest (HTTP ingest always works).",
+    )
+    broker_dir: Path | None = Field(
+        None, description="Where device provisioning rewrites Mosquitto's passwd and acl files; default data_dir/broker."
+    )
+    ingest_max_bytes: int = Field(
+        16 * 1024, ge=256, description="Largest observation message accepted; larger ones are dead letters."
+    )
+    ingest_future_s: int = Field(
+        300, ge=0, description="Seconds an observation may be timed ahead of the platform's clock (devices' clocks drift)."
+    )
+    ingest_max_age_days: int = Field(
+        30, ge=1,
+        description="Days back an observation may be timed, for a device without an install date; a device with one "
+        "accepts anything since it was installed (backfill, replays).",
+    )
+    no_data_intervals: int = Field(
+        3, ge=1, description="A device that misses this many of its reporting intervals is silent: a no-data alert."
+    )
+    retention_raw_days: int = Field(
+        30, ge=1, description="Days raw observations are kept; their minute, hour and day rollups stay longer."
+    )
+    retention_minute_days: int = Field(90, ge=1, description="Days minute rollups are kept.")
+    retention_hour_days: int = Field(730, ge=1, description="Days hour rollups are kept (day rollups are kept for good).")
+    local_timezone: str = Field(
+        "Asia/Shanghai", description="The district's time zone: day rollups and daily rules follow its midnight."
+    )
+    scenarios_file: Path | None = Field(
+        None, description="The district's own scenario library (TOML, as sensing/scenarios.toml); default the shipped one."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -91,6 +124,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'huizhili.sqlite').resolve()}"
+
+    @property
+    def resolved_broker_dir(self) -> Path:
+        """Where the broker's files are written: ``broker_dir`` or ``<data_dir>/broker``."""
+        return self.broker_dir or self.data_dir / "broker"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from huizhili.errors import AuthenticationError, ForbiddenError
 from huizhili.policy.principal import UNRESTRICTED, Principal
 from huizhili.storage.models import (
+    Alert,
     Area,
     AreaCoded,
     Building,
@@ -16,9 +17,12 @@ from huizhili.storage.models import (
     Device,
     Event,
     Facility,
+    IndicatorValue,
     Job,
     LifeCircleCoverage,
     LifeCircleRun,
+    Observation,
+    ObservationRollup,
     Parcel,
     User,
 )
@@ -26,7 +30,10 @@ from huizhili.storage.models import (
 PERMISSIONS: dict[str, str] = {
     "read:public": "Areas, facilities and their live status: what citizens see without signing in.",
     "read:base": "Buildings, parcels and the 底数清 summaries.",
-    "read:devices": "Sensing devices.",
+    "read:devices": "Sensing devices and their observations.",
+    "read:alerts": "Vital signs of areas (数字体征) and the alerts raised on them and on devices.",
+    "handle:alerts": "Acknowledging, resolving and closing alerts: in one's areas, or one's department's.",
+    "write:observations": "Sending observations over HTTP: a device its own, a gateway's service account any device's.",
     "read:users": "The user directory (personal fields masked unless read:personal).",
     "read:personal": "Unmasked personal fields, to call a person back (commanders, operators and handlers "
     "dispatching cases; never analysts or service accounts); every such read is logged.",
@@ -34,25 +41,25 @@ PERMISSIONS: dict[str, str] = {
     "run:analysis": "Running life-circle analyses and site proposals (stored as runs).",
     "write:facility_status": "Setting a facility's live status (open, queue): in one's streets or cells, or of one's department's facilities.",
     "manage:users": "Creating users and API keys; reading the access log.",
-    "manage:devices": "Issuing device credentials and broker configuration.",
+    "manage:devices": "Provisioning devices, their credentials and broker configuration; reading the ingest's dead letters.",
     "self": "One's own account.",
 }
 """Every permission an endpoint can require."""
 
-_STAFF_READ = {"read:public", "read:base", "read:devices", "read:users", "self"}
+_STAFF_READ = {"read:public", "read:base", "read:devices", "read:alerts", "read:users", "self"}
 _PLANNING = {"run:analysis"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "anonymous": frozenset({"read:public"}),
     "district_admin": frozenset(PERMISSIONS),
-    "district_commander": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status"}),
-    "street_operator": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status"}),
-    "department_handler": frozenset(_STAFF_READ | {"read:personal", "write:facility_status"}),
-    "committee_worker": frozenset(_STAFF_READ),
+    "district_commander": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status", "handle:alerts"}),
+    "street_operator": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status", "handle:alerts"}),
+    "department_handler": frozenset(_STAFF_READ | {"read:personal", "write:facility_status", "handle:alerts"}),
+    "committee_worker": frozenset(_STAFF_READ | {"handle:alerts"}),
     "grid_officer": frozenset(_STAFF_READ),
     "analyst": frozenset(_STAFF_READ | _PLANNING),
     "citizen": frozenset({"read:public", "self"}),
-    "device": frozenset({"self"}),
-    "service": frozenset({"read:public", "read:base", "read:devices", "self"}),
+    "device": frozenset({"self", "write:observations"}),
+    "service": frozenset({"read:public", "read:base", "read:devices", "write:observations", "self"}),
 }
 """What each role may do; scopes then narrow which records."""
 
@@ -159,14 +166,17 @@ class Scope:
         return sa.true()
 
     def _areas(self) -> sa.ColumnElement[bool]:
+        return self._area_codes(Area.code)
+
+    def _area_codes(self, column: Any) -> sa.ColumnElement[bool]:
         """A street operator sees her streets and what lies below them, committee staff their committees and their cells, a grid officer his cells."""
         p = self.principal
         if p.role == "street_operator":
-            return _within_codes(Area.code, p.streets)
+            return _within_codes(column, p.streets)
         if p.role == "committee_worker":
-            return _committees_and_cells(Area.code, p.committees)
+            return _committees_and_cells(column, p.committees)
         if p.role == "grid_officer":
-            return Area.code.in_(sorted(p.grid_cells))
+            return column.in_(sorted(p.grid_cells))  # type: ignore[no-any-return]
         return sa.true()
 
     def _runs(self) -> sa.ColumnElement[bool]:
@@ -189,6 +199,17 @@ class Scope:
         if p.role == "device":
             return Device.code == p.device_code
         return sa.true() if may(p, "read:devices") else sa.false()
+
+    def _alerts(self) -> sa.ColumnElement[bool]:
+        """Alerts in one's areas; a department handler those his department must respond to."""
+        p = self.principal
+        if not may(p, "read:alerts"):
+            return sa.false()
+        if p.role in _AREA_ROLES:
+            return self._by_area(Alert)
+        if p.role == "department_handler":
+            return Alert.department == p.department
+        return sa.true()
 
     def _users(self) -> sa.ColumnElement[bool]:
         """Staff see colleagues who share their scope; administrators and commanders see all."""
@@ -250,6 +271,14 @@ READ_RULES: dict[str, Rule] = {
     "data_versions": lambda _scope: sa.true(),  # counters, no content
     "jobs": _own_jobs,
     "departments": lambda _scope: sa.true(),  # the district's bureaus: public, like the facilities they run
+    "observations": lambda scope: Observation.device_id.in_(sa.select(Device.id).where(scope._devices())),
+    "observation_rollups": lambda scope: ObservationRollup.device_id.in_(sa.select(Device.id).where(scope._devices())),
+    "dead_letters": _with_permission("manage:devices"),
+    "alerts": Scope._alerts,
+    "rule_states": _with_permission("manage:devices"),  # the engine's working memory
+    "indicator_values": lambda scope: (
+        scope._area_codes(IndicatorValue.area_code) if may(scope.principal, "read:alerts") else sa.false()
+    ),
 }
 """The one read rule of every table.
 

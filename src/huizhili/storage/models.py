@@ -17,6 +17,7 @@ from sqlalchemy import (
     FromClause,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
 )
@@ -178,7 +179,144 @@ class Device(AreaAssigned, Base):
     owner_department: Mapped[str | None] = mapped_column(
         String(100), ForeignKey("departments.code", ondelete="RESTRICT", name="fk_devices_owner_department"), index=True
     )
-    installed_at: Mapped[datetime | None]
+    installed_at: Mapped[datetime | None] = mapped_column(
+        doc="Observations timed before it are refused; without it, those older than the ingest's age limit."
+    )
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True, doc="One of DEVICE_STATUSES.")
+    owner: Mapped[str | None] = mapped_column(
+        String(300), doc="The unit that owns or maintains it (业主单位), told of its alerts."
+    )
+    metrics: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, doc="What it measures: metric → {unit, interval_s, min, max} (``huizhili.sensing.devices``)."
+    )
+    interval_s: Mapped[int | None] = mapped_column(
+        Integer, doc="How often it is expected to report, in seconds; None for devices that report only events."
+    )
+    capacity: Mapped[float | None] = mapped_column(Float, doc="A busy point's capacity in people (crowd density).")
+    last_seen_at: Mapped[datetime | None] = mapped_column(doc="When its latest observation arrived.")
+    silent_after: Mapped[datetime | None] = mapped_column(
+        index=True, doc="When it counts as silent if nothing more arrives: the no-data clock."
+    )
+
+
+DEVICE_STATUSES = ("active", "maintenance", "retired")
+"""A device's life: reporting and watched; in maintenance (stored, no alerts); retired (refused)."""
+
+
+class Observation(Base):
+    """One value of one metric of one device at one instant; stored once, whatever is sent twice."""
+
+    __tablename__ = "observations"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column(primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+
+
+ROLLUP_RESOLUTIONS = {"minute": 60, "hour": 3600, "day": 86400}
+"""Resolutions kept beside the raw observations, in seconds."""
+
+
+class ObservationRollup(Base):
+    """Count, minimum, maximum, sum and last value of one series in one minute, hour or (local) day."""
+
+    __tablename__ = "observation_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    resolution: Mapped[int] = mapped_column(Integer, primary_key=True, doc="Bucket length in seconds.")
+    bucket: Mapped[datetime] = mapped_column(primary_key=True, doc="The bucket's start.")
+    count: Mapped[int] = mapped_column(Integer)
+    minimum: Mapped[float] = mapped_column(Float)
+    maximum: Mapped[float] = mapped_column(Float)
+    total: Mapped[float] = mapped_column(Float)
+    last: Mapped[float] = mapped_column(Float)
+    last_at: Mapped[datetime]
+
+
+class DeadLetter(Base):
+    """A message the ingest could not store, with why and its raw bytes (bounded), for an operator to see."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    channel: Mapped[str] = mapped_column(String(8), doc="'mqtt' or 'http'.")
+    topic: Mapped[str | None] = mapped_column(String(300))
+    device_code: Mapped[str | None] = mapped_column(String(64), index=True, doc="The device it names, known or not.")
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary, doc="The message's first bytes (DEAD_LETTER_RAW_BYTES).")
+    size: Mapped[int] = mapped_column(Integer, doc="The whole message's size in bytes.")
+
+
+ALERT_LEVELS = ("blue", "yellow", "orange", "red")
+"""Warning levels, mildest first (蓝 黄 橙 红); stored as 1–4."""
+
+ALERT_STATES = ("open", "acknowledged", "resolved", "closed")
+"""An alert's life: open, acknowledged by an operator, resolved (by recovery or by hand), closed with a note."""
+
+
+class Alert(AreaCoded, Base):
+    """A warning raised by a rule about one subject (a device's series, an area's indicator).
+
+    At most one alert per rule and subject is active (open or acknowledged): ``active`` is 1
+    then and NULL after, under a unique index.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ux_alerts_active", "rule", "subject", "active", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(80), index=True, doc="The rule or scenario that raised it.")
+    subject: Mapped[str] = mapped_column(String(200), doc="What it is about: device:<code>/<metric> or area:<code>.")
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"), index=True)
+    department: Mapped[str | None] = mapped_column(String(100), index=True, doc="Who must respond.")
+    level: Mapped[int] = mapped_column(Integer, doc="1–4: blue, yellow, orange, red (ALERT_LEVELS).")
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    active: Mapped[int | None] = mapped_column(Integer, default=1)
+    title: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="What happened, {zh, en}.")
+    value: Mapped[float | None] = mapped_column(Float, doc="The latest value judged.")
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="The window of points that raised it, and the rule's parameters.")
+    opened_at: Mapped[datetime] = mapped_column(index=True, doc="When the condition was met (data time).")
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow, doc="When the platform raised it.")
+    respond_by: Mapped[datetime | None] = mapped_column(doc="The scenario's response time limit.")
+    escalated_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(16), doc="'recovered' or 'by hand'.")
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RuleState(Base):
+    """What a rule remembers of one subject between observations (its window, its detector), persisted with them."""
+
+    __tablename__ = "rule_states"
+
+    rule: Mapped[str] = mapped_column(String(80), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IndicatorValue(Base):
+    """A vital sign (数字体征) of one area at one instant, with its warning level (0 none, 1–4 blue–red)."""
+
+    __tablename__ = "indicator_values"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    indicator: Mapped[str] = mapped_column(String(60), primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    sources: Mapped[int] = mapped_column(Integer, default=0, doc="How many series it was computed from.")
 
 
 class WalkWay(Base):

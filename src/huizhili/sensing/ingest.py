@@ -1,0 +1,348 @@
+"""Ingest: messages from devices become observations, each stored once, or dead letters saying why not.
+
+One pipeline for every channel: MQTT messages (the worker's subscriber) and HTTP batches
+(``POST /api/observations``) are handed to :func:`ingest` with the time they arrived, inside the
+caller's transaction. It stores new observations (a repeat of the same device, metric and
+instant is a duplicate, not a second row), keeps the minute, hour and day rollups, moves each
+sending device's no-data clock on, lets the rules judge what is new, and keeps every message it
+could not use in ``dead_letters``. The caller commits, and only then acknowledges: a message is
+acknowledged only once what it carried is stored, so a crash loses nothing and a redelivery
+adds nothing.
+
+A message is JSON: ``{"ts": …, "metric": …, "value": …}``, or ``{"ts": …, "values": {metric:
+value, …}}``, or a list of those; ``ts`` is ISO 8601 with a zone (none means UTC) or Unix
+seconds. Over MQTT the device is the topic's (``huizhili/devices/<code>/…``) and a ``device``
+field, if any, must name the same; over HTTP each item names its ``device``.
+"""
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from huizhili.identity.broker import DEVICE_TOPIC_ROOT, device_topic, may_publish
+from huizhili.policy import Principal
+from huizhili.sensing.devices import expected_metrics, reporting_interval
+from huizhili.storage.models import (
+    ROLLUP_RESOLUTIONS,
+    DeadLetter,
+    Device,
+    Observation,
+    ObservationRollup,
+)
+
+DEAD_LETTER_RAW_BYTES = 4096
+"""How much of a refused message is kept: enough to see what was wrong, bounded whatever is sent."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message as it arrived: its channel, topic (MQTT), sender (HTTP) and bytes."""
+
+    channel: str
+    payload: bytes
+    topic: str | None = None
+    sender: Principal | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """An observation that passed every check."""
+
+    device_id: int
+    metric: str
+    observed_at: datetime
+    value: float
+
+
+@dataclass
+class Ingested:
+    """What one call stored: new readings, how many repeated stored ones, and why messages were refused."""
+
+    stored: list[Reading] = field(default_factory=list)
+    duplicates: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    """(index of the message, reason), in message order."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the ingest accepts (from settings): message size, how far ahead or back in time, the no-data clock."""
+
+    max_bytes: int
+    future_s: int
+    max_age_days: int
+    no_data_intervals: int
+    timezone: str
+
+
+class _Refused(Exception):
+    """A message or item the ingest cannot use, with the reason kept in its dead letter."""
+
+    def __init__(self, reason: str, device_code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.device_code = reason, device_code
+
+
+def ingest(session: Session, messages: Sequence[Message], now: datetime, limits: Limits) -> Ingested:
+    """Store what ``messages`` carry; refused ones become dead letters. The caller commits, then acknowledges.
+
+    Parameters
+    ----------
+    session
+        Inside the caller's transaction.
+    messages
+        In arrival order.
+    now
+        When they arrived: the future limit and the no-data clock count from it.
+    limits
+        What is accepted.
+    """
+    result = Ingested()
+    items: list[tuple[int, str, str, datetime, float]] = []  # message index, device code, metric, time, value
+    for index, message in enumerate(messages):
+        try:
+            items.extend((index, *item) for item in _parse(message, limits))
+        except _Refused as refused:
+            _dead_letter(session, message, refused, now)
+            result.rejected.append((index, refused.reason))
+    devices = _devices(session, {code for _, code, *_ in items})
+    readings: list[Reading] = []
+    arrived: set[int] = set()
+    refused_messages: set[int] = {index for index, _ in result.rejected}
+    for index, code, metric, moment, value in items:
+        try:
+            device = devices.get(code)
+            readings.append(_checked(device, code, metric, moment, value, now, limits))
+            arrived.add(readings[-1].device_id)
+        except _Refused as refused:
+            if index not in refused_messages:  # one dead letter per message, naming its first problem
+                refused_messages.add(index)
+                _dead_letter(session, messages[index], refused, now)
+                result.rejected.append((index, refused.reason))
+    result.rejected.sort()
+    unique = list({(r.device_id, r.metric, r.observed_at): r for r in readings}.values())
+    result.stored = _store(session, unique)
+    result.duplicates = len(readings) - len(result.stored)
+    _roll_up(session, result.stored, ZoneInfo(limits.timezone))
+    _clock(session, [device for device in devices.values() if device.id in arrived], now, limits)
+    return result
+
+
+def _parse(message: Message, limits: Limits) -> list[tuple[str, str, datetime, float]]:
+    """(device code, metric, time, value) of every reading a message carries, or _Refused."""
+    topic_code = _topic_device(message.topic) if message.channel == "mqtt" else None
+    if len(message.payload) > limits.max_bytes:
+        reason = f"message of {len(message.payload):,} bytes is larger than the {limits.max_bytes:,} accepted"
+        raise _Refused(reason, topic_code)
+    try:
+        document = json.loads(message.payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _Refused(f"not JSON: {error}", topic_code) from error
+    entries = document if isinstance(document, list) else [document]
+    if not entries:
+        raise _Refused("an empty list carries no observation", topic_code)
+    found: list[tuple[str, str, datetime, float]] = []
+    for position, entry in enumerate(entries):
+        where = f"item {position}: " if isinstance(document, list) else ""
+        if not isinstance(entry, dict):
+            raise _Refused(f"{where}expected an object with ts and metric/value or values", topic_code)
+        code = _sender_device(message, topic_code, entry, where)
+        moment = _timestamp(entry.get("ts"), where, code)
+        if "values" in entry:
+            values = entry["values"]
+            if not isinstance(values, dict) or not values:
+                raise _Refused(f"{where}values must be an object of metric: value", code)
+            pairs = list(values.items())
+        elif "metric" in entry and "value" in entry:
+            pairs = [(entry["metric"], entry["value"])]
+        else:
+            raise _Refused(f"{where}needs metric and value, or values", code)
+        for metric, value in pairs:
+            if not isinstance(metric, str) or not metric:
+                raise _Refused(f"{where}metric must be a name", code)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _Refused(f"{where}{metric}: value {value!r} is not a number", code)
+            found.append((code, metric, moment, float(value)))
+    return found
+
+
+def _topic_device(topic: str | None) -> str | None:
+    """The device code in ``huizhili/devices/<code>/…``, or None for any other topic."""
+    prefix = DEVICE_TOPIC_ROOT + "/"
+    if not topic or not topic.startswith(prefix):
+        return None
+    return topic[len(prefix) :].split("/", 1)[0] or None
+
+
+def _sender_device(message: Message, topic_code: str | None, entry: dict[str, Any], where: str) -> str:
+    """The device an entry is from, checked against who sent it: a device writes only as itself."""
+    named = entry.get("device")
+    if named is not None and not isinstance(named, str):
+        raise _Refused(f"{where}device must be a code", topic_code)
+    if message.channel == "mqtt":
+        if topic_code is None:
+            raise _Refused(f"topic {message.topic!r} is not under {DEVICE_TOPIC_ROOT}/<device code>/")
+        code = named or topic_code
+        # The broker's ACL let the publisher write this topic; the payload must not speak for another device.
+        if not may_publish(Principal(username=f"device-{code}", role="device", device_code=code), message.topic or ""):
+            raise _Refused(f"{where}device {code} may not publish under {message.topic} (another device's topic)", code)
+        return code
+    if not named:
+        raise _Refused(f"{where}names no device")
+    sender = message.sender
+    if sender is not None and sender.role == "device" and not may_publish(sender, device_topic(named)):
+        raise _Refused(f"{where}{sender.username} may not send observations of device {named}", named)
+    return named
+
+
+def _timestamp(value: Any, where: str, code: str) -> datetime:
+    """``ts`` as an aware UTC time: ISO 8601 (no zone: UTC) or Unix seconds."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > 1e11:
+            raise _Refused(f"{where}ts {value!r} is not a Unix time in seconds", code)
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    raise _Refused(f"{where}ts {value!r} is not an ISO 8601 time or Unix seconds", code)
+
+
+def _devices(session: Session, codes: set[str]) -> dict[str, Device]:
+    """The named devices, read fresh for every batch: a device retired a second ago is refused now."""
+    if not codes:
+        return {}
+    return {d.code: d for d in session.scalars(sa.select(Device).where(Device.code.in_(sorted(codes))))}
+
+
+def _checked(
+    device: Device | None, code: str, metric: str, moment: datetime, value: float, now: datetime, limits: Limits
+) -> Reading:
+    """A reading the device may send: known, not retired, a metric it measures, in range and in time."""
+    if device is None:
+        raise _Refused(f"unknown device {code}", code)
+    if device.status == "retired":
+        raise _Refused(f"device {code} is retired", code)
+    spec = expected_metrics(device).get(metric)
+    if spec is None:
+        known = ", ".join(sorted(expected_metrics(device))) or "nothing"
+        raise _Refused(f"device {code} does not measure {metric!r} (it measures {known})", code)
+    if not math.isfinite(value):
+        raise _Refused(f"{code} {metric}: {value} is not a finite number", code)
+    if not (spec["min"] <= value <= spec["max"]):
+        raise _Refused(f"{code} {metric}: {value:g} is outside the possible {spec['min']:g}–{spec['max']:g} {spec['unit']}", code)
+    if moment > now + timedelta(seconds=limits.future_s):
+        raise _Refused(f"{code} {metric}: ts {moment.isoformat()} is in the future (now {now.isoformat(timespec='seconds')})", code)
+    earliest = device.installed_at or now - timedelta(days=limits.max_age_days)
+    if moment < earliest:
+        since = "its installation" if device.installed_at else f"the last {limits.max_age_days} days"
+        raise _Refused(f"{code} {metric}: ts {moment.isoformat()} is before {since} ({earliest.isoformat(timespec='seconds')})", code)
+    return Reading(device.id, metric, moment, value)
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """The dialect's INSERT with ON CONFLICT (both backends have it)."""
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+_CHUNK = 500
+
+
+def _store(session: Session, readings: Sequence[Reading]) -> list[Reading]:
+    """Insert readings, skipping those stored before; the newly stored ones (only they count in rollups)."""
+    stored: list[Reading] = []
+    table = Observation.__table__
+    for start in range(0, len(readings), _CHUNK):
+        chunk = readings[start : start + _CHUNK]
+        rows = [{"device_id": r.device_id, "metric": r.metric, "observed_at": r.observed_at, "value": r.value} for r in chunk]
+        statement = _insert(session, table).values(rows).on_conflict_do_nothing().returning(
+            table.c.device_id, table.c.metric, table.c.observed_at, table.c.value
+        )
+        stored.extend(Reading(*row) for row in session.execute(statement))
+    return stored
+
+
+@lru_cache(maxsize=4096)
+def _local_midnight(day: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant of the local midnight starting the local date of ``day`` (given as that date's local noon)."""
+    return day.replace(hour=0).astimezone(UTC)
+
+
+def bucket_start(moment: datetime, resolution: int, zone: ZoneInfo) -> datetime:
+    """The start of the rollup bucket holding ``moment``: whole UTC minutes and hours, local days."""
+    if resolution < 86400:
+        seconds = int(moment.timestamp())
+        return datetime.fromtimestamp(seconds - seconds % resolution, UTC)
+    local = moment.astimezone(zone)
+    return _local_midnight(local.replace(hour=12, minute=0, second=0, microsecond=0, fold=0), zone)
+
+
+def _roll_up(session: Session, readings: Iterable[Reading], zone: ZoneInfo) -> None:
+    """Add new readings to their minute, hour and day buckets (count, min, max, sum, last)."""
+    buckets: dict[tuple[int, str, int, datetime], list[Any]] = {}
+    for r in readings:
+        for resolution in ROLLUP_RESOLUTIONS.values():
+            key = (r.device_id, r.metric, resolution, bucket_start(r.observed_at, resolution, zone))
+            b = buckets.get(key)
+            if b is None:
+                buckets[key] = [1, r.value, r.value, r.value, r.value, r.observed_at]
+            else:
+                b[0] += 1
+                b[1], b[2], b[3] = min(b[1], r.value), max(b[2], r.value), b[3] + r.value
+                if r.observed_at >= b[5]:
+                    b[4], b[5] = r.value, r.observed_at
+    if not buckets:
+        return
+    table = ObservationRollup.__table__
+    rows = [
+        {"device_id": d, "metric": m, "resolution": res, "bucket": start, "count": b[0], "minimum": b[1],
+         "maximum": b[2], "total": b[3], "last": b[4], "last_at": b[5]}
+        for (d, m, res, start), b in buckets.items()
+    ]
+    for start in range(0, len(rows), _CHUNK):
+        statement = _insert(session, table).values(rows[start : start + _CHUNK])
+        new = statement.excluded
+        later = new.last_at >= table.c.last_at
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.device_id, table.c.metric, table.c.resolution, table.c.bucket],
+            set_={
+                "count": table.c.count + new.count,
+                "minimum": sa.case((new.minimum < table.c.minimum, new.minimum), else_=table.c.minimum),
+                "maximum": sa.case((new.maximum > table.c.maximum, new.maximum), else_=table.c.maximum),
+                "total": table.c.total + new.total,
+                "last": sa.case((later, new.last), else_=table.c.last),
+                "last_at": sa.case((later, new.last_at), else_=table.c.last_at),
+            },
+        )
+        session.execute(statement)
+
+
+def _clock(session: Session, devices: Iterable[Device], now: datetime, limits: Limits) -> None:
+    """Devices that sent something valid were heard now: their no-data deadline moves on."""
+    for device in devices:
+        interval = reporting_interval(device)
+        device.last_seen_at = now
+        device.silent_after = now + timedelta(seconds=interval * limits.no_data_intervals) if interval else None
+    session.flush()
+
+
+def _dead_letter(session: Session, message: Message, refused: _Refused, now: datetime) -> None:
+    """Keep a refused message: why, and its first bytes."""
+    session.add(DeadLetter(
+        received_at=now, channel=message.channel, topic=message.topic, device_code=refused.device_code,
+        reason=refused.reason[:2000], raw=message.payload[:DEAD_LETTER_RAW_BYTES], size=len(message.payload),
+    ))

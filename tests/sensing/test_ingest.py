@@ -1,0 +1,90 @@
+"""The ingest pipeline: each observation stored once, rollups kept, every bad message a dead letter."""
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from samples import LIMITS, NOW
+
+from huizhili.policy import Principal
+from huizhili.sensing.ingest import Message, ingest
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import DeadLetter, Device, Observation, ObservationRollup
+
+
+def mqtt(code, document, suffix="observations"):
+    return Message("mqtt", json.dumps(document).encode(), topic=f"huizhili/devices/{code}/{suffix}")
+
+
+def test_a_repeated_message_is_stored_once_and_counted_once_in_its_rollups(xuhui, devices):
+    messages = [mqtt("XH-PM25", {"ts": "2026-12-01T10:00:00+08:00", "values": {"pm25": 40, "pm10": 60}}),
+                mqtt("XH-PM25", {"ts": "2026-12-01T10:30:00+08:00", "metric": "pm25", "value": 80})]
+    with transaction(xuhui) as session:
+        first = ingest(session, messages, NOW, LIMITS)
+    with transaction(xuhui) as session:
+        again = ingest(session, messages, NOW, LIMITS)
+    assert (len(first.stored), first.duplicates, len(again.stored), again.duplicates) == (3, 0, 0, 3)
+    with xuhui() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 3
+        hour = session.execute(sa.select(ObservationRollup.count, ObservationRollup.minimum, ObservationRollup.maximum,
+                                         ObservationRollup.total, ObservationRollup.last)
+                               .where(ObservationRollup.metric == "pm25", ObservationRollup.resolution == 3600)).one()
+        day = session.execute(sa.select(ObservationRollup.bucket, ObservationRollup.count)
+                              .where(ObservationRollup.metric == "pm25", ObservationRollup.resolution == 86400)).one()
+        device = session.get(Device, devices["XH-PM25"])
+    assert tuple(hour) == (2, 40.0, 80.0, 120.0, 80.0)
+    assert day == (datetime(2026, 11, 30, 16, 0, tzinfo=UTC), 2), "days start at Shanghai's midnight"
+    assert device.last_seen_at == NOW
+    assert device.silent_after == NOW + timedelta(hours=3), "three hourly intervals from its last message"
+
+
+BAD = {
+    "not JSON": (mqtt("XH-PM25", None).__class__("mqtt", b"{pm25: 1", topic="huizhili/devices/XH-PM25/o"), "not JSON"),
+    "unknown device": (mqtt("NOBODY", {"ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 1}), "unknown device NOBODY"),
+    "another's topic": (mqtt("XH-CROWD", {"device": "XH-PM25", "ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 1}),
+                        "may not publish under huizhili/devices/XH-CROWD/observations"),
+    "future": (mqtt("XH-PM25", {"ts": "2026-12-01T13:00:00Z", "metric": "pm25", "value": 1}), "is in the future"),
+    "before installation": (mqtt("XH-PM25", {"ts": "2012-12-31T00:00:00Z", "metric": "pm25", "value": 1}), "before its installation"),
+    "too old without install date": (None, "before the last 30 days"),
+    "not finite": (Message("mqtt", b'{"ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": NaN}',
+                           topic="huizhili/devices/XH-PM25/o"), "nan is not a finite number"),
+    "out of range": (mqtt("XH-PM25", {"ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 5000}), "outside the possible 0–2000 µg/m³"),
+    "oversized": (mqtt("XH-PM25", {"ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 1, "pad": "x" * 20000}), "larger than the 16,384 accepted"),
+    "metric it does not measure": (mqtt("XH-PM25", {"ts": "2026-12-01T11:00:00Z", "metric": "people", "value": 1}), "does not measure 'people'"),
+    "no timestamp": (mqtt("XH-PM25", {"metric": "pm25", "value": 1}), "ts None is not an ISO 8601 time"),
+    "text value": (mqtt("XH-PM25", {"ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": "12"}), "value '12' is not a number"),
+    "wrong topic": (Message("mqtt", b"{}", topic="elsewhere/x"), "is not under huizhili/devices/"),
+}
+
+
+def test_every_kind_of_bad_message_is_a_dead_letter_with_its_reason_and_the_good_ones_after_are_stored(xuhui, devices):
+    with transaction(xuhui) as session:  # a device without an install date takes 30 days back
+        session.execute(sa.update(Device).where(Device.code == "XH-CROWD").values(installed_at=None))
+    BAD["too old without install date"] = (mqtt("XH-CROWD", {"ts": "2026-10-01T00:00:00Z", "metric": "people", "value": 5}), BAD["too old without install date"][1])
+    good = [mqtt("XH-CROWD", {"ts": "2026-12-01T11:00:00Z", "metric": "people", "value": 120}),
+            mqtt("XH-PM25", {"ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 35})]
+    messages = [message for message, _ in BAD.values()] + good
+    with transaction(xuhui) as session:
+        result = ingest(session, messages, NOW, LIMITS)
+    assert len(result.stored) == 2
+    assert [index for index, _ in result.rejected] == list(range(len(BAD)))
+    for (index, reason), (name, (_, expected)) in zip(result.rejected, BAD.items(), strict=True):
+        assert expected in reason, f"{name}: {reason}"
+    with xuhui() as session:
+        letters = session.scalars(sa.select(DeadLetter).order_by(DeadLetter.id)).all()
+    assert len(letters) == len(BAD)
+    assert letters[0].raw == b"{pm25: 1" and letters[0].device_code == "XH-PM25"
+    oversized = next(letter for letter in letters if "larger than" in letter.reason)
+    assert (len(oversized.raw), oversized.size) == (4096, len(BAD["oversized"][0].payload)), "raw bytes are bounded"
+
+
+def test_over_http_a_device_sends_only_its_own_observations(xuhui, devices):
+    sender = Principal(username="device-XH-PM25", role="device", device_code="XH-PM25")
+    body = [{"device": "XH-PM25", "ts": 1764583200, "metric": "pm25", "value": 12.5},
+            {"device": "XH-CROWD", "ts": 1764583200, "metric": "people", "value": 12}]
+    with transaction(xuhui) as session:
+        result = ingest(session, [Message("http", json.dumps(item).encode(), sender=sender) for item in body], NOW, LIMITS)
+    assert [(r.metric, r.value) for r in result.stored] == [("pm25", 12.5)]
+    assert result.rejected == [(1, "device-XH-PM25 may not send observations of device XH-CROWD")]
+    assert not math.isnan(result.stored[0].value)
