@@ -69,7 +69,7 @@ def test_every_kind_of_bad_message_is_a_dead_letter_with_its_reason_and_the_good
         result = ingest(session, messages, NOW, LIMITS)
     assert len(result.stored) == 2
     assert [index for index, _ in result.rejected] == list(range(len(BAD)))
-    for (index, reason), (name, (_, expected)) in zip(result.rejected, BAD.items(), strict=True):
+    for (_, reason), (name, (_, expected)) in zip(result.rejected, BAD.items(), strict=True):
         assert expected in reason, f"{name}: {reason}"
     with xuhui() as session:
         letters = session.scalars(sa.select(DeadLetter).order_by(DeadLetter.id)).all()
