@@ -1,6 +1,7 @@
 """The authorisation matrix: every role × every endpoint of the OpenAPI document, and area filtering."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 import shapely
@@ -33,17 +34,19 @@ from huizhili.storage.models import (
 # The intended matrix, written from the roles' descriptions (not read from the implementation).
 # read:personal: those who call people back (commanders, street operators, department handlers
 # dispatching cases) may; analysts, grid officers, service accounts and citizens never.
+# Alerts: every staff role reads them in its scope; those who respond (commanders, operators,
+# handlers, committee staff who visit) handle them. Observations come from devices and gateways.
 GRANTS = {
     "anonymous": {"none", "read:public"},
-    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "run:analysis", "manage:users", "manage:devices", "self"},
-    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal"},
-    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal"},
-    "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self", "read:personal"},
-    "committee_worker": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
-    "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self"},
-    "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self"},
+    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "run:analysis", "manage:users", "manage:devices", "self", "read:alerts", "handle:alerts", "write:observations"},
+    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts"},
+    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts"},
+    "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self", "read:personal", "read:alerts", "handle:alerts"},
+    "committee_worker": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts", "handle:alerts"},
+    "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts"},
+    "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self", "read:alerts"},
     "citizen": {"none", "read:public", "self"},
-    "service": {"none", "read:public", "read:base", "read:devices", "self"},
+    "service": {"none", "read:public", "read:base", "read:devices", "self", "write:observations"},
 }
 XUJIAHUI = "310104014"
 PATH_VALUES = {"code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1"}
@@ -281,6 +284,8 @@ WRITES = {
     ("POST", "/api/imports"): lambda w: ("/api/imports", {"files": {"file": ("toilets.csv", TOILETS, "text/csv")},
                                                          "data": {"target": "facility", "constants": '{"kind": "toilet"}'}}),
     ("DELETE", "/api/jobs/{job_id}"): lambda w: (f"/api/jobs/{w.own_job}", {}),
+    ("POST", "/api/observations"): lambda w: ("/api/observations", {"json": {"observations": [
+        {"device": "PM-TP-1", "ts": datetime.now(UTC).isoformat(), "metric": "pm25", "value": 12}]}}),
     ("POST", "/api/lifecircle/runs"): lambda w: ("/api/lifecircle/runs", {"json": {"area": "徐家汇街道", "kinds": ["health_centre"]}}),
     ("POST", "/api/lifecircle/siting"): lambda w: ("/api/lifecircle/siting", {"json": {"kind": "health_centre", "threshold_m": 900,
                                                                                        "k": 1, "area": "徐家汇街道"}}),

@@ -31,7 +31,8 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
                   "updated_at", *_AREA_CODES),
     "facilities": ("source_ref", "kind", "name", "address", "phone", "opening_hours", "is_open", "queue_level",
                    "status_note", "status_updated_at", "owner_department", "updated_at", *_AREA_CODES),
-    "devices": ("source_ref", "code", "sensor_kind", "name", "owner_department", "installed_at", "updated_at", *_AREA_CODES),
+    "devices": ("source_ref", "code", "sensor_kind", "name", "owner_department", "owner", "status", "metrics", "interval_s",
+                "capacity", "installed_at", "last_seen_at", "updated_at", *_AREA_CODES),
     "parcels": ("source_ref", "name", "land_use", "area_m2", "updated_at", *_AREA_CODES),
 }
 """What a layer's features publish, field by field. A column not named here is never published:
@@ -39,10 +40,12 @@ adding one (a person's name, a private note) publishes nothing until it is added
 purpose. A facility's ``phone`` is its front desk's, not a person's."""
 
 NOT_PUBLISHED: dict[str, frozenset[str]] = {
-    layer: frozenset({"id", "geometry", "properties"} | ({"lon", "lat"} if layer != "areas" else set())) for layer in LAYERS
+    layer: frozenset({"id", "geometry", "properties"} | ({"lon", "lat"} if layer != "areas" else set())
+                     | ({"silent_after"} if layer == "devices" else set()))
+    for layer in LAYERS
 }
 """Columns served otherwise (the feature's id and geometry; ``properties`` as ``extra``) or not
-at all (the anchor point). With :data:`PUBLIC_FIELDS` they account for every column (tested)."""
+at all (the anchor point, a device's no-data deadline). With :data:`PUBLIC_FIELDS` they account for every column (tested)."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from huizhili.config import Settings
 from huizhili.identity.broker import DEVICE_TOPIC_ROOT, device_topic, may_publish
 from huizhili.policy import Principal
 from huizhili.sensing.devices import expected_metrics, reporting_interval
@@ -82,6 +83,12 @@ class Limits:
     max_age_days: int
     no_data_intervals: int
     timezone: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Limits":
+        """The limits the settings give."""
+        return cls(settings.ingest_max_bytes, settings.ingest_future_s, settings.ingest_max_age_days,
+                   settings.no_data_intervals, settings.local_timezone)
 
 
 class _Refused(Exception):

@@ -29,7 +29,18 @@ from huizhili.storage.engine import create_engine, session_factory
 from huizhili.web.deps import Allow, status_of
 from huizhili.web.headers import SecurityHeaders
 from huizhili.web.limits import BodySizeLimit, RateLimiter
-from huizhili.web.routers import auth, base, devices, docs, events, imports, jobs, network, users
+from huizhili.web.routers import (
+    auth,
+    base,
+    devices,
+    docs,
+    events,
+    imports,
+    jobs,
+    network,
+    sensing,
+    users,
+)
 from huizhili.web.schemas import Problem
 from huizhili.web.stream_hub import StreamHub
 
@@ -38,7 +49,10 @@ log = logging.getLogger(__name__)
 PUBLIC_PERMISSIONS = frozenset({"none", "read:public"})
 """Permissions anonymous callers hold: their operations need no credentials."""
 
-ROUTERS = (auth.router, base.router, users.router, devices.router, imports.router, jobs.router, network.router, events.router)
+ROUTERS = (
+    auth.router, base.router, users.router, devices.router, sensing.router, imports.router, jobs.router, network.router,
+    events.router,
+)
 """Every API router, mounted under ``/api``."""
 
 

@@ -397,3 +397,55 @@ class JobOut(BaseModel):
     )
     error: JobErrorOut | None = None
     links: dict[str, str] = Field(description="self: this job; result: where the result lives, once there is one.")
+
+
+class ObservationsIn(BaseModel):
+    """Observations sent over HTTP, each as a device would publish it over MQTT, naming its device.
+
+    An item is ``{"device": code, "ts": ISO 8601 or Unix seconds, "metric": name, "value": number}``
+    or ``{"device": code, "ts": …, "values": {metric: number, …}}``. Items are judged one by one:
+    a bad one is kept as a dead letter with its reason and the rest are stored.
+    """
+
+    observations: list[dict[str, Any]] = Field(min_length=1, max_length=10000)
+
+
+class Refusal(BaseModel):
+    """An item that was not stored (kept as a dead letter), by its index in the request."""
+
+    index: int
+    reason: str
+
+
+class ObservationsOut(BaseModel):
+    """What was stored: new observations, repeats of stored ones (not stored again), and refusals."""
+
+    stored: int
+    duplicates: int
+    rejected: list[Refusal]
+
+
+class SeriesOut(BaseModel):
+    """A device's series: ``points`` are ``[t, mean, min, max, count, last]``, oldest first."""
+
+    device: str
+    metric: str
+    unit: str
+    resolution: str
+    since: datetime
+    until: datetime
+    points: list[list[Any]]
+    truncated: bool
+
+
+class DeadLetterOut(BaseModel):
+    """A message the ingest refused: why, and its first bytes."""
+
+    id: int
+    received_at: datetime
+    channel: str
+    topic: str | None
+    device_code: str | None
+    reason: str
+    size: int
+    raw: str

@@ -1,0 +1,63 @@
+"""Sensing over HTTP: observations in (devices and gateways), series and dead letters out."""
+
+import json
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from huizhili.policy import Principal, scope_for
+from huizhili.sensing.ingest import Limits, Message, ingest
+from huizhili.sensing.series import RESOLUTIONS, device_series, list_dead_letters
+from huizhili.storage.models import as_utc, utcnow
+from huizhili.web.deps import Allow, ManageDevices, SessionDep, SettingsDep
+from huizhili.web.schemas import DeadLetterOut, ObservationsIn, ObservationsOut, SeriesOut
+
+router = APIRouter(tags=["sensing"])
+
+ReadDevices = Annotated[Principal, Depends(Allow("read:devices"))]
+WriteObservations = Annotated[Principal, Depends(Allow("write:observations"))]
+DeviceCode = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+@router.post("/observations", response_model=ObservationsOut)
+def post_observations(body: ObservationsIn, session: SessionDep, settings: SettingsDep, principal: WriteObservations) -> dict[str, Any]:
+    """Store observations; the same pipeline as MQTT. Stored before this answers; a repeat is a duplicate, not a second row.
+
+    A device's key sends only its own device's observations; a gateway's service account any
+    device's. Refused items are dead letters (``GET /api/dead-letters``), listed here by index.
+    """
+    messages = [Message("http", json.dumps(item, allow_nan=True).encode(), sender=principal) for item in body.observations]
+    result = ingest(session, messages, utcnow(), Limits.of(settings))
+    return {
+        "stored": len(result.stored),
+        "duplicates": result.duplicates,
+        "rejected": [{"index": index, "reason": reason} for index, reason in result.rejected],
+    }
+
+
+@router.get("/devices/{code}/series", response_model=SeriesOut)
+def series(
+    code: DeviceCode,
+    metric: Annotated[str, Query(min_length=1, max_length=40)],
+    session: SessionDep,
+    principal: ReadDevices,
+    since: Annotated[datetime | None, Query(description="Default: a day before until. No zone means UTC.")] = None,
+    until: Annotated[datetime | None, Query(description="Default: now. No zone means UTC.")] = None,
+    resolution: Annotated[str, Query(pattern="^(auto|" + "|".join(RESOLUTIONS) + ")$")] = "auto",
+) -> dict[str, Any]:
+    """One metric of a device over time: at most 2000 points (MAX_POINTS), ``auto`` choosing raw, minute, hour or day."""
+    end = as_utc(until) if until else utcnow()
+    start = as_utc(since) if since else end - timedelta(days=1)
+    return vars(device_series(session, scope_for(principal), code, metric, start, end, resolution))
+
+
+@router.get("/dead-letters", response_model=list[DeadLetterOut])
+def dead_letters(
+    session: SessionDep,
+    principal: ManageDevices,
+    after: Annotated[int, Query(ge=0, le=2**62, description="Only letters with a larger id: page on with the last one's.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Messages the ingest refused, oldest first: channel, topic, device, reason and the first 4 KiB."""
+    return list_dead_letters(session, scope_for(principal), after=after, limit=limit)

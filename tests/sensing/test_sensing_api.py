@@ -1,0 +1,61 @@
+"""Observations over HTTP with a device's key, series for charts, dead letters for operators."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from huizhili.identity.accounts import create_api_key
+from huizhili.sensing.ingest import Limits, Message, ingest
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import Observation
+
+
+def device_key(sessions, code):
+    with transaction(sessions) as session:
+        return {"X-API-Key": create_api_key(session, f"device-{code}", "ingest")[1]}
+
+
+def test_a_device_posts_its_observations_and_a_repeat_is_not_stored_twice(client, xuhui, devices, role_headers):
+    headers = device_key(xuhui, "XH-PM25")
+    now = datetime.now(UTC).replace(microsecond=0)
+    body = {"observations": [{"device": "XH-PM25", "ts": (now - timedelta(minutes=m)).isoformat(), "metric": "pm25", "value": 30 + m}
+                             for m in range(3)] + [{"device": "XH-CROWD", "ts": now.isoformat(), "metric": "people", "value": 1}]}
+    first = client.post("/api/observations", json=body, headers=headers)
+    again = client.post("/api/observations", json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"stored": 3, "duplicates": 0, "rejected": [
+        {"index": 3, "reason": "device-XH-PM25 may not send observations of device XH-CROWD"}]}
+    assert again.json()["stored"] == 0 and again.json()["duplicates"] == 3
+    with xuhui() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 3
+    letters = client.get("/api/dead-letters", headers=role_headers["district_admin"]).json()
+    assert [(d["channel"], d["device_code"]) for d in letters] == [("http", "XH-CROWD")] * 2
+    assert '"device": "XH-CROWD"' in letters[0]["raw"]
+
+
+def test_a_year_of_minute_data_comes_back_as_days_and_a_day_as_raw_points(client, xuhui, devices, role_headers):
+    start = datetime(2025, 12, 1, tzinfo=UTC)
+    readings = [{"ts": (start + timedelta(minutes=m)).isoformat(), "metric": "people", "value": m % 100} for m in range(0, 366 * 1440, 37)]
+    with transaction(xuhui) as session:
+        ingest(session, [Message("mqtt", json.dumps(readings).encode(), topic="huizhili/devices/XH-CROWD/o")],
+               datetime(2026, 12, 2, tzinfo=UTC), Limits(10**8, 300, 30, 3, "Asia/Shanghai"))
+    headers = role_headers["district_commander"]
+    year = client.get("/api/devices/XH-CROWD/series", headers=headers,
+                      params={"metric": "people", "since": "2025-12-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"}).json()
+    assert year["resolution"] == "day" and 365 <= len(year["points"]) <= 366 and not year["truncated"]
+    # Days are Shanghai's: the last bucket runs to 2026-12-01 16:00 UTC.
+    assert sum(p[4] for p in year["points"]) == len([r for r in readings if r["ts"] < "2026-12-01T16:00"])
+    assert year["points"][0][0] == "2025-11-30T16:00:00+00:00"
+    day = client.get("/api/devices/XH-CROWD/series", headers=headers,
+                     params={"metric": "people", "since": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z"}).json()
+    assert day["resolution"] == "raw", "a people counter reports every 15 minutes: a day of it is 96 points at most"
+    assert len(day["points"]) == 39 and all(p[4] == 1 for p in day["points"])
+
+
+def test_a_street_operator_reads_series_of_her_street_only(client, xuhui, devices, role_headers):
+    headers = role_headers["street_operator"]  # 徐家汇街道
+    mine = client.get("/api/devices/XH-CROWD/series", headers=headers, params={"metric": "people"})
+    theirs = client.get("/api/devices/TP-WATER/series", headers=headers, params={"metric": "water_level_cm"})
+    assert (mine.status_code, theirs.status_code) == (200, 404)
+    assert client.get("/api/dead-letters", headers=headers).status_code == 403
