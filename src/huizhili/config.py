@@ -81,6 +81,10 @@ class Settings(BaseSettings):
         description="The broker the worker ingests from, mqtt://USER:PASSWORD@HOST:PORT with a service account "
         "(huizhili mqtt service); unset: no MQTT ingest (HTTP ingest always works).",
     )
+    mqtt_client_id: str = Field(
+        "huizhili-ingest", min_length=1, max_length=64,
+        description="The ingest's MQTT client id: the broker keeps its session, and what it has not yet acknowledged, under it.",
+    )
     broker_dir: Path | None = Field(
         None, description="Where device provisioning rewrites Mosquitto's passwd and acl files; default data_dir/broker."
     )

@@ -1,15 +1,12 @@
 """Device credentials and topic ACLs against a real Mosquitto broker started for the test."""
 
-import getpass
-import shutil
-import socket
-import subprocess
 import threading
 import time
 
 import paho.mqtt.client as mqtt
 import pytest
 import shapely
+from mosquitto import mosquitto
 from waiting import until
 
 from huizhili.identity.accounts import create_device_account, create_user
@@ -24,7 +21,6 @@ from huizhili.storage.engine import transaction
 from huizhili.storage.models import Device
 
 pytestmark = pytest.mark.mqtt
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if shutil.which("/usr/sbin/mosquitto") else None)
 NOT_AUTHORISED = 135  # MQTT 5 reason code
 
 
@@ -47,36 +43,10 @@ def accounts(xuhui):
 @pytest.fixture
 def broker(xuhui, accounts, tmp_path):
     """Mosquitto on a free port, configured only by the files the platform generates."""
-    if MOSQUITTO is None:
-        pytest.skip("mosquitto is not installed (Debian package mosquitto; .ci/run installs it)")
     with xuhui() as session:
         passwd, acl = write_broker_files(session, tmp_path / "broker")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = tmp_path / "mosquitto.conf"
-    config.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
-        # Run as the test's own user: the generated files are readable by their owner only.
-        f"user {getpass.getuser()}\npersistence false\nlog_dest stderr\n"
-    )
-    log = (tmp_path / "mosquitto.log").open("wb")
-    process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stderr=log)
-    until(lambda: listening(port) or process.poll() is not None, "mosquitto did not start listening")
-    assert process.poll() is None, (tmp_path / "mosquitto.log").read_text()
-    yield port
-    process.terminate()
-    process.wait(timeout=5)
-    log.close()
-
-
-def listening(port):
-    """Whether something accepts connections on ``port``."""
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
+    with mosquitto(tmp_path, passwd, acl) as port:
+        yield port
 
 
 def connect(port, username, password):

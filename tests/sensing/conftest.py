@@ -7,17 +7,28 @@ import sqlalchemy as sa
 from samples import DEVICES_CSV
 from sqlalchemy.orm import Session, sessionmaker
 
-from huizhili.sensing.devices import provision
+from huizhili.sensing.devices import Provisioned, provision
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Device
 
 
 @pytest.fixture
-def devices(xuhui: sessionmaker[Session], tmp_path: Path) -> dict[str, int]:
-    """The sample devices provisioned into the demo: code → id."""
+def provisioned(xuhui: sessionmaker[Session], tmp_path: Path) -> Provisioned:
+    """The sample devices provisioned into the demo, with their broker credentials."""
     path = tmp_path / "devices.csv"
     path.write_text(DEVICES_CSV, encoding="utf-8")
     with transaction(xuhui) as session:
-        provision(session, path, broker_dir=tmp_path / "broker", local_timezone="Asia/Shanghai", no_data_intervals=3)
+        return provision(session, path, broker_dir=tmp_path / "broker", local_timezone="Asia/Shanghai", no_data_intervals=3)
+
+
+@pytest.fixture
+def device_passwords(provisioned: Provisioned) -> dict[str, str]:
+    """Device code → its broker password."""
+    return {code: password for code, _, password in provisioned.credentials}
+
+
+@pytest.fixture
+def devices(xuhui: sessionmaker[Session], provisioned: Provisioned) -> dict[str, int]:
+    """The sample devices: code → id."""
     with xuhui() as session:
         return dict(session.execute(sa.select(Device.code, Device.id).where(Device.source_ref.is_(None))).all())

@@ -29,6 +29,7 @@ from huizhili.network.finder import NetworkCache
 from huizhili.policy.principal import Principal
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Job, utcnow
+from huizhili.worker.ingest import run_mqtt_ingest
 from huizhili.worker.tasks import TASKS, Work
 
 log = logging.getLogger(__name__)
@@ -116,14 +117,55 @@ def run_worker(
 ) -> None:
     """Run queued jobs, oldest first, until ``stop`` is set (a job under way is finished first).
 
-    Several workers may run at once, on one database: each job is claimed by exactly one. A
-    database that stops answering is waited for, and any other error of a step is logged:
-    neither stops the worker.
+    Beside them, in threads of their own: the MQTT ingest where ``mqtt_url`` is set (its batch
+    under way is stored and acknowledged first). Several workers may run at once, on one
+    database: each job is claimed by exactly one. A database that stops answering is waited
+    for, and any other error of a step is logged: neither stops the worker.
     """
     network = NetworkCache(settings.data_dir / "cache")
     name = worker_name()
-    duties_due = 0.0
     log.info("worker %s started", name)
+    beside = [_beside(run_mqtt_ingest, sessions, settings, stop)] if settings.mqtt_url else []
+    try:
+        _run_jobs(sessions, settings, stop, network, name, poll_seconds)
+    finally:
+        stop.set()
+        for thread in beside:
+            thread.join()
+    log.info("worker %s stopped", name)
+
+
+def _beside(
+    loop: Callable[[sessionmaker[Session], Settings, threading.Event], None],
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    stop: threading.Event,
+) -> threading.Thread:
+    """Run ``loop`` in a thread until ``stop``, starting it again after any failure."""
+
+    def keep_running() -> None:
+        while not stop.is_set():
+            try:
+                loop(sessions, settings, stop)
+            except Exception:
+                log.exception("%s failed; starting it again", loop.__name__)
+                stop.wait(5.0)
+
+    thread = threading.Thread(target=keep_running, name=loop.__name__, daemon=True)
+    thread.start()
+    return thread
+
+
+def _run_jobs(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    stop: threading.Event,
+    network: NetworkCache,
+    name: str,
+    poll_seconds: float,
+) -> None:
+    """Claim and run jobs, with the duties every :data:`DUTIES_SECONDS`, until ``stop``."""
+    duties_due = 0.0
     while not stop.is_set():
         try:
             if time.monotonic() >= duties_due:
@@ -143,7 +185,6 @@ def run_worker(
         except Exception:
             log.exception("worker step failed; going on")
             stop.wait(max(1.0, 5 * poll_seconds))
-    log.info("worker %s stopped", name)
 
 
 def _sweep_uploads(session: Session, folder: Path) -> None:

@@ -1,0 +1,138 @@
+"""The MQTT side of the ingest: receive device messages, store them, and only then acknowledge them.
+
+The subscriber keeps a persistent session (a fixed client id, ``clean_start`` off, a session
+that never expires) and acknowledges by hand (paho-mqtt 2 ``manual_ack``): a message is
+acknowledged once the transaction holding what it carried has committed. If the process dies
+before that, the broker still holds the message and sends it again when the subscriber comes
+back; the store keeps one row per device, metric and instant, so the repeat adds nothing.
+Messages are taken in batches (up to ``BATCH`` or ``BATCH_SECONDS``) so that one commit covers
+many of them.
+"""
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from huizhili.config import Settings
+from huizhili.errors import ConfigurationError
+from huizhili.identity.broker import DEVICE_TOPIC_ROOT
+from huizhili.sensing.ingest import Limits, Message, ingest
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import utcnow
+
+try:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+except ImportError:  # the optional extra ``mqtt``
+    mqtt = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000
+"""Most messages one transaction stores."""
+
+BATCH_SECONDS = 0.05
+"""Longest a message waits for others to share its commit."""
+
+RECEIVE_MAXIMUM = 4000
+"""Unacknowledged messages the broker may have on their way to us (MQTT 5 Receive Maximum): two batches."""
+
+
+def run_mqtt_ingest(sessions: sessionmaker[Session], settings: Settings, stop: threading.Event) -> None:
+    """Subscribe to every device topic and ingest until ``stop`` is set; reconnects by itself.
+
+    Raises
+    ------
+    ConfigurationError
+        If ``mqtt_url`` is unset or malformed, or paho-mqtt (the ``mqtt`` extra) is missing.
+    """
+    if mqtt is None:
+        message = "MQTT ingest needs paho-mqtt: pip install 'huizhili[mqtt]'"
+        raise ConfigurationError(message)
+    host, port, username, password = _broker_address(settings.mqtt_url)
+    received: queue.Queue[Any] = queue.Queue()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=settings.mqtt_client_id,
+                         protocol=mqtt.MQTTv5, manual_ack=True)
+    if username:
+        client.username_pw_set(username, password)
+
+    def on_connect(client: Any, _userdata: Any, _flags: Any, reason: Any, _properties: Any) -> None:
+        if reason.is_failure:
+            log.error("the broker refused the ingest: %s", reason)
+            return
+        log.info("ingest connected to %s:%s", host, port)
+        client.subscribe(f"{DEVICE_TOPIC_ROOT}/#", qos=1)
+
+    client.on_connect = on_connect
+    client.on_message = lambda _client, _userdata, message: received.put(message)
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 0xFFFFFFFF  # the broker keeps our session, and what we have not acknowledged, for good
+    properties.ReceiveMaximum = RECEIVE_MAXIMUM
+    client.connect_async(host, port, clean_start=False, properties=properties)
+    client.loop_start()
+    limits = Limits.of(settings)
+    try:
+        while not stop.is_set():
+            batch = _next_batch(received, stop)
+            if batch:
+                _store_then_acknowledge(sessions, client, batch, limits, stop)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _next_batch(received: "queue.Queue[Any]", stop: threading.Event) -> list[Any]:
+    """Messages that arrived, waiting briefly for more to share a commit."""
+    try:
+        batch = [received.get(timeout=0.2)]
+    except queue.Empty:
+        return []
+    deadline = time.monotonic() + BATCH_SECONDS
+    while len(batch) < BATCH and not stop.is_set():
+        remaining = deadline - time.monotonic()
+        try:
+            batch.append(received.get_nowait() if remaining <= 0 else received.get(timeout=remaining))
+        except queue.Empty:
+            break
+    return batch
+
+
+def _store_then_acknowledge(
+    sessions: sessionmaker[Session], client: Any, batch: list[Any], limits: Limits, stop: threading.Event
+) -> None:
+    """Commit the batch, retrying while the database does not answer; acknowledge it only after."""
+    messages = [Message("mqtt", bytes(m.payload), topic=m.topic) for m in batch]
+    while True:
+        try:
+            with transaction(sessions) as session:
+                result = ingest(session, messages, utcnow(), limits)
+            break
+        except sa.exc.OperationalError as error:
+            log.warning("database not answering (%s); %d messages wait, unacknowledged", error.orig, len(batch))
+            if stop.wait(1.0):
+                return  # not acknowledged: the broker sends them again to the next subscriber
+    for message in batch:
+        client.ack(message.mid, message.qos)
+    if result.rejected:
+        log.info("%d of %d messages were dead letters", len(result.rejected), len(batch))
+
+
+def _broker_address(url: str | None) -> tuple[str, int, str | None, str | None]:
+    """Host, port, username and password of ``mqtt://USER:PASSWORD@HOST:PORT``."""
+    if not url:
+        message = "HUIZHILI_MQTT_URL is not set: nothing to ingest from"
+        raise ConfigurationError(message)
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        message = f"HUIZHILI_MQTT_URL must look like mqtt://USER:PASSWORD@HOST:1883, not {parts.scheme}://…"
+        raise ConfigurationError(message)
+    return (parts.hostname, parts.port or 1883, unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None)
