@@ -67,7 +67,7 @@ class Settings:
     offset_rate: float = 0.05
     """Weight of a new point in the level of the series against its profile."""
     range_margin: float = 0.005
-    """Beyond the range seen so far by this fraction of it, a value adds one spread of surprise."""
+    """A value this fraction of the seen range beyond that range adds 1 to its calibrated surprise."""
     smooth_rate: float = 0.5
     """Weight of a new surprise in the short average that the likelihood judges."""
     surprise_rate: float = 0.005
