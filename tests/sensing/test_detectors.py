@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED
 
 from huizhili.errors import ValidationError
 from huizhili.sensing.detectors import (
@@ -18,7 +17,7 @@ from huizhili.sensing.detectors import (
     score_series,
 )
 
-NAB = SHARED / "sensors" / "nab"
+NAB = Path(__file__).parents[2].parent / "shared" / "data" / "sensors" / "nab"
 DETECTORS = [ResidualDetector, SeasonalDetector, DefaultDetector]
 FIVE_MINUTES = 300.0
 DAY = 288

@@ -17,10 +17,12 @@ def publish(
     record_id: int | None,
     permission: str,
     payload: dict[str, Any],
+    department: str | None = None,
 ) -> Event:
     """Record that ``record`` changed, visible to those with ``permission`` whose scope covers it.
 
-    The event carries the record's area codes and, where it has one, its owning department. Its
+    The event carries the record's area codes and its department: ``department``, else the
+    record's owning one where it has one. Its
     payload is stored with the resource's personal fields masked (``policy.privacy.masked``), so
     no watcher, whatever the role, receives personal data unlogged.
 
@@ -38,7 +40,7 @@ def publish(
         street_code=record.street_code,
         committee_code=record.committee_code,
         grid_code=record.grid_code,
-        department=getattr(record, "owner_department", None),
+        department=department or getattr(record, "owner_department", None),
     )
     session.add(event)
     session.flush()

@@ -72,6 +72,8 @@ class Ingested:
     duplicates: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     """(index of the message, reason), in message order."""
+    heard: set[int] = field(default_factory=set)
+    """Ids of the devices that sent something valid (stored or a repeat): they are not silent."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ def ingest(session: Session, messages: Sequence[Message], now: datetime, limits:
     result.duplicates = len(readings) - len(result.stored)
     _roll_up(session, result.stored, ZoneInfo(limits.timezone))
     _clock(session, [device for device in devices.values() if device.id in arrived], now, limits)
+    result.heard = arrived
     return result
 
 

@@ -1,4 +1,4 @@
-"""The MQTT side of the ingest: receive device messages, store them, and only then acknowledge them.
+"""The worker's sensing loops: the MQTT ingest, which acknowledges a message only once it is stored, and the silence clock.
 
 The subscriber keeps a persistent session (a fixed client id, ``clean_start`` off, a session
 that never expires) and acknowledges by hand (paho-mqtt 2 ``manual_ack``): a message is
@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from huizhili.config import Settings
 from huizhili.errors import ConfigurationError
 from huizhili.identity.broker import DEVICE_TOPIC_ROOT
-from huizhili.sensing.ingest import Limits, Message, ingest
+from huizhili.sensing.alerts import check_silence
+from huizhili.sensing.ingest import Limits, Message
+from huizhili.sensing.pipeline import Library, library, receive
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import utcnow
 
@@ -78,12 +80,12 @@ def run_mqtt_ingest(sessions: sessionmaker[Session], settings: Settings, stop: t
     properties.ReceiveMaximum = RECEIVE_MAXIMUM
     client.connect_async(host, port, clean_start=False, properties=properties)
     client.loop_start()
-    limits = Limits.of(settings)
+    limits, rules = Limits.of(settings), library(settings)
     try:
         while not stop.is_set():
             batch = _next_batch(received, stop)
             if batch:
-                _store_then_acknowledge(sessions, client, batch, limits, stop)
+                _store_then_acknowledge(sessions, client, batch, limits, rules, stop)
     finally:
         client.disconnect()
         client.loop_stop()
@@ -106,14 +108,14 @@ def _next_batch(received: "queue.Queue[Any]", stop: threading.Event) -> list[Any
 
 
 def _store_then_acknowledge(
-    sessions: sessionmaker[Session], client: Any, batch: list[Any], limits: Limits, stop: threading.Event
+    sessions: sessionmaker[Session], client: Any, batch: list[Any], limits: Limits, rules: Library, stop: threading.Event
 ) -> None:
     """Commit the batch, retrying while the database does not answer; acknowledge it only after."""
     messages = [Message("mqtt", bytes(m.payload), topic=m.topic) for m in batch]
     while True:
         try:
             with transaction(sessions) as session:
-                result = ingest(session, messages, utcnow(), limits)
+                result = receive(session, messages, utcnow(), limits, rules)
             break
         except sa.exc.OperationalError as error:
             log.warning("database not answering (%s); %d messages wait, unacknowledged", error.orig, len(batch))
@@ -136,3 +138,21 @@ def _broker_address(url: str | None) -> tuple[str, int, str | None, str | None]:
         raise ConfigurationError(message)
     return (parts.hostname, parts.port or 1883, unquote(parts.username) if parts.username else None,
             unquote(parts.password) if parts.password else None)
+
+
+SILENCE_CHECK_SECONDS = 0.25
+"""How often the clock looks for devices past their deadline: a no-data alert is at most this late."""
+
+
+def run_silence_clock(sessions: sessionmaker[Session], settings: Settings, stop: threading.Event) -> None:
+    """Open no-data alerts as devices' deadlines pass, until ``stop``; waits out a database that does not answer."""
+    rules = library(settings)
+    while not stop.wait(SILENCE_CHECK_SECONDS):
+        try:
+            with transaction(sessions) as session:
+                opened = check_silence(session, rules.scenarios, utcnow())
+            if opened:
+                log.info("%d devices fell silent", opened)
+        except sa.exc.OperationalError as error:
+            log.warning("database not answering (%s); the silence clock waits", error.orig)
+            stop.wait(1.0)

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from huizhili.policy import Principal, scope_for
-from huizhili.sensing.ingest import Limits, Message, ingest
+from huizhili.sensing.ingest import Limits, Message
+from huizhili.sensing.pipeline import library, receive
 from huizhili.sensing.series import RESOLUTIONS, device_series, list_dead_letters
 from huizhili.storage.models import as_utc, utcnow
 from huizhili.web.deps import Allow, ManageDevices, SessionDep, SettingsDep
@@ -28,7 +29,7 @@ def post_observations(body: ObservationsIn, session: SessionDep, settings: Setti
     device's. Refused items are dead letters (``GET /api/dead-letters``), listed here by index.
     """
     messages = [Message("http", json.dumps(item, allow_nan=True).encode(), sender=principal) for item in body.observations]
-    result = ingest(session, messages, utcnow(), Limits.of(settings))
+    result = receive(session, messages, utcnow(), Limits.of(settings), library(settings))
     return {
         "stored": len(result.stored),
         "duplicates": result.duplicates,

@@ -1,0 +1,316 @@
+"""Early warning (预警): rules judge what arrives and the clock judges what does not; alerts live here.
+
+An alert is about one subject — a device's series (``device:<code>/<metric>``) or an area's
+vital sign (``area:<code>``) — under one rule, and at most one is active (open or acknowledged)
+per rule and subject. It opens once its condition has lasted the rule's ``for_s``, escalates
+as the value worsens (it keeps its worst level), and resolves itself on recovery: the value back
+past the lowest level by the hysteresis margin, and the alert open at least ``min_hold_s``, so
+that a value hovering at a threshold does not flap. Each change is an event for the stream, in
+the scope of whoever may read the alert. What a rule remembers between batches (when its
+condition began, the window of recent points) is kept in ``rule_states``, written with the
+observations, so a restart forgets nothing.
+
+Silence is judged on the clock, not on arrival: every device's deadline (``silent_after``) is
+moved on by the ingest, and :func:`check_silence` — run by the worker several times a second —
+opens a no-data alert for each device whose deadline has passed, timed at the deadline.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from huizhili.errors import ConflictError, NotFoundError, ValidationError
+from huizhili.events import publish
+from huizhili.policy import Principal, Scope
+from huizhili.sensing.ingest import Reading
+from huizhili.sensing.rules import Scenario
+from huizhili.storage.models import ALERT_LEVELS, ALERT_STATES, Alert, AreaCoded, Device, RuleState
+
+EVIDENCE_POINTS = 50
+"""Most recent points an alert keeps as the evidence that raised it."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an area's vital sign is filed: the area's own code at its level and the codes above it."""
+
+    district_code: str | None
+    street_code: str | None = None
+    committee_code: str | None = None
+    grid_code: str | None = None
+
+
+def evaluate(session: Session, readings: Sequence[Reading], scenarios: Sequence[Scenario], now: datetime) -> None:
+    """Judge newly stored readings by every scenario that watches them; silent devices heard again recover.
+
+    Devices in maintenance are stored but not judged; retired ones never get here.
+    """
+    if not readings:
+        return
+    devices = {d.id: d for d in session.scalars(sa.select(Device).where(Device.id.in_({r.device_id for r in readings})))}
+    series: dict[tuple[int, str], list[Reading]] = defaultdict(list)
+    for reading in sorted(readings, key=lambda r: r.observed_at):
+        series[(reading.device_id, reading.metric)].append(reading)
+    work = []
+    for (device_id, metric), points in series.items():
+        device = devices[device_id]
+        if device.status != "active":
+            continue
+        for scenario in scenarios:
+            if scenario.rule in {"threshold", "mean", "sum"} and scenario.applies_to(device.sensor_kind, metric):
+                work.append((scenario, device, f"device:{device.code}/{metric}", points))
+    book = _Book(session, [(s.id, subject) for s, _, subject, _ in work])
+    for scenario, device, subject, points in work:
+        state = book.state(scenario.id, subject)
+        for point in points:
+            value = _judged_value(scenario, device, point, state)
+            if value is None:
+                continue
+            book.judge(scenario, subject, value, point.observed_at, state, device, now)
+    book.save(now)
+
+
+def recover_heard(session: Session, device_ids: Iterable[int], now: datetime) -> None:
+    """Devices that sent something are no longer silent: their no-data alerts resolve."""
+    ids = list(device_ids)
+    if not ids:
+        return
+    silent = session.scalars(sa.select(Alert).where(Alert.rule == "device_silent", Alert.active == 1, Alert.device_id.in_(ids)))
+    for alert in silent:
+        _resolve(session, alert, now, "recovered", value=None)
+
+
+def check_silence(session: Session, scenarios: Sequence[Scenario], now: datetime) -> int:
+    """Open a no-data alert for every active device whose deadline has passed; how many were opened.
+
+    The alert is timed at the deadline itself, and the device's deadline is cleared until it
+    reports again, so each silence is one alert and the next check reads only new deadlines.
+    """
+    scenario = next((s for s in scenarios if s.rule == "no_data"), None)
+    due = session.scalars(
+        sa.select(Device).where(Device.silent_after <= now, Device.status == "active").order_by(Device.silent_after)
+    ).all()
+    if scenario is None or not due:
+        return 0
+    book = _Book(session, [(scenario.id, f"device:{d.code}") for d in due])
+    for device in due:
+        deadline = device.silent_after
+        assert deadline is not None
+        subject = f"device:{device.code}"
+        evidence = {"last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
+                    "deadline": deadline.isoformat()}
+        book.open_or_escalate(scenario, subject, 1, None, deadline, evidence, device, now)
+        device.silent_after = None
+    book.save(now)
+    return len(due)
+
+
+def judge_area(
+    session: Session, scenario: Scenario, area: Place, code: str, value: float, at: datetime, evidence: dict[str, Any], now: datetime
+) -> None:
+    """Judge an area's vital sign at ``at`` (used by ``sensing.vitals``)."""
+    subject = f"area:{code}"
+    book = _Book(session, [(scenario.id, subject)])
+    state = book.state(scenario.id, subject)
+    state["window"] = [[at.isoformat(), value]]
+    state["evidence"] = evidence
+    book.judge(scenario, subject, value, at, state, area, now)
+    book.save(now)
+
+
+def _judged_value(scenario: Scenario, device: Device, point: Reading, state: dict[str, Any]) -> float | None:
+    """The value a scenario judges for a point: the value, its share of capacity, or a window's mean or sum."""
+    value = point.value
+    if scenario.of_capacity:
+        if not device.capacity:
+            return None
+        value = 100.0 * value / device.capacity
+    window = state.setdefault("window", [])
+    window.append([point.observed_at.isoformat(), value])
+    if scenario.rule in {"mean", "sum"}:
+        start = (point.observed_at - timedelta(seconds=scenario.window_s)).isoformat()
+        window[:] = [p for p in window if p[0] > start]
+        values = [float(p[1]) for p in window]
+        return sum(values) / len(values) if scenario.rule == "mean" else sum(values)
+    del window[:-EVIDENCE_POINTS]
+    return value
+
+
+class _Book:
+    """The rule states and active alerts of a batch's subjects, read at once and written back at once."""
+
+    def __init__(self, session: Session, keys: Sequence[tuple[str, str]]) -> None:
+        self.session = session
+        self.keys = set(keys)
+        rules = {rule for rule, _ in self.keys}
+        subjects = {subject for _, subject in self.keys}
+        rows: Iterable[RuleState] = session.scalars(
+            sa.select(RuleState).where(RuleState.rule.in_(rules), RuleState.subject.in_(subjects)).with_for_update()
+        ) if self.keys else []
+        self.states = {(r.rule, r.subject): r for r in rows}
+        active: Iterable[Alert] = session.scalars(
+            sa.select(Alert).where(Alert.active == 1, Alert.rule.in_(rules), Alert.subject.in_(subjects)).with_for_update()
+        ) if self.keys else []
+        self.alerts = {(a.rule, a.subject): a for a in active}
+
+    def state(self, rule: str, subject: str) -> dict[str, Any]:
+        row = self.states.get((rule, subject))
+        if row is None:
+            row = self.states[(rule, subject)] = RuleState(rule=rule, subject=subject, state={})
+            self.session.add(row)
+        return dict(row.state) if row.state else {}
+
+    def judge(self, scenario: Scenario, subject: str, value: float, at: datetime, state: dict[str, Any],
+              record: AreaCoded | Place, now: datetime) -> None:
+        """One step of a subject's alert: open after ``for_s``, escalate, or resolve on recovery after ``min_hold_s``."""
+        key = (scenario.id, subject)
+        level = scenario.level_of(value)
+        alert = self.alerts.get(key)
+        if level:
+            since = state.setdefault("since", at.isoformat())
+            if at - datetime.fromisoformat(since) >= timedelta(seconds=scenario.for_s):
+                evidence = {"window": state.get("window", [])[-EVIDENCE_POINTS:], **state.get("evidence", {})}
+                self.open_or_escalate(scenario, subject, level, value, at, evidence, record, now)
+            elif alert is not None:
+                alert.value = value
+        else:
+            if scenario.recovered(value):
+                state.pop("since", None)
+            if alert is not None:
+                alert.value = value
+                if scenario.recovered(value) and at - alert.opened_at >= timedelta(seconds=scenario.min_hold_s):
+                    _resolve(self.session, alert, now, "recovered", value)
+                    del self.alerts[key]
+        self.states[key].state = state
+
+    def open_or_escalate(self, scenario: Scenario, subject: str, level: int, value: float | None, at: datetime,
+                         evidence: dict[str, Any], record: AreaCoded | Place, now: datetime) -> None:
+        key = (scenario.id, subject)
+        alert = self.alerts.get(key)
+        if alert is None:
+            alert = _open(self.session, scenario, subject, level, value, at, evidence, record, now)
+            self.alerts[key] = alert
+        elif level > alert.level:
+            alert.level, alert.escalated_at, alert.value, alert.evidence = level, at, value, evidence
+            _announce(self.session, alert, "alert.escalated")
+        else:
+            alert.value = value
+
+    def save(self, now: datetime) -> None:
+        for row in self.states.values():
+            row.updated_at = now
+        self.session.flush()
+
+
+def _open(session: Session, scenario: Scenario, subject: str, level: int, value: float | None, at: datetime,
+          evidence: dict[str, Any], record: AreaCoded | Place, now: datetime) -> Alert:
+    device = record if isinstance(record, Device) else None
+    department = scenario.department or getattr(record, "owner_department", None) or scenario.fallback_department
+    notify = (device.owner if device and device.owner else None) or scenario.fallback_department
+    name = (device.name or device.code) if device else subject.removeprefix("area:")
+    alert = Alert(
+        rule=scenario.id, subject=subject, device_id=device.id if device else None, department=department, level=level,
+        state="open", active=1, value=value, opened_at=at, raised_at=now,
+        respond_by=at + timedelta(seconds=scenario.respond_within_s) if scenario.respond_within_s else None,
+        title={"zh": f"{scenario.zh}：{name}", "en": f"{scenario.en}: {name}"},
+        evidence={**evidence, "notify": notify, "closure": scenario.closure},
+        district_code=record.district_code, street_code=record.street_code,
+        committee_code=record.committee_code, grid_code=record.grid_code,
+    )
+    session.add(alert)
+    session.flush()
+    _announce(session, alert, "alert.opened")
+    return alert
+
+
+def _resolve(session: Session, alert: Alert, now: datetime, how: str, value: float | None) -> None:
+    alert.state, alert.active, alert.resolved_at, alert.resolution = "resolved", None, now, how
+    if value is not None:
+        alert.value = value
+    session.flush()
+    _announce(session, alert, "alert.resolved")
+
+
+def _announce(session: Session, alert: Alert, kind: str) -> None:
+    publish(session, kind, alert, resource="alerts", record_id=alert.id, permission="read:alerts",
+            department=alert.department, payload=alert_out(alert))
+
+
+def alert_out(alert: Alert) -> dict[str, Any]:
+    """An alert as the API and the stream show it."""
+    return {
+        "id": alert.id, "rule": alert.rule, "subject": alert.subject, "level": ALERT_LEVELS[alert.level - 1],
+        "state": alert.state, "title": alert.title, "value": alert.value, "department": alert.department,
+        "opened_at": alert.opened_at.isoformat(), "raised_at": alert.raised_at.isoformat() if alert.raised_at else None,
+        "respond_by": alert.respond_by.isoformat() if alert.respond_by else None,
+        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None, "resolution": alert.resolution,
+        "acknowledged_by": alert.acknowledged_by, "closed_by": alert.closed_by, "note": alert.note,
+        "street_code": alert.street_code, "district_code": alert.district_code, "evidence": alert.evidence,
+    }
+
+
+def list_alerts(session: Session, scope: Scope, *, state: str | None = None, limit: int = 100, offset: int = 0) -> list[Alert]:
+    """Alerts in the caller's scope, newest first; ``state`` ``active`` means open or acknowledged."""
+    query = sa.select(Alert).where(scope.condition(Alert))
+    if state == "active":
+        query = query.where(Alert.active == 1)
+    elif state is not None:
+        if state not in ALERT_STATES:
+            message = f"state must be active or one of {', '.join(ALERT_STATES)}"
+            raise ValidationError(message)
+        query = query.where(Alert.state == state)
+    return list(session.scalars(query.order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit).offset(offset)))
+
+
+_NEXT = {"acknowledge": ("open",), "resolve": ("open", "acknowledged"), "close": ("resolved",)}
+
+
+def handle(session: Session, scope: Scope, principal: Principal, alert_id: int, action: str, note: str | None, now: datetime) -> Alert:
+    """Acknowledge, resolve by hand, or close (with a note) an alert the caller may change.
+
+    Raises
+    ------
+    NotFoundError
+        If the alert is not in the caller's scope.
+    ConflictError
+        If the alert's state does not allow the action.
+    ValidationError
+        If closing without a note.
+    """
+    alert = session.scalar(sa.select(Alert).where(Alert.id == alert_id, scope.condition(Alert), _writable(scope)).with_for_update())
+    if alert is None:
+        message = f"no alert {alert_id} you may handle"
+        raise NotFoundError(message)
+    if alert.state not in _NEXT[action]:
+        message = f"alert {alert_id} is {alert.state}: it cannot be {action}d now"
+        raise ConflictError(message)
+    if action == "acknowledge":
+        alert.state, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", now, principal.username
+        alert.note = note or alert.note
+        session.flush()
+        _announce(session, alert, "alert.acknowledged")
+    elif action == "resolve":
+        alert.note = note or alert.note
+        _resolve(session, alert, now, "by hand", None)
+    else:
+        if not note or not note.strip():
+            message = "closing an alert needs a note saying what was done"
+            raise ValidationError(message)
+        alert.state, alert.closed_at, alert.closed_by, alert.note = "closed", now, principal.username, note.strip()
+        session.flush()
+        _announce(session, alert, "alert.closed")
+    return alert
+
+
+def _writable(scope: Scope) -> sa.ColumnElement[bool]:
+    """Area roles handle alerts in their areas; a department handler his department's; district roles all."""
+    p = scope.principal
+    if p.role == "department_handler":
+        return Alert.department == p.department
+    return scope._by_area(Alert) if scope.limited_to_areas else sa.true()
+

@@ -1,0 +1,124 @@
+"""Vital signs (数字体征) of areas: each indicator of ``indicators.toml`` per street and district, as data arrives.
+
+An indicator is computed at the time of the newest reading that changes it, over its window:
+each device's mean or maximum (hour rollups for windows of an hour or more, raw observations
+below), then the mean or maximum over the area's active devices of its kind. Its value is kept
+per hour (``indicator_values``, the history; the newest is the current level) and judged like a
+scenario, so a street or the district gets its own alert.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from huizhili.policy import Scope
+from huizhili.sensing.alerts import Place, judge_area
+from huizhili.sensing.ingest import Reading, _insert
+from huizhili.sensing.rules import Scenario
+from huizhili.storage.models import (
+    ALERT_LEVELS,
+    Area,
+    Device,
+    IndicatorValue,
+    Observation,
+    ObservationRollup,
+)
+
+AREA_LEVELS = ("street_code", "district_code")
+"""The levels each indicator is computed for, finest first."""
+
+
+def update_vitals(session: Session, readings: Sequence[Reading], indicators: Sequence[Scenario], now: datetime) -> None:
+    """Recompute and judge the indicators that newly stored readings change."""
+    if not readings or not indicators:
+        return
+    devices = {d.id: d for d in session.scalars(sa.select(Device).where(Device.id.in_({r.device_id for r in readings})))}
+    due: dict[tuple[str, str, str], tuple[datetime, Device]] = {}
+    for reading in readings:
+        device = devices[reading.device_id]
+        for indicator in indicators:
+            if not indicator.applies_to(device.sensor_kind, reading.metric):
+                continue
+            for level in AREA_LEVELS:
+                code = getattr(device, level)
+                key = (indicator.id, level, code)
+                if code and (key not in due or due[key][0] < reading.observed_at):
+                    due[key] = (reading.observed_at, device)
+    by_id = {i.id: i for i in indicators}
+    for (ident, level, code), (at, device) in sorted(due.items(), key=lambda item: item[1][0]):
+        indicator = by_id[ident]
+        value, sources = _area_value(session, indicator, level, code, at)
+        if value is None:
+            continue
+        _keep(session, indicator, code, at, value, sources)
+        place = Place(district_code=device.district_code, street_code=code if level == "street_code" else None)
+        evidence = {"indicator": ident.removeprefix("indicator:"), "sources": sources, "window_s": indicator.window_s}
+        judge_area(session, indicator, place, code, value, at, evidence, now)
+
+
+def _area_value(session: Session, indicator: Scenario, level: str, code: str, at: datetime) -> tuple[float | None, int]:
+    """The indicator's value for one area at ``at``, and how many devices it was computed from."""
+    start = at - timedelta(seconds=indicator.window_s)
+    mean = indicator.extra.get("aggregation", "mean") == "mean"
+    if indicator.window_s >= 3600:
+        r = ObservationRollup
+        value = sa.func.sum(r.total) / sa.func.sum(r.count) if mean else sa.func.max(r.maximum)
+        source = (sa.select(Device.id, Device.capacity, value).join(r, r.device_id == Device.id)
+                  .where(r.metric == indicator.metric, r.resolution == 3600, r.bucket > start, r.bucket <= at))
+    else:
+        o = Observation
+        value = sa.func.avg(o.value) if mean else sa.func.max(o.value)
+        source = (sa.select(Device.id, Device.capacity, value).join(o, o.device_id == Device.id)
+                  .where(o.metric == indicator.metric, o.observed_at > start, o.observed_at <= at))
+    rows = session.execute(
+        source.where(Device.sensor_kind == indicator.kind, Device.status == "active", getattr(Device, level) == code)
+        .group_by(Device.id, Device.capacity)
+    ).all()
+    values = []
+    for _, capacity, device_value in rows:
+        if indicator.of_capacity:
+            if not capacity:
+                continue
+            device_value = 100.0 * device_value / capacity
+        values.append(float(device_value))
+    if not values:
+        return None, 0
+    return (sum(values) / len(values) if mean else max(values)), len(values)
+
+
+def _keep(session: Session, indicator: Scenario, code: str, at: datetime, value: float, sources: int) -> None:
+    """The hour's value of the indicator (the latest computed in that hour)."""
+    table = IndicatorValue.__table__
+    row = {"indicator": indicator.id.removeprefix("indicator:"), "area_code": code, "at": at.replace(minute=0, second=0, microsecond=0),
+           "value": value, "level": indicator.level_of(value), "sources": sources}
+    statement = _insert(session, table).values(row)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.indicator, table.c.area_code, table.c.at],
+        set_={"value": statement.excluded.value, "level": statement.excluded.level, "sources": statement.excluded.sources},
+    ))
+
+
+def vital_signs(session: Session, scope: Scope, indicators: Sequence[Scenario], area: str | None = None) -> list[dict[str, Any]]:
+    """Each indicator's current value and level per area in the caller's scope (optionally one area and those below)."""
+    v = IndicatorValue
+    latest = (sa.select(v.indicator, v.area_code, sa.func.max(v.at).label("at"))
+              .where(scope.condition(IndicatorValue)).group_by(v.indicator, v.area_code).subquery())
+    query = (sa.select(v, Area.name, Area.level).join(latest, sa.and_(v.indicator == latest.c.indicator,
+                                                                        v.area_code == latest.c.area_code, v.at == latest.c.at))
+             .outerjoin(Area, Area.code == v.area_code).order_by(v.indicator, v.area_code))
+    if area:
+        query = query.where(v.area_code.startswith(area))
+    names = {i.id.removeprefix("indicator:"): i for i in indicators}
+    out = []
+    for value, name, level in session.execute(query):
+        indicator = names.get(value.indicator)
+        out.append({
+            "indicator": value.indicator, "zh": indicator.zh if indicator else value.indicator,
+            "en": indicator.en if indicator else value.indicator, "unit": indicator.extra.get("unit") if indicator else None,
+            "area_code": value.area_code, "area_name": name, "area_level": level, "at": value.at.isoformat(),
+            "value": value.value, "level": ALERT_LEVELS[value.level - 1] if value.level else None, "sources": value.sources,
+        })
+    return out
