@@ -590,6 +590,122 @@ def mqtt_config(folder: Path) -> None:
 
 
 @main.group()
+def devices() -> None:
+    """The device registry: provisioning devices from a spreadsheet, with their broker credentials."""
+
+
+@devices.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--credentials-out", type=click.Path(dir_okay=False, path_type=Path), default=Path("device-credentials.csv"),
+              show_default=True, help="Where new devices' broker usernames and passwords are written (readable by you only).")
+def devices_import(file: Path, credentials_out: Path) -> None:
+    """Register or update the devices in FILE (CSV: code, kind, lon, lat, …) and issue broker credentials.
+
+    New devices get broker passwords and the broker's passwd and acl files are rewritten. Rows
+    that cannot be taken are listed with their line and reason; the rest go in.
+    """
+    from huizhili.sensing.devices import provision
+    from huizhili.spreadsheet import csv_text
+
+    context = _run(_Context)
+    settings = context.settings
+    with transaction(context.sessions) as session:
+        result = _run(lambda: provision(session, file, broker_dir=settings.resolved_broker_dir,
+                                        local_timezone=settings.local_timezone, no_data_intervals=settings.no_data_intervals))
+        if result.credentials:
+            credentials_out.touch(mode=0o600)
+            rows = [{"device": d, "username": u, "password": p} for d, u, p in result.credentials]
+            credentials_out.write_text(csv_text(rows, ["device", "username", "password"]))
+    click.echo(f"{len(result.created)} devices created, {len(result.updated)} updated, {len(result.rejected)} rows refused")
+    for refusal in result.rejected:
+        click.echo(f"  line {refusal['line']}: {refusal['code'] or '(no code)'}: {refusal['reason']}", err=True)
+    if result.credentials:
+        click.echo(f"broker credentials of {len(result.credentials)} devices written to {credentials_out} (shown nowhere else)")
+    if result.broker_files:
+        click.echo(f"broker files rewritten: {result.broker_files[0]}, {result.broker_files[1]}; signal Mosquitto (SIGHUP) to reload")
+
+
+@main.group()
+def sensing() -> None:
+    """Sensing: alerts, vital signs, replaying recorded series, scoring series for anomalies."""
+
+
+@sensing.command(name="detect")
+@click.option("--csv", "source", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A timestamp,value CSV (NAB's format).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where timestamp,value,anomaly_score is written.")
+def sensing_detect(source: Path, out: Path) -> None:
+    """Score every point of a series for anomaly (0–1) using only the points before it; NAB's result format."""
+    from huizhili.sensing.detectors import score_csv
+
+    rows = _run(lambda: score_csv(source, out))
+    click.echo(f"scored {rows:,} rows → {out}")
+
+
+@sensing.command(name="replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--device", required=True, help="The device code the values come from.")
+@click.option("--metric", required=True, help="The metric they are.")
+@click.option("--speed", type=float, default=0.0, show_default=True,
+              help="Seconds of the series per second of replay (3600: an hour a second); 0 as fast as it goes.")
+def sensing_replay(file: Path, device: str, metric: str, speed: float) -> None:
+    """Replay a timestamp,value CSV as the device's observations, on the series' own clock.
+
+    Alerts, no-data ones too, are raised at the series' times, as they would have been live.
+    """
+    import time
+
+    from huizhili.sensing.ingest import Limits
+    from huizhili.sensing.pipeline import library
+    from huizhili.sensing.replay import read_series, replay_in_process
+
+    context = _run(_Context)
+    points = _run(lambda: read_series(file))
+    started, first, done = time.monotonic(), points[0].at if points else None, [0]
+
+    def pace(point: Any) -> None:
+        if speed > 0 and first is not None:
+            time.sleep(max(0.0, (point.at - first).total_seconds() / speed - (time.monotonic() - started)))
+        done[0] += 1
+        if done[0] % 100 == 0:
+            _progress("replayed", done[0])
+
+    stored = _run(lambda: replay_in_process(context.sessions, points, device, metric, Limits.of(context.settings),
+                                            library(context.settings), on_point=pace))
+    click.echo("", err=True)
+    click.echo(f"{stored:,} of {len(points):,} values stored for {device} {metric}")
+
+
+@sensing.command(name="alerts")
+@click.option("--active", is_flag=True, help="Only open or acknowledged alerts.")
+def sensing_alerts(active: bool) -> None:
+    """The newest alerts: level, state, when, what."""
+    from huizhili.policy import Scope
+    from huizhili.sensing.alerts import list_alerts
+    from huizhili.storage.models import ALERT_LEVELS
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        for alert in list_alerts(session, Scope.system(), state="active" if active else None, limit=50):
+            click.echo(f"{alert.id:>6} {ALERT_LEVELS[alert.level - 1]:<6} {alert.state:<12} {alert.opened_at:%Y-%m-%d %H:%M} "
+                       f"{alert.title.get('zh', alert.rule)}")
+
+
+@sensing.command(name="vitals")
+def sensing_vitals() -> None:
+    """Each vital sign's current value and level per area."""
+    from huizhili.policy import Scope
+    from huizhili.sensing.pipeline import library
+    from huizhili.sensing.vitals import vital_signs
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        for sign in vital_signs(session, Scope.system(), library(context.settings).indicators):
+            click.echo(f"{sign['zh']:<16} {sign['area_name'] or sign['area_code']:<14} {sign['value']:>8.1f} {sign['unit'] or '':<6} "
+                       f"{sign['level'] or '-':<6} {sign['at']}")
+
+
+@main.group()
 def db() -> None:
     """Database schema."""
 

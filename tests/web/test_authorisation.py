@@ -19,6 +19,7 @@ from huizhili.policy.rules import READ_RULES
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import (
     AccessLog,
+    Alert,
     Base,
     Building,
     Credential,
@@ -49,7 +50,7 @@ GRANTS = {
     "service": {"none", "read:public", "read:base", "read:devices", "self", "write:observations"},
 }
 XUJIAHUI = "310104014"
-PATH_VALUES = {"code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1"}
+PATH_VALUES = {"alert_id": "1", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1"}
 
 
 def every_feature(client, path, headers, **params):
@@ -284,6 +285,7 @@ WRITES = {
     ("POST", "/api/imports"): lambda w: ("/api/imports", {"files": {"file": ("toilets.csv", TOILETS, "text/csv")},
                                                          "data": {"target": "facility", "constants": '{"kind": "toilet"}'}}),
     ("DELETE", "/api/jobs/{job_id}"): lambda w: (f"/api/jobs/{w.own_job}", {}),
+    ("PATCH", "/api/alerts/{alert_id}"): lambda w: (f"/api/alerts/{w.alert}", {"json": {"action": "acknowledge"}}),
     ("POST", "/api/observations"): lambda w: ("/api/observations", {"json": {"observations": [
         {"device": "PM-TP-1", "ts": datetime.now(UTC).isoformat(), "metric": "pm25", "value": 12}]}}),
     ("POST", "/api/lifecircle/runs"): lambda w: ("/api/lifecircle/runs", {"json": {"area": "徐家汇街道", "kinds": ["health_centre"]}}),
@@ -311,6 +313,13 @@ class WriteFixtures:
             session.flush()
             self.own_job = job.id
             self.facility = session.scalar(sa.select(Facility.id).where(Facility.name == "徐家汇"))
+            # An alert every role that handles alerts may handle: in 东塘 of 徐家汇, for the greening department.
+            alert = Alert(rule="flooding", subject="device:PM-XJH-1/water_level_cm", level=2, opened_at=datetime.now(UTC),
+                          department="绿化市容局", district_code="310104", street_code=XUJIAHUI,
+                          committee_code="310104014001", grid_code="310104014G01")
+            session.add(alert)
+            session.flush()
+            self.alert = alert.id
         self.refresh_token = client.post("/api/auth/token", data={"username": "signer", "password": PASSWORD}).json()["refresh_token"]
 
 

@@ -449,3 +449,58 @@ class DeadLetterOut(BaseModel):
     reason: str
     size: int
     raw: str
+
+
+class AlertOut(BaseModel):
+    """An alert: what rule raised it about what, its level (blue–red) and state, who responds, and its evidence."""
+
+    id: int
+    rule: str
+    subject: str
+    level: str
+    state: str
+    title: dict[str, str]
+    value: float | None
+    department: str | None
+    opened_at: datetime
+    raised_at: datetime | None
+    respond_by: datetime | None
+    resolved_at: datetime | None
+    resolution: str | None
+    acknowledged_by: str | None
+    closed_by: str | None
+    note: str | None
+    street_code: str | None
+    district_code: str | None
+    evidence: dict[str, Any]
+
+
+class AlertAction(BaseModel):
+    """What to do with an alert: acknowledge it, resolve it by hand, or close a resolved one with a note."""
+
+    action: Literal["acknowledge", "resolve", "close"]
+    note: str | None = Field(None, max_length=2000)
+
+    @field_validator("note")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(f"note {problem}")
+        return value
+
+
+class VitalSign(BaseModel):
+    """An area's current value and warning level of one indicator (数字体征)."""
+
+    indicator: str
+    zh: str
+    en: str
+    unit: str | None
+    area_code: str
+    area_name: str | None
+    area_level: str | None
+    at: datetime
+    value: float | None
+    level: str | None
+    sources: int

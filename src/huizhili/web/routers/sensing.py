@@ -1,4 +1,4 @@
-"""Sensing over HTTP: observations in (devices and gateways), series and dead letters out."""
+"""Sensing over HTTP: observations in (devices and gateways); series, dead letters, alerts and vital signs out."""
 
 import json
 from datetime import datetime, timedelta
@@ -7,12 +7,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from huizhili.policy import Principal, scope_for
+from huizhili.sensing.alerts import alert_out, handle, list_alerts
 from huizhili.sensing.ingest import Limits, Message
 from huizhili.sensing.pipeline import library, receive
 from huizhili.sensing.series import RESOLUTIONS, device_series, list_dead_letters
-from huizhili.storage.models import as_utc, utcnow
+from huizhili.sensing.vitals import vital_signs
+from huizhili.storage.models import ALERT_STATES, as_utc, utcnow
 from huizhili.web.deps import Allow, ManageDevices, SessionDep, SettingsDep
-from huizhili.web.schemas import DeadLetterOut, ObservationsIn, ObservationsOut, SeriesOut
+from huizhili.web.schemas import (
+    AlertAction,
+    AlertOut,
+    DeadLetterOut,
+    ObservationsIn,
+    ObservationsOut,
+    SeriesOut,
+    VitalSign,
+)
 
 router = APIRouter(tags=["sensing"])
 
@@ -62,3 +72,39 @@ def dead_letters(
 ) -> list[dict[str, Any]]:
     """Messages the ingest refused, oldest first: channel, topic, device, reason and the first 4 KiB."""
     return list_dead_letters(session, scope_for(principal), after=after, limit=limit)
+
+
+ReadAlerts = Annotated[Principal, Depends(Allow("read:alerts"))]
+HandleAlerts = Annotated[Principal, Depends(Allow("handle:alerts"))]
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+def alerts(
+    session: SessionDep,
+    principal: ReadAlerts,
+    state: Annotated[str | None, Query(pattern="^(active|" + "|".join(ALERT_STATES) + ")$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
+) -> list[dict[str, Any]]:
+    """Alerts in your scope, newest first; ``state=active`` for those open or acknowledged."""
+    return [alert_out(a) for a in list_alerts(session, scope_for(principal), state=state, limit=limit, offset=offset)]
+
+
+@router.patch("/alerts/{alert_id}", response_model=AlertOut)
+def handle_alert(
+    alert_id: Annotated[int, Path(ge=1, le=2**62)], body: AlertAction, session: SessionDep, principal: HandleAlerts
+) -> dict[str, Any]:
+    """Acknowledge an open alert, resolve it by hand, or close a resolved one (closing needs a note)."""
+    return alert_out(handle(session, scope_for(principal), principal, alert_id, body.action, body.note, utcnow()))
+
+
+@router.get("/vitals", response_model=list[VitalSign])
+def vitals(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: ReadAlerts,
+    area: Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$",
+                                      description="An area's code: it and the areas below it.")] = None,
+) -> list[dict[str, Any]]:
+    """Vital signs (数字体征): each indicator's current value and level per area in your scope."""
+    return vital_signs(session, scope_for(principal), library(settings).indicators, area)
