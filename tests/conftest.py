@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sensing_samples import DEVICES_CSV
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from waiting import until
@@ -27,7 +28,9 @@ from waiting import until
 from huizhili.base.demo import load_xuhui
 from huizhili.base.importers import import_osm
 from huizhili.config import Settings, load_settings
+from huizhili.sensing.devices import Provisioned, provision
 from huizhili.storage.engine import create_engine, migrate, session_factory, transaction
+from huizhili.storage.models import Device
 from huizhili.web.app import create_app, server_options
 from huizhili.worker import run_worker
 
@@ -335,3 +338,25 @@ def role_headers(database: Database, xuhui: sessionmaker[Session]) -> dict[str, 
     worker is bound to 东塘居委会 (310104014001), which the demo gives no boundary.
     """
     return database.loaded["role_headers"]
+
+
+@pytest.fixture
+def provisioned(xuhui: sessionmaker[Session], tmp_path: Path) -> Provisioned:
+    """The sample devices provisioned into the demo, with their broker credentials."""
+    path = tmp_path / "devices.csv"
+    path.write_text(DEVICES_CSV, encoding="utf-8")
+    with transaction(xuhui) as session:
+        return provision(session, path, broker_dir=tmp_path / "broker", local_timezone="Asia/Shanghai", no_data_intervals=3)
+
+
+@pytest.fixture
+def device_passwords(provisioned: Provisioned) -> dict[str, str]:
+    """Device code → its broker password."""
+    return {code: password for code, _, password in provisioned.credentials}
+
+
+@pytest.fixture
+def devices(xuhui: sessionmaker[Session], provisioned: Provisioned) -> dict[str, int]:
+    """The sample devices: code → id."""
+    with xuhui() as session:
+        return dict(session.execute(sa.select(Device.code, Device.id).where(Device.source_ref.is_(None))).all())

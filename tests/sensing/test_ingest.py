@@ -5,7 +5,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from samples import LIMITS, NOW
+from sensing_samples import LIMITS, NOW
 
 from huizhili.policy import Principal
 from huizhili.sensing.ingest import Message, ingest
@@ -88,3 +88,17 @@ def test_over_http_a_device_sends_only_its_own_observations(xuhui, devices):
     assert [(r.metric, r.value) for r in result.stored] == [("pm25", 12.5)]
     assert result.rejected == [(1, "device-XH-PM25 may not send observations of device XH-CROWD")]
     assert not math.isnan(result.stored[0].value)
+
+
+def test_retention_drops_old_raw_observations_and_keeps_their_rollups(xuhui, devices, settings):
+    from huizhili.sensing.retention import prune_series
+
+    old, recent = NOW - timedelta(days=40), NOW - timedelta(days=1)
+    with transaction(xuhui) as session:
+        ingest(session, [mqtt("XH-PM25", {"ts": t.isoformat(), "metric": "pm25", "value": 10}) for t in (old, recent)], NOW, LIMITS)
+        outcomes = prune_series(session, settings, now=NOW)
+    assert [(o.resource, o.records) for o in outcomes] == [("observations", 1), ("minute rollups", 0), ("hour rollups", 0)]
+    with xuhui() as session:
+        assert session.scalars(sa.select(Observation.observed_at)).all() == [recent]
+        days = session.scalar(sa.select(sa.func.count()).select_from(ObservationRollup).where(ObservationRollup.resolution == 86400))
+    assert days == 2, "the day rollups of both are kept"

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from samples import LIMITS
+from sensing_samples import LIMITS
 
 import huizhili.sensing
 from huizhili.sensing.pipeline import Library

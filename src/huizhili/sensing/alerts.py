@@ -15,6 +15,7 @@ moved on by the ingest, and :func:`check_silence` — run by the worker several 
 opens a no-data alert for each device whose deadline has passed, timed at the deadline.
 """
 
+import copy
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,12 +25,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from huizhili.base.status import update_status
 from huizhili.errors import ConflictError, NotFoundError, ValidationError
 from huizhili.events import publish
 from huizhili.policy import Principal, Scope
 from huizhili.sensing.ingest import Reading
 from huizhili.sensing.rules import Scenario
-from huizhili.storage.models import ALERT_LEVELS, ALERT_STATES, Alert, AreaCoded, Device, RuleState
+from huizhili.storage.models import (
+    ALERT_LEVELS,
+    ALERT_STATES,
+    Alert,
+    AreaCoded,
+    Device,
+    Facility,
+    RuleState,
+)
 
 EVIDENCE_POINTS = 50
 """Most recent points an alert keeps as the evidence that raised it."""
@@ -62,16 +72,18 @@ def evaluate(session: Session, readings: Sequence[Reading], scenarios: Sequence[
         if device.status != "active":
             continue
         for scenario in scenarios:
-            if scenario.rule in {"threshold", "mean", "sum"} and scenario.applies_to(device.sensor_kind, metric):
+            if scenario.rule in {"threshold", "mean", "sum", "facility_status"} and scenario.applies_to(device.sensor_kind, metric):
                 work.append((scenario, device, f"device:{device.code}/{metric}", points))
+            if scenario.rule == "facility_status" and scenario.applies_to(device.sensor_kind, metric):
+                _set_facility_status(session, scenario, device, points[-1].value)
     book = _Book(session, [(s.id, subject) for s, _, subject, _ in work])
     for scenario, device, subject, points in work:
         state = book.state(scenario.id, subject)
         for point in points:
             value = _judged_value(scenario, device, point, state)
-            if value is None:
-                continue
-            book.judge(scenario, subject, value, point.observed_at, state, device, now)
+            if value is not None:
+                book.judge(scenario, subject, value, point.observed_at, state, device, now)
+        book.remember(scenario.id, subject, state)
     book.save(now)
 
 
@@ -120,7 +132,23 @@ def judge_area(
     state["window"] = [[at.isoformat(), value]]
     state["evidence"] = evidence
     book.judge(scenario, subject, value, at, state, area, now)
+    book.remember(scenario.id, subject, state)
     book.save(now)
+
+
+def _set_facility_status(session: Session, scenario: Scenario, device: Device, value: float) -> None:
+    """A queue counter sets its service point's live status (the finder shows it): the busiest step its count reaches."""
+    facility_id = (device.properties or {}).get("facility")
+    if not isinstance(facility_id, int):
+        return
+    steps = sorted(scenario.extra.get("statuses", {}).items(), key=lambda step: step[1])
+    level = "none"
+    for name, start in steps:
+        if value >= start:
+            level = name
+    current = session.scalar(sa.select(Facility.queue_level).where(Facility.id == facility_id))
+    if current != level:
+        update_status(session, facility_id, queue_level=level, scope=Scope.system())
 
 
 def _judged_value(scenario: Scenario, device: Device, point: Reading, state: dict[str, Any]) -> float | None:
@@ -133,12 +161,36 @@ def _judged_value(scenario: Scenario, device: Device, point: Reading, state: dic
     window = state.setdefault("window", [])
     window.append([point.observed_at.isoformat(), value])
     if scenario.rule in {"mean", "sum"}:
+        first = state.setdefault("first", point.observed_at.isoformat())
         start = (point.observed_at - timedelta(seconds=scenario.window_s)).isoformat()
         window[:] = [p for p in window if p[0] > start]
         values = [float(p[1]) for p in window]
-        return sum(values) / len(values) if scenario.rule == "mean" else sum(values)
+        judged = sum(values) / len(values) if scenario.rule == "mean" else sum(values)
+        if scenario.direction == "below" and first > start:
+            return None  # "too little over 12 h" needs 12 h of watching first
+        if scenario.extra.get("baseline_days"):
+            judged /= _baseline_factor(scenario, point, state)
+        return judged
     del window[:-EVIDENCE_POINTS]
     return value
+
+
+def _baseline_factor(scenario: Scenario, point: Reading, state: dict[str, Any]) -> float:
+    """How far a series' own busiest recent day raises its levels (its per-household baseline).
+
+    A household that always cleans on Saturdays is no alarm on Saturdays: the levels start at
+    1.2× its busiest day of the last ``baseline_days`` (today aside), never below the scenario's.
+    Days are UTC dates.
+    """
+    days: dict[str, float] = state.setdefault("days", {})
+    today = point.observed_at.date().isoformat()
+    days[today] = days.get(today, 0.0) + point.value
+    for day in sorted(days)[: -int(scenario.extra["baseline_days"]) - 1]:
+        del days[day]
+    lowest = min(s for s in scenario.levels if s is not None)
+    busiest = max((v for d, v in days.items() if d != today), default=0.0)
+    state["baseline"] = busiest
+    return max(1.0, 1.2 * busiest / lowest)
 
 
 class _Book:
@@ -159,11 +211,18 @@ class _Book:
         self.alerts = {(a.rule, a.subject): a for a in active}
 
     def state(self, rule: str, subject: str) -> dict[str, Any]:
+        """A working copy of what the rule remembers of the subject; :meth:`remember` keeps it.
+
+        Deep: the stored JSON must not change under SQLAlchemy's feet, or the change is not seen.
+        """
         row = self.states.get((rule, subject))
         if row is None:
             row = self.states[(rule, subject)] = RuleState(rule=rule, subject=subject, state={})
             self.session.add(row)
-        return dict(row.state) if row.state else {}
+        return copy.deepcopy(row.state) if row.state else {}
+
+    def remember(self, rule: str, subject: str, state: dict[str, Any]) -> None:
+        self.states[(rule, subject)].state = copy.deepcopy(state)
 
     def judge(self, scenario: Scenario, subject: str, value: float, at: datetime, state: dict[str, Any],
               record: AreaCoded | Place, now: datetime) -> None:
@@ -186,7 +245,6 @@ class _Book:
                 if scenario.recovered(value) and at - alert.opened_at >= timedelta(seconds=scenario.min_hold_s):
                     _resolve(self.session, alert, now, "recovered", value)
                     del self.alerts[key]
-        self.states[key].state = state
 
     def open_or_escalate(self, scenario: Scenario, subject: str, level: int, value: float | None, at: datetime,
                          evidence: dict[str, Any], record: AreaCoded | Place, now: datetime) -> None:

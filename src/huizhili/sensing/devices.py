@@ -25,14 +25,15 @@ from huizhili.errors import ImportFailed, ValidationError
 from huizhili.identity.accounts import create_device_account
 from huizhili.identity.broker import write_broker_files
 from huizhili.sensing.catalogue import catalogue
-from huizhili.storage.models import DEVICE_STATUSES, Device, User, utcnow
+from huizhili.storage.models import DEVICE_STATUSES, Device, Facility, User, utcnow
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """Device codes: what may stand in an MQTT topic level and a username, nothing else."""
 
 COLUMNS = ("code", "kind", "name", "lon", "lat", "metrics", "interval_s", "owner_department", "owner",
-           "installed_at", "status", "capacity")
-"""Columns a provisioning file may have; ``code``, ``kind``, ``lon`` and ``lat`` are required."""
+           "installed_at", "status", "capacity", "facility")
+"""Columns a provisioning file may have; ``code``, ``kind``, ``lon`` and ``lat`` are required.
+``facility`` is the id of the service point a queue counter reports for (its live status follows)."""
 
 
 @dataclass
@@ -114,9 +115,11 @@ def provision(
     seen: dict[str, int] = {}
     departments = {row.get("owner_department") or None for _, row in rows} - {None}
     unknown = set(unknown_departments(session, departments))
+    named = {int(r["facility"]) for _, r in rows if r.get("facility", "").isdigit()}
+    facilities = set(session.scalars(sa.select(Facility.id).where(Facility.id.in_(named)))) if named else set()
     for line, row in rows:
         try:
-            fields = _device_fields(row, ZoneInfo(local_timezone), unknown)
+            fields = _device_fields(row, ZoneInfo(local_timezone), unknown, facilities)
             if fields["code"] in seen:
                 message = f"code {fields['code']!r} is also on line {seen[fields['code']]}"
                 raise ValidationError(message)
@@ -130,6 +133,7 @@ def provision(
     touched: list[Device] = []
     for _, fields in parsed:
         device = existing.get(fields["code"])
+        facility = fields.pop("facility")
         if device is None:
             device = Device(properties={}, **fields)
             session.add(device)
@@ -138,6 +142,8 @@ def provision(
             for key, value in fields.items():
                 setattr(device, key, value)
             result.updated.append(device.code)
+        properties = {k: v for k, v in (device.properties or {}).items() if k != "facility"}
+        device.properties = {**properties, "facility": facility} if facility is not None else properties
         interval = reporting_interval(device)
         if device.code in result.created and interval:
             device.silent_after = now + timedelta(seconds=interval * no_data_intervals)
@@ -173,7 +179,7 @@ def _read_rows(path: Path, name: str) -> list[tuple[int, dict[str, str]]]:
         raise ImportFailed(message) from error
 
 
-def _device_fields(row: dict[str, str], zone: ZoneInfo, unknown_departments: set[str]) -> dict[str, Any]:
+def _device_fields(row: dict[str, str], zone: ZoneInfo, unknown_departments: set[str], facilities: set[int]) -> dict[str, Any]:
     """One row as device columns, or a ValidationError saying what is wrong with it."""
     code, kind = row.get("code", ""), row.get("kind", "")
     if not CODE_PATTERN.match(code):
@@ -204,6 +210,10 @@ def _device_fields(row: dict[str, str], zone: ZoneInfo, unknown_departments: set
     if department in unknown_departments:
         message = f"no department {department!r}; add it first (huizhili department add)"
         raise ValidationError(message)
+    facility = row.get("facility") or None
+    if facility is not None and (not facility.isdigit() or int(facility) not in facilities):
+        message = f"facility {facility!r} is no facility's id (GET /api/facilities)"
+        raise ValidationError(message)
     capacity = _number(row, "capacity")
     if capacity is not None and capacity <= 0:
         message = f"capacity {row['capacity']!r} must be a positive number of people"
@@ -213,7 +223,7 @@ def _device_fields(row: dict[str, str], zone: ZoneInfo, unknown_departments: set
         "geometry": shapely.Point(lon, lat), "metrics": metric_specs(names),
         "interval_s": int(interval) if interval is not None else None, "owner_department": department,
         "owner": row.get("owner") or None, "installed_at": _install_time(row.get("installed_at", ""), zone),
-        "status": status, "capacity": capacity,
+        "status": status, "capacity": capacity, "facility": int(facility) if facility else None,
     }
 
 

@@ -129,14 +129,16 @@ def siting_task(work: Work) -> dict[str, Any]:
 
 
 def retention_task(work: Work) -> dict[str, Any]:
-    """Apply the retention settings (personal fields of ended records, old access-log entries and events)."""
+    """Apply the retention settings (personal fields of ended records, old access-log entries, events, time series)."""
     from huizhili.events import prune
     from huizhili.policy.privacy import apply_retention
+    from huizhili.sensing.retention import prune_series
 
     now = utcnow()
     dry_run = bool(work.parameters.get("dry_run"))
     outcomes = apply_retention(work.session, work.settings, now=now, dry_run=dry_run)
     outcomes.append(prune(work.session, work.settings, now=now, dry_run=dry_run))
+    outcomes.extend(prune_series(work.session, work.settings, now=now, dry_run=dry_run))
     return {"dry_run": dry_run, "outcomes": [
         {"resource": o.resource, "action": o.action, "records": o.records, "before": o.before.isoformat()} for o in outcomes
     ]}
