@@ -16,6 +16,7 @@ from huizhili.identity.accounts import create_api_key, create_user
 from huizhili.identity.roles import ROLES
 from huizhili.policy import Principal, Scope
 from huizhili.policy.rules import READ_RULES
+from huizhili.sensing.households import join
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import (
     AccessLog,
@@ -37,20 +38,23 @@ from huizhili.storage.models import (
 # dispatching cases) may; analysts, grid officers, service accounts and citizens never.
 # Alerts: every staff role reads them in its scope; those who respond (commanders, operators,
 # handlers, committee staff who visit) handle them. Observations come from devices and gateways.
+# Lone elderly households: their committee and street, the responding department and commanders
+# read them; committee and street staff record consent. Committee staff visit them, so they read
+# personal fields (logged) like the others who call people back.
 GRANTS = {
     "anonymous": {"none", "read:public"},
-    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "run:analysis", "manage:users", "manage:devices", "self", "read:alerts", "handle:alerts", "write:observations"},
-    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts"},
-    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts"},
-    "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self", "read:personal", "read:alerts", "handle:alerts"},
-    "committee_worker": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts", "handle:alerts"},
+    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "run:analysis", "manage:users", "manage:devices", "self", "read:alerts", "handle:alerts", "write:observations", "read:households", "manage:households"},
+    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts", "read:households"},
+    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts", "read:households", "manage:households"},
+    "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self", "read:personal", "read:alerts", "handle:alerts", "read:households"},
+    "committee_worker": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts", "handle:alerts", "read:households", "manage:households", "read:personal"},
     "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts"},
     "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self", "read:alerts"},
     "citizen": {"none", "read:public", "self"},
     "service": {"none", "read:public", "read:base", "read:devices", "self", "write:observations"},
 }
 XUJIAHUI = "310104014"
-PATH_VALUES = {"alert_id": "1", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1"}
+PATH_VALUES = {"alert_id": "1", "household_id": "1", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1"}
 
 
 def every_feature(client, path, headers, **params):
@@ -286,6 +290,10 @@ WRITES = {
                                                          "data": {"target": "facility", "constants": '{"kind": "toilet"}'}}),
     ("DELETE", "/api/jobs/{job_id}"): lambda w: (f"/api/jobs/{w.own_job}", {}),
     ("PATCH", "/api/alerts/{alert_id}"): lambda w: (f"/api/alerts/{w.alert}", {"json": {"action": "acknowledge"}}),
+    ("POST", "/api/households"): lambda w: ("/api/households", {"json": {
+        "committee": "310104014001", "consent_note": "signed form 2026-118", "devices": ["METER-DT-1"], "name": "王阿婆",
+        "phone": "13812345678", "contacts": [{"name": "王小明", "phone": "13900001111", "relation": "son"}]}}),
+    ("POST", "/api/households/{household_id}/leave"): lambda w: (f"/api/households/{w.household}/leave", {}),
     ("POST", "/api/observations"): lambda w: ("/api/observations", {"json": {"observations": [
         {"device": "PM-TP-1", "ts": datetime.now(UTC).isoformat(), "metric": "pm25", "value": 12}]}}),
     ("POST", "/api/lifecircle/runs"): lambda w: ("/api/lifecircle/runs", {"json": {"area": "徐家汇街道", "kinds": ["health_centre"]}}),
@@ -320,6 +328,15 @@ class WriteFixtures:
             session.add(alert)
             session.flush()
             self.alert = alert.id
+            # Two water meters in 东塘 (the committee worker's): one to join a household with, one already watching.
+            for code in ("METER-DT-1", "METER-DT-2"):
+                session.add(Device(code=code, sensor_kind="water_meter", geometry=shapely.Point(121.437, 31.19), lon=121.437,
+                                   lat=31.19, properties={}, district_code="310104", street_code=XUJIAHUI,
+                                   committee_code="310104014001", grid_code="310104014G01"))
+            session.flush()
+            self.household = join(session, Scope.system(), Principal(username="setup", role="district_admin"),
+                                  committee="310104014001", consent_note="form 1", devices=["METER-DT-2"],
+                                  now=datetime.now(UTC), name="李阿公").id
         self.refresh_token = client.post("/api/auth/token", data={"username": "signer", "password": PASSWORD}).json()["refresh_token"]
 
 

@@ -15,6 +15,7 @@ from huizhili.storage.models import AccessLog, User, utcnow
 
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "users": ("display_name", "phone"),
+    "households": ("name", "address", "phone", "contacts"),
 }
 """Per resource, the fields that identify a person. Cases and reports register theirs here."""
 
@@ -62,7 +63,18 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1) if name else name
 
 
-_MASKERS = {"phone": mask_phone}
+def mask_address(address: str) -> str:
+    """``漕溪北路88弄3号502室`` → ``漕溪北路***``: the road, not the door."""
+    head = address[: max(1, min(len(address) // 3, 6))]
+    return head + "***"
+
+
+def mask_contacts(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each contact's name and phone masked; the relation (daughter, neighbour) kept."""
+    return [{**c, "name": mask_name(str(c.get("name") or "")), "phone": mask_phone(str(c.get("phone") or ""))} for c in contacts]
+
+
+_MASKERS: dict[str, Any] = {"phone": mask_phone, "address": mask_address, "contacts": mask_contacts}
 
 
 def masked(resource: str, record: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from huizhili.storage.models import (
     Device,
     Event,
     Facility,
+    Household,
     IndicatorValue,
     Job,
     LifeCircleCoverage,
@@ -34,6 +35,8 @@ PERMISSIONS: dict[str, str] = {
     "read:alerts": "Vital signs of areas (数字体征) and the alerts raised on them and on devices.",
     "handle:alerts": "Acknowledging, resolving and closing alerts: in one's areas, or one's department's.",
     "write:observations": "Sending observations over HTTP: a device its own, a gateway's service account any device's.",
+    "read:households": "Lone elderly households under watch (consent, contacts): its committee and street, the responding department, commanders.",
+    "manage:households": "Recording a household's consent to join the watch, and its leaving: committee and street staff.",
     "read:users": "The user directory (personal fields masked unless read:personal).",
     "read:personal": "Unmasked personal fields, to call a person back (commanders, operators and handlers "
     "dispatching cases; never analysts or service accounts); every such read is logged.",
@@ -51,10 +54,12 @@ _PLANNING = {"run:analysis"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "anonymous": frozenset({"read:public"}),
     "district_admin": frozenset(PERMISSIONS),
-    "district_commander": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status", "handle:alerts"}),
-    "street_operator": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status", "handle:alerts"}),
-    "department_handler": frozenset(_STAFF_READ | {"read:personal", "write:facility_status", "handle:alerts"}),
-    "committee_worker": frozenset(_STAFF_READ | {"handle:alerts"}),
+    "district_commander": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status", "handle:alerts",
+                                                               "read:households"}),
+    "street_operator": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status", "handle:alerts",
+                                                            "read:households", "manage:households"}),
+    "department_handler": frozenset(_STAFF_READ | {"read:personal", "write:facility_status", "handle:alerts", "read:households"}),
+    "committee_worker": frozenset(_STAFF_READ | {"read:personal", "handle:alerts", "read:households", "manage:households"}),
     "grid_officer": frozenset(_STAFF_READ),
     "analyst": frozenset(_STAFF_READ | _PLANNING),
     "citizen": frozenset({"read:public", "self"}),
@@ -211,6 +216,17 @@ class Scope:
             return Alert.department == p.department
         return sa.true()
 
+    def _households(self) -> sa.ColumnElement[bool]:
+        """Its own committee (and street), the department that responds, the district's commanders; nobody else."""
+        p = self.principal
+        if not may(p, "read:households"):
+            return sa.false()
+        if p.role in {"street_operator", "committee_worker"}:
+            return self._by_area(Household)
+        if p.role == "department_handler":
+            return Household.responder_department == p.department
+        return sa.true()
+
     def _users(self) -> sa.ColumnElement[bool]:
         """Staff see colleagues who share their scope; administrators and commanders see all."""
         p = self.principal
@@ -276,6 +292,7 @@ READ_RULES: dict[str, Rule] = {
     "dead_letters": _with_permission("manage:devices"),
     "alerts": Scope._alerts,
     "rule_states": _with_permission("manage:devices"),  # the engine's working memory
+    "households": Scope._households,
     "indicator_values": lambda scope: (
         scope._area_codes(IndicatorValue.area_code) if may(scope.principal, "read:alerts") else sa.false()
     ),

@@ -38,6 +38,7 @@ from huizhili.storage.models import (
     AreaCoded,
     Device,
     Facility,
+    Household,
     RuleState,
 )
 
@@ -66,12 +67,16 @@ def evaluate(session: Session, readings: Sequence[Reading], scenarios: Sequence[
     series: dict[tuple[int, str], list[Reading]] = defaultdict(list)
     for reading in sorted(readings, key=lambda r: r.observed_at):
         series[(reading.device_id, reading.metric)].append(reading)
+    consenting = set(session.scalars(sa.select(Household.id).where(
+        Household.id.in_({d.household_id for d in devices.values() if d.household_id}), Household.left_at.is_(None))))
     work = []
     for (device_id, metric), points in series.items():
         device = devices[device_id]
         if device.status != "active":
             continue
         for scenario in scenarios:
+            if scenario.extra.get("needs_consent") and device.household_id not in consenting:
+                continue  # a household's devices are judged for it only while it is in
             if scenario.rule in {"threshold", "mean", "sum", "facility_status"} and scenario.applies_to(device.sensor_kind, metric):
                 work.append((scenario, device, f"device:{device.code}/{metric}", points))
             if scenario.rule == "facility_status" and scenario.applies_to(device.sensor_kind, metric):
@@ -276,7 +281,8 @@ def _open(session: Session, scenario: Scenario, subject: str, level: int, value:
         state="open", active=1, value=value, opened_at=at, raised_at=now,
         respond_by=at + timedelta(seconds=scenario.respond_within_s) if scenario.respond_within_s else None,
         title={"zh": f"{scenario.zh}：{name}", "en": f"{scenario.en}: {name}"},
-        evidence={**evidence, "notify": notify, "closure": scenario.closure},
+        evidence={**evidence, "notify": notify, "closure": scenario.closure, "steps": scenario.extra.get("steps", []),
+                  **({"household": device.household_id} if device and device.household_id else {})},
         district_code=record.district_code, street_code=record.street_code,
         committee_code=record.committee_code, grid_code=record.grid_code,
     )

@@ -197,6 +197,37 @@ class Device(AreaAssigned, Base):
     silent_after: Mapped[datetime | None] = mapped_column(
         index=True, doc="When it counts as silent if nothing more arrives: the no-data clock."
     )
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="SET NULL", name="fk_devices_household_id"), index=True,
+        doc="The consenting household it watches over (lone-elderly scenarios), if any.",
+    )
+
+
+class Household(AreaCoded, Base):
+    """A lone elderly resident's household that joined the watch by recorded consent (独居老人关爱).
+
+    Its name, address, phone and contacts are personal fields (``policy.privacy``): masked for
+    whoever lacks ``read:personal``, every unmasked read logged, and the table is read only by its
+    own committee and street, the department that responds, and the district's commanders. When
+    the household leaves, they are erased at once; the record of consent stays.
+    """
+
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    contacts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, doc="Who to call: [{name, phone, relation}].")
+    responder_department: Mapped[str] = mapped_column(
+        String(100), ForeignKey("departments.code", ondelete="RESTRICT", name="fk_households_responder_department"),
+        doc="The department that responds to its alerts (民政局 by default).",
+    )
+    consent_at: Mapped[datetime]
+    consent_recorded_by: Mapped[str] = mapped_column(String(64))
+    consent_note: Mapped[str | None] = mapped_column(Text, doc="How consent was given (signed form, its number).")
+    left_at: Mapped[datetime | None]
+    left_recorded_by: Mapped[str | None] = mapped_column(String(64))
 
 
 DEVICE_STATUSES = ("active", "maintenance", "retired")

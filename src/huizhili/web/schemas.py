@@ -504,3 +504,50 @@ class VitalSign(BaseModel):
     value: float | None
     level: str | None
     sources: int
+
+
+class Contact(BaseModel):
+    """Someone to call for a household: a daughter, a neighbour."""
+
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Field(min_length=3, max_length=40, pattern=r"^[0-9+\- ]+$")
+    relation: str | None = Field(None, max_length=40)
+
+
+class HouseholdIn(BaseModel):
+    """A lone elderly household joining the watch: its committee, how it consented, the devices watching over it."""
+
+    committee: str = Field(min_length=12, max_length=12, pattern=r"^[0-9]{12}$", description="Its residential committee's code.")
+    consent_note: str = Field(min_length=1, max_length=500, description="How consent was given: the signed form and its number.")
+    devices: list[str] = Field(min_length=1, max_length=10)
+    name: str | None = Field(None, max_length=100)
+    address: str | None = Field(None, max_length=300)
+    phone: str | None = Field(None, max_length=40, pattern=r"^[0-9+\- ]+$")
+    contacts: list[Contact] = Field(default_factory=list, max_length=5)
+    responder_department: str = Field("民政局", min_length=1, max_length=100)
+
+    @field_validator("consent_note", "name", "address", "responder_department")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class HouseholdOut(BaseModel):
+    """A household under watch; name, address, phone and contacts masked unless you may read personal data."""
+
+    id: int
+    name: str | None
+    address: str | None
+    phone: str | None
+    contacts: list[dict[str, Any]] | None
+    committee_code: str | None
+    street_code: str | None
+    responder_department: str
+    consent_at: datetime
+    consent_recorded_by: str
+    consent_note: str | None
+    left_at: datetime | None
+    devices: list[str]

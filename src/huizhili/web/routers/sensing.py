@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from huizhili.policy import Principal, scope_for
+from huizhili.policy.privacy import present
 from huizhili.sensing.alerts import alert_out, handle, list_alerts
+from huizhili.sensing.households import household_out, join, leave, list_households
 from huizhili.sensing.ingest import Limits, Message
 from huizhili.sensing.pipeline import library, receive
 from huizhili.sensing.series import RESOLUTIONS, device_series, list_dead_letters
@@ -18,6 +20,8 @@ from huizhili.web.schemas import (
     AlertAction,
     AlertOut,
     DeadLetterOut,
+    HouseholdIn,
+    HouseholdOut,
     ObservationsIn,
     ObservationsOut,
     SeriesOut,
@@ -108,3 +112,35 @@ def vitals(
 ) -> list[dict[str, Any]]:
     """Vital signs (数字体征): each indicator's current value and level per area in your scope."""
     return vital_signs(session, scope_for(principal), library(settings).indicators, area)
+
+
+ReadHouseholds = Annotated[Principal, Depends(Allow("read:households"))]
+ManageHouseholds = Annotated[Principal, Depends(Allow("manage:households"))]
+
+
+@router.get("/households", response_model=list[HouseholdOut])
+def households(
+    session: SessionDep, principal: ReadHouseholds, include_left: Annotated[bool, Query()] = False
+) -> list[dict[str, Any]]:
+    """Lone elderly households under watch in your scope; personal fields masked unless you may read them (then logged)."""
+    records = [household_out(session, h) for h in list_households(session, scope_for(principal), include_left=include_left)]
+    return present(session, principal, "households", records, "list")
+
+
+@router.post("/households", response_model=HouseholdOut, status_code=201)
+def join_household(body: HouseholdIn, session: SessionDep, principal: ManageHouseholds) -> dict[str, Any]:
+    """Record a household's consent to join the watch, and link the devices watching over it (its committee's staff)."""
+    household = join(
+        session, scope_for(principal), principal, committee=body.committee, consent_note=body.consent_note,
+        devices=body.devices, now=utcnow(), name=body.name, address=body.address, phone=body.phone,
+        contacts=[c.model_dump() for c in body.contacts], responder_department=body.responder_department,
+    )
+    return present(session, principal, "households", [household_out(session, household)], "create")[0]
+
+
+@router.post("/households/{household_id}/leave", response_model=HouseholdOut)
+def leave_household(
+    household_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep, principal: ManageHouseholds
+) -> dict[str, Any]:
+    """The household leaves the watch: its devices stop being judged for it and its personal data are erased now."""
+    return household_out(session, leave(session, scope_for(principal), principal, household_id, utcnow()))
