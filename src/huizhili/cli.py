@@ -60,6 +60,7 @@ def main(verbose: bool) -> None:
 def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     """Load the Xuhui District demo, then serve it (refused in production)."""
     from huizhili.base.demo import load_xuhui
+    from huizhili.sensing.demo import load_sensing_demo
 
     context = _run(_Context)
     if context.settings.environment == "production":
@@ -72,6 +73,9 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
         reports = _run(lambda: load_xuhui(session))
     for report in reports:
         click.echo(f"{Path(report.source).name}: {_counts_text(report.counts)}")
+    click.echo("replaying the demo devices' recorded series …", err=True)
+    for device, values in _run(lambda: load_sensing_demo(context.sessions, context.settings)).items():
+        click.echo(f"{device}: {values:,} observations replayed")
     click.echo(f"Xuhui demo loaded into {context.settings.resolved_database_url}")
     click.echo("citizens' endpoints are open; for the rest create a user: huizhili user add admin --role district_admin")
     if not no_serve:

@@ -54,6 +54,8 @@ class Place:
     street_code: str | None = None
     committee_code: str | None = None
     grid_code: str | None = None
+    name: str | None = None
+    """The area's name, for the alert's title."""
 
 
 def evaluate(session: Session, readings: Sequence[Reading], scenarios: Sequence[Scenario], now: datetime) -> None:
@@ -275,7 +277,7 @@ def _open(session: Session, scenario: Scenario, subject: str, level: int, value:
     device = record if isinstance(record, Device) else None
     department = scenario.department or getattr(record, "owner_department", None) or scenario.fallback_department
     notify = (device.owner if device and device.owner else None) or scenario.fallback_department
-    name = (device.name or device.code) if device else subject.removeprefix("area:")
+    name = (device.name or device.code) if device else getattr(record, "name", None) or subject.removeprefix("area:")
     alert = Alert(
         rule=scenario.id, subject=subject, device_id=device.id if device else None, department=department, level=level,
         state="open", active=1, value=value, opened_at=at, raised_at=now,

@@ -70,12 +70,12 @@ def replay_in_process(
     """
     stored = 0
     for previous, point in _pairs(points):
-        if previous is not None:
-            moment = previous.at + tick
-            while moment < point.at:
-                with transaction(sessions) as session:
+        if previous is not None and previous.at + tick < point.at:
+            with transaction(sessions) as session:
+                moment = previous.at + tick
+                while moment < point.at:
                     check_silence(session, rules.scenarios, moment)
-                moment += tick
+                    moment += tick
         payload = f'{{"ts": "{point.at.isoformat()}", "metric": "{metric}", "value": {point.value!r}}}'.encode()
         with transaction(sessions) as session:
             result = receive(session, [Message("mqtt", payload, topic=f"huizhili/devices/{device}/{metric}")], point.at, limits, rules)

@@ -48,13 +48,15 @@ def update_vitals(session: Session, readings: Sequence[Reading], indicators: Seq
                 if code and (key not in due or due[key][0] < reading.observed_at):
                     due[key] = (reading.observed_at, device)
     by_id = {i.id: i for i in indicators}
+    names = dict(session.execute(sa.select(Area.code, Area.name).where(Area.code.in_({code for _, _, code in due}))).all())
     for (ident, level, code), (at, device) in sorted(due.items(), key=lambda item: item[1][0]):
         indicator = by_id[ident]
         value, sources = _area_value(session, indicator, level, code, at)
         if value is None:
             continue
         _keep(session, indicator, code, at, value, sources)
-        place = Place(district_code=device.district_code, street_code=code if level == "street_code" else None)
+        place = Place(district_code=device.district_code, street_code=code if level == "street_code" else None,
+                      name=names.get(code))
         evidence = {"indicator": ident.removeprefix("indicator:"), "sources": sources, "window_s": indicator.window_s}
         judge_area(session, indicator, place, code, value, at, evidence, now)
 
