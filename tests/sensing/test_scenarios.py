@@ -102,7 +102,7 @@ def test_each_scenario_raises_its_alert_on_its_trigger_and_not_otherwise(library
 
 
 def test_every_scenario_of_the_library_has_its_test():
-    tested = set(CASES) | {"device_silent", "service_point_busy", "lone_elderly_high_water", "hotline_12345"}
+    tested = set(CASES) | {"device_silent", "service_point_busy", "lone_elderly_high_water", "hotline_12345", "air_quality_unusual"}
     assert {s.id for s in RULES.scenarios} == tested
     assert len(RULES.scenarios) >= 20
 
@@ -171,3 +171,15 @@ def test_a_silent_device_is_flagged_at_its_deadline_and_recovers_when_heard(libr
     assert (alert.opened_at, alert.state) == (START + timedelta(hours=3), "open")
     feed(library_devices, "AQ", "pm25", [(5 * HOUR, 31)])
     assert alerts_of(library_devices, "device_silent")[0].resolution == "recovered"
+
+
+def test_an_unusual_reading_for_the_station_is_flagged_and_its_daily_rush_hour_is_not(library_devices):
+    import math
+
+    # Three weeks of hourly PM2.5 with a morning rush-hour peak, then one hour far above anything this station sees.
+    usual = [(h * HOUR, round(40 + 30 * math.exp(-((h % 24 - 8) ** 2) / 4) + 3 * math.sin(h * 1.7), 1)) for h in range(21 * 24)]
+    feed(library_devices, "AQ", "pm25", usual)
+    assert alerts_of(library_devices, "air_quality_unusual") == [], "the daily peak is this station's own pattern"
+    feed(library_devices, "AQ", "pm25", [(21 * DAY + 3 * HOUR, 190)])
+    (alert,) = alerts_of(library_devices, "air_quality_unusual")
+    assert alert.level == 1 and alert.evidence["window"][-1][1:] == [190, round(alert.value, 3)] and alert.value > 0.9

@@ -29,6 +29,7 @@ from huizhili.base.status import update_status
 from huizhili.errors import ConflictError, NotFoundError, ValidationError
 from huizhili.events import publish
 from huizhili.policy import Principal, Scope
+from huizhili.sensing.detectors import DefaultDetector, detector_from_dict
 from huizhili.sensing.ingest import Reading
 from huizhili.sensing.rules import Scenario
 from huizhili.storage.models import (
@@ -44,6 +45,9 @@ from huizhili.storage.models import (
 
 EVIDENCE_POINTS = 50
 """Most recent points an alert keeps as the evidence that raised it."""
+
+JUDGED_ON_ARRIVAL = frozenset({"threshold", "mean", "sum", "anomaly", "facility_status"})
+"""Rules judged as readings arrive; ``no_data`` is judged on the clock."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def evaluate(session: Session, readings: Sequence[Reading], scenarios: Sequence[
         for scenario in scenarios:
             if scenario.extra.get("needs_consent") and device.household_id not in consenting:
                 continue  # a household's devices are judged for it only while it is in
-            if scenario.rule in {"threshold", "mean", "sum", "facility_status"} and scenario.applies_to(device.sensor_kind, metric):
+            if scenario.rule in JUDGED_ON_ARRIVAL and scenario.applies_to(device.sensor_kind, metric):
                 work.append((scenario, device, f"device:{device.code}/{metric}", points))
             if scenario.rule == "facility_status" and scenario.applies_to(device.sensor_kind, metric):
                 _set_facility_status(session, scenario, device, points[-1].value)
@@ -159,8 +163,22 @@ def _set_facility_status(session: Session, scenario: Scenario, device: Device, v
 
 
 def _judged_value(scenario: Scenario, device: Device, point: Reading, state: dict[str, Any]) -> float | None:
-    """The value a scenario judges for a point: the value, its share of capacity, or a window's mean or sum."""
+    """The value a scenario judges for a point.
+
+    The value itself, its share of capacity, a window's mean or sum, or how unusual it is for
+    this series (``anomaly``: the detector's state is kept with the rule's).
+    """
     value = point.value
+    if scenario.rule == "anomaly":
+        detector = detector_from_dict(state["detector"]) if "detector" in state else DefaultDetector()
+        score = detector.update(point.observed_at, value)
+        state["detector"] = detector.to_dict()
+        window = state.setdefault("window", [])
+        window.append([point.observed_at.isoformat(), value, round(score, 3)])
+        del window[:-EVIDENCE_POINTS]
+        first = datetime.fromisoformat(state.setdefault("first", point.observed_at.isoformat()))
+        learning = point.observed_at - first < timedelta(days=float(scenario.extra.get("learn_days", 7)))
+        return None if learning else score  # a detector that has not yet seen a week knows no pattern
     if scenario.of_capacity:
         if not device.capacity:
             return None

@@ -49,7 +49,7 @@ def hours_of_week(timestamps: Sequence[Timestamp] | NDArray[Any]) -> NDArray[np.
 
 
 @dataclass(frozen=True)
-class Settings:
+class DetectorSettings:
     """Rates and limits shared by the detectors; the defaults serve every series.
 
     They were chosen on 11 files of the Numenta Anomaly Benchmark (``bench/nab.py``), the
@@ -92,8 +92,8 @@ class Detector(ABC):
     kind: ClassVar[str]
     """Name stored in :meth:`to_dict`'s output, which :func:`detector_from_dict` reads."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
 
     def update(self, timestamp: Timestamp, value: float) -> float:
         """Score one observation, then learn from it.
@@ -176,7 +176,7 @@ class Detector(ABC):
         Detector
             A detector that scores the following points as the saved one would have.
         """
-        detector = cls(Settings(**state["settings"]))
+        detector = cls(DetectorSettings(**state["settings"]))
         detector._restore(state)
         return detector
 
@@ -203,7 +203,7 @@ class ResidualDetector(Detector):
 
     kind = "residual"
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
         super().__init__(settings)
         self.count = 0
         self.level = 0.0
@@ -247,7 +247,7 @@ class SeasonalDetector(Detector):
 
     kind = "seasonal"
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
         super().__init__(settings)
         self.short_term = ResidualDetector(self.settings)
         self.week = _Profile(HOURS_PER_WEEK)
@@ -303,7 +303,7 @@ class DefaultDetector(Detector):
 
     kind = "default"
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
         super().__init__(settings)
         self.seasonal = SeasonalDetector(self.settings)
         self.count = 0

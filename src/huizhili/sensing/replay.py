@@ -1,8 +1,10 @@
 """Replaying a recorded series as if its device were sending it now, for demos, drills and tests."""
 
 import csv
+import json
 import math
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,24 +64,43 @@ def replay_in_process(
     *,
     tick: timedelta = timedelta(minutes=15),
     on_point: Callable[[Point], None] | None = None,
+    commit_each: bool = True,
 ) -> int:
     """Feed ``points`` through the ingest on the series' own clock; how many were stored.
 
     Each point arrives at its own time, and the silence clock ticks every ``tick`` in between,
     so a gap raises its no-data alert when it would have live, not when the next value comes.
+    ``commit_each`` commits every point, so watchers see them come; without it the whole replay
+    is one transaction (a demo's backfill: several times faster, all or nothing).
     """
+    if not commit_each:
+        with transaction(sessions) as session:
+            return _replay(lambda: nullcontext(session), points, device, metric, limits, rules, tick, on_point)
+    return _replay(lambda: transaction(sessions), points, device, metric, limits, rules, tick, on_point)
+
+
+def _replay(
+    step: Callable[[], AbstractContextManager[Session]],
+    points: list[Point],
+    device: str,
+    metric: str,
+    limits: Limits,
+    rules: Library,
+    tick: timedelta,
+    on_point: Callable[[Point], None] | None,
+) -> int:
     stored = 0
+    topic = f"huizhili/devices/{device}/{metric}"
     for previous, point in _pairs(points):
         if previous is not None and previous.at + tick < point.at:
-            with transaction(sessions) as session:
+            with step() as session:
                 moment = previous.at + tick
                 while moment < point.at:
                     check_silence(session, rules.scenarios, moment)
                     moment += tick
-        payload = f'{{"ts": "{point.at.isoformat()}", "metric": "{metric}", "value": {point.value!r}}}'.encode()
-        with transaction(sessions) as session:
-            result = receive(session, [Message("mqtt", payload, topic=f"huizhili/devices/{device}/{metric}")], point.at, limits, rules)
-        stored += len(result.stored)
+        payload = json.dumps({"ts": point.at.isoformat(), "metric": metric, "value": point.value}).encode()
+        with step() as session:
+            stored += len(receive(session, [Message("mqtt", payload, topic=topic)], point.at, limits, rules).stored)
         if on_point:
             on_point(point)
     return stored

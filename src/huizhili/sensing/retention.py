@@ -19,9 +19,9 @@ def prune_series(session: Session, settings: Settings, *, now: datetime, dry_run
     """
     cuts: list[tuple[str, Any, Any, int | None, int]] = [
         ("observations", Observation, Observation.observed_at, None, settings.retention_raw_days),
-        ("minute rollups", ObservationRollup, ObservationRollup.bucket, ROLLUP_RESOLUTIONS["minute"],
+        ("minute_rollups", ObservationRollup, ObservationRollup.bucket, ROLLUP_RESOLUTIONS["minute"],
          settings.retention_minute_days),
-        ("hour rollups", ObservationRollup, ObservationRollup.bucket, ROLLUP_RESOLUTIONS["hour"],
+        ("hour_rollups", ObservationRollup, ObservationRollup.bucket, ROLLUP_RESOLUTIONS["hour"],
          settings.retention_hour_days),
     ]
     outcomes = []
@@ -31,5 +31,5 @@ def prune_series(session: Session, settings: Settings, *, now: datetime, dry_run
         count = session.scalar(sa.select(sa.func.count()).select_from(model).where(old)) or 0
         if count and not dry_run:
             session.execute(sa.delete(model).where(old))
-        outcomes.append(RetentionOutcome(resource, f"deleted {resource}", count, before))
+        outcomes.append(RetentionOutcome(resource, f"deleted {resource.replace('_', ' ')}", count, before))
     return outcomes

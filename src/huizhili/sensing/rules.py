@@ -10,7 +10,7 @@ from huizhili.storage.models import ALERT_LEVELS
 
 SCENARIOS_FILE = Path(__file__).with_name("scenarios.toml")
 INDICATORS_FILE = Path(__file__).with_name("indicators.toml")
-RULE_KINDS = ("threshold", "mean", "sum", "no_data", "facility_status", "case_deadline", "indicator")
+RULE_KINDS = ("threshold", "mean", "sum", "anomaly", "no_data", "facility_status", "case_deadline", "indicator")
 """``case_deadline`` is judged by the case flow; the rest here."""
 
 

@@ -42,7 +42,8 @@ def load_sensing_demo(sessions: sessionmaker[Session], settings: Settings, now: 
         points = [p for p in read_series(FOLDER / name) if until is None or p.at <= until]
         shift = hour - points[-1].at
         moved = [replace(p, at=p.at + shift) for p in points]
-        stored[device] = replay_in_process(sessions, moved, device, metric, limits, rules, tick=timedelta(hours=1))
+        stored[device] = replay_in_process(sessions, moved, device, metric, limits, rules, tick=timedelta(hours=1),
+                                           commit_each=False)
     return stored
 
 
