@@ -183,3 +183,21 @@ def test_an_unusual_reading_for_the_station_is_flagged_and_its_daily_rush_hour_i
     feed(library_devices, "AQ", "pm25", [(21 * DAY + 3 * HOUR, 190)])
     (alert,) = alerts_of(library_devices, "air_quality_unusual")
     assert alert.level == 1 and alert.evidence["window"][-1][1:] == [190, round(alert.value, 3)] and alert.value > 0.9
+
+
+def test_the_share_of_devices_online_per_street_falls_as_devices_fall_silent(library_devices):
+    from huizhili.sensing.vitals import update_online_rates
+    from huizhili.storage.models import IndicatorValue
+
+    feed(library_devices, "AQ", "pm25", [(0, 30)])  # reports hourly
+    feed(library_devices, "CROWD", "people", [(0, 300)])  # every 15 minutes: silent after 45
+    with transaction(library_devices) as session:
+        update_online_rates(session, RULES.indicators, START + timedelta(minutes=30))
+        check_silence(session, RULES.scenarios, START + timedelta(hours=1))
+        update_online_rates(session, RULES.indicators, START + timedelta(hours=1))
+    with library_devices() as session:
+        street = session.execute(sa.select(IndicatorValue.at, IndicatorValue.value, IndicatorValue.level).where(
+            IndicatorValue.indicator == "devices_online", IndicatorValue.area_code.like("310104___")).order_by(IndicatorValue.at)).all()
+    assert [(value, level) for _, value, level in street] == [(100.0, 0), (50.0, 4)], "the second hour: one of two silent"
+    (alert,) = [a for a in alerts_of(library_devices, "indicator:devices_online") if a.street_code]
+    assert alert.level == 4 and alert.evidence["silent"] == 1

@@ -20,6 +20,7 @@ from huizhili.sensing.ingest import Reading, _insert
 from huizhili.sensing.rules import Scenario
 from huizhili.storage.models import (
     ALERT_LEVELS,
+    Alert,
     Area,
     Device,
     IndicatorValue,
@@ -40,7 +41,7 @@ def update_vitals(session: Session, readings: Sequence[Reading], indicators: Seq
     for reading in readings:
         device = devices[reading.device_id]
         for indicator in indicators:
-            if not indicator.applies_to(device.sensor_kind, reading.metric):
+            if indicator.extra.get("source") == "clock" or not indicator.applies_to(device.sensor_kind, reading.metric):
                 continue
             for level in AREA_LEVELS:
                 code = getattr(device, level)
@@ -59,6 +60,31 @@ def update_vitals(session: Session, readings: Sequence[Reading], indicators: Seq
                       name=names.get(code))
         evidence = {"indicator": ident.removeprefix("indicator:"), "sources": sources, "window_s": indicator.window_s}
         judge_area(session, indicator, place, code, value, at, evidence, now)
+
+
+def update_online_rates(session: Session, indicators: Sequence[Scenario], now: datetime) -> None:
+    """The share of devices online per street and district (run on the clock, each minute).
+
+    Counted: active devices that report on a schedule and have been heard at least once;
+    offline: those with an open no-data alert.
+    """
+    indicator = next((i for i in indicators if i.extra.get("aggregation") == "online"), None)
+    if indicator is None:
+        return
+    silent = (sa.select(Alert.device_id).where(Alert.rule == "device_silent", Alert.active == 1)).scalar_subquery()
+    offline = sa.func.sum(sa.case((Device.id.in_(silent), 1), else_=0))
+    counted = sa.and_(Device.status == "active", Device.last_seen_at.is_not(None))
+    for level in AREA_LEVELS:
+        column = getattr(Device, level)
+        rows = session.execute(sa.select(column, Device.district_code if level == "street_code" else column,
+                                         sa.func.count(), offline)
+                               .where(counted, column.is_not(None)).group_by(column, Device.district_code)).all()
+        names = dict(session.execute(sa.select(Area.code, Area.name).where(Area.code.in_([r[0] for r in rows]))).all())
+        for code, district, total, down in rows:
+            rate = 100.0 * (total - (down or 0)) / total
+            _keep(session, indicator, code, now, rate, total)
+            place = Place(district_code=district, street_code=code if level == "street_code" else None, name=names.get(code))
+            judge_area(session, indicator, place, code, rate, now, {"devices": total, "silent": down or 0}, now)
 
 
 def _area_value(session: Session, indicator: Scenario, level: str, code: str, at: datetime) -> tuple[float | None, int]:

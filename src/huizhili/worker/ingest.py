@@ -25,6 +25,7 @@ from huizhili.identity.broker import DEVICE_TOPIC_ROOT
 from huizhili.sensing.alerts import check_silence
 from huizhili.sensing.ingest import Limits, Message
 from huizhili.sensing.pipeline import Library, library, receive
+from huizhili.sensing.vitals import update_online_rates
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import utcnow
 
@@ -143,14 +144,22 @@ def _broker_address(url: str | None) -> tuple[str, int, str | None, str | None]:
 SILENCE_CHECK_SECONDS = 0.25
 """How often the clock looks for devices past their deadline: a no-data alert is at most this late."""
 
+ONLINE_RATE_SECONDS = 60.0
+"""How often the devices-online vital sign is computed."""
+
 
 def run_silence_clock(sessions: sessionmaker[Session], settings: Settings, stop: threading.Event) -> None:
     """Open no-data alerts as devices' deadlines pass, until ``stop``; waits out a database that does not answer."""
     rules = library(settings)
+    rates_due = 0.0
     while not stop.wait(SILENCE_CHECK_SECONDS):
         try:
             with transaction(sessions) as session:
-                opened = check_silence(session, rules.scenarios, utcnow())
+                now = utcnow()
+                opened = check_silence(session, rules.scenarios, now)
+                if time.monotonic() >= rates_due:
+                    update_online_rates(session, rules.indicators, now)
+                    rates_due = time.monotonic() + ONLINE_RATE_SECONDS
             if opened:
                 log.info("%d devices fell silent", opened)
         except sa.exc.OperationalError as error:
