@@ -7,7 +7,7 @@ import time, so tests and servers never share state by accident.
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from huizhili.errors import ConfigurationError
@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     local_timezone: str = Field(
         "Asia/Shanghai", description="The district's time zone: day rollups and daily rules follow its midnight."
     )
+    alert_webhook_url: str | None = Field(
+        None, description="Where the worker POSTs every alert event (opened, escalated, acknowledged, resolved, closed); unset: none."
+    )
+    alert_webhook_secret: str | None = Field(
+        None, min_length=16,
+        description="Key of the webhook's HMAC-SHA256 signature (X-Huizhili-Signature); required with alert_webhook_url.",
+    )
     scenarios_file: Path | None = Field(
         None, description="The district's own scenario library (TOML, as sensing/scenarios.toml); default the shipped one."
     )
@@ -121,6 +128,13 @@ class Settings(BaseSettings):
             message = f"HUIZHILI_DATABASE_URL must be sqlite:// or postgresql://, not {value!r}"
             raise ValueError(message)
         return value
+
+    @model_validator(mode="after")
+    def _signed_webhook(self) -> "Settings":
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            message = "HUIZHILI_ALERT_WEBHOOK_URL needs HUIZHILI_ALERT_WEBHOOK_SECRET: unsigned, anyone could forge alerts"
+            raise ValueError(message)
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -293,6 +293,7 @@ READ_RULES: dict[str, Rule] = {
     "alerts": Scope._alerts,
     "rule_states": _with_permission("manage:devices"),  # the engine's working memory
     "households": Scope._households,
+    "webhook_cursors": _with_permission("manage:devices"),
     "indicator_values": lambda scope: (
         scope._area_codes(IndicatorValue.area_code) if may(scope.principal, "read:alerts") else sa.false()
     ),

@@ -336,6 +336,19 @@ class RuleState(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class WebhookCursor(Base):
+    """How far a webhook has been delivered in the event feed (``huizhili.sensing.webhooks``)."""
+
+    __tablename__ = "webhook_cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(60), doc="The last event delivered (an event cursor).")
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0, doc="Failed attempts at the next event, since the last success.")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class IndicatorValue(Base):
     """A vital sign (数字体征) of one area at one instant, with its warning level (0 none, 1–4 blue–red)."""
 

@@ -31,6 +31,7 @@ from huizhili.storage.engine import transaction
 from huizhili.storage.models import Job, utcnow
 from huizhili.worker.ingest import run_mqtt_ingest, run_silence_clock
 from huizhili.worker.tasks import TASKS, Work
+from huizhili.worker.webhooks import run_alert_webhook
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,9 @@ def run_worker(
 ) -> None:
     """Run queued jobs, oldest first, until ``stop`` is set (a job under way is finished first).
 
-    Beside them, in threads of their own: the silence clock (no-data alerts on time) and the MQTT
-    ingest where ``mqtt_url`` is set (its batch under way is stored and acknowledged first). Several workers may run at once, on one
+    Beside them, in threads of their own: the silence clock (no-data alerts on time), the MQTT
+    ingest where ``mqtt_url`` is set (its batch under way is stored and acknowledged first) and
+    the alert webhook where ``alert_webhook_url`` is. Several workers may run at once, on one
     database: each job is claimed by exactly one. A database that stops answering is waited
     for, and any other error of a step is logged: neither stops the worker.
     """
@@ -128,6 +130,8 @@ def run_worker(
     beside = [_beside(run_silence_clock, sessions, settings, stop)]
     if settings.mqtt_url:
         beside.append(_beside(run_mqtt_ingest, sessions, settings, stop))
+    if settings.alert_webhook_url:
+        beside.append(_beside(run_alert_webhook, sessions, settings, stop))
     try:
         _run_jobs(sessions, settings, stop, network, name, poll_seconds)
     finally:
