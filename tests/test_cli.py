@@ -140,3 +140,34 @@ def test_a_fresh_database_with_only_an_osm_extract_runs_a_life_circle(runner):
     run = runner.invoke(main, ["lifecircle", "run", "--origins", "grid", "--kind", "pharmacy"])
     assert run.exit_code == 0, run.output
     assert "grid origins, network distances" in run.stdout
+
+
+def test_devices_import_registers_the_good_rows_reports_the_bad_and_issues_credentials(runner, tmp_path):
+    runner.invoke(main, ["demo", "--no-serve"])
+    devices = tmp_path / "devices.csv"
+    devices.write_text("code,kind,name,lon,lat,owner_department\n"
+                       "TJ-WATER-1,water_level,天钥桥路下立交,121.4372,31.1862,建设管理委\n"
+                       "TJ-WATER-1,water_level,duplicate,121.4372,31.1862,\n"
+                       "BAD CODE,water_level,x,121.43,31.18,\n", encoding="utf-8")
+    credentials = tmp_path / "out" / "credentials.csv"
+    credentials.parent.mkdir()
+    result = runner.invoke(main, ["devices", "import", str(devices), "--credentials-out", str(credentials)])
+    assert result.exit_code == 0, result.output
+    assert "1 devices created, 0 updated, 2 rows refused" in result.output
+    assert "line 3: TJ-WATER-1: code 'TJ-WATER-1' is also on line 2" in result.output
+    assert "line 4: BAD CODE: code 'BAD CODE' must be" in result.output
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    assert credentials.read_text().splitlines()[1].startswith("TJ-WATER-1,device-TJ-WATER-1,")
+    acl = (tmp_path / "var" / "broker" / "acl").read_text()
+    assert "topic write huizhili/devices/TJ-WATER-1/#" in acl
+
+
+def test_sensing_detect_scores_a_series_in_nabs_format(runner, tmp_path):
+    series = tmp_path / "series.csv"
+    series.write_text("timestamp,value\n" + "".join(f"2026-01-01 {h:02d}:00:00,{10 + (h == 20) * 90}\n" for h in range(24)))
+    result = runner.invoke(main, ["sensing", "detect", "--csv", str(series), "--out", str(tmp_path / "scores.csv")])
+    assert result.exit_code == 0 and "scored 24 rows" in result.output
+    rows = (tmp_path / "scores.csv").read_text().splitlines()
+    assert rows[0] == "timestamp,value,anomaly_score" and len(rows) == 25
+    scores = [float(row.split(",")[2]) for row in rows[1:]]
+    assert max(scores) == scores[20], "the spike at 20:00 is the most unusual point"

@@ -652,18 +652,22 @@ def sensing_detect(source: Path, out: Path) -> None:
 @click.option("--metric", required=True, help="The metric they are.")
 @click.option("--speed", type=float, default=0.0, show_default=True,
               help="Seconds of the series per second of replay (3600: an hour a second); 0 as fast as it goes.")
-def sensing_replay(file: Path, device: str, metric: str, speed: float) -> None:
-    """Replay a timestamp,value CSV as the device's observations, on the series' own clock.
+@click.option("--to", default=None, help="A running platform to send to: http(s)://HOST:PORT (with --key) or "
+              "mqtt://USER:PASSWORD@HOST:PORT (the device's broker account). Default: this platform, in-process.")
+@click.option("--key", default=None, help="The device's API key, for --to http(s)://….")
+def sensing_replay(file: Path, device: str, metric: str, speed: float, to: str | None, key: str | None) -> None:
+    """Replay a timestamp,value CSV as the device's observations.
 
-    Alerts, no-data ones too, are raised at the series' times, as they would have been live.
+    In-process, on the series' own clock: alerts, no-data ones too, are raised at the series'
+    times, as they would have been live. With --to, sent as the device would send them, over
+    HTTP or MQTT, paced by --speed; that platform's clock is its own.
     """
     import time
 
     from huizhili.sensing.ingest import Limits
     from huizhili.sensing.pipeline import library
-    from huizhili.sensing.replay import read_series, replay_in_process
+    from huizhili.sensing.replay import read_series, replay_in_process, send
 
-    context = _run(_Context)
     points = _run(lambda: read_series(file))
     started, first, done = time.monotonic(), points[0].at if points else None, [0]
 
@@ -674,6 +678,12 @@ def sensing_replay(file: Path, device: str, metric: str, speed: float) -> None:
         if done[0] % 100 == 0:
             _progress("replayed", done[0])
 
+    if to:
+        accepted = _run(lambda: send(points, device, metric, to, key=key, on_point=pace))
+        click.echo("", err=True)
+        click.echo(f"{accepted:,} of {len(points):,} values sent to {to.split('@')[-1]} accepted for {device} {metric}")
+        return
+    context = _run(_Context)
     stored = _run(lambda: replay_in_process(context.sessions, points, device, metric, Limits.of(context.settings),
                                             library(context.settings), on_point=pace))
     click.echo("", err=True)

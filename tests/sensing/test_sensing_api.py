@@ -59,3 +59,21 @@ def test_a_street_operator_reads_series_of_her_street_only(client, xuhui, device
     theirs = client.get("/api/devices/TP-WATER/series", headers=headers, params={"metric": "water_level_cm"})
     assert (mine.status_code, theirs.status_code) == (200, 404)
     assert client.get("/api/dead-letters", headers=headers).status_code == 403
+
+
+def test_a_series_replayed_over_http_from_the_command_line_reaches_a_running_server(xuhui, devices, serve, settings, tmp_path):
+    from click.testing import CliRunner
+
+    from huizhili.cli import main
+
+    _, address = serve(settings)
+    key = device_key(xuhui, "XH-PM25")["X-API-Key"]
+    series = tmp_path / "pm25.csv"
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    series.write_text("timestamp,value\n" + "".join(f"{(now - timedelta(hours=h)).isoformat()},{20 + h}\n" for h in range(5)))
+    result = CliRunner().invoke(main, ["sensing", "replay", str(series), "--device", "XH-PM25", "--metric", "pm25",
+                                       "--to", f"http://{address}", "--key", key])
+    assert result.exit_code == 0, result.output
+    assert "5 of 5 values sent" in result.output
+    with xuhui() as session:
+        assert sorted(session.scalars(sa.select(Observation.value)).all()) == [20.0, 21.0, 22.0, 23.0, 24.0]
