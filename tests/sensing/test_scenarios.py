@@ -83,6 +83,9 @@ CASES = {
     "group_rental": ("FLAT", "occupants", [(h * HOUR, 9) for h in range(0, 7 * 24 + 2, 6)], "yellow",
                      [(h * HOUR, 4) for h in range(0, 7 * 24 + 2, 6)]),
     "elderly_help": ("HELP", "help", [(0, 1)], "red", [(0, 0)]),
+    "flood_rising": ("WATER", "water_level_cm", [(0, 1), (300, 4), (600, 12)], "orange", [(0, 1), (300, 2), (600, 4)]),
+    "gas_sudden_rise": ("GAS", "gas_lel_pct", [(m * 60, 0.2 + 0.05 * (m % 3)) for m in range(30)] + [(1800, 4.0)], "yellow",
+                        [(m * 60, 0.2 + 0.05 * (m % 3)) for m in range(30)]),
     "lone_elderly_no_water": ("METER", "water_m3", [(m * 1800, 0.0) for m in range(26)], "orange",
                               [(m * 1800, 0.002) for m in range(26)]),
 }

@@ -54,7 +54,7 @@ GRANTS = {
     "service": {"none", "read:public", "read:base", "read:devices", "self", "write:observations"},
 }
 XUJIAHUI = "310104014"
-PATH_VALUES = {"alert_id": "1", "household_id": "1", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1"}
+PATH_VALUES = {"alert_id": "1", "household_id": "1", "indicator": "pm25_24h", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1"}
 
 
 def every_feature(client, path, headers, **params):

@@ -29,7 +29,7 @@ from huizhili.base.status import update_status
 from huizhili.errors import ConflictError, NotFoundError, ValidationError
 from huizhili.events import publish
 from huizhili.policy import Principal, Scope
-from huizhili.sensing.detectors import DefaultDetector, detector_from_dict
+from huizhili.sensing.detectors import DefaultDetector, ResidualDetector, detector_from_dict
 from huizhili.sensing.ingest import Reading
 from huizhili.sensing.rules import Scenario
 from huizhili.storage.models import (
@@ -46,7 +46,7 @@ from huizhili.storage.models import (
 EVIDENCE_POINTS = 50
 """Most recent points an alert keeps as the evidence that raised it."""
 
-JUDGED_ON_ARRIVAL = frozenset({"threshold", "mean", "sum", "anomaly", "facility_status"})
+JUDGED_ON_ARRIVAL = frozenset({"threshold", "mean", "sum", "rate", "anomaly", "facility_status"})
 """Rules judged as readings arrive; ``no_data`` is judged on the clock."""
 
 
@@ -170,15 +170,26 @@ def _judged_value(scenario: Scenario, device: Device, point: Reading, state: dic
     """
     value = point.value
     if scenario.rule == "anomaly":
-        detector = detector_from_dict(state["detector"]) if "detector" in state else DefaultDetector()
+        learned = scenario.extra.get("detector", "learned") == "learned"
+        detector = detector_from_dict(state["detector"]) if "detector" in state else (
+            DefaultDetector() if learned else ResidualDetector())
         score = detector.update(point.observed_at, value)
         state["detector"] = detector.to_dict()
         window = state.setdefault("window", [])
         window.append([point.observed_at.isoformat(), value, round(score, 3)])
         del window[:-EVIDENCE_POINTS]
         first = datetime.fromisoformat(state.setdefault("first", point.observed_at.isoformat()))
-        learning = point.observed_at - first < timedelta(days=float(scenario.extra.get("learn_days", 7)))
+        learning = point.observed_at - first < timedelta(days=float(scenario.extra.get("learn_days", 7 if learned else 0)))
         return None if learning else score  # a detector that has not yet seen a week knows no pattern
+    if scenario.rule == "rate":
+        window = state.setdefault("window", [])
+        window.append([point.observed_at.isoformat(), value])
+        start = (point.observed_at - timedelta(seconds=scenario.window_s)).isoformat()
+        window[:] = [p for p in window if p[0] >= start]
+        if datetime.fromisoformat(window[0][0]) > point.observed_at - timedelta(seconds=scenario.window_s / 2):
+            return None  # too little of the window seen to speak of a rate
+        change = value - float(window[0][1])
+        return change if scenario.direction == "above" else -change
     if scenario.of_capacity:
         if not device.capacity:
             return None

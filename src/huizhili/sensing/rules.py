@@ -10,7 +10,7 @@ from huizhili.storage.models import ALERT_LEVELS
 
 SCENARIOS_FILE = Path(__file__).with_name("scenarios.toml")
 INDICATORS_FILE = Path(__file__).with_name("indicators.toml")
-RULE_KINDS = ("threshold", "mean", "sum", "anomaly", "no_data", "facility_status", "case_deadline", "indicator")
+RULE_KINDS = ("threshold", "mean", "sum", "rate", "anomaly", "no_data", "facility_status", "case_deadline", "indicator")
 """``case_deadline`` is judged by the case flow; the rest here."""
 
 
@@ -97,7 +97,7 @@ def load_scenarios(path: Path | None = None, *, table: str = "scenario") -> list
             if scenario.rule not in RULE_KINDS:
                 message = f"rule {scenario.rule!r} is not one of {', '.join(RULE_KINDS)}"
                 raise ValueError(message)
-            if scenario.rule in {"mean", "sum"} and scenario.window_s <= 0:
+            if scenario.rule in {"mean", "sum", "rate"} and scenario.window_s <= 0:
                 message = f"a {scenario.rule} rule needs window_s"
                 raise ValueError(message)
         except (KeyError, TypeError, ValueError) as error:

@@ -28,8 +28,12 @@ from huizhili.storage.models import (
     ObservationRollup,
 )
 
-AREA_LEVELS = ("street_code", "district_code")
-"""The levels each indicator is computed for, finest first."""
+AREA_LEVELS = ("grid_code", "committee_code", "street_code", "district_code")
+"""The levels each indicator is computed for, finest first (grid → committee → street → district)."""
+
+ALERTING_LEVELS = frozenset({"street_code", "district_code"})
+"""The levels whose vital signs raise alerts; finer ones are kept as values only, or one crowd would
+raise five alerts."""
 
 
 def update_vitals(session: Session, readings: Sequence[Reading], indicators: Sequence[Scenario], now: datetime) -> None:
@@ -56,10 +60,11 @@ def update_vitals(session: Session, readings: Sequence[Reading], indicators: Seq
         if value is None:
             continue
         _keep(session, indicator, code, at, value, sources)
-        place = Place(district_code=device.district_code, street_code=code if level == "street_code" else None,
-                      name=names.get(code))
-        evidence = {"indicator": ident.removeprefix("indicator:"), "sources": sources, "window_s": indicator.window_s}
-        judge_area(session, indicator, place, code, value, at, evidence, now)
+        if level in ALERTING_LEVELS:
+            place = Place(district_code=device.district_code, street_code=code if level == "street_code" else None,
+                          name=names.get(code))
+            evidence = {"indicator": ident.removeprefix("indicator:"), "sources": sources, "window_s": indicator.window_s}
+            judge_area(session, indicator, place, code, value, at, evidence, now)
 
 
 def update_online_rates(session: Session, indicators: Sequence[Scenario], now: datetime) -> None:
@@ -74,7 +79,7 @@ def update_online_rates(session: Session, indicators: Sequence[Scenario], now: d
     silent = (sa.select(Alert.device_id).where(Alert.rule == "device_silent", Alert.active == 1)).scalar_subquery()
     offline = sa.func.sum(sa.case((Device.id.in_(silent), 1), else_=0))
     counted = sa.and_(Device.status == "active", Device.last_seen_at.is_not(None))
-    for level in AREA_LEVELS:
+    for level in ("street_code", "district_code"):
         column = getattr(Device, level)
         rows = session.execute(sa.select(column, Device.district_code if level == "street_code" else column,
                                          sa.func.count(), offline)
@@ -127,6 +132,20 @@ def _keep(session: Session, indicator: Scenario, code: str, at: datetime, value:
         index_elements=[table.c.indicator, table.c.area_code, table.c.at],
         set_={"value": statement.excluded.value, "level": statement.excluded.level, "sources": statement.excluded.sources},
     ))
+
+
+def vital_history(
+    session: Session, scope: Scope, indicator: str, area: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """One indicator's hourly values and levels for one area, oldest first (at most a year of hours)."""
+    v = IndicatorValue
+    rows = session.execute(
+        sa.select(v.at, v.value, v.level, v.sources)
+        .where(v.indicator == indicator, v.area_code == area, v.at >= since, v.at < until, scope.condition(IndicatorValue))
+        .order_by(v.at).limit(24 * 366)
+    ).all()
+    return [{"at": at.isoformat(), "value": value, "level": ALERT_LEVELS[level - 1] if level else None, "sources": sources}
+            for at, value, level, sources in rows]
 
 
 def vital_signs(session: Session, scope: Scope, indicators: Sequence[Scenario], area: str | None = None) -> list[dict[str, Any]]:

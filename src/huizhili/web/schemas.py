@@ -551,3 +551,12 @@ class HouseholdOut(BaseModel):
     consent_note: str | None
     left_at: datetime | None
     devices: list[str]
+
+
+class VitalPoint(BaseModel):
+    """One hour of an area's vital sign: its latest value in the hour and the level it stood at."""
+
+    at: datetime
+    value: float | None
+    level: str | None
+    sources: int

@@ -13,7 +13,7 @@ from huizhili.sensing.households import household_out, join, leave, list_househo
 from huizhili.sensing.ingest import Limits, Message
 from huizhili.sensing.pipeline import library, receive
 from huizhili.sensing.series import RESOLUTIONS, device_series, list_dead_letters
-from huizhili.sensing.vitals import vital_signs
+from huizhili.sensing.vitals import vital_history, vital_signs
 from huizhili.storage.models import ALERT_STATES, as_utc, utcnow
 from huizhili.web.deps import Allow, ManageDevices, SessionDep, SettingsDep
 from huizhili.web.schemas import (
@@ -25,6 +25,7 @@ from huizhili.web.schemas import (
     ObservationsIn,
     ObservationsOut,
     SeriesOut,
+    VitalPoint,
     VitalSign,
 )
 
@@ -144,3 +145,18 @@ def leave_household(
 ) -> dict[str, Any]:
     """The household leaves the watch: its devices stop being judged for it and its personal data are erased now."""
     return household_out(session, leave(session, scope_for(principal), principal, household_id, utcnow()))
+
+
+@router.get("/vitals/{indicator}/{code}", response_model=list[VitalPoint])
+def vital_sign_history(
+    indicator: Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[a-z0-9_]+$")],
+    code: Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$")],
+    session: SessionDep,
+    principal: ReadAlerts,
+    since: Annotated[datetime | None, Query(description="Default: a week before until. No zone means UTC.")] = None,
+    until: Annotated[datetime | None, Query(description="Default: now.")] = None,
+) -> list[dict[str, Any]]:
+    """An area's history of one vital sign: its value and level hour by hour."""
+    end = as_utc(until) if until else utcnow()
+    start = as_utc(since) if since else end - timedelta(days=7)
+    return vital_history(session, scope_for(principal), indicator, code, start, end)
