@@ -116,3 +116,44 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_stores_nothing_twice(engin
     finally:
         worker.kill()
         worker.wait(10)
+
+
+def test_every_kind_of_bad_message_through_the_broker_is_a_dead_letter_and_the_stream_goes_on(
+        engine, xuhui, broker, tmp_path, device_passwords):
+    port, password = broker
+    worker = start_worker(engine, tmp_path, port, password)
+    try:
+        until_subscribed(xuhui, port, device_passwords)
+        crowd = device_client(port, "XH-CROWD", device_passwords["XH-CROWD"])
+        now = datetime.now(UTC).replace(microsecond=0)
+        ok = {"ts": now.isoformat(), "metric": "people", "value": 10}
+        bad = {
+            "not JSON": b"{people: 1",
+            "another device's": json.dumps({**ok, "device": "XH-PM25", "metric": "pm25"}).encode(),
+            "future": json.dumps({**ok, "ts": (now + timedelta(hours=2)).isoformat()}).encode(),
+            "before installation": json.dumps({**ok, "ts": "2023-12-31T00:00:00+00:00"}).encode(),
+            "not finite": json.dumps({**ok, "value": float("nan")}).encode(),
+            "out of range": json.dumps({**ok, "value": -5}).encode(),
+            "oversized": json.dumps({**ok, "pad": "x" * 40000}).encode(),
+            "unknown metric": json.dumps({**ok, "metric": "pm25"}).encode(),
+        }
+        infos = [crowd.publish("huizhili/devices/XH-CROWD/people", payload, qos=1) for payload in bad.values()]
+        after = crowd.publish("huizhili/devices/XH-CROWD/people", json.dumps({**ok, "value": 42}), qos=1)
+        for info in [*infos, after]:
+            info.wait_for_publish(30)
+        until(lambda: stored(xuhui) == 1, "the good message after the bad ones was not stored", timeout=30)
+        with xuhui() as session:
+            letters = session.execute(sa.select(DeadLetter.reason, DeadLetter.size, DeadLetter.channel)
+                                      .order_by(DeadLetter.id)).all()
+            value = session.scalar(sa.select(Observation.value).where(Observation.metric == "people"))
+        assert value == 42.0
+        assert len(letters) == len(bad) and {channel for _, _, channel in letters} == {"mqtt"}
+        reasons = [reason for reason, _, _ in letters]
+        for expected, reason in zip(["not JSON", "may not publish under", "is in the future", "before its installation",
+                                     "not a finite number", "outside the possible", "larger than", "does not measure 'pm25'"],
+                                    reasons, strict=True):
+            assert expected in reason, reason
+        crowd.disconnect()
+    finally:
+        worker.kill()
+        worker.wait(10)

@@ -116,28 +116,26 @@ def ingest(session: Session, messages: Sequence[Message], now: datetime, limits:
         What is accepted.
     """
     result = Ingested()
+    letters: dict[int, _Refused] = {}
     items: list[tuple[int, str, str, datetime, float]] = []  # message index, device code, metric, time, value
     for index, message in enumerate(messages):
         try:
             items.extend((index, *item) for item in _parse(message, limits))
         except _Refused as refused:
-            _dead_letter(session, message, refused, now)
-            result.rejected.append((index, refused.reason))
+            letters[index] = refused
     devices = _devices(session, {code for _, code, *_ in items})
     readings: list[Reading] = []
     arrived: set[int] = set()
-    refused_messages: set[int] = {index for index, _ in result.rejected}
     for index, code, metric, moment, value in items:
         try:
             device = devices.get(code)
             readings.append(_checked(device, code, metric, moment, value, now, limits))
             arrived.add(readings[-1].device_id)
         except _Refused as refused:
-            if index not in refused_messages:  # one dead letter per message, naming its first problem
-                refused_messages.add(index)
-                _dead_letter(session, messages[index], refused, now)
-                result.rejected.append((index, refused.reason))
-    result.rejected.sort()
+            letters.setdefault(index, refused)  # one dead letter per message, naming its first problem
+    for index in sorted(letters):  # kept in the order the messages came
+        _dead_letter(session, messages[index], letters[index], now)
+        result.rejected.append((index, letters[index].reason))
     unique = list({(r.device_id, r.metric, r.observed_at): r for r in readings}.values())
     result.stored = _store(session, unique)
     result.duplicates = len(readings) - len(result.stored)
