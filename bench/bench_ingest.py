@@ -119,6 +119,8 @@ class Watcher:
         self.stop = threading.Event()
         self.pg_self = (self.connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
                         if p.backend == "postgresql" else None)
+        self.counts.append((time.time(), stored_count(self.connection)))
+        self.connection.commit()
         self.thread = threading.Thread(target=self._poll, daemon=True)
         self.thread.start()
 

@@ -5,7 +5,8 @@
 one observation through the pipeline every channel uses (``huizhili.sensing.pipeline.receive``,
 in batches every 10 ms, each its own transaction) and then nothing. Meanwhile
 ``huizhili.worker.ingest.run_silence_clock`` runs in a thread, as in the worker (a check every
-``SILENCE_CHECK_SECONDS``); once every deadline has passed, each device's ``device_silent``
+``SILENCE_CHECK_SECONDS``), started once every device has reported (so no deadline
+set at provisioning is left) and before the first deadline; once every deadline has passed, each device's ``device_silent``
 alert is read and its delay is ``raised_at − opened_at`` (``opened_at`` is the deadline).
 
 - **spread**: the reports are spread over 10 s, so the clock meets a stream of deadlines
@@ -49,8 +50,6 @@ def run(backend: str, devices: int, spread_s: float) -> None:
         with p.sessions() as session:
             codes = list(session.scalars(sa.select(Device.code).order_by(Device.id)))
         stop = threading.Event()
-        clock = threading.Thread(target=worker_ingest.run_silence_clock, args=(p.sessions, settings, stop), daemon=True)
-        clock.start()
         started = time.perf_counter()
         sent = 0
         send_seconds = []
@@ -66,9 +65,16 @@ def run(backend: str, devices: int, spread_s: float) -> None:
                 sent = due
             time.sleep(0.01)
         sending = time.perf_counter() - started
+        # The clock starts once every device has reported (so no deadline set by provisioning is
+        # left) and before the first deadline passes.
         with p.sessions() as session:
-            last_deadline = session.scalar(sa.select(sa.func.max(Device.silent_after)))
-        assert last_deadline is not None
+            first_deadline, last_deadline = session.execute(sa.select(sa.func.min(Device.silent_after),
+                                                                      sa.func.max(Device.silent_after))).one()
+        assert first_deadline is not None and last_deadline is not None
+        first_deadline = first_deadline if first_deadline.tzinfo else first_deadline.replace(tzinfo=UTC)
+        assert first_deadline > datetime.now(UTC), "a deadline passed before the clock started"
+        clock = threading.Thread(target=worker_ingest.run_silence_clock, args=(p.sessions, settings, stop), daemon=True)
+        clock.start()
         last_deadline = last_deadline if last_deadline.tzinfo else last_deadline.replace(tzinfo=UTC)
         while datetime.now(UTC) < last_deadline:
             time.sleep(0.2)
