@@ -215,7 +215,6 @@ def measure_backend(backend: str, args: argparse.Namespace) -> None:
     per_device = args.messages // DEVICES
     total = per_device * DEVICES
     with platform(backend, DEVICES, "people_counter", capacity=CAPACITY) as p, mosquitto(p.folder, p.broker_files) as (port, broker):
-        codes = sorted(p.passwords)
         time.sleep(0.5)
         rss_before = rss_kib(broker.pid)
         publishers = Publishers(port, p.passwords)
@@ -266,58 +265,70 @@ def measure_backend(backend: str, args: argparse.Namespace) -> None:
                 thread = threading.Thread(target=profiled, daemon=True)
                 thread.start()
                 worker_pid = os.getpid()
-            until_subscribed(p, port, watcher)
-            pg_pids = watcher.pg_pids() if backend == "postgresql" else []
-            # flood, with probes
-            flood_probes = spread_probes(codes[: args.probes], per_device)
-            tracked = [broker.pid, worker_pid, *(q.pid for q in publishers.procs), *pg_pids]
-            cpu0 = {n: cpu_seconds(n) for n in tracked}
-            start_count = watcher.counts[-1][1]
-            sent = publishers.run(per_device, 0, flood_probes)
-            first, first_count, last = watcher.wait_for(start_count + total, timeout=1800)
-            cpu = {n: cpu_seconds(n) - c for n, c in cpu0.items()}
-            span = last - first
-            pub_s = max(s["acked"] for s in sent) - min(s["started"] for s in sent)
-            cpu_note = (f"CPU s worker {cpu[worker_pid]:.1f}, broker {cpu[broker.pid]:.1f}, publishers "
-                        f"{sum(cpu[q.pid] for q in publishers.procs):.1f}"
-                        + (f", postgres {sum(cpu[n] for n in pg_pids):.1f}" if pg_pids else ""))
-            row(f"huizhili ingest ({'in-process, cProfile' if profile else 'huizhili worker'}), {backend}, flood",
-                start_count + total - first_count, span, (start_count + total - first_count) / span,
-                f"publishers {total / pub_s:,.0f} msg/s acked; {cpu_note}")
-            flood_raised, flood_visible = latencies(p, watcher, {k: v for s in sent for k, v in s["probes"].items()})
-            # paced stream, with probes on devices without an alert
-            paced_per_device = max(int(args.rate * args.paced_seconds / DEVICES), 1)
-            paced_probes = spread_probes(codes[args.probes : 2 * args.probes], paced_per_device)
-            start_count = watcher.counts[-1][1]
-            sent = publishers.run(paced_per_device, args.rate, paced_probes)
-            watcher.wait_for(start_count + paced_per_device * DEVICES, timeout=600)
-            time.sleep(0.2)
-            paced_raised, paced_visible = latencies(p, watcher, {k: v for s in sent for k, v in s["probes"].items()})
-            pub_s = max(s["written"] for s in sent) - min(s["started"] for s in sent)
-            row(f"huizhili ingest, {backend}, paced stream", paced_per_device * DEVICES, pub_s,
-                paced_per_device * DEVICES / pub_s, "offered rate, all stored")
-            print(f"{'publish -> alert latency':<40} {'probes':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-            for label, values in ((f"flood, raised_at ({backend})", flood_raised), (f"flood, visible ({backend})", flood_visible),
-                                  (f"{args.rate:,.0f} msg/s, raised_at ({backend})", paced_raised),
-                                  (f"{args.rate:,.0f} msg/s, visible ({backend})", paced_visible)):
-                print(f"{label:<40} {len(values):>6} {percentile(values, 50):>8.0f} {percentile(values, 99):>8.0f} "
-                      f"{max(values, default=float('nan')):>8.0f}")
-            with p.sessions() as session:
-                alerts = session.execute(sa.select(Alert.rule, sa.func.count()).group_by(Alert.rule)).all()
-            print(f"alerts raised: {dict(alerts)}; worker RSS {rss_kib(worker_pid):,} KiB")
-            if profile is None:
-                worker.terminate()
-                worker.wait(30)
-            else:
-                worker_stop.set()
-                thread.join(30)
+            try:
+                measure_platform(p, args, backend, port, broker, publishers, watcher, profile, worker_pid, worker_stop)
+            finally:
+                if profile is None:
+                    worker.terminate()
+                    worker.wait(30)
+                else:
+                    worker_stop.set()
+                    thread.join(30)
+                watcher.close()
+            if profile is not None:
                 stats = pstats.Stats(profile).sort_stats("tottime")
                 print("\ncProfile of the ingest thread, flood and paced runs, top 25 by own time:")
                 stats.print_stats(25)
                 stats.sort_stats("cumulative").print_stats(40)
-            watcher.close()
         finally:
             publishers.close()
+
+
+def measure_platform(p: Platform, args: argparse.Namespace, backend: str, port: int, broker: subprocess.Popen,
+                     publishers: Publishers, watcher: Watcher, profile: cProfile.Profile | None, worker_pid: int,
+                     worker_stop: threading.Event) -> None:
+    codes = sorted(p.passwords)
+    per_device = args.messages // DEVICES
+    total = per_device * DEVICES
+    until_subscribed(p, port, watcher)
+    pg_pids = watcher.pg_pids() if backend == "postgresql" else []
+    # flood, with probes
+    flood_probes = spread_probes(codes[: args.probes], per_device)
+    tracked = [broker.pid, worker_pid, *(q.pid for q in publishers.procs), *pg_pids]
+    cpu0 = {n: cpu_seconds(n) for n in tracked}
+    start_count = watcher.counts[-1][1]
+    sent = publishers.run(per_device, 0, flood_probes)
+    first, first_count, last = watcher.wait_for(start_count + total, timeout=1800)
+    cpu = {n: cpu_seconds(n) - c for n, c in cpu0.items()}
+    span = last - first
+    pub_s = max(s["acked"] for s in sent) - min(s["started"] for s in sent)
+    cpu_note = (f"CPU s worker {cpu[worker_pid]:.1f}, broker {cpu[broker.pid]:.1f}, publishers "
+                f"{sum(cpu[q.pid] for q in publishers.procs):.1f}"
+                + (f", postgres {sum(cpu[n] for n in pg_pids):.1f}" if pg_pids else ""))
+    row(f"huizhili ingest ({'in-process, cProfile' if profile else 'huizhili worker'}), {backend}, flood",
+        start_count + total - first_count, span, (start_count + total - first_count) / span,
+        f"publishers {total / pub_s:,.0f} msg/s acked; {cpu_note}")
+    flood_raised, flood_visible = latencies(p, watcher, {k: v for s in sent for k, v in s["probes"].items()})
+    # paced stream, with probes on devices without an alert
+    paced_per_device = max(int(args.rate * args.paced_seconds / DEVICES), 1)
+    paced_probes = spread_probes(codes[args.probes : 2 * args.probes], paced_per_device)
+    start_count = watcher.counts[-1][1]
+    sent = publishers.run(paced_per_device, args.rate, paced_probes)
+    watcher.wait_for(start_count + paced_per_device * DEVICES, timeout=600)
+    time.sleep(0.2)
+    paced_raised, paced_visible = latencies(p, watcher, {k: v for s in sent for k, v in s["probes"].items()})
+    pub_s = max(s["written"] for s in sent) - min(s["started"] for s in sent)
+    row(f"huizhili ingest, {backend}, paced stream", paced_per_device * DEVICES, pub_s,
+        paced_per_device * DEVICES / pub_s, "offered rate, all stored")
+    print(f"{'publish -> alert latency':<40} {'probes':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for label, values in ((f"flood, raised_at ({backend})", flood_raised), (f"flood, visible ({backend})", flood_visible),
+                          (f"{args.rate:,.0f} msg/s, raised_at ({backend})", paced_raised),
+                          (f"{args.rate:,.0f} msg/s, visible ({backend})", paced_visible)):
+        print(f"{label:<40} {len(values):>6} {percentile(values, 50):>8.0f} {percentile(values, 99):>8.0f} "
+              f"{max(values, default=float('nan')):>8.0f}")
+    with p.sessions() as session:
+        alerts = session.execute(sa.select(Alert.rule, sa.func.count()).group_by(Alert.rule)).all()
+    print(f"alerts raised: {dict(alerts)}; worker RSS {rss_kib(worker_pid):,} KiB")
 
 
 def main() -> None:
