@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from huizhili.config import Settings
 from huizhili.identity.broker import DEVICE_TOPIC_ROOT, device_topic, may_publish
@@ -267,21 +268,21 @@ def _insert(session: Session, model: Any) -> Any:
     return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
 
 
-_CHUNK = 500
-
-
 def _store(session: Session, readings: Sequence[Reading]) -> list[Reading]:
-    """Insert readings, skipping those stored before; the newly stored ones (only they count in rollups)."""
-    stored: list[Reading] = []
+    """Insert readings, skipping those stored before; the newly stored ones (only they count in rollups).
+
+    One statement executed with many parameter sets: SQLAlchemy compiles it once (and caches it)
+    and sends the rows in pages ("insertmanyvalues"), where a ``VALUES`` list of literal rows
+    would be compiled anew for every batch, which cost more than the database's own work.
+    """
+    if not readings:
+        return []
     table = Observation.__table__
-    for start in range(0, len(readings), _CHUNK):
-        chunk = readings[start : start + _CHUNK]
-        rows = [{"device_id": r.device_id, "metric": r.metric, "observed_at": r.observed_at, "value": r.value} for r in chunk]
-        statement = _insert(session, table).values(rows).on_conflict_do_nothing().returning(
-            table.c.device_id, table.c.metric, table.c.observed_at, table.c.value
-        )
-        stored.extend(Reading(*row) for row in session.execute(statement))
-    return stored
+    rows = [{"device_id": r.device_id, "metric": r.metric, "observed_at": r.observed_at, "value": r.value} for r in readings]
+    statement = _insert(session, table).on_conflict_do_nothing().returning(
+        table.c.device_id, table.c.metric, table.c.observed_at, table.c.value
+    )
+    return [Reading(*row) for row in session.execute(statement, rows)]
 
 
 @lru_cache(maxsize=4096)
@@ -321,31 +322,47 @@ def _roll_up(session: Session, readings: Iterable[Reading], zone: ZoneInfo) -> N
          "maximum": b[2], "total": b[3], "last": b[4], "last_at": b[5]}
         for (d, m, res, start), b in buckets.items()
     ]
-    for start in range(0, len(rows), _CHUNK):
-        statement = _insert(session, table).values(rows[start : start + _CHUNK])
-        new = statement.excluded
-        later = new.last_at >= table.c.last_at
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.device_id, table.c.metric, table.c.resolution, table.c.bucket],
-            set_={
-                "count": table.c.count + new.count,
-                "minimum": sa.case((new.minimum < table.c.minimum, new.minimum), else_=table.c.minimum),
-                "maximum": sa.case((new.maximum > table.c.maximum, new.maximum), else_=table.c.maximum),
-                "total": table.c.total + new.total,
-                "last": sa.case((later, new.last), else_=table.c.last),
-                "last_at": sa.case((later, new.last_at), else_=table.c.last_at),
-            },
-        )
-        session.execute(statement)
+    statement = _insert(session, table)
+    new = statement.excluded
+    later = new.last_at >= table.c.last_at
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.device_id, table.c.metric, table.c.resolution, table.c.bucket],
+        set_={
+            "count": table.c.count + new.count,
+            "minimum": sa.case((new.minimum < table.c.minimum, new.minimum), else_=table.c.minimum),
+            "maximum": sa.case((new.maximum > table.c.maximum, new.maximum), else_=table.c.maximum),
+            "total": table.c.total + new.total,
+            "last": sa.case((later, new.last), else_=table.c.last),
+            "last_at": sa.case((later, new.last_at), else_=table.c.last_at),
+        },
+    )
+    session.execute(statement, rows)  # one statement, many parameter sets (see _store)
 
 
 def _clock(session: Session, devices: Iterable[Device], now: datetime, limits: Limits) -> None:
-    """Devices that sent something valid were heard now: their no-data deadline moves on."""
+    """Devices that sent something valid were heard now: their no-data deadline moves on.
+
+    One UPDATE per distinct deadline (devices of one reporting interval share it) rather than
+    one per device through the unit of work; the loaded devices are told their new values.
+    """
+    by_deadline: dict[datetime | None, list[Device]] = {}
     for device in devices:
         interval = reporting_interval(device)
-        device.last_seen_at = now
-        device.silent_after = now + timedelta(seconds=interval * limits.no_data_intervals) if interval else None
+        deadline = now + timedelta(seconds=interval * limits.no_data_intervals) if interval else None
+        by_deadline.setdefault(deadline, []).append(device)
     session.flush()
+    for deadline, heard in by_deadline.items():
+        ids = [device.id for device in heard]
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            session.execute(sa.update(Device).where(Device.id.in_(ids[start : start + _IDS_PER_STATEMENT]))
+                            .values(last_seen_at=now, silent_after=deadline).execution_options(synchronize_session=False))
+        for device in heard:
+            set_committed_value(device, "last_seen_at", now)
+            set_committed_value(device, "silent_after", deadline)
+
+
+_IDS_PER_STATEMENT = 5000
+"""Device ids per ``IN`` list: under SQLite's and PostgreSQL's limits on bound parameters."""
 
 
 def _dead_letter(session: Session, message: Message, refused: _Refused, now: datetime) -> None:
