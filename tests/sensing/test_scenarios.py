@@ -13,7 +13,9 @@ from huizhili.sensing.ingest import Message
 from huizhili.sensing.pipeline import Library, receive
 from huizhili.sensing.rules import load_indicators, load_scenarios
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Alert, Facility
+from huizhili.policy import Principal, Scope
+from huizhili.sensing.households import join
+from huizhili.storage.models import Alert, Area, Device, Facility
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 RULES = Library(tuple(load_scenarios()), tuple(load_indicators()))
@@ -44,6 +46,12 @@ def library_devices(xuhui, tmp_path):
     path.write_text(DEVICES, encoding="utf-8")
     with transaction(xuhui) as session:
         provision(session, path, broker_dir=tmp_path / "broker", local_timezone="Asia/Shanghai", no_data_intervals=3)
+        # The lone-elderly devices watch over a household that joined by consent (a committee in the devices' street).
+        committee = session.scalar(sa.select(Device.committee_code).where(Device.code == "METER"))
+        committee = committee or session.scalar(sa.select(Area.code).where(Area.level == "committee", Area.parent_code == session.scalar(
+            sa.select(Device.street_code).where(Device.code == "METER"))).limit(1))
+        join(session, Scope.system(), Principal(username="setup", role="district_admin"), committee=committee,
+             consent_note="form 1", devices=["METER", "SMOKE", "HELP"], now=START - timedelta(days=1))
     return xuhui
 
 
@@ -204,3 +212,12 @@ def test_the_share_of_devices_online_per_street_falls_as_devices_fall_silent(lib
     assert [(value, level) for _, value, level in street] == [(100.0, 0), (50.0, 4)], "the second hour: one of two silent"
     (alert,) = [a for a in alerts_of(library_devices, "indicator:devices_online") if a.street_code]
     assert alert.level == 4 and alert.evidence["silent"] == 1
+
+
+def test_a_lone_elderly_scenario_does_not_judge_a_device_no_consenting_household_has(library_devices, tmp_path):
+    path = tmp_path / "meter.csv"
+    path.write_text("code,kind,lon,lat,installed_at\nMETER-2,water_meter,121.437,31.19,2026-01-01\n")
+    with transaction(library_devices) as session:
+        provision(session, path, broker_dir=tmp_path / "broker", local_timezone="Asia/Shanghai", no_data_intervals=3)
+    feed(library_devices, "METER-2", "water_m3", [(m * 1800, 0.0) for m in range(26)])
+    assert alerts_of(library_devices, "lone_elderly_no_water") == []

@@ -41,11 +41,11 @@ purpose. A facility's ``phone`` is its front desk's, not a person's."""
 
 NOT_PUBLISHED: dict[str, frozenset[str]] = {
     layer: frozenset({"id", "geometry", "properties"} | ({"lon", "lat"} if layer != "areas" else set())
-                     | ({"silent_after"} if layer == "devices" else set()))
+                     | ({"silent_after", "household_id"} if layer == "devices" else set()))
     for layer in LAYERS
 }
 """Columns served otherwise (the feature's id and geometry; ``properties`` as ``extra``) or not
-at all (the anchor point, a device's no-data deadline). With :data:`PUBLIC_FIELDS` they account for every column (tested)."""
+at all (the anchor point, a device's no-data deadline and the household it watches over). With :data:`PUBLIC_FIELDS` they account for every column (tested)."""
 
 
 @dataclass(frozen=True)
