@@ -102,3 +102,34 @@ def test_retention_drops_old_raw_observations_and_keeps_their_rollups(xuhui, dev
         assert session.scalars(sa.select(Observation.observed_at)).all() == [recent]
         days = session.scalar(sa.select(sa.func.count()).select_from(ObservationRollup).where(ObservationRollup.resolution == 86400))
     assert days == 2, "the day rollups of both are kept"
+
+
+POISON = {
+    "year 9999 west of UTC": b'{"ts": "9999-12-31T23:59:59-01:00", "metric": "pm25", "value": 1}',
+    "year 1 east of UTC": b'{"ts": "0001-01-01T00:00:00+01:00", "metric": "pm25", "value": 1}',
+    "before year 1": b'{"ts": -62135596801, "metric": "pm25", "value": 1}',
+    "a 400-digit value": b'{"ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 1' + b"0" * 400 + b"}",
+    "a 400-digit time": b'{"ts": 1' + b"0" * 400 + b', "metric": "pm25", "value": 1}',
+    "a 5,000-digit value": b'{"ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 1' + b"0" * 5000 + b"}",
+    "nesting 10,000 deep": b"[" * 10000,
+    "a lone surrogate for a metric": b'{"ts": "2026-12-01T11:00:00Z", "metric": "\\ud800", "value": "x"}',
+    "a NUL for a metric": b'{"ts": "2026-12-01T11:00:00Z", "metric": "\\u0000", "value": 1}',
+    "a metric name too long": b'{"ts": "2026-12-01T11:00:00Z", "metric": "' + b"m" * 41 + b'", "value": 1}',
+    "a device with a NUL": b'{"device": "a\\u0000", "ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 1}',
+    "a device code too long": b'{"device": "' + b"x" * 100 + b'", "ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 1}',
+}
+
+
+def test_messages_no_check_was_written_for_become_dead_letters_not_errors(xuhui, devices):
+    limits = LIMITS.__class__(**{**vars(LIMITS), "max_bytes": 100_000})
+    messages = [Message("mqtt", payload, topic="huizhili/devices/XH-PM25/o") for payload in POISON.values()]
+    messages.append(Message("mqtt", b'{"ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 1}', topic="huizhili/devices/" + "t" * 420))
+    messages.append(mqtt("XH-PM25", {"ts": "2026-12-01T11:00:00Z", "metric": "pm25", "value": 7}))
+    with transaction(xuhui) as session:
+        result = ingest(session, messages, NOW, limits)
+    assert [r.value for r in result.stored] == [7.0]
+    assert [index for index, _ in result.rejected] == list(range(len(POISON) + 1))
+    with xuhui() as session:
+        letters = session.scalars(sa.select(DeadLetter).order_by(DeadLetter.id)).all()
+    assert len(letters) == len(POISON) + 1
+    assert all("\x00" not in (d.reason + (d.device_code or "")) and len(d.topic or "") <= 300 for d in letters)

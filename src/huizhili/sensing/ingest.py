@@ -17,6 +17,7 @@ field, if any, must name the same; over HTTP each item names its ``device``.
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from huizhili.config import Settings
 from huizhili.identity.broker import DEVICE_TOPIC_ROOT, device_topic, may_publish
 from huizhili.policy import Principal
-from huizhili.sensing.devices import expected_metrics, reporting_interval
+from huizhili.sensing.devices import CODE_PATTERN, expected_metrics, reporting_interval
 from huizhili.storage.models import (
     ROLLUP_RESOLUTIONS,
     DeadLetter,
@@ -43,6 +44,9 @@ from huizhili.storage.models import (
 
 DEAD_LETTER_RAW_BYTES = 4096
 """How much of a refused message is kept: enough to see what was wrong, bounded whatever is sent."""
+
+METRIC_PATTERN = re.compile(r"^[a-z0-9_]{1,40}$")
+"""Metric names, as the catalogue gives them: what fits the column and reads in a reason."""
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,8 @@ def _parse(message: Message, limits: Limits) -> list[tuple[str, str, datetime, f
         raise _Refused(reason, topic_code)
     try:
         document = json.loads(message.payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _Refused(f"not JSON: {error}", topic_code) from error
+    except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, numbers of thousands of digits, deep nesting
+        raise _Refused(f"not JSON: {type(error).__name__}: {str(error)[:200]}", topic_code) from error
     entries = document if isinstance(document, list) else [document]
     if not entries:
         raise _Refused("an empty list carries no observation", topic_code)
@@ -176,30 +180,49 @@ def _parse(message: Message, limits: Limits) -> list[tuple[str, str, datetime, f
         else:
             raise _Refused(f"{where}needs metric and value, or values", code)
         for metric, value in pairs:
-            if not isinstance(metric, str) or not metric:
-                raise _Refused(f"{where}metric must be a name", code)
+            if not isinstance(metric, str) or not METRIC_PATTERN.match(metric):
+                raise _Refused(f"{where}metric {_shown(metric)} must be 1–40 lower-case letters, digits or _", code)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _Refused(f"{where}{metric}: value {value!r} is not a number", code)
-            found.append((code, metric, moment, float(value)))
+                raise _Refused(f"{where}{metric}: value {_shown(value)} is not a number", code)
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            found.append((code, metric, moment, number))
     return found
 
 
+def _shown(value: Any) -> str:
+    """An untrusted value as a reason may quote it: its repr, escaped and cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _storable(text: str | None, limit: int) -> str | None:
+    """Text a column of ``limit`` characters holds on both backends: no NUL, no lone surrogate."""
+    if text is None:
+        return None
+    clean = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return clean[:limit]
+
+
 def _topic_device(topic: str | None) -> str | None:
-    """The device code in ``huizhili/devices/<code>/…``, or None for any other topic."""
+    """The device code in ``huizhili/devices/<code>/…``, or None for any other topic (or no code a device can have)."""
     prefix = DEVICE_TOPIC_ROOT + "/"
     if not topic or not topic.startswith(prefix):
         return None
-    return topic[len(prefix) :].split("/", 1)[0] or None
+    code = topic[len(prefix) :].split("/", 1)[0]
+    return code if CODE_PATTERN.match(code) else None
 
 
 def _sender_device(message: Message, topic_code: str | None, entry: dict[str, Any], where: str) -> str:
     """The device an entry is from, checked against who sent it: a device writes only as itself."""
     named = entry.get("device")
-    if named is not None and not isinstance(named, str):
-        raise _Refused(f"{where}device must be a code", topic_code)
+    if named is not None and not (isinstance(named, str) and CODE_PATTERN.match(named)):
+        raise _Refused(f"{where}device {_shown(named)} is not a device code", topic_code)
     if message.channel == "mqtt":
         if topic_code is None:
-            raise _Refused(f"topic {message.topic!r} is not under {DEVICE_TOPIC_ROOT}/<device code>/")
+            raise _Refused(f"topic {_shown(message.topic)} is not under {DEVICE_TOPIC_ROOT}/<device code>/")
         code = named or topic_code
         # The broker's ACL let the publisher write this topic; the payload must not speak for another device.
         if not may_publish(Principal(username=f"device-{code}", role="device", device_code=code), message.topic or ""):
@@ -218,17 +241,19 @@ def _timestamp(value: Any, where: str, code: str) -> datetime:
     if isinstance(value, bool):
         value = None
     if isinstance(value, int | float):
-        if not math.isfinite(value) or abs(value) > 1e11:
-            raise _Refused(f"{where}ts {value!r} is not a Unix time in seconds", code)
-        return datetime.fromtimestamp(value, UTC)
+        try:  # the size first: math.isfinite of a 400-digit integer overflows
+            if abs(value) > 1e11 or not math.isfinite(value):
+                raise ValueError(value)
+            return datetime.fromtimestamp(value, UTC)
+        except (ValueError, OverflowError, OSError) as error:
+            raise _Refused(f"{where}ts {_shown(value)} is not a Unix time in seconds", code) from error
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
             return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    raise _Refused(f"{where}ts {value!r} is not an ISO 8601 time or Unix seconds", code)
+        except (ValueError, OverflowError):  # not ISO, or an instant beyond year 1–9999 in UTC
+            pass
+    raise _Refused(f"{where}ts {_shown(value)} is not an ISO 8601 time or Unix seconds", code)
 
 
 def _devices(session: Session, codes: set[str]) -> dict[str, Device]:
@@ -365,9 +390,14 @@ _IDS_PER_STATEMENT = 5000
 """Device ids per ``IN`` list: under SQLite's and PostgreSQL's limits on bound parameters."""
 
 
+def dead_letter(session: Session, message: Message, reason: str, now: datetime) -> None:
+    """Keep a message that could not be stored for a reason the ingest's checks did not give (its caller's)."""
+    _dead_letter(session, message, _Refused(reason, _topic_device(message.topic)), now)
+
+
 def _dead_letter(session: Session, message: Message, refused: _Refused, now: datetime) -> None:
     """Keep a refused message: why, and its first bytes."""
     session.add(DeadLetter(
-        received_at=now, channel=message.channel, topic=message.topic, device_code=refused.device_code,
-        reason=refused.reason[:2000], raw=message.payload[:DEAD_LETTER_RAW_BYTES], size=len(message.payload),
+        received_at=now, channel=message.channel, topic=_storable(message.topic, 300), device_code=_storable(refused.device_code, 64),
+        reason=_storable(refused.reason, 2000), raw=message.payload[:DEAD_LETTER_RAW_BYTES], size=len(message.payload),
     ))

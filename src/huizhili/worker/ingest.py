@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -23,7 +24,7 @@ from huizhili.config import Settings
 from huizhili.errors import ConfigurationError
 from huizhili.identity.broker import DEVICE_TOPIC_ROOT
 from huizhili.sensing.alerts import check_silence
-from huizhili.sensing.ingest import Limits, Message
+from huizhili.sensing.ingest import Ingested, Limits, Message, dead_letter
 from huizhili.sensing.pipeline import Library, library, receive
 from huizhili.sensing.vitals import update_online_rates
 from huizhili.storage.engine import transaction
@@ -114,21 +115,60 @@ def _next_batch(received: "queue.Queue[Any]", stop: threading.Event) -> list[Any
 def _store_then_acknowledge(
     sessions: sessionmaker[Session], client: Any, batch: list[Any], limits: Limits, rules: Library, stop: threading.Event
 ) -> None:
-    """Commit the batch, retrying while the database does not answer; acknowledge it only after."""
+    """Commit the batch, retrying while the database does not answer; acknowledge it only after.
+
+    A batch that fails otherwise — a message no check foresaw — is stored one message at a time,
+    so that the one to blame becomes a dead letter and the rest are stored: the stream never
+    stops for one message. Stopping while the database does not answer acknowledges nothing:
+    the broker sends the batch again to the next subscriber.
+    """
     messages = [Message("mqtt", bytes(m.payload), topic=m.topic) for m in batch]
+
+    def store(some: list[Message]) -> Callable[[Session], Ingested]:
+        return lambda session: receive(session, some, utcnow(), limits, rules)
+
+    result = _commit(sessions, stop, store(messages))
+    if result is _STOPPED:
+        return
+    if result is _FAILED:
+        log.warning("a batch of %d messages failed; storing them one by one", len(batch))
+        for message in messages:
+            one = _commit(sessions, stop, store([message]))
+            if one is _FAILED:
+                one = _commit(sessions, stop, _blamed(message))
+            if one is _STOPPED:
+                return
+    for received in batch:
+        client.ack(received.mid, received.qos)
+    if isinstance(result, Ingested) and result.rejected:
+        log.info("%d of %d messages were dead letters", len(result.rejected), len(batch))
+
+
+def _blamed(message: Message) -> Callable[[Session], None]:
+    """Keep a message that broke its batch as a dead letter."""
+    reason = "could not be stored (an internal error); the worker's log has the details"
+    return lambda session: dead_letter(session, message, reason, utcnow())
+
+
+_STOPPED, _FAILED = object(), object()
+
+
+def _commit(sessions: sessionmaker[Session], stop: threading.Event, work: Callable[[Session], Any]) -> Any:
+    """``work``'s result once its transaction commits, retrying while the database does not answer.
+
+    ``_FAILED`` if it failed otherwise (logged), ``_STOPPED`` if stopped while waiting.
+    """
     while True:
         try:
             with transaction(sessions) as session:
-                result = receive(session, messages, utcnow(), limits, rules)
-            break
+                return work(session)
         except sa.exc.OperationalError as error:
-            log.warning("database not answering (%s); %d messages wait, unacknowledged", error.orig, len(batch))
+            log.warning("database not answering (%s); messages wait, unacknowledged", error.orig)
             if stop.wait(1.0):
-                return  # not acknowledged: the broker sends them again to the next subscriber
-    for message in batch:
-        client.ack(message.mid, message.qos)
-    if result.rejected:
-        log.info("%d of %d messages were dead letters", len(result.rejected), len(batch))
+                return _STOPPED
+        except Exception:
+            log.exception("storing messages failed")
+            return _FAILED
 
 
 def _broker_address(url: str | None) -> tuple[str, int, str | None, str | None]:
