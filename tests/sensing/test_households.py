@@ -89,3 +89,25 @@ def test_consent_needs_its_record_and_the_devices_of_ones_own_committee(client, 
                             headers=worker)
     assert (no_note.status_code, elsewhere.status_code) == (422, 404)
     assert "consent" in no_note.json()["detail"]
+
+
+def test_a_households_alerts_are_read_only_by_those_who_may_read_the_household(client, xuhui, meters, role_headers):
+    from huizhili.events import START as FIRST_EVENT
+    from huizhili.events import read_events
+    from huizhili.policy import Principal, scope_for
+
+    body = {"committee": DONGTANG, "consent_note": "form 9", "devices": ["METER-1"], "name": "赵阿婆"}
+    household = client.post("/api/households", json=body, headers=role_headers["committee_worker"]).json()
+    silence(xuhui, "METER-1", START)
+    listed = {role: [a["rule"] for a in client.get("/api/alerts", headers=role_headers[role]).json()]
+              for role in ("committee_worker", "district_commander", "analyst", "grid_officer")}
+    assert listed == {"committee_worker": ["lone_elderly_no_water"], "district_commander": ["lone_elderly_no_water"],
+                      "analyst": [], "grid_officer": []}
+    with xuhui() as session:
+        for role, expected in (("analyst", 0), ("district_commander", 1)):
+            principal = Principal(username=role, role=role)
+            seen = [e for e in read_events(session, scope_for(principal), FIRST_EVENT, 1000).events if e["resource"] == "alerts"]
+            assert len(seen) == expected, role
+    client.post(f"/api/households/{household['id']}/leave", headers=role_headers["committee_worker"])
+    (alert,) = client.get("/api/alerts", headers=role_headers["district_commander"]).json()
+    assert (alert["state"], alert["resolution"], alert["evidence"], alert["value"]) == ("resolved", "left", {}, None)

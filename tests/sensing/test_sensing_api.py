@@ -77,3 +77,17 @@ def test_a_series_replayed_over_http_from_the_command_line_reaches_a_running_ser
     assert "5 of 5 values sent" in result.output
     with xuhui() as session:
         assert sorted(session.scalars(sa.select(Observation.value)).all()) == [20.0, 21.0, 22.0, 23.0, 24.0]
+
+
+def test_a_department_handler_watches_only_his_departments_alerts(client, xuhui, devices, role_headers):
+    from huizhili.sensing.alerts import check_silence
+    from huizhili.sensing.rules import load_scenarios
+
+    with transaction(xuhui) as session:  # every sample device falls silent; the crowd counter and the gauge have no department
+        assert check_silence(session, load_scenarios(), datetime.now(UTC) + timedelta(days=1)) == 3
+    headers = role_headers["department_handler"]  # 绿化市容局
+    events = client.get("/api/events", headers=headers, params={"limit": 1000}).json()["events"]
+    assert [e for e in events if e["resource"] == "alerts"] == []
+    assert client.get("/api/alerts", headers=headers).json() == []
+    commander = client.get("/api/alerts", headers=role_headers["district_commander"]).json()
+    assert sorted(a["subject"] for a in commander) == ["device:TP-WATER", "device:XH-CROWD", "device:XH-PM25"]

@@ -157,7 +157,9 @@ class Scope:
         p = self.principal
         if p.role != "department_handler":
             return sa.true()
-        return sa.or_(Event.department.is_(None), Event.department == p.department, Event.permission == "read:public")
+        # An alert without a department (a silent device no one owns) is not his either: as in /api/alerts.
+        unowned = sa.and_(Event.department.is_(None), Event.resource != "alerts")
+        return sa.or_(unowned, Event.department == p.department, Event.permission == "read:public")
 
     def _by_area(self, model: type[AreaCoded]) -> sa.ColumnElement[bool]:
         """A street operator sees records filed under her streets, committee staff under their committees, a grid officer under his cells."""
@@ -206,15 +208,22 @@ class Scope:
         return sa.true() if may(p, "read:devices") else sa.false()
 
     def _alerts(self) -> sa.ColumnElement[bool]:
-        """Alerts in one's areas; a department handler those his department must respond to."""
+        """Alerts in one's areas; a department handler those his department must respond to.
+
+        An alert a household's device raised tells where a lone elderly person lives and how:
+        it is read only by those who may read the household itself (:meth:`_households`).
+        """
         p = self.principal
         if not may(p, "read:alerts"):
             return sa.false()
         if p.role in _AREA_ROLES:
-            return self._by_area(Alert)
-        if p.role == "department_handler":
-            return Alert.department == p.department
-        return sa.true()
+            seen = self._by_area(Alert)
+        elif p.role == "department_handler":
+            seen = Alert.department == p.department
+        else:
+            seen = sa.true()
+        households = sa.select(Household.id).where(self._households())
+        return sa.and_(seen, sa.or_(Alert.household_id.is_(None), Alert.household_id.in_(households)))
 
     def _households(self) -> sa.ColumnElement[bool]:
         """Its own committee (and street), the department that responds, the district's commanders; nobody else."""

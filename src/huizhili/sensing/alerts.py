@@ -309,6 +309,7 @@ def _open(session: Session, scenario: Scenario, subject: str, level: int, value:
     name = (device.name or device.code) if device else getattr(record, "name", None) or subject.removeprefix("area:")
     alert = Alert(
         rule=scenario.id, subject=subject, device_id=device.id if device else None, department=department, level=level,
+        household_id=device.household_id if device and scenario.extra.get("needs_consent") else None,
         state="open", active=1, value=value, opened_at=at, raised_at=now,
         respond_by=at + timedelta(seconds=scenario.respond_within_s) if scenario.respond_within_s else None,
         title={"zh": f"{scenario.zh}：{name}", "en": f"{scenario.en}: {name}"},
@@ -323,6 +324,11 @@ def _open(session: Session, scenario: Scenario, subject: str, level: int, value:
     return alert
 
 
+def resolve(session: Session, alert: Alert, now: datetime, how: str) -> None:
+    """End an active alert (``how``: why, e.g. ``left`` when its household left the watch), announced like any."""
+    _resolve(session, alert, now, how, None)
+
+
 def _resolve(session: Session, alert: Alert, now: datetime, how: str, value: float | None) -> None:
     alert.state, alert.active, alert.resolved_at, alert.resolution = "resolved", None, now, how
     if value is not None:
@@ -332,7 +338,9 @@ def _resolve(session: Session, alert: Alert, now: datetime, how: str, value: flo
 
 
 def _announce(session: Session, alert: Alert, kind: str) -> None:
-    publish(session, kind, alert, resource="alerts", record_id=alert.id, permission="read:alerts",
+    """The alert's change for the stream: a household's alerts only to those who may read households."""
+    permission = "read:households" if alert.household_id else "read:alerts"
+    publish(session, kind, alert, resource="alerts", record_id=alert.id, permission=permission,
             department=alert.department, payload=alert_out(alert))
 
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from huizhili.departments import unknown_departments
 from huizhili.errors import ConflictError, NotFoundError, ValidationError
 from huizhili.policy import Principal, Scope
-from huizhili.storage.models import Area, Device, Household
+from huizhili.sensing.alerts import resolve
+from huizhili.storage.models import Alert, Area, Device, Household, RuleState
 
 WATCHING_KINDS = ("water_meter", "smoke_detector", "gas_detector", "help_button")
 """Kinds of device that may watch over a household."""
@@ -88,7 +89,10 @@ def join(
 
 
 def leave(session: Session, scope: Scope, principal: Principal, household_id: int, now: datetime) -> Household:
-    """The household leaves: its devices are no longer judged for it and its personal fields are erased now.
+    """The household leaves: its devices are no longer judged for it.
+
+    Its personal fields, what the rules learnt of it and its alerts' evidence are erased now,
+    and its open alerts resolved (``left``).
 
     Raises
     ------
@@ -107,7 +111,15 @@ def leave(session: Session, scope: Scope, principal: Principal, household_id: in
     household.left_at, household.left_recorded_by = now, principal.username
     household.name = household.address = household.phone = None
     household.contacts = None
+    codes = list(session.scalars(sa.select(Device.code).where(Device.household_id == household.id)))
     session.execute(sa.update(Device).where(Device.household_id == household.id).values(household_id=None))
+    # What was learnt of the household's life goes with it: the rules' windows and baselines, the evidence of its alerts.
+    for code in codes:
+        session.execute(sa.delete(RuleState).where(RuleState.subject.startswith(f"device:{code}/")))
+    for alert in session.scalars(sa.select(Alert).where(Alert.household_id == household.id)):
+        alert.evidence, alert.value = {}, None
+        if alert.active:
+            resolve(session, alert, now, "left")
     session.flush()
     return household
 

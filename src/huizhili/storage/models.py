@@ -304,6 +304,10 @@ class Alert(AreaCoded, Base):
     rule: Mapped[str] = mapped_column(String(80), index=True, doc="The rule or scenario that raised it.")
     subject: Mapped[str] = mapped_column(String(200), doc="What it is about: device:<code>/<metric> or area:<code>.")
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"), index=True)
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="SET NULL", name="fk_alerts_household_id"), index=True,
+        doc="The household whose device raised it: then it is read as the household is (policy.rules).",
+    )
     department: Mapped[str | None] = mapped_column(String(100), index=True, doc="Who must respond.")
     level: Mapped[int] = mapped_column(Integer, doc="1–4: blue, yellow, orange, red (ALERT_LEVELS).")
     state: Mapped[str] = mapped_column(String(16), default="open", index=True)
