@@ -7,14 +7,14 @@ import pytest
 import sqlalchemy as sa
 from sensing_samples import LIMITS
 
+from huizhili.policy import Principal, Scope
 from huizhili.sensing.alerts import check_silence
 from huizhili.sensing.devices import provision
+from huizhili.sensing.households import join
 from huizhili.sensing.ingest import Message
 from huizhili.sensing.pipeline import Library, receive
 from huizhili.sensing.rules import load_indicators, load_scenarios
 from huizhili.storage.engine import transaction
-from huizhili.policy import Principal, Scope
-from huizhili.sensing.households import join
 from huizhili.storage.models import Alert, Area, Device, Facility
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
