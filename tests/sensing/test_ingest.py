@@ -133,3 +133,11 @@ def test_messages_no_check_was_written_for_become_dead_letters_not_errors(xuhui,
         letters = session.scalars(sa.select(DeadLetter).order_by(DeadLetter.id)).all()
     assert len(letters) == len(POISON) + 1
     assert all("\x00" not in (d.reason + (d.device_code or "")) and len(d.topic or "") <= 300 for d in letters)
+
+
+def test_an_observation_older_than_raw_observations_are_kept_is_refused_so_rollups_never_count_it_twice(xuhui, devices):
+    limits = LIMITS.__class__(**{**vars(LIMITS), "keep_raw_days": 30})
+    old = mqtt("XH-PM25", {"ts": (NOW - timedelta(days=40)).isoformat(), "metric": "pm25", "value": 10})
+    with transaction(xuhui) as session:
+        result = ingest(session, [old], NOW, limits)
+    assert result.stored == [] and "before the 30 days observations are kept" in result.rejected[0][1]

@@ -131,7 +131,7 @@ def test_every_kind_of_bad_message_through_the_broker_is_a_dead_letter_and_the_s
             "not JSON": b"{people: 1",
             "another device's": json.dumps({**ok, "device": "XH-PM25", "metric": "pm25"}).encode(),
             "future": json.dumps({**ok, "ts": (now + timedelta(hours=2)).isoformat()}).encode(),
-            "before installation": json.dumps({**ok, "ts": "2023-12-31T00:00:00+00:00"}).encode(),
+            "older than kept": json.dumps({**ok, "ts": "2023-12-31T00:00:00+00:00"}).encode(),
             "not finite": json.dumps({**ok, "value": float("nan")}).encode(),
             "out of range": json.dumps({**ok, "value": -5}).encode(),
             "oversized": json.dumps({**ok, "pad": "x" * 40000}).encode(),
@@ -149,7 +149,7 @@ def test_every_kind_of_bad_message_through_the_broker_is_a_dead_letter_and_the_s
         assert value == 42.0
         assert len(letters) == len(bad) and {channel for _, _, channel in letters} == {"mqtt"}
         reasons = [reason for reason, _, _ in letters]
-        for expected, reason in zip(["not JSON", "may not publish under", "is in the future", "before its installation",
+        for expected, reason in zip(["not JSON", "may not publish under", "is in the future", "before the 30 days observations are kept",
                                      "not a finite number", "outside the possible", "larger than", "does not measure 'pm25'"],
                                     reasons, strict=True):
             assert expected in reason, reason

@@ -203,9 +203,9 @@ def test_the_share_of_devices_online_per_street_falls_as_devices_fall_silent(lib
     feed(library_devices, "AQ", "pm25", [(0, 30)])  # reports hourly
     feed(library_devices, "CROWD", "people", [(0, 300)])  # every 15 minutes: silent after 45
     with transaction(library_devices) as session:
-        update_online_rates(session, RULES.indicators, START + timedelta(minutes=30))
+        update_online_rates(session, RULES.indicators, START + timedelta(minutes=30), ["device_silent"])
         check_silence(session, RULES.scenarios, START + timedelta(hours=1))
-        update_online_rates(session, RULES.indicators, START + timedelta(hours=1))
+        update_online_rates(session, RULES.indicators, START + timedelta(hours=1), ["device_silent"])
     with library_devices() as session:
         street = session.execute(sa.select(IndicatorValue.at, IndicatorValue.value, IndicatorValue.level).where(
             IndicatorValue.indicator == "devices_online", IndicatorValue.area_code.like("310104___")).order_by(IndicatorValue.at)).all()
@@ -221,3 +221,27 @@ def test_a_lone_elderly_scenario_does_not_judge_a_device_no_consenting_household
         provision(session, path, broker_dir=tmp_path / "broker", local_timezone="Asia/Shanghai", no_data_intervals=3)
     feed(library_devices, "METER-2", "water_m3", [(m * 1800, 0.0) for m in range(26)])
     assert alerts_of(library_devices, "lone_elderly_no_water") == []
+
+
+def test_a_silence_resolved_by_hand_is_flagged_again_if_the_device_stays_silent(library_devices):
+    from huizhili.policy import Principal
+    from huizhili.sensing.alerts import handle
+
+    feed(library_devices, "AQ", "pm25", [(0, 30)])
+    with transaction(library_devices) as session:
+        check_silence(session, RULES.scenarios, START + timedelta(hours=3))
+    (alert,) = alerts_of(library_devices, "device_silent")
+    chief = Principal(username="chief", role="district_commander")
+    with transaction(library_devices) as session:
+        handle(session, Scope(chief), chief, alert.id, "resolve", "checked: power restored", START + timedelta(hours=4))
+    with transaction(library_devices) as session:
+        assert check_silence(session, RULES.scenarios, START + timedelta(hours=6, minutes=59)) == 0
+        assert check_silence(session, RULES.scenarios, START + timedelta(hours=7)) == 1, "three intervals after the hand's resolve"
+
+
+def test_silent_devices_are_flagged_a_page_at_a_time(library_devices):
+    with transaction(library_devices) as session:
+        later = START + timedelta(days=400)  # every provisioned device is long past its first deadline
+        assert check_silence(session, RULES.scenarios, later, page=4) == 4
+        assert check_silence(session, RULES.scenarios, later, page=100) == 11, "the rest of the fifteen"
+        assert check_silence(session, RULES.scenarios, later) == 0

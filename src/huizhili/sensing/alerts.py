@@ -30,6 +30,7 @@ from huizhili.errors import ConflictError, NotFoundError, ValidationError
 from huizhili.events import publish
 from huizhili.policy import Principal, Scope
 from huizhili.sensing.detectors import DefaultDetector, ResidualDetector, detector_from_dict
+from huizhili.sensing.devices import reporting_interval
 from huizhili.sensing.ingest import Reading
 from huizhili.sensing.rules import Scenario
 from huizhili.storage.models import (
@@ -98,28 +99,45 @@ def evaluate(session: Session, readings: Sequence[Reading], scenarios: Sequence[
     book.save(now)
 
 
-def recover_heard(session: Session, device_ids: Iterable[int], now: datetime) -> None:
+def silence_rules(scenarios: Sequence[Scenario]) -> list[str]:
+    """Ids of the library's no-data scenarios (``device_silent`` in the shipped one)."""
+    return [s.id for s in scenarios if s.rule == "no_data"]
+
+
+def recover_heard(session: Session, device_ids: Iterable[int], now: datetime, scenarios: Sequence[Scenario]) -> None:
     """Devices that sent something are no longer silent: their no-data alerts resolve."""
-    ids = list(device_ids)
-    if not ids:
+    ids, rules = list(device_ids), silence_rules(scenarios)
+    if not ids or not rules:
         return
-    silent = session.scalars(sa.select(Alert).where(Alert.rule == "device_silent", Alert.active == 1, Alert.device_id.in_(ids)))
+    silent = session.scalars(sa.select(Alert).where(Alert.rule.in_(rules), Alert.active == 1, Alert.device_id.in_(ids)))
     for alert in silent:
         _resolve(session, alert, now, "recovered", value=None)
 
 
-def check_silence(session: Session, scenarios: Sequence[Scenario], now: datetime) -> int:
-    """Open a no-data alert for every active device whose deadline has passed; how many were opened.
+SILENCE_PAGE = 500
+"""Most devices one check opens no-data alerts for: a transaction stays short even when a broker outage
+silences thousands at once (the clock checks again at once while a page comes back full)."""
+
+
+def check_silence(session: Session, scenarios: Sequence[Scenario], now: datetime, *, page: int = SILENCE_PAGE) -> int:
+    """Open a no-data alert for active devices whose deadline has passed, oldest deadline first; how many were due.
 
     The alert is timed at the deadline itself, and the device's deadline is cleared until it
     reports again, so each silence is one alert and the next check reads only new deadlines.
+    On PostgreSQL the due devices are locked, skipping those another worker's clock holds.
     """
     scenario = next((s for s in scenarios if s.rule == "no_data"), None)
     due = session.scalars(
         sa.select(Device).where(Device.silent_after <= now, Device.status == "active").order_by(Device.silent_after)
+        .limit(page).with_for_update(skip_locked=True)
     ).all()
-    if scenario is None or not due:
+    if not due:
         return 0
+    if scenario is None:  # no rule watches for silence: nothing to do but stop counting
+        for device in due:
+            device.silent_after = None
+        session.flush()
+        return len(due)
     book = _Book(session, [(scenario.id, f"device:{d.code}") for d in due])
     for device in due:
         deadline = device.silent_after
@@ -373,7 +391,10 @@ def list_alerts(session: Session, scope: Scope, *, state: str | None = None, lim
 _NEXT = {"acknowledge": ("open",), "resolve": ("open", "acknowledged"), "close": ("resolved",)}
 
 
-def handle(session: Session, scope: Scope, principal: Principal, alert_id: int, action: str, note: str | None, now: datetime) -> Alert:
+def handle(
+    session: Session, scope: Scope, principal: Principal, alert_id: int, action: str, note: str | None, now: datetime,
+    *, no_data_intervals: int = 3,
+) -> Alert:
     """Acknowledge, resolve by hand, or close (with a note) an alert the caller may change.
 
     Raises
@@ -400,6 +421,10 @@ def handle(session: Session, scope: Scope, principal: Principal, alert_id: int, 
     elif action == "resolve":
         alert.note = note or alert.note
         _resolve(session, alert, now, "by hand", None)
+        device = session.get(Device, alert.device_id) if alert.device_id and alert.subject == f"device:{_code(alert)}" else None
+        interval = reporting_interval(device) if device else None
+        if device is not None and interval and device.silent_after is None:
+            device.silent_after = now + timedelta(seconds=interval * no_data_intervals)  # still silent: alerted again
     else:
         if not note or not note.strip():
             message = "closing an alert needs a note saying what was done"
@@ -408,6 +433,11 @@ def handle(session: Session, scope: Scope, principal: Principal, alert_id: int, 
         session.flush()
         _announce(session, alert, "alert.closed")
     return alert
+
+
+def _code(alert: Alert) -> str:
+    """The device code of a no-data alert's subject (``device:<code>``)."""
+    return alert.subject.removeprefix("device:")
 
 
 def _writable(scope: Scope) -> sa.ColumnElement[bool]:

@@ -144,9 +144,10 @@ def provision(
             result.updated.append(device.code)
         properties = {k: v for k, v in (device.properties or {}).items() if k != "facility"}
         device.properties = {**properties, "facility": facility} if facility is not None else properties
+        # The no-data clock starts now for a new device, and again for one changed (back from maintenance,
+        # a new interval): never from a deadline set before the change.
         interval = reporting_interval(device)
-        if device.code in result.created and interval:
-            device.silent_after = now + timedelta(seconds=interval * no_data_intervals)
+        device.silent_after = now + timedelta(seconds=interval * no_data_intervals) if interval and device.status == "active" else None
         touched.append(device)
     session.flush()
     if touched:

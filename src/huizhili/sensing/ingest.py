@@ -90,12 +90,15 @@ class Limits:
     max_age_days: int
     no_data_intervals: int
     timezone: str
+    keep_raw_days: int | None = None
+    """How long raw observations are kept: an older one is refused, since nothing would tell a
+    repeat of it from a new one once its row is gone (and its rollups, kept longer, would count it twice)."""
 
     @classmethod
     def of(cls, settings: Settings) -> "Limits":
         """The limits the settings give."""
         return cls(settings.ingest_max_bytes, settings.ingest_future_s, settings.ingest_max_age_days,
-                   settings.no_data_intervals, settings.local_timezone)
+                   settings.no_data_intervals, settings.local_timezone, settings.retention_raw_days)
 
 
 class _Refused(Exception):
@@ -282,8 +285,10 @@ def _checked(
     if moment > now + timedelta(seconds=limits.future_s):
         raise _Refused(f"{code} {metric}: ts {moment.isoformat()} is in the future (now {now.isoformat(timespec='seconds')})", code)
     earliest = device.installed_at or now - timedelta(days=limits.max_age_days)
+    since = "its installation" if device.installed_at else f"the last {limits.max_age_days} days"
+    if limits.keep_raw_days is not None and earliest < now - timedelta(days=limits.keep_raw_days):
+        earliest, since = now - timedelta(days=limits.keep_raw_days), f"the {limits.keep_raw_days} days observations are kept"
     if moment < earliest:
-        since = "its installation" if device.installed_at else f"the last {limits.max_age_days} days"
         raise _Refused(f"{code} {metric}: ts {moment.isoformat()} is before {since} ({earliest.isoformat(timespec='seconds')})", code)
     return Reading(device.id, metric, moment, value)
 

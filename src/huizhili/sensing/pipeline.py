@@ -36,7 +36,7 @@ def library(settings: Settings) -> Library:
 def receive(session: Session, messages: Sequence[Message], now: datetime, limits: Limits, rules: Library) -> Ingested:
     """Ingest ``messages``, then judge what was newly stored and update the areas' vital signs; the caller commits."""
     result = ingest(session, messages, now, limits)
-    recover_heard(session, result.heard, now)
+    recover_heard(session, result.heard, now, rules.scenarios)
     evaluate(session, result.stored, rules.scenarios, now)
     update_vitals(session, result.stored, rules.indicators, now)
     return result

@@ -67,16 +67,16 @@ def update_vitals(session: Session, readings: Sequence[Reading], indicators: Seq
             judge_area(session, indicator, place, code, value, at, evidence, now)
 
 
-def update_online_rates(session: Session, indicators: Sequence[Scenario], now: datetime) -> None:
+def update_online_rates(session: Session, indicators: Sequence[Scenario], now: datetime, silence: Sequence[str]) -> None:
     """The share of devices online per street and district (run on the clock, each minute).
 
     Counted: active devices that report on a schedule and have been heard at least once;
-    offline: those with an open no-data alert.
+    offline: those with an open alert of a ``silence`` rule (the library's no-data scenarios).
     """
     indicator = next((i for i in indicators if i.extra.get("aggregation") == "online"), None)
     if indicator is None:
         return
-    silent = (sa.select(Alert.device_id).where(Alert.rule == "device_silent", Alert.active == 1)).scalar_subquery()
+    silent = (sa.select(Alert.device_id).where(Alert.rule.in_(silence), Alert.active == 1)).scalar_subquery()
     offline = sa.func.sum(sa.case((Device.id.in_(silent), 1), else_=0))
     counted = sa.and_(Device.status == "active", Device.last_seen_at.is_not(None))
     for level in ("street_code", "district_code"):

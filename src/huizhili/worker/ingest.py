@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from huizhili.config import Settings
 from huizhili.errors import ConfigurationError
 from huizhili.identity.broker import DEVICE_TOPIC_ROOT
-from huizhili.sensing.alerts import check_silence
+from huizhili.sensing.alerts import SILENCE_PAGE, check_silence, silence_rules
 from huizhili.sensing.ingest import Ingested, Limits, Message, dead_letter
 from huizhili.sensing.pipeline import Library, library, receive
 from huizhili.sensing.vitals import update_online_rates
@@ -192,19 +192,27 @@ ONLINE_RATE_SECONDS = 60.0
 
 
 def run_silence_clock(sessions: sessionmaker[Session], settings: Settings, stop: threading.Event) -> None:
-    """Open no-data alerts as devices' deadlines pass, until ``stop``; waits out a database that does not answer."""
+    """Open no-data alerts as devices' deadlines pass, until ``stop``; waits out a database that does not answer.
+
+    A full page of silent devices is followed by the next at once, each in its own short transaction.
+    """
     rules = library(settings)
-    rates_due = 0.0
-    while not stop.wait(SILENCE_CHECK_SECONDS):
+    rates_due, wait = 0.0, SILENCE_CHECK_SECONDS
+    while not stop.wait(wait):
+        wait = SILENCE_CHECK_SECONDS
         try:
             with transaction(sessions) as session:
                 now = utcnow()
-                opened = check_silence(session, rules.scenarios, now)
+                due = check_silence(session, rules.scenarios, now)
                 if time.monotonic() >= rates_due:
-                    update_online_rates(session, rules.indicators, now)
+                    update_online_rates(session, rules.indicators, now, silence_rules(rules.scenarios))
                     rates_due = time.monotonic() + ONLINE_RATE_SECONDS
-            if opened:
-                log.info("%d devices fell silent", opened)
+            if due:
+                log.info("%d devices fell silent", due)
+            if due >= SILENCE_PAGE:
+                wait = 0.0
         except sa.exc.OperationalError as error:
             log.warning("database not answering (%s); the silence clock waits", error.orig)
-            stop.wait(1.0)
+            wait = 1.0
+        except sa.exc.IntegrityError as error:  # another worker's clock opened the same alert first
+            log.info("silence check ran into another clock (%s); checking again", error.orig)

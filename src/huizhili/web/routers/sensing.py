@@ -97,10 +97,12 @@ def alerts(
 
 @router.patch("/alerts/{alert_id}", response_model=AlertOut)
 def handle_alert(
-    alert_id: Annotated[int, Path(ge=1, le=2**62)], body: AlertAction, session: SessionDep, principal: HandleAlerts
+    alert_id: Annotated[int, Path(ge=1, le=2**62)], body: AlertAction, session: SessionDep, settings: SettingsDep,
+    principal: HandleAlerts,
 ) -> dict[str, Any]:
     """Acknowledge an open alert, resolve it by hand, or close a resolved one (closing needs a note)."""
-    return alert_out(handle(session, scope_for(principal), principal, alert_id, body.action, body.note, utcnow()))
+    return alert_out(handle(session, scope_for(principal), principal, alert_id, body.action, body.note, utcnow(),
+                            no_data_intervals=settings.no_data_intervals))
 
 
 @router.get("/vitals", response_model=list[VitalSign])
