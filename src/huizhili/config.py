@@ -6,6 +6,7 @@ import time, so tests and servers never share state by accident.
 
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -107,8 +108,9 @@ class Settings(BaseSettings):
     )
     retention_minute_days: int = Field(90, ge=1, description="Days minute rollups are kept.")
     retention_hour_days: int = Field(730, ge=1, description="Days hour rollups are kept (day rollups are kept for good).")
+    retention_dead_letter_days: int = Field(30, ge=1, description="Days the ingest's dead letters are kept for operators to see.")
     local_timezone: str = Field(
-        "Asia/Shanghai", description="The district's time zone: day rollups and daily rules follow its midnight."
+        "Asia/Shanghai", description="The district's time zone: day rollups start at its midnight; install dates without a zone are read in it."
     )
     alert_webhook_url: str | None = Field(
         None, description="Where the worker POSTs every alert event (opened, escalated, acknowledged, resolved, closed); unset: none."
@@ -127,6 +129,16 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             message = f"HUIZHILI_DATABASE_URL must be sqlite:// or postgresql://, not {value!r}"
             raise ValueError(message)
+        return value
+
+    @field_validator("local_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError) as error:
+            message = f"HUIZHILI_LOCAL_TIMEZONE {value!r} is no IANA time zone (e.g. Asia/Shanghai)"
+            raise ValueError(message) from error
         return value
 
     @model_validator(mode="after")

@@ -97,7 +97,8 @@ def test_retention_drops_old_raw_observations_and_keeps_their_rollups(xuhui, dev
     with transaction(xuhui) as session:
         ingest(session, [mqtt("XH-PM25", {"ts": t.isoformat(), "metric": "pm25", "value": 10}) for t in (old, recent)], NOW, LIMITS)
         outcomes = prune_series(session, settings, now=NOW)
-    assert [(o.resource, o.records) for o in outcomes] == [("observations", 1), ("minute_rollups", 0), ("hour_rollups", 0)]
+    assert [(o.resource, o.records) for o in outcomes] == [("observations", 1), ("minute_rollups", 0), ("hour_rollups", 0),
+                                                          ("dead_letters", 0)]
     with xuhui() as session:
         assert session.scalars(sa.select(Observation.observed_at)).all() == [recent]
         days = session.scalar(sa.select(sa.func.count()).select_from(ObservationRollup).where(ObservationRollup.resolution == 86400))

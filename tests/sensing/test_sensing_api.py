@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from huizhili.identity.accounts import create_api_key
 from huizhili.sensing.ingest import Limits, Message, ingest
+from sensing_samples import LIMITS
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Observation
 
@@ -49,8 +50,14 @@ def test_a_year_of_minute_data_comes_back_as_days_and_a_day_as_raw_points(client
     assert year["points"][0][0] == "2025-11-30T16:00:00+00:00"
     day = client.get("/api/devices/XH-CROWD/series", headers=headers,
                      params={"metric": "people", "since": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z"}).json()
-    assert day["resolution"] == "raw", "a people counter reports every 15 minutes: a day of it is 96 points at most"
-    assert len(day["points"]) == 39 and all(p[4] == 1 for p in day["points"])
+    assert day["resolution"] == "hour", "raw points are kept 30 days, minute rollups 90: nine months ago is hours"
+    assert len(day["points"]) == 24 and sum(p[4] for p in day["points"]) == 39
+    now = datetime.now(UTC).replace(microsecond=0)
+    with transaction(xuhui) as session:
+        ingest(session, [Message("mqtt", json.dumps({"ts": (now - timedelta(hours=2)).isoformat(), "metric": "people",
+                                                     "value": 5}).encode(), topic="huizhili/devices/XH-CROWD/o")], now, LIMITS)
+    today = client.get("/api/devices/XH-CROWD/series", headers=headers, params={"metric": "people"}).json()
+    assert (today["resolution"], [p[1] for p in today["points"]]) == ("raw", [5.0]), "the last day: raw points"
 
 
 def test_a_street_operator_reads_series_of_her_street_only(client, xuhui, devices, role_headers):

@@ -25,10 +25,16 @@ from huizhili.errors import ImportFailed, ValidationError
 from huizhili.identity.accounts import create_device_account
 from huizhili.identity.broker import write_broker_files
 from huizhili.sensing.catalogue import catalogue
+from huizhili.storable import text_problem
 from huizhili.storage.models import DEVICE_STATUSES, Device, Facility, User, utcnow
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """Device codes: what may stand in an MQTT topic level and a username, nothing else."""
+
+MAX_INTERVAL_S = 30 * 86400
+"""The longest reporting interval a device may be given."""
+
+_WHOLE = re.compile(r"^[0-9]{1,18}$")
 
 COLUMNS = ("code", "kind", "name", "lon", "lat", "metrics", "interval_s", "owner_department", "owner",
            "installed_at", "status", "capacity", "facility")
@@ -115,7 +121,7 @@ def provision(
     seen: dict[str, int] = {}
     departments = {row.get("owner_department") or None for _, row in rows} - {None}
     unknown = set(unknown_departments(session, departments))
-    named = {int(r["facility"]) for _, r in rows if r.get("facility", "").isdigit()}
+    named = {int(r["facility"]) for _, r in rows if _WHOLE.match(r.get("facility", ""))}
     facilities = set(session.scalars(sa.select(Facility.id).where(Facility.id.in_(named)))) if named else set()
     for line, row in rows:
         try:
@@ -200,9 +206,13 @@ def _device_fields(row: dict[str, str], zone: ZoneInfo, unknown_departments: set
         message = f"unknown metric {', '.join(strangers)}; metrics: {', '.join(sorted(known.metrics))}"
         raise ValidationError(message)
     interval = _number(row, "interval_s")
-    if interval is not None and (interval < 0 or interval != int(interval)):
-        message = f"interval_s {row['interval_s']!r} must be a whole number of seconds (0: reports only events)"
+    if interval is not None and (interval < 0 or interval > MAX_INTERVAL_S or interval != int(interval)):
+        message = f"interval_s {row['interval_s']!r} must be a whole number of seconds up to 30 days (0: reports only events)"
         raise ValidationError(message)
+    for column in ("name", "owner"):
+        if len(row.get(column) or "") > 300 or text_problem(row.get(column)):
+            message = f"{column} must be text of at most 300 characters"
+            raise ValidationError(message)
     status = row.get("status") or "active"
     if status not in DEVICE_STATUSES:
         message = f"status {status!r} must be one of {', '.join(DEVICE_STATUSES)}"
@@ -212,12 +222,12 @@ def _device_fields(row: dict[str, str], zone: ZoneInfo, unknown_departments: set
         message = f"no department {department!r}; add it first (huizhili department add)"
         raise ValidationError(message)
     facility = row.get("facility") or None
-    if facility is not None and (not facility.isdigit() or int(facility) not in facilities):
+    if facility is not None and (not _WHOLE.match(facility) or int(facility) not in facilities):
         message = f"facility {facility!r} is no facility's id (GET /api/facilities)"
         raise ValidationError(message)
     capacity = _number(row, "capacity")
-    if capacity is not None and capacity <= 0:
-        message = f"capacity {row['capacity']!r} must be a positive number of people"
+    if capacity is not None and not 0 < capacity <= 10_000_000:
+        message = f"capacity {row['capacity']!r} must be a positive number of people (at most 10,000,000)"
         raise ValidationError(message)
     return {
         "code": code, "sensor_kind": kind, "name": row.get("name") or None, "lon": lon, "lat": lat,

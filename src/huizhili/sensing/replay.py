@@ -47,7 +47,7 @@ def read_series(path: Path) -> list[Point]:
                 at, value = as_utc(datetime.fromisoformat(row[0])), float(row[1])
                 if not math.isfinite(value):
                     raise ValueError(value)
-            except (IndexError, ValueError) as error:
+            except (IndexError, ValueError, OverflowError) as error:
                 message = f"{path.name}: line {line}: expected an ISO time and a number, got {','.join(row)!r}"
                 raise ValidationError(message) from error
             points.append(Point(at, value))

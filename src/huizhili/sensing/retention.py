@@ -8,11 +8,11 @@ from sqlalchemy.orm import Session
 
 from huizhili.config import Settings
 from huizhili.policy.privacy import RetentionOutcome
-from huizhili.storage.models import ROLLUP_RESOLUTIONS, Observation, ObservationRollup
+from huizhili.storage.models import ROLLUP_RESOLUTIONS, DeadLetter, Observation, ObservationRollup
 
 
 def prune_series(session: Session, settings: Settings, *, now: datetime, dry_run: bool = False) -> list[RetentionOutcome]:
-    """Delete raw observations older than ``retention_raw_days`` and minute and hour rollups past theirs.
+    """Delete raw observations older than ``retention_raw_days``, minute and hour rollups and dead letters past theirs.
 
     Charts of older spans read the coarser rollups, which are kept (``sensing.series``).
     Idempotent; run daily by the worker's retention job.
@@ -32,4 +32,10 @@ def prune_series(session: Session, settings: Settings, *, now: datetime, dry_run
         if count and not dry_run:
             session.execute(sa.delete(model).where(old))
         outcomes.append(RetentionOutcome(resource, f"deleted {resource.replace('_', ' ')}", count, before))
+    before = now - timedelta(days=settings.retention_dead_letter_days)
+    old = DeadLetter.received_at < before
+    count = session.scalar(sa.select(sa.func.count()).select_from(DeadLetter).where(old)) or 0
+    if count and not dry_run:
+        session.execute(sa.delete(DeadLetter).where(old))
+    outcomes.append(RetentionOutcome("dead_letters", "deleted dead letters", count, before))
     return outcomes

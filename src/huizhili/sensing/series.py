@@ -16,6 +16,7 @@ from huizhili.storage.models import (
     Device,
     Observation,
     ObservationRollup,
+    utcnow,
 )
 
 MAX_POINTS = 2000
@@ -48,12 +49,16 @@ def device_series(
     until: datetime,
     resolution: str = "auto",
     max_points: int = MAX_POINTS,
+    *,
+    raw_days: int | None = None,
+    minute_days: int | None = None,
 ) -> Series:
     """The series of ``metric`` of device ``code`` between ``since`` and ``until`` (aware times).
 
     ``auto`` takes the finest resolution whose buckets over the span fit in ``max_points``
     (raw where the device's reporting interval says so), so a year of minute data comes back as
-    days. A resolution asked for explicitly is answered at most ``max_points`` points from
+    days — and that is still kept for ``since``: raw points for ``raw_days``, minute rollups for
+    ``minute_days``, so a day long past comes back from its rollups, not empty. A resolution asked for explicitly is answered at most ``max_points`` points from
     ``since``, with ``truncated`` set.
 
     Raises
@@ -79,6 +84,11 @@ def device_series(
         raise ValidationError(message)
     if resolution == "auto":
         resolution = _auto_resolution(until - since, reporting_interval(device), max_points)
+        age = utcnow() - since
+        if resolution == "raw" and raw_days is not None and age > timedelta(days=raw_days):
+            resolution = "minute"
+        if resolution == "minute" and minute_days is not None and age > timedelta(days=minute_days):
+            resolution = "hour"
     if resolution == "raw":
         rows = session.execute(
             sa.select(Observation.observed_at, Observation.value)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from huizhili.errors import ValidationError
 from huizhili.policy import Principal, scope_for
 from huizhili.policy.privacy import present
 from huizhili.sensing.alerts import alert_out, handle, list_alerts
@@ -57,15 +58,16 @@ def series(
     code: DeviceCode,
     metric: Annotated[str, Query(min_length=1, max_length=40)],
     session: SessionDep,
+    settings: SettingsDep,
     principal: ReadDevices,
     since: Annotated[datetime | None, Query(description="Default: a day before until. No zone means UTC.")] = None,
     until: Annotated[datetime | None, Query(description="Default: now. No zone means UTC.")] = None,
     resolution: Annotated[str, Query(pattern="^(auto|" + "|".join(RESOLUTIONS) + ")$")] = "auto",
 ) -> dict[str, Any]:
     """One metric of a device over time: at most 2000 points (MAX_POINTS), ``auto`` choosing raw, minute, hour or day."""
-    end = as_utc(until) if until else utcnow()
-    start = as_utc(since) if since else end - timedelta(days=1)
-    return vars(device_series(session, scope_for(principal), code, metric, start, end, resolution))
+    start, end = _span(since, until, timedelta(days=1))
+    return vars(device_series(session, scope_for(principal), code, metric, start, end, resolution,
+                              raw_days=settings.retention_raw_days, minute_days=settings.retention_minute_days))
 
 
 @router.get("/dead-letters", response_model=list[DeadLetterOut])
@@ -159,6 +161,15 @@ def vital_sign_history(
     until: Annotated[datetime | None, Query(description="Default: now.")] = None,
 ) -> list[dict[str, Any]]:
     """An area's history of one vital sign: its value and level hour by hour."""
-    end = as_utc(until) if until else utcnow()
-    start = as_utc(since) if since else end - timedelta(days=7)
+    start, end = _span(since, until, timedelta(days=7))
     return vital_history(session, scope_for(principal), indicator, code, start, end)
+
+
+def _span(since: datetime | None, until: datetime | None, default: timedelta) -> tuple[datetime, datetime]:
+    """A query's span as UTC; an instant beyond year 1–9999 in UTC is a 422, not a 500."""
+    try:
+        end = as_utc(until) if until else utcnow()
+        return (as_utc(since) if since else end - default), end
+    except OverflowError as error:
+        message = "since and until must lie between the years 1 and 9999 in UTC"
+        raise ValidationError(message) from error
