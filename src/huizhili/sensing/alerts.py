@@ -44,7 +44,7 @@ from huizhili.storage.models import (
     RuleState,
 )
 
-EVIDENCE_POINTS = 50
+EVIDENCE_POINTS = 30
 """Most recent points an alert keeps as the evidence that raised it."""
 
 JUDGED_ON_ARRIVAL = frozenset({"threshold", "mean", "sum", "rate", "anomaly", "facility_status"})
@@ -63,14 +63,19 @@ class Place:
     """The area's name, for the alert's title."""
 
 
-def evaluate(session: Session, readings: Sequence[Reading], scenarios: Sequence[Scenario], now: datetime) -> None:
-    """Judge newly stored readings by every scenario that watches them; silent devices heard again recover.
+def evaluate(
+    session: Session, readings: Sequence[Reading], scenarios: Sequence[Scenario], now: datetime,
+    devices: dict[int, Device] | None = None,
+) -> None:
+    """Judge newly stored readings by every scenario that watches them.
 
-    Devices in maintenance are stored but not judged; retired ones never get here.
+    Devices in maintenance are stored but not judged; retired ones never get here. ``devices``:
+    the readings' devices by id, if the caller has read them already.
     """
     if not readings:
         return
-    devices = {d.id: d for d in session.scalars(sa.select(Device).where(Device.id.in_({r.device_id for r in readings})))}
+    if devices is None:
+        devices = {d.id: d for d in session.scalars(sa.select(Device).where(Device.id.in_({r.device_id for r in readings})))}
     series: dict[tuple[int, str], list[Reading]] = defaultdict(list)
     for reading in sorted(readings, key=lambda r: r.observed_at):
         series[(reading.device_id, reading.metric)].append(reading)

@@ -79,6 +79,8 @@ class Ingested:
     """(index of the message, reason), in message order."""
     heard: set[int] = field(default_factory=set)
     """Ids of the devices that sent something valid (stored or a repeat): they are not silent."""
+    devices: dict[int, Device] = field(default_factory=dict)
+    """The devices the messages named, by id, as read for this batch (rules and vital signs reuse them)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ def ingest(session: Session, messages: Sequence[Message], now: datetime, limits:
     _roll_up(session, result.stored, ZoneInfo(limits.timezone))
     _clock(session, [device for device in devices.values() if device.id in arrived], now, limits)
     result.heard = arrived
+    result.devices = {device.id: device for device in devices.values()}
     return result
 
 

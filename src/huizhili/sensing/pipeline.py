@@ -37,6 +37,6 @@ def receive(session: Session, messages: Sequence[Message], now: datetime, limits
     """Ingest ``messages``, then judge what was newly stored and update the areas' vital signs; the caller commits."""
     result = ingest(session, messages, now, limits)
     recover_heard(session, result.heard, now, rules.scenarios)
-    evaluate(session, result.stored, rules.scenarios, now)
-    update_vitals(session, result.stored, rules.indicators, now)
+    evaluate(session, result.stored, rules.scenarios, now, result.devices)
+    update_vitals(session, result.stored, rules.indicators, now, result.devices)
     return result

@@ -1,8 +1,8 @@
 """Vital signs (数字体征) of areas: each indicator of ``indicators.toml`` per street and district, as data arrives.
 
 An indicator is computed at the time of the newest reading that changes it, over its window:
-each device's mean or maximum (hour rollups for windows of an hour or more, raw observations
-below), then the mean or maximum over the area's active devices of its kind. Its value is kept
+each device's mean or maximum (from hour rollups for windows of an hour or more, minute
+rollups below), then the mean or maximum over the area's active devices of its kind. Its value is kept
 per hour (``indicator_values``, the history; the newest is the current level) and judged like a
 scenario, so a street or the district gets its own alert.
 """
@@ -24,7 +24,6 @@ from huizhili.storage.models import (
     Area,
     Device,
     IndicatorValue,
-    Observation,
     ObservationRollup,
 )
 
@@ -36,11 +35,15 @@ ALERTING_LEVELS = frozenset({"street_code", "district_code"})
 raise five alerts."""
 
 
-def update_vitals(session: Session, readings: Sequence[Reading], indicators: Sequence[Scenario], now: datetime) -> None:
-    """Recompute and judge the indicators that newly stored readings change."""
+def update_vitals(
+    session: Session, readings: Sequence[Reading], indicators: Sequence[Scenario], now: datetime,
+    devices: dict[int, Device] | None = None,
+) -> None:
+    """Recompute and judge the indicators that newly stored readings change (``devices``: theirs by id, if read)."""
     if not readings or not indicators:
         return
-    devices = {d.id: d for d in session.scalars(sa.select(Device).where(Device.id.in_({r.device_id for r in readings})))}
+    if devices is None:
+        devices = {d.id: d for d in session.scalars(sa.select(Device).where(Device.id.in_({r.device_id for r in readings})))}
     due: dict[tuple[str, str, str], tuple[datetime, Device]] = {}
     for reading in readings:
         device = devices[reading.device_id]
@@ -96,16 +99,13 @@ def _area_value(session: Session, indicator: Scenario, level: str, code: str, at
     """The indicator's value for one area at ``at``, and how many devices it was computed from."""
     start = at - timedelta(seconds=indicator.window_s)
     mean = indicator.extra.get("aggregation", "mean") == "mean"
-    if indicator.window_s >= 3600:
-        r = ObservationRollup
-        value = sa.func.sum(r.total) / sa.func.sum(r.count) if mean else sa.func.max(r.maximum)
-        source = (sa.select(Device.id, Device.capacity, value).join(r, r.device_id == Device.id)
-                  .where(r.metric == indicator.metric, r.resolution == 3600, r.bucket > start, r.bucket <= at))
-    else:
-        o = Observation
-        value = sa.func.avg(o.value) if mean else sa.func.max(o.value)
-        source = (sa.select(Device.id, Device.capacity, value).join(o, o.device_id == Device.id)
-                  .where(o.metric == indicator.metric, o.observed_at > start, o.observed_at <= at))
+    # From rollups, never raw rows: an hour's buckets for long windows, minutes for short ones, so the
+    # cost does not grow with how often devices report.
+    r = ObservationRollup
+    resolution = 3600 if indicator.window_s >= 3600 else 60
+    value = sa.func.sum(r.total) / sa.func.sum(r.count) if mean else sa.func.max(r.maximum)
+    source = (sa.select(Device.id, Device.capacity, value).join(r, r.device_id == Device.id)
+              .where(r.metric == indicator.metric, r.resolution == resolution, r.bucket > start, r.bucket <= at))
     rows = session.execute(
         source.where(Device.sensor_kind == indicator.kind, Device.status == "active", getattr(Device, level) == code)
         .group_by(Device.id, Device.capacity)
