@@ -17,25 +17,21 @@ def prune_series(session: Session, settings: Settings, *, now: datetime, dry_run
     Charts of older spans read the coarser rollups, which are kept (``sensing.series``).
     Idempotent; run daily by the worker's retention job.
     """
-    cuts: list[tuple[str, Any, Any, int | None, int]] = [
-        ("observations", Observation, Observation.observed_at, None, settings.retention_raw_days),
-        ("minute_rollups", ObservationRollup, ObservationRollup.bucket, ROLLUP_RESOLUTIONS["minute"],
+    minute, hour = ROLLUP_RESOLUTIONS["minute"], ROLLUP_RESOLUTIONS["hour"]
+    cuts: list[tuple[str, Any, Any, Any, int]] = [
+        ("observations", Observation, Observation.observed_at, sa.true(), settings.retention_raw_days),
+        ("minute_rollups", ObservationRollup, ObservationRollup.bucket, ObservationRollup.resolution == minute,
          settings.retention_minute_days),
-        ("hour_rollups", ObservationRollup, ObservationRollup.bucket, ROLLUP_RESOLUTIONS["hour"],
+        ("hour_rollups", ObservationRollup, ObservationRollup.bucket, ObservationRollup.resolution == hour,
          settings.retention_hour_days),
+        ("dead_letters", DeadLetter, DeadLetter.received_at, sa.true(), settings.retention_dead_letter_days),
     ]
     outcomes = []
-    for resource, model, column, resolution, days in cuts:
+    for resource, model, column, which, days in cuts:
         before = now - timedelta(days=days)
-        old = sa.and_(column < before, ObservationRollup.resolution == resolution if resolution else sa.true())
+        old = sa.and_(column < before, which)
         count = session.scalar(sa.select(sa.func.count()).select_from(model).where(old)) or 0
         if count and not dry_run:
             session.execute(sa.delete(model).where(old))
         outcomes.append(RetentionOutcome(resource, f"deleted {resource.replace('_', ' ')}", count, before))
-    before = now - timedelta(days=settings.retention_dead_letter_days)
-    old = DeadLetter.received_at < before
-    count = session.scalar(sa.select(sa.func.count()).select_from(DeadLetter).where(old)) or 0
-    if count and not dry_run:
-        session.execute(sa.delete(DeadLetter).where(old))
-    outcomes.append(RetentionOutcome("dead_letters", "deleted dead letters", count, before))
     return outcomes
