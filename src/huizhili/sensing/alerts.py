@@ -15,7 +15,7 @@ moved on by the ingest, and :func:`check_silence` — run by the worker several 
 opens a no-data alert for each device whose deadline has passed, timed at the deadline.
 """
 
-import copy
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -278,10 +278,11 @@ class _Book:
         if row is None:
             row = self.states[(rule, subject)] = RuleState(rule=rule, subject=subject, state={})
             self.session.add(row)
-        return copy.deepcopy(row.state) if row.state else {}
+        return json.loads(json.dumps(row.state)) if row.state else {}  # plain JSON: faster than copy.deepcopy
 
     def remember(self, rule: str, subject: str, state: dict[str, Any]) -> None:
-        self.states[(rule, subject)].state = copy.deepcopy(state)
+        """Keep the working copy (a new object: the stored one is untouched, so the change is seen)."""
+        self.states[(rule, subject)].state = state
 
     def judge(self, scenario: Scenario, subject: str, value: float, at: datetime, state: dict[str, Any],
               record: AreaCoded | Place, now: datetime) -> None:

@@ -57,11 +57,20 @@ def update_vitals(
                     due[key] = (reading.observed_at, device)
     by_id = {i.id: i for i in indicators}
     names = dict(session.execute(sa.select(Area.code, Area.name).where(Area.code.in_({code for _, _, code in due}))).all())
+    # One query per indicator and level, at the newest reading among its areas (a batch spans milliseconds).
+    levels: dict[tuple[str, str], list[str]] = {}
+    for ident, level, code in due:
+        levels.setdefault((ident, level), []).append(code)
+    values: dict[tuple[str, str], tuple[float, int]] = {}
+    for (ident, level), codes in levels.items():
+        at = max(due[(ident, level, code)][0] for code in codes)
+        for code, found in _area_values(session, by_id[ident], level, codes, at).items():
+            values[(ident, code)] = found
     for (ident, level, code), (at, device) in sorted(due.items(), key=lambda item: item[1][0]):
         indicator = by_id[ident]
-        value, sources = _area_value(session, indicator, level, code, at)
-        if value is None:
+        if (ident, code) not in values:
             continue
+        value, sources = values[(ident, code)]
         _keep(session, indicator, code, at, value, sources)
         if level in ALERTING_LEVELS:
             place = Place(district_code=device.district_code, street_code=code if level == "street_code" else None,
@@ -95,31 +104,32 @@ def update_online_rates(session: Session, indicators: Sequence[Scenario], now: d
             judge_area(session, indicator, place, code, rate, now, {"devices": total, "silent": down or 0}, now)
 
 
-def _area_value(session: Session, indicator: Scenario, level: str, code: str, at: datetime) -> tuple[float | None, int]:
-    """The indicator's value for one area at ``at``, and how many devices it was computed from."""
+def _area_values(
+    session: Session, indicator: Scenario, level: str, codes: list[str], at: datetime
+) -> dict[str, tuple[float, int]]:
+    """The indicator's value for each area of one level at ``at``, and how many devices it was computed from."""
     start = at - timedelta(seconds=indicator.window_s)
     mean = indicator.extra.get("aggregation", "mean") == "mean"
     # From rollups, never raw rows: an hour's buckets for long windows, minutes for short ones, so the
     # cost does not grow with how often devices report.
     r = ObservationRollup
     resolution = 3600 if indicator.window_s >= 3600 else 60
+    area = getattr(Device, level)
     value = sa.func.sum(r.total) / sa.func.sum(r.count) if mean else sa.func.max(r.maximum)
-    source = (sa.select(Device.id, Device.capacity, value).join(r, r.device_id == Device.id)
-              .where(r.metric == indicator.metric, r.resolution == resolution, r.bucket > start, r.bucket <= at))
     rows = session.execute(
-        source.where(Device.sensor_kind == indicator.kind, Device.status == "active", getattr(Device, level) == code)
-        .group_by(Device.id, Device.capacity)
+        sa.select(area, Device.capacity, value).join(r, r.device_id == Device.id)
+        .where(r.metric == indicator.metric, r.resolution == resolution, r.bucket > start, r.bucket <= at,
+               Device.sensor_kind == indicator.kind, Device.status == "active", area.in_(codes))
+        .group_by(area, Device.id, Device.capacity)
     ).all()
-    values = []
-    for _, capacity, device_value in rows:
+    per_area: dict[str, list[float]] = {}
+    for code, capacity, device_value in rows:
         if indicator.of_capacity:
             if not capacity:
                 continue
             device_value = 100.0 * device_value / capacity
-        values.append(float(device_value))
-    if not values:
-        return None, 0
-    return (sum(values) / len(values) if mean else max(values)), len(values)
+        per_area.setdefault(code, []).append(float(device_value))
+    return {code: ((sum(v) / len(v) if mean else max(v)), len(v)) for code, v in per_area.items()}
 
 
 def _keep(session: Session, indicator: Scenario, code: str, at: datetime, value: float, sources: int) -> None:
