@@ -11,7 +11,7 @@ Events are a live feed, not an audit trail: they are deleted after ``retention_e
 (:func:`prune`, run daily by ``huizhili retention``). Cases keep their own permanent audit table.
 """
 
-from huizhili.events.publishing import publish
+from huizhili.events.publishing import publish, publish_many
 from huizhili.events.reading import (
     CURSOR_PATTERN,
     START,
@@ -22,4 +22,4 @@ from huizhili.events.reading import (
 )
 from huizhili.events.retention import prune
 
-__all__ = ["CURSOR_PATTERN", "START", "EventPage", "Position", "current_position", "prune", "publish", "read_events"]
+__all__ = ["CURSOR_PATTERN", "START", "EventPage", "Position", "current_position", "prune", "publish", "publish_many", "read_events"]

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from huizhili.base.status import update_status
 from huizhili.errors import ConflictError, NotFoundError, ValidationError
-from huizhili.events import publish
+from huizhili.events import publish, publish_many
 from huizhili.policy import Principal, Scope
 from huizhili.sensing.detectors import DefaultDetector, ResidualDetector, detector_from_dict
 from huizhili.sensing.devices import reporting_interval
@@ -143,16 +143,19 @@ def check_silence(session: Session, scenarios: Sequence[Scenario], now: datetime
             device.silent_after = None
         session.flush()
         return len(due)
-    book = _Book(session, [(scenario.id, f"device:{d.code}") for d in due])
-    for device in due:
+    subjects = [f"device:{d.code}" for d in due]
+    already = set(session.scalars(sa.select(Alert.subject).where(Alert.rule == scenario.id, Alert.active == 1,
+                                                                 Alert.subject.in_(subjects))))
+    opened = []
+    for device, subject in zip(due, subjects, strict=True):
         deadline = device.silent_after
         assert deadline is not None
-        subject = f"device:{device.code}"
-        evidence = {"last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
-                    "deadline": deadline.isoformat()}
-        book.open_or_escalate(scenario, subject, 1, None, deadline, evidence, device, now)
+        if subject not in already:  # one alert per silence, whoever opened it
+            opened.append((device, deadline, {"last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
+                                              "deadline": deadline.isoformat()}))
         device.silent_after = None
-    book.save(now)
+    session.flush()
+    _open_many(session, scenario, opened, now)
     return len(due)
 
 
@@ -327,14 +330,41 @@ class _Book:
 
 def _open(session: Session, scenario: Scenario, subject: str, level: int, value: float | None, at: datetime,
           evidence: dict[str, Any], record: AreaCoded | Place, now: datetime) -> Alert:
+    alert = _new_alert(scenario, subject, level, value, at, evidence, record, now)
+    session.add(alert)
+    session.flush()
+    _announce(session, alert, "alert.opened")
+    return alert
+
+
+def _open_many(session: Session, scenario: Scenario, opened: list[tuple[Device, datetime, dict[str, Any]]], now: datetime) -> None:
+    """Open device alerts of one scenario in bulk — one insert for the alerts, one for their events."""
+    if not opened:
+        return
+    alerts = [_new_alert(scenario, f"device:{d.code}", 1, None, at, evidence, d, now) for d, at, evidence in opened]
+    table = Alert.__table__
+    columns = [c.key for c in table.columns if c.key != "id"]
+    ids = session.scalars(
+        sa.insert(Alert).returning(Alert.id, sort_by_parameter_order=True),
+        [{c: getattr(alert, c) for c in columns} for alert in alerts],
+    ).all()
+    for alert, ident in zip(alerts, ids, strict=True):
+        alert.id = ident
+    publish_many(session, "alert.opened", [(a, a.id, alert_out(a), a.department) for a in alerts],
+                 resource="alerts", permission="read:alerts")
+
+
+def _new_alert(scenario: Scenario, subject: str, level: int, value: float | None, at: datetime,
+               evidence: dict[str, Any], record: AreaCoded | Place, now: datetime) -> Alert:
+    """An alert as a scenario opens it about ``record`` (a device, or an area's place), not yet stored."""
     device = record if isinstance(record, Device) else None
     department = scenario.department or getattr(record, "owner_department", None) or scenario.fallback_department
     notify = (device.owner if device and device.owner else None) or scenario.fallback_department
     name = (device.name or device.code) if device else getattr(record, "name", None) or subject.removeprefix("area:")
-    alert = Alert(
+    return Alert(
         rule=scenario.id, subject=subject, device_id=device.id if device else None, department=department, level=level,
         household_id=device.household_id if device and scenario.extra.get("needs_consent") else None,
-        state="open", active=1, value=value, opened_at=at, raised_at=now,
+        state="open", active=1, value=value, opened_at=at, raised_at=now, updated_at=now,
         respond_by=at + timedelta(seconds=scenario.respond_within_s) if scenario.respond_within_s else None,
         title={"zh": f"{scenario.zh}：{name}", "en": f"{scenario.en}: {name}"},
         evidence={**evidence, "notify": notify, "closure": scenario.closure, "steps": scenario.extra.get("steps", []),
@@ -342,10 +372,6 @@ def _open(session: Session, scenario: Scenario, subject: str, level: int, value:
         district_code=record.district_code, street_code=record.street_code,
         committee_code=record.committee_code, grid_code=record.grid_code,
     )
-    session.add(alert)
-    session.flush()
-    _announce(session, alert, "alert.opened")
-    return alert
 
 
 def resolve(session: Session, alert: Alert, now: datetime, how: str) -> None:
