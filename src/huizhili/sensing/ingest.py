@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from huizhili.config import Settings
@@ -266,7 +266,9 @@ def _devices(session: Session, codes: set[str]) -> dict[str, Device]:
     """The named devices, read fresh for every batch: a device retired a second ago is refused now."""
     if not codes:
         return {}
-    return {d.code: d for d in session.scalars(sa.select(Device).where(Device.code.in_(sorted(codes))))}
+    # Not its shape: the ingest needs what a device measures and where it is filed, not its geometry.
+    query = sa.select(Device).where(Device.code.in_(sorted(codes))).options(defer(Device.geometry))
+    return {d.code: d for d in session.scalars(query)}
 
 
 def _checked(
