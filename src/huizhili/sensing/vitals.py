@@ -57,14 +57,14 @@ def update_vitals(
                     due[key] = (reading.observed_at, device)
     by_id = {i.id: i for i in indicators}
     names = dict(session.execute(sa.select(Area.code, Area.name).where(Area.code.in_({code for _, _, code in due}))).all())
-    # One query per indicator for every level, at the newest reading among its areas (a batch spans milliseconds).
-    wanted: dict[str, dict[str, set[str]]] = {}
+    # One query per indicator and level, at the newest reading among its areas (a batch spans milliseconds).
+    levels: dict[tuple[str, str], list[str]] = {}
     for ident, level, code in due:
-        wanted.setdefault(ident, {}).setdefault(level, set()).add(code)
+        levels.setdefault((ident, level), []).append(code)
     values: dict[tuple[str, str], tuple[float, int]] = {}
-    for ident, levels in wanted.items():
-        at = max(when for (i, _, _), (when, _) in due.items() if i == ident)
-        for code, found in _area_values(session, by_id[ident], levels, at).items():
+    for (ident, level), codes in levels.items():
+        at = max(due[(ident, level, code)][0] for code in codes)
+        for code, found in _area_values(session, by_id[ident], level, codes, at).items():
             values[(ident, code)] = found
     for (ident, level, code), (at, device) in sorted(due.items(), key=lambda item: item[1][0]):
         indicator = by_id[ident]
@@ -105,38 +105,30 @@ def update_online_rates(session: Session, indicators: Sequence[Scenario], now: d
 
 
 def _area_values(
-    session: Session, indicator: Scenario, levels: dict[str, set[str]], at: datetime
+    session: Session, indicator: Scenario, level: str, codes: list[str], at: datetime
 ) -> dict[str, tuple[float, int]]:
-    """The indicator's value at ``at`` for each area asked (level → codes), and how many devices it was computed from.
-
-    One query reads each device's value over the window (devices in the coarsest areas asked,
-    which hold the finer ones); the areas' values are then gathered from them.
-    """
+    """The indicator's value for each area of one level at ``at``, and how many devices it was computed from."""
     start = at - timedelta(seconds=indicator.window_s)
     mean = indicator.extra.get("aggregation", "mean") == "mean"
     # From rollups, never raw rows: an hour's buckets for long windows, minutes for short ones, so the
     # cost does not grow with how often devices report.
     r = ObservationRollup
     resolution = 3600 if indicator.window_s >= 3600 else 60
+    area = getattr(Device, level)
     value = sa.func.sum(r.total) / sa.func.sum(r.count) if mean else sa.func.max(r.maximum)
-    within = sa.or_(*(getattr(Device, level).in_(sorted(codes)) for level, codes in levels.items()))
     rows = session.execute(
-        sa.select(*(getattr(Device, level) for level in AREA_LEVELS), Device.capacity, value)
-        .join(r, r.device_id == Device.id)
+        sa.select(area, Device.capacity, value).join(r, r.device_id == Device.id)
         .where(r.metric == indicator.metric, r.resolution == resolution, r.bucket > start, r.bucket <= at,
-               Device.sensor_kind == indicator.kind, Device.status == "active", within)
-        .group_by(Device.id, *(getattr(Device, level) for level in AREA_LEVELS), Device.capacity)
+               Device.sensor_kind == indicator.kind, Device.status == "active", area.in_(codes))
+        .group_by(area, Device.id, Device.capacity)
     ).all()
     per_area: dict[str, list[float]] = {}
-    for row in rows:
-        *codes, capacity, device_value = row
+    for code, capacity, device_value in rows:
         if indicator.of_capacity:
             if not capacity:
                 continue
             device_value = 100.0 * device_value / capacity
-        for level, code in zip(AREA_LEVELS, codes, strict=True):
-            if code in levels.get(level, ()):
-                per_area.setdefault(code, []).append(float(device_value))
+        per_area.setdefault(code, []).append(float(device_value))
     return {code: ((sum(v) / len(v) if mean else max(v)), len(v)) for code, v in per_area.items()}
 
 
