@@ -15,7 +15,7 @@ from huizhili.sensing.ingest import Message
 from huizhili.sensing.pipeline import Library, receive
 from huizhili.sensing.rules import load_indicators, load_scenarios
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Alert, Area, Device, Facility
+from huizhili.storage.models import Alert, Area, Device, Facility, Observation
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 RULES = Library(tuple(load_scenarios()), tuple(load_indicators()))
@@ -170,6 +170,11 @@ def test_a_queue_counter_sets_its_service_points_live_status(library_devices, tm
             levels.append(session.scalar(sa.select(Facility.queue_level).where(Facility.id == centre)))
     assert levels == ["none", "medium", "long", "short"]
     assert [a.level for a in alerts_of(library_devices, "service_point_busy")] == [2], "very busy is also a yellow alert"
+    with transaction(library_devices) as session:  # the service point closes for good
+        session.execute(sa.delete(Facility).where(Facility.id == centre))
+    feed(library_devices, "QUEUE", "queue", [(1200, 40)])
+    with library_devices() as session:
+        assert session.scalar(sa.select(sa.func.max(Observation.value)).where(Observation.metric == "queue")) == 40.0
 
 
 def test_a_silent_device_is_flagged_at_its_deadline_and_recovers_when_heard(library_devices):

@@ -183,8 +183,10 @@ def _set_facility_status(session: Session, scenario: Scenario, device: Device, v
     for name, start in steps:
         if value >= start:
             level = name
-    current = session.scalar(sa.select(Facility.queue_level).where(Facility.id == facility_id))
-    if current != level:
+    found = session.execute(sa.select(Facility.queue_level).where(Facility.id == facility_id)).first()
+    if found is None:
+        return  # the service point was removed since the counter was provisioned: its counts stay, no status to set
+    if found[0] != level:
         update_status(session, facility_id, queue_level=level, scope=Scope.system())
 
 
