@@ -32,7 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from huizhili.config import Settings
 from huizhili.identity.broker import DEVICE_TOPIC_ROOT, device_topic, may_publish
-from huizhili.policy import Principal
+from huizhili.policy import Principal, Scope
 from huizhili.sensing.devices import CODE_PATTERN, expected_metrics, reporting_interval
 from huizhili.storage.models import (
     ROLLUP_RESOLUTIONS,
@@ -411,3 +411,15 @@ def _dead_letter(session: Session, message: Message, refused: _Refused, now: dat
         received_at=now, channel=message.channel, topic=_storable(message.topic, 300), device_code=_storable(refused.device_code, 64),
         reason=_storable(refused.reason, 2000), raw=message.payload[:DEAD_LETTER_RAW_BYTES], size=len(message.payload),
     ))
+
+
+def list_dead_letters(session: Session, scope: Scope, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    """Dead letters newest last, after the id ``after``: what was refused, why, and its first bytes (as text where it is)."""
+    letters = session.scalars(
+        sa.select(DeadLetter).where(DeadLetter.id > after, scope.condition(DeadLetter)).order_by(DeadLetter.id).limit(limit)
+    ).all()
+    return [
+        {"id": d.id, "received_at": d.received_at, "channel": d.channel, "topic": d.topic, "device_code": d.device_code,
+         "reason": d.reason, "size": d.size, "raw": d.raw.decode("utf-8", errors="replace")}
+        for d in letters
+    ]

@@ -12,7 +12,6 @@ from huizhili.policy import Scope
 from huizhili.sensing.devices import expected_metrics, reporting_interval
 from huizhili.storage.models import (
     ROLLUP_RESOLUTIONS,
-    DeadLetter,
     Device,
     Observation,
     ObservationRollup,
@@ -118,15 +117,3 @@ def _auto_resolution(span: timedelta, interval_s: int | None, max_points: int) -
         if seconds / length <= max_points:
             return name
     return "day"
-
-
-def list_dead_letters(session: Session, scope: Scope, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-    """Dead letters newest last, after the id ``after``: what was refused, why, and its first bytes (as text where it is)."""
-    letters = session.scalars(
-        sa.select(DeadLetter).where(DeadLetter.id > after, scope.condition(DeadLetter)).order_by(DeadLetter.id).limit(limit)
-    ).all()
-    return [
-        {"id": d.id, "received_at": d.received_at, "channel": d.channel, "topic": d.topic, "device_code": d.device_code,
-         "reason": d.reason, "size": d.size, "raw": d.raw.decode("utf-8", errors="replace")}
-        for d in letters
-    ]

@@ -11,9 +11,9 @@ from huizhili.policy import Principal, scope_for
 from huizhili.policy.privacy import present
 from huizhili.sensing.alerts import alert_out, handle, list_alerts
 from huizhili.sensing.households import household_out, join, leave, list_households
-from huizhili.sensing.ingest import Limits, Message
+from huizhili.sensing.ingest import Limits, Message, list_dead_letters
 from huizhili.sensing.pipeline import library, receive
-from huizhili.sensing.series import RESOLUTIONS, device_series, list_dead_letters
+from huizhili.sensing.series import RESOLUTIONS, device_series
 from huizhili.sensing.vitals import vital_history, vital_signs
 from huizhili.storage.models import ALERT_STATES, as_utc, utcnow
 from huizhili.web.deps import Allow, ManageDevices, SessionDep, SettingsDep
