@@ -64,23 +64,20 @@ class Place:
 
 
 def evaluate(
-    session: Session, readings: Sequence[Reading], scenarios: Sequence[Scenario], now: datetime,
-    devices: dict[int, Device] | None = None,
+    session: Session, readings: Sequence[Reading], scenarios: Sequence[Scenario], now: datetime, devices: dict[int, Device]
 ) -> None:
-    """Judge newly stored readings by every scenario that watches them.
+    """Judge newly stored readings by every scenario that watches them (``devices``: theirs by id, as the ingest read them).
 
-    Devices in maintenance are stored but not judged; retired ones never get here. ``devices``:
-    the readings' devices by id, if the caller has read them already.
+    Devices in maintenance are stored but not judged; retired ones never get here.
     """
     if not readings:
         return
-    if devices is None:
-        devices = {d.id: d for d in session.scalars(sa.select(Device).where(Device.id.in_({r.device_id for r in readings})))}
     series: dict[tuple[int, str], list[Reading]] = defaultdict(list)
     for reading in sorted(readings, key=lambda r: r.observed_at):
         series[(reading.device_id, reading.metric)].append(reading)
+    households = {d.household_id for d in devices.values() if d.household_id}
     consenting = set(session.scalars(sa.select(Household.id).where(
-        Household.id.in_({d.household_id for d in devices.values() if d.household_id}), Household.left_at.is_(None))))
+        Household.id.in_(households), Household.left_at.is_(None)))) if households else set()
     work = []
     for (device_id, metric), points in series.items():
         device = devices[device_id]
@@ -159,17 +156,22 @@ def check_silence(session: Session, scenarios: Sequence[Scenario], now: datetime
     return len(due)
 
 
-def judge_area(
-    session: Session, scenario: Scenario, area: Place, code: str, value: float, at: datetime, evidence: dict[str, Any], now: datetime
-) -> None:
-    """Judge an area's vital sign at ``at`` (used by ``sensing.vitals``)."""
-    subject = f"area:{code}"
-    book = _Book(session, [(scenario.id, subject)])
-    state = book.state(scenario.id, subject)
-    state["window"] = [[at.isoformat(), value]]
-    state["evidence"] = evidence
-    book.judge(scenario, subject, value, at, state, area, now)
-    book.remember(scenario.id, subject, state)
+AreaJudgment = tuple[Scenario, Place, str, float, datetime, dict[str, Any]]
+"""A vital sign to judge: the indicator, where it is filed, the area's code, its value, when, and the evidence."""
+
+
+def judge_areas(session: Session, judgments: Sequence[AreaJudgment], now: datetime) -> None:
+    """Judge areas' vital signs (used by ``sensing.vitals``): one read of their states and alerts for all of them."""
+    if not judgments:
+        return
+    book = _Book(session, [(scenario.id, f"area:{code}") for scenario, _, code, _, _, _ in judgments])
+    for scenario, place, code, value, at, evidence in judgments:
+        subject = f"area:{code}"
+        state = book.state(scenario.id, subject)
+        state["window"] = [[at.isoformat(), value]]
+        state["evidence"] = evidence
+        book.judge(scenario, subject, value, at, state, place, now)
+        book.remember(scenario.id, subject, state)
     book.save(now)
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from huizhili.policy import Scope
-from huizhili.sensing.alerts import Place, judge_area
+from huizhili.sensing.alerts import AreaJudgment, Place, judge_areas
 from huizhili.sensing.ingest import Reading, _insert
 from huizhili.sensing.rules import Scenario
 from huizhili.storage.models import (
@@ -36,14 +36,11 @@ raise five alerts."""
 
 
 def update_vitals(
-    session: Session, readings: Sequence[Reading], indicators: Sequence[Scenario], now: datetime,
-    devices: dict[int, Device] | None = None,
+    session: Session, readings: Sequence[Reading], indicators: Sequence[Scenario], now: datetime, devices: dict[int, Device]
 ) -> None:
-    """Recompute and judge the indicators that newly stored readings change (``devices``: theirs by id, if read)."""
+    """Recompute and judge the indicators that newly stored readings change (``devices``: theirs by id, as the ingest read them)."""
     if not readings or not indicators:
         return
-    if devices is None:
-        devices = {d.id: d for d in session.scalars(sa.select(Device).where(Device.id.in_({r.device_id for r in readings})))}
     due: dict[tuple[str, str, str], tuple[datetime, Device]] = {}
     for reading in readings:
         device = devices[reading.device_id]
@@ -66,6 +63,7 @@ def update_vitals(
         at = max(due[(ident, level, code)][0] for code in codes)
         for code, found in _area_values(session, by_id[ident], level, codes, at).items():
             values[(ident, code)] = found
+    judgments: list[AreaJudgment] = []
     for (ident, level, code), (at, device) in sorted(due.items(), key=lambda item: item[1][0]):
         indicator = by_id[ident]
         if (ident, code) not in values:
@@ -76,7 +74,8 @@ def update_vitals(
             place = Place(district_code=device.district_code, street_code=code if level == "street_code" else None,
                           name=names.get(code))
             evidence = {"indicator": ident.removeprefix("indicator:"), "sources": sources, "window_s": indicator.window_s}
-            judge_area(session, indicator, place, code, value, at, evidence, now)
+            judgments.append((indicator, place, code, value, at, evidence))
+    judge_areas(session, judgments, now)
 
 
 def update_online_rates(session: Session, indicators: Sequence[Scenario], now: datetime, silence: Sequence[str]) -> None:
@@ -91,6 +90,7 @@ def update_online_rates(session: Session, indicators: Sequence[Scenario], now: d
     silent = (sa.select(Alert.device_id).where(Alert.rule.in_(silence), Alert.active == 1)).scalar_subquery()
     offline = sa.func.sum(sa.case((Device.id.in_(silent), 1), else_=0))
     counted = sa.and_(Device.status == "active", Device.last_seen_at.is_not(None))
+    judgments: list[AreaJudgment] = []
     for level in ("street_code", "district_code"):
         column = getattr(Device, level)
         rows = session.execute(sa.select(column, Device.district_code if level == "street_code" else column,
@@ -101,7 +101,8 @@ def update_online_rates(session: Session, indicators: Sequence[Scenario], now: d
             rate = 100.0 * (total - (down or 0)) / total
             _keep(session, indicator, code, now, rate, total)
             place = Place(district_code=district, street_code=code if level == "street_code" else None, name=names.get(code))
-            judge_area(session, indicator, place, code, rate, now, {"devices": total, "silent": down or 0}, now)
+            judgments.append((indicator, place, code, rate, now, {"devices": total, "silent": down or 0}))
+    judge_areas(session, judgments, now)
 
 
 def _area_values(
