@@ -1,23 +1,36 @@
-"""The working-day calendar: holidays and make-up days of 2025 and 2026, the notice parser, district files."""
+"""The working-day calendar: holidays and make-up days of 2025 and 2026, deadlines, the notice parser."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from huizhili.cases.calendar import (
     HOLIDAYS_DIR,
+    Countdown,
+    Deadline,
     Holiday,
+    Limit,
+    OfficeHours,
+    Unit,
     WorkCalendar,
     YearSchedule,
+    countdown,
+    deadline,
     load_calendar,
     parse_notice,
     read_year,
     write_year,
 )
-from huizhili.errors import ValidationError
+from huizhili.errors import NaiveTimeError, ValidationError
 
 NOTICES = Path(__file__).parents[1] / "data" / "holidays"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def shanghai(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
 
 
 def notice(year: int) -> str:
@@ -71,6 +84,155 @@ def test_a_year_without_a_schedule_is_judged_by_weekday_and_said_to_be_unknown(s
     assert (shipped.years, shipped.knows(new_years_day), shipped.is_working_day(new_years_day)) == (
         frozenset({2025, 2026}), False, True,
     )
+
+
+# Deadlines
+
+
+def test_five_working_days_from_the_friday_before_spring_festival_count_the_makeup_saturday(shipped):
+    due = deadline(shipped, shanghai(2026, 2, 13, 10, 0), Limit.parse("5wd"))
+    assert due == Deadline(
+        due=datetime(2026, 2, 27, 2, 0, tzinfo=UTC), warn_at=datetime(2026, 2, 26, 2, 0, tzinfo=UTC), estimated=False
+    )
+
+
+def test_one_working_day_from_monday_morning_is_due_at_the_same_time_on_tuesday(shipped):
+    due = deadline(shipped, shanghai(2026, 3, 2, 10, 0), Limit.parse("1wd"))
+    assert (due.due.astimezone(SHANGHAI), due.warn_at.astimezone(SHANGHAI)) == (
+        shanghai(2026, 3, 3, 10, 0), shanghai(2026, 3, 2, 16, 24),
+    )
+
+
+def test_a_case_received_after_hours_is_due_when_the_next_working_day_closes(shipped):
+    due = deadline(shipped, shanghai(2026, 3, 2, 19, 0), Limit.parse("1wd"))
+    assert due.due.astimezone(SHANGHAI) == shanghai(2026, 3, 3, 17, 0)
+
+
+def test_a_case_received_on_saturday_starts_counting_when_monday_opens(shipped):
+    due = deadline(shipped, shanghai(2026, 3, 7, 11, 0), Limit.parse("4wh"))
+    assert (due.due.astimezone(SHANGHAI), due.warn_at.astimezone(SHANGHAI)) == (
+        shanghai(2026, 3, 9, 13, 0), shanghai(2026, 3, 9, 12, 12),
+    )
+
+
+def test_a_lunch_break_does_not_count(shipped):
+    office = OfficeHours(spans=((time(9), time(12)), (time(13, 30), time(17, 30))))
+    due = deadline(shipped, shanghai(2026, 3, 2, 11, 0), Limit.parse("4wh"), office=office)
+    assert (office.day_length, due.due.astimezone(SHANGHAI)) == (timedelta(hours=7), shanghai(2026, 3, 2, 16, 30))
+
+
+def test_a_count_reaching_into_a_year_without_a_schedule_is_estimated(shipped):
+    due = deadline(shipped, shanghai(2026, 12, 31, 10, 0), Limit.parse("2wd"))
+    assert (due.due.astimezone(SHANGHAI), due.estimated) == (shanghai(2027, 1, 4, 10, 0), True)
+
+
+def test_a_count_in_2027_is_estimated_and_one_in_2026_is_not(shipped):
+    counts = [deadline(shipped, shanghai(year, 3, 1, 10, 0), Limit.parse("3wd")).estimated for year in (2026, 2027)]
+    assert counts == [False, True]
+
+
+def test_natural_time_runs_through_holidays_and_nights(shipped):
+    lift_rescue = deadline(shipped, shanghai(2026, 2, 17, 3, 0), Limit.parse("30min"))
+    assert lift_rescue == Deadline(
+        due=datetime(2026, 2, 16, 19, 30, tzinfo=UTC), warn_at=datetime(2026, 2, 16, 19, 24, tzinfo=UTC), estimated=False
+    )
+
+
+def test_natural_days_and_hours_need_no_calendar_even_in_an_unknown_year(shipped):
+    start = shanghai(2027, 2, 5, 18, 0)
+    assert [deadline(shipped, start, Limit.parse(limit)).due - start for limit in ("3d", "2h")] == [
+        timedelta(days=3), timedelta(hours=2),
+    ]
+    assert deadline(shipped, start, Limit.parse("3d")).estimated is False
+
+
+def test_a_start_without_a_zone_is_refused(shipped):
+    with pytest.raises(NaiveTimeError) as raised:
+        deadline(shipped, datetime(2026, 3, 2, 10, 0), Limit.parse("1wd"))
+    assert str(raised.value) == "start 2026-03-02T10:00:00 has no time zone"
+
+
+# The countdown
+
+
+def test_the_countdown_counts_the_working_time_used_so_far(shipped):
+    used = countdown(shipped, shanghai(2026, 2, 13, 10, 0), shanghai(2026, 2, 24, 10, 0), Limit.parse("5wd"))
+    assert used == Countdown(share=0.4, remaining=timedelta(hours=24), estimated=False)
+
+
+def test_the_countdown_past_the_deadline_is_more_than_all_and_the_time_left_negative(shipped):
+    used = countdown(shipped, shanghai(2026, 2, 13, 10, 0), shanghai(2026, 3, 2, 10, 0), Limit.parse("5wd"))
+    assert used == Countdown(share=1.4, remaining=timedelta(hours=-16), estimated=False)
+
+
+def test_the_countdown_into_a_year_without_a_schedule_is_estimated(shipped):
+    used = countdown(shipped, shanghai(2026, 12, 31, 10, 0), shanghai(2027, 1, 4, 10, 0), Limit.parse("2wd"))
+    assert used == Countdown(share=1.0, remaining=timedelta(), estimated=True)
+
+
+def test_the_countdown_before_the_start_is_none(shipped):
+    used = countdown(shipped, shanghai(2026, 3, 2, 10, 0), shanghai(2026, 3, 2, 9, 0), Limit.parse("2h"))
+    assert used == Countdown(share=0.0, remaining=timedelta(hours=2), estimated=False)
+
+
+def test_the_countdown_refuses_a_now_without_a_zone(shipped):
+    with pytest.raises(NaiveTimeError):
+        countdown(shipped, shanghai(2026, 3, 2, 10, 0), datetime(2026, 3, 2, 11, 0), Limit.parse("1wd"))
+
+
+# Limits and office hours
+
+
+def test_limits_are_read_and_written_back_as_in_settings():
+    texts = ["5wd", "4wh", "3d", "2h", "30min", " 15 MIN "]
+    limits = [Limit.parse(text) for text in texts]
+    assert limits == [
+        Limit(5, Unit.WORKING_DAYS), Limit(4, Unit.WORKING_HOURS), Limit(3, Unit.DAYS), Limit(2, Unit.HOURS),
+        Limit(30, Unit.MINUTES), Limit(15, Unit.MINUTES),
+    ]
+    assert [str(limit) for limit in limits] == ["5wd", "4wh", "3d", "2h", "30min", "15min"]
+
+
+def test_a_limit_is_made_from_its_stored_unit_text():
+    assert Limit(5, "working_days") == Limit(5, Unit.WORKING_DAYS)
+
+
+@pytest.mark.parametrize(
+    ("amount", "unit", "message"),
+    [
+        (0, "hours", "a time limit is a positive whole number of hours, not 0"),
+        (1.5, "hours", "a time limit is a positive whole number of hours, not 1.5"),
+        (5, "weeks", "unknown time limit unit 'weeks'; one of working_days, working_hours, days, hours, minutes"),
+    ],
+)
+def test_a_limit_made_of_other_than_a_positive_whole_number_and_a_unit_is_refused(amount, unit, message):
+    with pytest.raises(ValidationError) as raised:
+        Limit(amount, unit)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize("text", ["5", "wd", "0wd", "-1h", "1.5h", "5 weeks", "5wd2h"])
+def test_a_limit_that_is_not_a_positive_whole_number_and_unit_is_refused(text):
+    with pytest.raises(ValidationError) as raised:
+        Limit.parse(text)
+    assert str(raised.value) == (
+        f"time limit {text!r} is not understood: write a positive whole number and a unit, wd (working days),"
+        " wh (working hours), d (days), h (hours) or min (minutes), e.g. 5wd or 30min"
+    )
+
+
+@pytest.mark.parametrize(
+    "spans", [(), ((time(17), time(9)),), ((time(9), time(12)), (time(11), time(17)))], ids=["none", "backwards", "overlapping"]
+)
+def test_office_hours_that_do_not_follow_each_other_are_refused(spans):
+    with pytest.raises(ValidationError, match="^office hours must be one or more spans of the day in order"):
+        OfficeHours(spans=spans)
+
+
+def test_office_hours_in_an_unknown_zone_are_refused():
+    with pytest.raises(ValidationError) as raised:
+        OfficeHours(zone="Asia/Peking")
+    assert str(raised.value) == "unknown time zone 'Asia/Peking'; give an IANA name such as Asia/Shanghai"
 
 
 # The notices

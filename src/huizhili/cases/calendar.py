@@ -1,9 +1,17 @@
-"""The working-day calendar: Chinese public holidays and their make-up working days (调休).
+"""The working-day calendar: Chinese public holidays, their make-up working days (调休), time limits.
 
 Each year the State Council General Office publishes which days are holidays and which weekend
 days are worked instead (国务院办公厅关于<year>年部分节假日安排的通知). ``parse_notice`` reads such a
 notice as published and ``write_year`` stores it as ``<year>.toml``, the format of the years shipped
 in ``holidays/``; a district adds or overrides years with files of its own (``load_calendar``).
+
+Time limits (``Limit``) count working time — the office hours of working days, in the office's
+zone (``OfficeHours``) — or natural time (自然时), which ignores the calendar. A working day is one
+working day's office hours, so "1wd" from 10:00 on a Monday is due at 10:00 on Tuesday. A count
+that ends as an office closes is due at the closing, not at the next opening: a case received
+after hours on Monday with "1wd" is due when Tuesday's office hours end, as the civil code counts
+a period of days (民法典 art. 201 and 203: the day a period starts is not counted, and its last
+day ends when business stops).
 """
 
 import json
@@ -13,16 +21,21 @@ import tomllib
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from huizhili.errors import ValidationError
+from huizhili.errors import NaiveTimeError, ValidationError
 
 log = logging.getLogger(__name__)
 
 HOLIDAYS_DIR = Path(__file__).with_name("holidays")
 """The shipped years, one ``<year>.toml`` each, made by ``write_year`` from the notices."""
+WARN_SHARE = 0.8
+"""Share of a time limit after which the case clock warns that the case is getting late."""
 FESTIVALS = {
     "元旦": "New Year's Day",
     "春节": "Spring Festival",
@@ -214,6 +227,182 @@ def parse_notice(text: str, year: int) -> YearSchedule:
     return schedule
 
 
+@dataclass(frozen=True)
+class OfficeHours:
+    """When working time runs on a working day: spans of local clock time, in the office's zone.
+
+    The default, 09:00 to 17:00 in Asia/Shanghai, is the 8-hour working day of state organs
+    (国务院关于职工工作时间的规定 art. 3), starting when Shanghai's service windows open; an office
+    that stops at noon gives two spans, e.g. ``((time(9), time(12)), (time(13, 30), time(17, 30)))``.
+    """
+
+    spans: tuple[tuple[time, time], ...] = ((time(9), time(17)),)
+    zone: str = "Asia/Shanghai"
+
+    def __post_init__(self) -> None:
+        ends = [moment for span in self.spans for moment in span]
+        if not ends or any(later <= earlier for earlier, later in pairwise(ends)):
+            message = f"office hours must be one or more spans of the day in order, each opening before it closes, not {self.spans!r}"
+            raise ValidationError(message)
+        try:
+            ZoneInfo(self.zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            message = f"unknown time zone {self.zone!r}; give an IANA name such as Asia/Shanghai"
+            raise ValidationError(message) from exc
+
+    @property
+    def day_length(self) -> timedelta:
+        """The working time of one working day: how long "1wd" is."""
+        return sum((datetime.combine(date.min, closes) - datetime.combine(date.min, opens) for opens, closes in self.spans), timedelta())
+
+
+OFFICE_HOURS = OfficeHours()
+"""09:00 to 17:00, Asia/Shanghai."""
+
+
+class Unit(StrEnum):
+    """What a time limit counts: working time (office hours of working days) or natural time."""
+
+    WORKING_DAYS = "working_days"
+    WORKING_HOURS = "working_hours"
+    DAYS = "days"
+    HOURS = "hours"
+    MINUTES = "minutes"
+
+
+_SUFFIXES = {"wd": Unit.WORKING_DAYS, "wh": Unit.WORKING_HOURS, "d": Unit.DAYS, "h": Unit.HOURS, "min": Unit.MINUTES}
+_NATURAL = {Unit.DAYS: timedelta(days=1), Unit.HOURS: timedelta(hours=1), Unit.MINUTES: timedelta(minutes=1)}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A time limit: a whole number of a unit, written ``5wd``, ``4wh``, ``3d``, ``2h`` or ``30min``.
+
+    The unit may be given as its stored text (``"working_days"``), as a case type's row holds it.
+    """
+
+    amount: int
+    unit: Unit
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "unit", Unit(self.unit))
+        except ValueError as exc:
+            message = f"unknown time limit unit {self.unit!r}; one of {', '.join(Unit)}"
+            raise ValidationError(message) from exc
+        if type(self.amount) is not int or self.amount < 1:
+            message = f"a time limit is a positive whole number of {self.unit}, not {self.amount!r}"
+            raise ValidationError(message)
+
+    @classmethod
+    def parse(cls, text: str) -> "Limit":
+        """Read a limit as written in a case type's settings (``5wd``, ``30min``).
+
+        Raises
+        ------
+        ValidationError
+            If the text is not a positive whole number followed by wd (working days), wh (working
+            hours), d (days), h (hours) or min (minutes).
+        """
+        found = re.fullmatch(r"\s*(\d+)\s*(wd|wh|d|h|min)\s*", text.lower())
+        if found is None or int(found[1]) == 0:
+            message = (
+                f"time limit {text!r} is not understood: write a positive whole number and a unit, wd (working days),"
+                " wh (working hours), d (days), h (hours) or min (minutes), e.g. 5wd or 30min"
+            )
+            raise ValidationError(message)
+        return cls(int(found[1]), _SUFFIXES[found[2]])
+
+    def __str__(self) -> str:
+        suffix = next(suffix for suffix, unit in _SUFFIXES.items() if unit is self.unit)
+        return f"{self.amount}{suffix}"
+
+    @property
+    def counts_working_time(self) -> bool:
+        """Whether only office hours of working days count (else every minute does: 自然时)."""
+        return self.unit in (Unit.WORKING_DAYS, Unit.WORKING_HOURS)
+
+    def length(self, office: OfficeHours) -> timedelta:
+        """The time the limit allows: working time for working units, elapsed time otherwise."""
+        if self.unit is Unit.WORKING_DAYS:
+            return office.day_length * self.amount
+        if self.unit is Unit.WORKING_HOURS:
+            return timedelta(hours=self.amount)
+        return _NATURAL[self.unit] * self.amount
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a case is due, and when the clock should warn that it is getting late.
+
+    ``estimated`` is true when the count ran through a day of a year the calendar does not
+    know: that part was counted on plain weekdays, so a holiday there may move the due time.
+    """
+
+    due: datetime
+    warn_at: datetime
+    estimated: bool
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """How far along a case's time limit is at a moment, for the countdown shown to citizens.
+
+    ``share`` is 0 at the start, 1 when due, more when overdue; ``remaining`` is the time left in
+    the limit's own measure (working time for working units), negative once overdue;
+    ``estimated`` as for ``Deadline``, for the days from the start to the moment.
+    """
+
+    share: float
+    remaining: timedelta
+    estimated: bool
+
+
+def deadline(calendar: WorkCalendar, start: datetime, limit: Limit, *, office: OfficeHours = OFFICE_HOURS) -> Deadline:
+    """When a case started at ``start`` is due under ``limit``, and its warning point.
+
+    Working time runs only in ``office`` hours of working days: a case received on a Saturday
+    or after hours starts counting at the next opening, and a count ending as an office closes
+    is due at the closing. The warning point is where ``WARN_SHARE`` of the limit has run, in the
+    same time. Natural time (d, h, min) runs round the clock, holidays included. ``start`` may be
+    in any zone; ``due`` and ``warn_at`` are in UTC.
+
+    Raises
+    ------
+    NaiveTimeError
+        If ``start`` has no zone.
+    """
+    start = _as_utc(start, "start")
+    length = limit.length(office)
+    if not limit.counts_working_time:
+        return Deadline(due=start + length, warn_at=start + length * WARN_SHARE, estimated=False)
+    due = _advance(calendar, office, start, length)
+    warn_at = _advance(calendar, office, start, length * WARN_SHARE)
+    return Deadline(due=due, warn_at=warn_at, estimated=not _knows_between(calendar, office, start, due))
+
+
+def countdown(
+    calendar: WorkCalendar, start: datetime, now: datetime, limit: Limit, *, office: OfficeHours = OFFICE_HOURS
+) -> Countdown:
+    """How much of ``limit`` a case started at ``start`` has used by ``now``, counted as ``deadline`` counts.
+
+    A ``now`` before ``start`` (a clock behind) counts as nothing used.
+
+    Raises
+    ------
+    NaiveTimeError
+        If ``start`` or ``now`` has no zone.
+    """
+    start, now = _as_utc(start, "start"), _as_utc(now, "now")
+    length = limit.length(office)
+    if limit.counts_working_time:
+        used = _working_time(calendar, office, start, now)
+        estimated = not _knows_between(calendar, office, start, now)
+    else:
+        used, estimated = max(now - start, timedelta()), False
+    return Countdown(share=used / length, remaining=length - used, estimated=estimated)
+
+
 _SIGNED = re.compile(r"^\s*(\d{4})年(\d{1,2})月(\d{1,2})日\s*$", re.MULTILINE)
 _PARAGRAPH = re.compile(r"^\s*[一二三四五六七八九十]+、(?P<name>[^:\n]+):(?P<body>.+)$", re.MULTILINE)
 _DATE_TEXT = r"(?:\d{1,2}月)?\d{1,2}日(?:\([^)]*\))?"
@@ -390,3 +579,52 @@ def _dates(first: date, last: date) -> Iterator[date]:
     for offset in range((last - first).days + 1):
         yield first + timedelta(days=offset)
 
+
+def _as_utc(moment: datetime, name: str) -> datetime:
+    """An aware time as UTC; a naive one could mean any zone, so it is refused."""
+    if moment.utcoffset() is None:
+        message = f"{name} {moment.isoformat()} has no time zone"
+        raise NaiveTimeError(message)
+    return moment.astimezone(UTC)
+
+
+def _office_periods(calendar: WorkCalendar, office: OfficeHours, since: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Opening and closing (UTC) of each office span of each working day, from the local day of ``since`` on."""
+    zone = ZoneInfo(office.zone)
+    day = since.astimezone(zone).date()
+    while True:
+        if calendar.is_working_day(day):
+            for opens, closes in office.spans:
+                yield (datetime.combine(day, opens, zone).astimezone(UTC), datetime.combine(day, closes, zone).astimezone(UTC))
+        day += timedelta(days=1)
+
+
+def _advance(calendar: WorkCalendar, office: OfficeHours, start: datetime, length: timedelta) -> datetime:
+    """The earliest moment by which ``length`` of working time has run since ``start``."""
+    periods = _office_periods(calendar, office, start)
+    left = length
+    while True:
+        opens, closes = next(periods)
+        begin = max(opens, start)
+        if begin < closes:
+            if left <= closes - begin:
+                return begin + left
+            left -= closes - begin
+
+
+def _working_time(calendar: WorkCalendar, office: OfficeHours, since: datetime, until: datetime) -> timedelta:
+    """The working time between two moments; none when ``until`` is not after ``since``."""
+    periods = _office_periods(calendar, office, since)
+    total = timedelta()
+    while True:
+        opens, closes = next(periods)
+        if opens >= until:
+            return total
+        total += max(min(closes, until) - max(opens, since), timedelta())
+
+
+def _knows_between(calendar: WorkCalendar, office: OfficeHours, since: datetime, until: datetime) -> bool:
+    """Whether the calendar knows every year from the local day of ``since`` to that of ``until``."""
+    zone = ZoneInfo(office.zone)
+    first, last = since.astimezone(zone).year, until.astimezone(zone).year
+    return all(year in calendar.years for year in range(first, last + 1))
