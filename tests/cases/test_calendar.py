@@ -285,6 +285,23 @@ def test_a_notice_missing_a_holiday_is_refused():
     assert str(raised.value) == "notice for 2026: no paragraph for 端午节; is the text complete?"
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("2月28日（周六）", "2月30日（周六）"), "notice for 2026, 春节: 2月30日(周六) is no day of 2026"),
+        (("放假调休，共9天", "休息9天"), "notice for 2026, 春节: cannot read the holiday's days in '2月15日(农历腊月二十八、周日)至23日(农历正月初七、周一)休息9天'"),
+        (("六、中秋节", "六、重阳节"), "notice for 2026, 重阳节: 重阳节 is none of the holidays of 全国年节及纪念日放假办法 (元旦、春节、清明节、劳动节、端午节、中秋节、国庆节)"),
+        (("国务院办公厅关于2026年部分节假日安排的通知\n", ""), "not a State Council holiday notice: no title 国务院办公厅关于<year>年部分节假日安排的通知"),
+        (("\n2025年11月4日", ""), "notice for 2026: the date it was signed (a line like 2025年11月4日) is missing"),
+    ],
+    ids=["no-such-day", "unreadable", "not-a-holiday", "no-title", "unsigned"],
+)
+def test_a_notice_that_cannot_be_read_is_refused_saying_where(change, message):
+    with pytest.raises(ValidationError) as raised:
+        parse_notice(notice(2026).replace(*change), 2026)
+    assert str(raised.value) == message
+
+
 def test_the_text_xinhua_released_cites_the_notice_without_its_number():
     xinhua = notice(2026).replace("国办发明电〔2025〕7号\n", "")
     assert parse_notice(xinhua, 2026).source == "国务院办公厅关于2026年部分节假日安排的通知, 2025-11-04"
@@ -336,8 +353,13 @@ def test_a_missing_district_folder_adds_nothing(tmp_path):
         (('name_en = "Spring Festival"\n', ""), "2027.toml, holiday 1 (春节): lacks name_en"),
         (("first = 2027-02-05", 'first = "2027-02-05"'), "2027.toml, holiday 1 (春节): first must hold dates written like 2026-02-15, not '2027-02-05'"),
         (('name = "春节"', "name = 1"), "2027.toml, holiday 1: name must be non-empty text, not 1"),
+        (("[2027-02-14]", "2027-02-14"), "2027.toml, holiday 1 (春节): makeup_working_days must be a list of dates"),
+        (("[[holiday]]", "[holiday]"), "2027.toml: holiday must be an array of tables ([[holiday]])"),
     ],
-    ids=["weekday-makeup", "makeup-in-break", "backwards", "outside-year", "wrong-year", "misspelt", "missing", "text-date", "number-name"],
+    ids=[
+        "weekday-makeup", "makeup-in-break", "backwards", "outside-year", "wrong-year", "misspelt", "missing", "text-date",
+        "number-name", "makeup-not-a-list", "holiday-not-an-array",
+    ],
 )
 def test_a_bad_district_file_is_refused_naming_file_and_record(tmp_path, change, message):
     (tmp_path / "2027.toml").write_text(GOOD_2027.replace(*change), encoding="utf-8")

@@ -205,11 +205,11 @@ def parse_notice(text: str, year: int) -> YearSchedule:
     if int(title[1]) != year:
         message = f"this is the notice for {title[1]}, not {year}"
         raise ValidationError(message)
-    signed = _SIGNED.findall(text)
+    signed = list(_SIGNED.finditer(text))
     if not signed:
         message = f"notice for {year}: the date it was signed (a line like 2025年11月4日) is missing"
         raise ValidationError(message)
-    signed_on = _notice_date(f"{signed[-1][1]}月{signed[-1][2]}日", int(signed[-1][0]), None, f"notice for {year}, signature")
+    signed_on = _notice_date(signed[-1], int(signed[-1]["year"]), 1, f"notice for {year}, signature")
     # gov.cn heads the notice with its document number; the text Xinhua released has none.
     number = re.search(r"国办发明电[〔\[(](\d{4})[〕\])](\d+)号", compact)
     cited = f"{title[0]} (国办发明电〔{number[1]}〕{number[2]}号)" if number else title[0]
@@ -403,12 +403,12 @@ def countdown(
     return Countdown(share=used / length, remaining=length - used, estimated=estimated)
 
 
-_SIGNED = re.compile(r"^\s*(\d{4})年(\d{1,2})月(\d{1,2})日\s*$", re.MULTILINE)
+_SIGNED = re.compile(r"^\s*(?P<year>\d{4})年(?P<month>\d{1,2})月(?P<day>\d{1,2})日\s*$", re.MULTILINE)
 _PARAGRAPH = re.compile(r"^\s*[一二三四五六七八九十]+、(?P<name>[^:\n]+):(?P<body>.+)$", re.MULTILINE)
 _DATE_TEXT = r"(?:\d{1,2}月)?\d{1,2}日(?:\([^)]*\))?"
 _FIRST_DATE_TEXT = r"\d{1,2}月\d{1,2}日(?:\([^)]*\))?"
 _DATE = re.compile(r"(?:(?P<month>\d{1,2})月)?(?P<day>\d{1,2})日(?:\((?P<note>[^)]*)\))?")
-_BREAK = re.compile(rf"(?P<first>{_FIRST_DATE_TEXT})(?:至(?P<last>{_DATE_TEXT}))?放假(?:调休)?(?:,?共)?(?P<days>\d+)天")
+_BREAK = re.compile(rf"(?P<range>{_FIRST_DATE_TEXT}(?:至{_DATE_TEXT})?)放假(?:调休)?(?:,?共)?(?P<days>\d+)天")
 _WEEKDAY = re.compile(r"(?:周|星期)([一二三四五六日天])")
 _WEEKDAY_NAMES = "一二三四五六日"
 
@@ -425,8 +425,9 @@ def _holiday_from_paragraph(name: str, body: str, year: int) -> Holiday:
     if found is None:
         message = f"{where}: cannot read the holiday's days in {first_sentence!r}"
         raise ValidationError(message)
-    first = _notice_date(found["first"], year, None, where)
-    last = _notice_date(found["last"], year, first.month, where) if found["last"] else first
+    first_date, *last_date = _DATE.finditer(found["range"])
+    first = _notice_date(first_date, year, 1, where)  # _BREAK makes the first date name its month
+    last = _notice_date(last_date[0], year, first.month, where) if last_date else first
     stated = int(found["days"])
     if (last - first).days + 1 != stated:
         message = f"{where}: {first.isoformat()} to {last.isoformat()} is {(last - first).days + 1} days, but the notice says {stated}"
@@ -435,28 +436,19 @@ def _holiday_from_paragraph(name: str, body: str, year: int) -> Holiday:
     for sentence in others:
         if "上班" in sentence:
             for day in _DATE.finditer(sentence):
-                makeup.append(_notice_date(day[0], year, (makeup[-1] if makeup else last).month, where))
+                makeup.append(_notice_date(day, year, (makeup[-1] if makeup else last).month, where))
     name_en = " and ".join(FESTIVALS[part] for part in name.split("、"))
     return Holiday(name, name_en, first, last, tuple(makeup))
 
 
-def _notice_date(text: str, year: int, month: int | None, where: str) -> date:
-    """A notice's date (``2月15日（农历腊月二十八、周日）``), in ``month`` if it names none, its weekday checked."""
-    found = _DATE.fullmatch(text)
-    if found is None:
-        message = f"{where}: cannot read the date {text!r}"
-        raise ValidationError(message)
-    if found["month"]:
-        month = int(found["month"])
-    elif month is None:
-        message = f"{where}: the date {text!r} names no month"
-        raise ValidationError(message)
+def _notice_date(found: re.Match[str], year: int, month: int, where: str) -> date:
+    """A date the notice gives (``2月15日（农历腊月二十八、周日）``), in ``month`` if it names none, its weekday checked."""
     try:
-        day = date(year, month, int(found["day"]))
+        day = date(year, int(found["month"] or month), int(found["day"]))
     except ValueError as exc:
-        message = f"{where}: {text} is no day of {year}"
+        message = f"{where}: {found[0]} is no day of {year}"
         raise ValidationError(message) from exc
-    weekday = _WEEKDAY.search(found["note"] or "")
+    weekday = _WEEKDAY.search(found.groupdict().get("note") or "")
     if weekday is not None and _WEEKDAY_NAMES[day.weekday()] != weekday[1].replace("天", "日"):
         message = (
             f"{where}: {day.isoformat()} is a 周{_WEEKDAY_NAMES[day.weekday()]}, but the notice says 周{weekday[1]}"
