@@ -62,6 +62,7 @@ ROLE_USERS = {
     "district_commander": ("commander", {}),
     "street_operator": ("xujiahui_operator", {"streets": ["310104014"]}),
     "department_handler": ("greening_handler", {"department": "绿化市容局"}),
+    "hotline_operator": ("hotline", {}),
     "committee_worker": ("dongtang_worker", {"committees": ["310104014001"]}),
     "grid_officer": ("grid_officer", {"grid_cells": ["310104014G01"]}),
     "analyst": ("analyst", {}),

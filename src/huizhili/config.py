@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     retention_closed_account_days: int = Field(
         30, ge=0, description="Days after an account is closed before its name and phone are erased."
     )
+    retention_closed_case_days: int = Field(
+        730, ge=0, description="Days after a case is closed before its reporters' names and phones are erased (the case and its timeline stay)."
+    )
     retention_access_log_days: int = Field(
         1095, ge=180, description="Days the personal-data access log is kept (at least 180: logs are kept six months or more)."
     )
@@ -121,6 +124,12 @@ class Settings(BaseSettings):
     )
     scenarios_file: Path | None = Field(
         None, description="The district's own scenario library (TOML, as sensing/scenarios.toml); default the shipped one."
+    )
+    workflow_file: Path | None = Field(
+        None, description="The district's own case workflow (TOML, as cases/workflow.toml): states, transitions, who may take them."
+    )
+    case_categories_file: Path | None = Field(
+        None, description="The district's own case categories and routing table (TOML, as cases/categories.toml)."
     )
 
     @field_validator("database_url")

@@ -21,11 +21,12 @@ CODE_MAX_LENGTH = 100
 
 @dataclass(frozen=True)
 class DepartmentSpec:
-    """A department to create or update: its code (the short name records use) and names."""
+    """A department to create or update: its code (the short name records use), names, and the street of a street office."""
 
     code: str
     name: str
     name_en: str | None = None
+    street_code: str | None = None
 
 
 def add_department(session: Session, spec: DepartmentSpec) -> Department:
@@ -42,7 +43,7 @@ def add_department(session: Session, spec: DepartmentSpec) -> Department:
     if session.get(Department, spec.code) is not None:
         message = f"department {spec.code!r} exists already"
         raise ConflictError(message)
-    department = Department(code=spec.code, name=spec.name, name_en=spec.name_en)
+    department = Department(code=spec.code, name=spec.name, name_en=spec.name_en, street_code=spec.street_code)
     session.add(department)
     session.flush()
     return department
@@ -60,7 +61,7 @@ def upsert_departments(session: Session, specs: Iterable[DepartmentSpec]) -> int
     for spec in specs:
         _check(spec)
         department = session.get(Department, spec.code) or Department(code=spec.code)
-        department.name, department.name_en = spec.name, spec.name_en
+        department.name, department.name_en, department.street_code = spec.name, spec.name_en, spec.street_code
         session.add(department)
         written += 1
     session.flush()
@@ -70,6 +71,12 @@ def upsert_departments(session: Session, specs: Iterable[DepartmentSpec]) -> int
 def list_departments(session: Session, scope: Scope) -> list[Department]:
     """The departments the scope shows, by code."""
     return list(session.scalars(sa.select(Department).where(scope.condition(Department)).order_by(Department.code)))
+
+
+def street_offices(session: Session) -> dict[str, str]:
+    """Street code → the code of its street office (街道办事处), the unit cases there are routed to."""
+    rows = session.execute(sa.select(Department.street_code, Department.code).where(Department.street_code.is_not(None)))
+    return {street: code for street, code in rows if street is not None}
 
 
 def unknown_departments(session: Session, codes: Iterable[str | None]) -> list[str]:

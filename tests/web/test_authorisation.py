@@ -10,6 +10,10 @@ from conftest import row_counts
 
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.base.assign import assign_areas
+from huizhili.cases.flow import case_flow
+from huizhili.cases.handling import Step, act
+from huizhili.cases.intake import Report, report_case
+from huizhili.config import Settings
 from huizhili.errors import ForbiddenError
 from huizhili.events import publish
 from huizhili.identity.accounts import create_api_key, create_user
@@ -41,20 +45,26 @@ from huizhili.storage.models import (
 # Lone elderly households: their committee and street, the responding department and commanders
 # read them; committee and street staff record consent. Committee staff visit them, so they read
 # personal fields (logged) like the others who call people back.
+# Cases: every staff role reads those in its scope (a citizen his own reports); hotline operators,
+# commanders, street operators, grid officers (patrol finds) and committee staff report them;
+# service accounts report for citizens' apps; the workflow's roles take them along; handlers
+# take their department's. The hotline calls people back.
+_CASES = {"read:cases", "report:cases", "handle:cases"}
 GRANTS = {
     "anonymous": {"none", "read:public"},
-    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "run:analysis", "manage:users", "manage:devices", "self", "read:alerts", "handle:alerts", "write:observations", "read:households", "manage:households"},
-    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts", "read:households"},
-    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts", "read:households", "manage:households"},
-    "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self", "read:personal", "read:alerts", "handle:alerts", "read:households"},
-    "committee_worker": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts", "handle:alerts", "read:households", "manage:households", "read:personal"},
-    "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts"},
-    "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self", "read:alerts"},
-    "citizen": {"none", "read:public", "self"},
-    "service": {"none", "read:public", "read:base", "read:devices", "self", "write:observations"},
+    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "run:analysis", "manage:users", "manage:devices", "self", "read:alerts", "handle:alerts", "write:observations", "read:households", "manage:households"} | _CASES,
+    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts", "read:households"} | _CASES,
+    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts", "read:households", "manage:households"} | _CASES,
+    "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self", "read:personal", "read:alerts", "handle:alerts", "read:households", "read:cases", "handle:cases"},
+    "hotline_operator": {"none", "read:public", "read:base", "self", "read:personal"} | _CASES,
+    "committee_worker": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts", "handle:alerts", "read:households", "manage:households", "read:personal", "read:cases", "report:cases"},
+    "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts"} | _CASES,
+    "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self", "read:alerts", "read:cases"},
+    "citizen": {"none", "read:public", "self", "read:cases", "report:cases"},
+    "service": {"none", "read:public", "read:base", "read:devices", "self", "write:observations", "read:cases", "report:cases"},
 }
 XUJIAHUI = "310104014"
-PATH_VALUES = {"alert_id": "1", "household_id": "1", "indicator": "pm25_24h", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1"}
+PATH_VALUES = {"alert_id": "1", "household_id": "1", "indicator": "pm25_24h", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1", "case_id": "1", "number": "20261201000001"}
 
 
 def every_feature(client, path, headers, **params):
@@ -297,6 +307,9 @@ WRITES = {
     ("POST", "/api/observations"): lambda w: ("/api/observations", {"json": {"observations": [
         {"device": "PM-TP-1", "ts": datetime.now(UTC).isoformat(), "metric": "pm25", "value": 12}]}}),
     ("POST", "/api/lifecircle/runs"): lambda w: ("/api/lifecircle/runs", {"json": {"area": "徐家汇街道", "kinds": ["health_centre"]}}),
+    ("POST", "/api/cases"): lambda w: ("/api/cases", {"json": {"title": "人行道井盖缺失", "lon": 121.437, "lat": 31.19,
+                                                                "category": "道路设施", "reporter_phone": "13812345678"}}),
+    ("POST", "/api/cases/{case_id}/actions"): lambda w: (f"/api/cases/{w.case[0]}/actions", {"json": w.case[1]}),
     ("POST", "/api/lifecircle/siting"): lambda w: ("/api/lifecircle/siting", {"json": {"kind": "health_centre", "threshold_m": 900,
                                                                                        "k": 1, "area": "徐家汇街道"}}),
 }
@@ -337,7 +350,31 @@ class WriteFixtures:
             self.household = join(session, Scope.system(), Principal(username="setup", role="district_admin"),
                                   committee="310104014001", consent_note="form 1", devices=["METER-DT-2"],
                                   now=datetime.now(UTC), name="李阿公").id
+            self.case = _case_to_act_on(session, role)
         self.refresh_token = client.post("/api/auth/token", data={"username": "signer", "password": PASSWORD}).json()["refresh_token"]
+
+
+# A step each role that takes cases along may take, on a case in 东塘 that it may see, in the state that step leaves.
+CASE_STEPS = {
+    "hotline_operator": ("received", {"action": "reject", "reason": "重复来电"}),
+    "grid_officer": ("handled", {"action": "verify"}),
+    "department_handler": ("dispatched", {"action": "accept"}),
+}
+
+
+def _case_to_act_on(session, role):
+    """(case id, step) for ``role``: a greening case in 东塘 brought to the state where the role's step applies."""
+    flow = case_flow(Settings())
+    upsert_areas(session, [AreaSpec(code="310104014001", name="东塘居委会", level="committee", parent_code=XUJIAHUI,
+                                    geometry=shapely.box(121.425, 31.185, 121.445, 31.200))])
+    state, action = CASE_STEPS.get(role, ("dispatched", {"action": "escalate", "reason": "跨街镇"}))
+    intake = report_case(session, Scope.system(), Principal(username="setup", role="district_admin"), flow,
+                         Report(channel="hotline", title="树木倒伏", lon=121.437, lat=31.19,
+                                category=None if state == "received" else "绿化养护"), datetime.now(UTC))
+    handler = Principal(username="greening", role="department_handler", department="绿化市容局")
+    for step in (["accept", "start", "handle"] if state == "handled" else []):
+        act(session, Scope(handler), handler, flow, intake.case.id, step, Step(note="ok"), datetime.now(UTC))
+    return intake.case.id, action
 
 
 def snapshot(sessions):

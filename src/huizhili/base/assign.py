@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from huizhili.base.areas import EXTENT_SOURCE, LEVEL_COLUMNS
 from huizhili.storage.engine import is_postgis
 from huizhili.storage.models import Area, AreaAssigned, Building, Device, Facility, Parcel
+from huizhili.storage.spatial import intersecting
 
 ASSIGNED_MODELS: tuple[type[AreaAssigned], ...] = (Building, Facility, Device, Parcel)
 """Every table whose records are placed in the area hierarchy."""
@@ -225,3 +226,33 @@ def _fill_from_level_below(
             .values({upper: parent_code}),
             execution_options={"synchronize_session": False},
         )
+
+
+def areas_at(session: Session, lon: float, lat: float) -> dict[str, str | None]:
+    """The district, street, committee and grid codes of one point: a case being filed, not a table to assign.
+
+    Levels whose areas have no boundary (the demo's committees) come from the parents of the
+    innermost area that holds the point, as :func:`assign_areas` fills them from the level below.
+    """
+    holders = session.execute(
+        sa.select(Area.code, Area.level, Area.parent_code)
+        .where(intersecting(session, Area, shapely.Point(lon, lat)), Area.source.is_distinct_from(EXTENT_SOURCE))
+        .order_by(Area.code)
+    ).all()
+    found: dict[str, str | None] = dict.fromkeys(LEVEL_COLUMNS.values())
+    depth = {level: index for index, level in enumerate(LEVEL_COLUMNS)}
+    innermost: tuple[int, str | None] = (-1, None)
+    for code, level, parent in holders:
+        if level in LEVEL_COLUMNS and found[LEVEL_COLUMNS[level]] is None:
+            found[LEVEL_COLUMNS[level]] = code
+            innermost = max(innermost, (depth[level], parent), key=lambda pair: pair[0])
+    parent = innermost[1]
+    while parent is not None:
+        row = session.execute(sa.select(Area.level, Area.parent_code).where(Area.code == parent)).one_or_none()
+        if row is None:
+            break
+        column = LEVEL_COLUMNS.get(row.level)
+        if column is not None and found[column] is None:
+            found[column] = parent
+        parent = row.parent_code
+    return found

@@ -11,33 +11,39 @@ from sqlalchemy.orm import Session
 from huizhili.config import Settings
 from huizhili.policy.principal import Principal
 from huizhili.policy.rules import may
-from huizhili.storage.models import AccessLog, User, utcnow
+from huizhili.storage.models import AccessLog, Case, CaseSignal, User, utcnow
 
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "users": ("display_name", "phone"),
     "households": ("name", "address", "phone", "contacts"),
+    "cases": ("reporter_name", "reporter_phone"),
+    "case_signals": ("reporter_name", "reporter_phone"),
 }
-"""Per resource, the fields that identify a person. Cases and reports register theirs here."""
+"""Per resource, the fields that identify a person."""
 
 
 @dataclass(frozen=True)
 class RetentionRule:
     """A resource whose personal fields are erased once its records have ended long enough ago.
 
-    ``ended`` names the column saying when a record ended (an account closed; a case closed),
-    ``setting`` the :class:`~huizhili.config.Settings` field with the days to keep them.
+    ``ended`` says when a record ended (an account closed; a case closed): a column of the
+    model, or an expression through the record it belongs to (a case's signals end with it);
+    ``setting`` names the :class:`~huizhili.config.Settings` field with the days to keep them.
     """
 
     resource: str
     model: Any
-    ended: str
+    ended: Any
     setting: str
 
 
 RETENTION_RULES: tuple[RetentionRule, ...] = (
-    RetentionRule("users", User, "closed_at", "retention_closed_account_days"),
+    RetentionRule("users", User, User.closed_at, "retention_closed_account_days"),
+    RetentionRule("cases", Case, Case.closed_at, "retention_closed_case_days"),
+    RetentionRule("case_signals", CaseSignal, sa.select(Case.closed_at).where(Case.id == CaseSignal.case_id).scalar_subquery(),
+                  "retention_closed_case_days"),
 )
-"""Every erasure rule; cases register ``closed_at`` against ``retention_closed_case_days`` here."""
+"""Every erasure rule."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,7 @@ def apply_retention(
         before = now - timedelta(days=getattr(settings, rule.setting))
         fields = PERSONAL_FIELDS[rule.resource]
         due = sa.and_(
-            getattr(rule.model, rule.ended) < before,
+            rule.ended < before,
             sa.or_(*(getattr(rule.model, f).is_not(None) for f in fields)),
         )
         count = session.scalar(sa.select(sa.func.count()).select_from(rule.model).where(due)) or 0

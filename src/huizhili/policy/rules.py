@@ -12,7 +12,11 @@ from huizhili.storage.models import (
     Alert,
     Area,
     AreaCoded,
+    AssetOwner,
     Building,
+    Case,
+    CaseAction,
+    CaseSignal,
     Credential,
     Device,
     Event,
@@ -24,6 +28,7 @@ from huizhili.storage.models import (
     LifeCircleRun,
     Observation,
     ObservationRollup,
+    OwnershipDispute,
     Parcel,
     User,
 )
@@ -37,6 +42,9 @@ PERMISSIONS: dict[str, str] = {
     "write:observations": "Sending observations over HTTP: a device its own, a gateway's service account any device's.",
     "read:households": "Lone elderly households under watch (consent, contacts): its committee and street, the responding department, commanders.",
     "manage:households": "Recording a household's consent to join the watch, and its leaving: committee and street staff.",
+    "read:cases": "Cases (一网统管) in one's scope — one's areas, one's department's, a citizen his own — with their timeline and signals.",
+    "report:cases": "Reporting a case: a hotline call, a patrol find (自发现), a citizen's own report.",
+    "handle:cases": "Taking a case along the workflow; which steps a role may take is the workflow's data (cases/workflow.toml).",
     "read:users": "The user directory (personal fields masked unless read:personal).",
     "read:personal": "Unmasked personal fields, to call a person back (commanders, operators and handlers "
     "dispatching cases; never analysts or service accounts); every such read is logged.",
@@ -49,22 +57,26 @@ PERMISSIONS: dict[str, str] = {
 }
 """Every permission an endpoint can require."""
 
-_STAFF_READ = {"read:public", "read:base", "read:devices", "read:alerts", "read:users", "self"}
+_STAFF_READ = {"read:public", "read:base", "read:devices", "read:alerts", "read:users", "read:cases", "self"}
 _PLANNING = {"run:analysis"}
+_CASES = {"report:cases", "handle:cases"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "anonymous": frozenset({"read:public"}),
     "district_admin": frozenset(PERMISSIONS),
-    "district_commander": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status", "handle:alerts",
-                                                               "read:households"}),
-    "street_operator": frozenset(_STAFF_READ | _PLANNING | {"read:personal", "write:facility_status", "handle:alerts",
-                                                            "read:households", "manage:households"}),
-    "department_handler": frozenset(_STAFF_READ | {"read:personal", "write:facility_status", "handle:alerts", "read:households"}),
-    "committee_worker": frozenset(_STAFF_READ | {"read:personal", "handle:alerts", "read:households", "manage:households"}),
-    "grid_officer": frozenset(_STAFF_READ),
+    "district_commander": frozenset(_STAFF_READ | _PLANNING | _CASES | {"read:personal", "write:facility_status", "handle:alerts",
+                                                                        "read:households"}),
+    "street_operator": frozenset(_STAFF_READ | _PLANNING | _CASES | {"read:personal", "write:facility_status", "handle:alerts",
+                                                                     "read:households", "manage:households"}),
+    "department_handler": frozenset(_STAFF_READ | {"read:personal", "write:facility_status", "handle:alerts", "read:households",
+                                                   "handle:cases"}),
+    "hotline_operator": frozenset({"read:public", "read:base", "read:cases", "read:personal", "self"} | _CASES),
+    "committee_worker": frozenset(_STAFF_READ | {"read:personal", "handle:alerts", "read:households", "manage:households",
+                                                 "report:cases"}),
+    "grid_officer": frozenset(_STAFF_READ | _CASES),
     "analyst": frozenset(_STAFF_READ | _PLANNING),
-    "citizen": frozenset({"read:public", "self"}),
+    "citizen": frozenset({"read:public", "self", "read:cases", "report:cases"}),
     "device": frozenset({"self", "write:observations"}),
-    "service": frozenset({"read:public", "read:base", "read:devices", "write:observations", "self"}),
+    "service": frozenset({"read:public", "read:base", "read:devices", "write:observations", "read:cases", "report:cases", "self"}),
 }
 """What each role may do; scopes then narrow which records."""
 
@@ -236,6 +248,25 @@ class Scope:
             return Household.responder_department == p.department
         return sa.true()
 
+    def _cases(self) -> sa.ColumnElement[bool]:
+        """Cases in one's areas; a department handler those his department is responsible for; a citizen his own reports."""
+        p = self.principal
+        if not may(p, "read:cases"):
+            return sa.false()
+        if p.role in _AREA_ROLES:
+            return self._by_area(Case)
+        if p.role == "department_handler":
+            return Case.department == p.department
+        if p.role == "citizen":  # his own reports, also those that joined another's case
+            if p.user_id is None:
+                return sa.false()
+            return Case.id.in_(sa.select(CaseSignal.case_id).where(CaseSignal.reporter_user_id == p.user_id))
+        return sa.true()
+
+    def _of_cases(self, column: Any) -> sa.ColumnElement[bool]:
+        """Rows that belong to a case: seen with the case."""
+        return column.in_(sa.select(Case.id).where(self._cases()))  # type: ignore[no-any-return]
+
     def _users(self) -> sa.ColumnElement[bool]:
         """Staff see colleagues who share their scope; administrators and commanders see all."""
         p = self.principal
@@ -303,6 +334,11 @@ READ_RULES: dict[str, Rule] = {
     "rule_states": _with_permission("manage:devices"),  # the engine's working memory
     "households": Scope._households,
     "webhook_cursors": _with_permission("manage:devices"),
+    "cases": Scope._cases,
+    "case_actions": lambda scope: scope._of_cases(CaseAction.case_id),
+    "case_signals": lambda scope: scope._of_cases(CaseSignal.case_id),
+    "ownership_disputes": lambda scope: scope._of_cases(OwnershipDispute.case_id),
+    "asset_owners": lambda scope: scope._by_area(AssetOwner) if may(scope.principal, "read:base") else sa.false(),
     "indicator_values": lambda scope: (
         scope._area_codes(IndicatorValue.area_code) if may(scope.principal, "read:alerts") else sa.false()
     ),

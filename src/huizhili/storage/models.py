@@ -406,6 +406,9 @@ class Department(Base):
     code: Mapped[str] = mapped_column(String(100), primary_key=True, doc="Its short name, e.g. 卫生健康委: what records point to.")
     name: Mapped[str] = mapped_column(String(200), doc="Full Chinese name.")
     name_en: Mapped[str | None] = mapped_column(String(200))
+    street_code: Mapped[str | None] = mapped_column(
+        String(32), unique=True, doc="For a street office (街道办事处): its street, so cases there can be routed to it."
+    )
 
 
 class User(Base):
@@ -577,3 +580,139 @@ class Job(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="message, and the bad record where one is to blame.")
+
+
+class Case(AreaCoded, Base):
+    """A case (案件/工单) of the unified case flow: one incident, however many signals reported it.
+
+    ``state`` moves only along the workflow (``cases/workflow.toml``), every move an append-only
+    :class:`CaseAction`. The first reporter's name and phone are personal fields (``policy.privacy``).
+    """
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(24), unique=True, doc="The tracking number given to the reporter.")
+    channel: Mapped[str] = mapped_column(String(16), index=True, doc="How it came: hotline, open311, sensor, patrol, import.")
+    external_ref: Mapped[str | None] = mapped_column(String(64), index=True, doc="Its number in the channel's own system (a 12345 工单号).")
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    previous_state: Mapped[str | None] = mapped_column(String(24), doc="Where a suspended case resumes.")
+    category: Mapped[str | None] = mapped_column(String(40), index=True)
+    category_source: Mapped[str | None] = mapped_column(String(16), doc="'model', 'person' or 'sensor'.")
+    category_confidence: Mapped[float | None] = mapped_column(Float)
+    suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, doc="The classifier's top 3: [{category, confidence}].")
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str | None] = mapped_column(String(300))
+    lon: Mapped[float | None] = mapped_column(Float, index=True, doc="WGS84, converted from GCJ-02 or BD-09 where given so.")
+    lat: Mapped[float | None] = mapped_column(Float, index=True)
+    asset_ref: Mapped[str | None] = mapped_column(String(100), doc="The asset it concerns (a manhole cover's number), if known.")
+    department: Mapped[str | None] = mapped_column(
+        String(100), ForeignKey("departments.code", ondelete="RESTRICT", name="fk_cases_department"), index=True,
+        doc="The unit responsible now.",
+    )
+    routed_by: Mapped[str | None] = mapped_column(String(16), doc="How the unit was found: registry, routing, fallback, person.")
+    reporter_name: Mapped[str | None] = mapped_column(String(100), doc="Personal: masked by role.")
+    reporter_phone: Mapped[str | None] = mapped_column(String(40), doc="Personal: masked by role.")
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="SET NULL", name="fk_cases_alert_id"), index=True, doc="The alert episode it was opened for."
+    )
+    closure_needs: Mapped[str | None] = mapped_column(String(16), doc="What closing asks for beyond the workflow ('photo').")
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    dispatched_at: Mapped[datetime | None]
+    handled_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    due_at: Mapped[datetime | None] = mapped_column(doc="When the whole case must be closed (its 12345 time limit).")
+    due_estimated: Mapped[bool] = mapped_column(default=False, doc="The deadline passes years the holiday calendar does not know.")
+    stage_due_at: Mapped[datetime | None] = mapped_column(doc="When the current stage must be done.")
+    checkpoints: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, doc="The deadline clock's coming points: [{at, kind: warning|overdue, of: case|stage}]."
+    )
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True, doc="The earliest checkpoint, where the clock looks next.")
+    warned_at: Mapped[datetime | None] = mapped_column(doc="When 80 % of the case's time limit had passed.")
+    overdue_at: Mapped[datetime | None] = mapped_column(doc="When the case ran past its time limit.")
+    escalated_at: Mapped[datetime | None]
+    escalation: Mapped[str | None] = mapped_column(Text, doc="Why it went to the district command.")
+    postponement: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="A postponement asked for and awaiting approval.")
+    suspended_at: Mapped[datetime | None]
+    satisfaction: Mapped[int | None] = mapped_column(Integer, doc="The callback's verdict: 1 unsatisfied, 2 basically, 3 satisfied.")
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT", name="fk_cases_merged_into_id"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CaseAction(Base):
+    """One step in a case's life — who, in which role, when, from and to which state, with what note.
+
+    Append-only: the database refuses updates and deletes (triggers of migration 0015).
+    """
+
+    __tablename__ = "case_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str] = mapped_column(String(24))
+    department: Mapped[str | None] = mapped_column(String(100), doc="The responsible unit after the step.")
+    note: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="What the step decided: a reason, a new unit, a date.")
+    public: Mapped[bool] = mapped_column(default=False, doc="Shown on the case's public timeline.")
+
+
+class CaseSignal(Base):
+    """A report of a case's incident: the first one, and every later call, message or alert linked to it."""
+
+    __tablename__ = "case_signals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text, default="")
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    reporter_name: Mapped[str | None] = mapped_column(String(100), doc="Personal: masked by role.")
+    reporter_phone: Mapped[str | None] = mapped_column(String(40), doc="Personal: masked by role.")
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL", name="fk_case_signals_alert_id"))
+    external_ref: Mapped[str | None] = mapped_column(String(64))
+    linked_by: Mapped[str] = mapped_column(String(16), doc="'first', 'nearby' (same category, radius and window), 'merge' or a username.")
+
+
+class AssetOwner(AreaAssigned, Base):
+    """The owner registry: an asset on the street (a manhole cover, a lamp, a tree, a bin) and the unit that owns it."""
+
+    __tablename__ = "asset_owners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    ref: Mapped[str] = mapped_column(String(100), unique=True, doc="The number on its plate.")
+    source_ref: Mapped[str | None] = mapped_column(String(200))
+    owner_department: Mapped[str] = mapped_column(
+        String(100), ForeignKey("departments.code", ondelete="RESTRICT", name="fk_asset_owners_owner_department"), index=True
+    )
+
+
+class OwnershipDispute(Base):
+    """A unit's claim that a case is not its own: the case went to the fallback unit at once; this waits to be settled."""
+
+    __tablename__ = "ownership_disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    disputed_by: Mapped[str] = mapped_column(String(100), doc="The unit that said it is not its own.")
+    fallback: Mapped[str] = mapped_column(String(100), doc="The unit that took the case over.")
+    reason: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime]
+    settle_by: Mapped[datetime] = mapped_column(index=True)
+    settled_at: Mapped[datetime | None]
+    settled_owner: Mapped[str | None] = mapped_column(String(100), doc="Who the district decided owns it.")
+    settled_by: Mapped[str | None] = mapped_column(String(64))
+    escalated_at: Mapped[datetime | None] = mapped_column(doc="When, unsettled past its time, it went to the district command.")

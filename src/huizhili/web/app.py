@@ -32,6 +32,7 @@ from huizhili.web.limits import BodySizeLimit, RateLimiter
 from huizhili.web.routers import (
     auth,
     base,
+    cases,
     devices,
     docs,
     events,
@@ -51,7 +52,7 @@ PUBLIC_PERMISSIONS = frozenset({"none", "read:public"})
 
 ROUTERS = (
     auth.router, base.router, users.router, devices.router, sensing.router, imports.router, jobs.router, network.router,
-    events.router,
+    events.router, cases.router,
 )
 """Every API router, mounted under ``/api``."""
 

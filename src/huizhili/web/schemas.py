@@ -560,3 +560,99 @@ class VitalPoint(BaseModel):
     value: float | None
     level: str | None
     sources: int
+
+
+class _Storable(BaseModel):
+    """A request whose texts are checked storable (no NUL, no lone surrogates) before any domain sees them."""
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if isinstance(value, str) and (problem := text_problem(value)):
+            raise ValueError(problem)
+        return value
+
+
+class CaseIn(_Storable):
+    """A report to take in as a case: what is wrong and where (a position, or a place the digital base knows)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=10_000)
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    crs: Literal["wgs84", "gcj02", "bd09"] = Field("wgs84", description="The system lon/lat are given in (phones' maps use GCJ-02 or BD-09).")
+    place: str | None = Field(None, max_length=200, description="A place the digital base knows (a service point, a street), instead of a position.")
+    address: str | None = Field(None, max_length=300)
+    category: str | None = Field(None, max_length=40, description="Chosen by a person; without it the classifier suggests one.")
+    channel: Literal["hotline", "patrol"] = Field("hotline", description="A grid officer's reports are always patrol finds (自发现).")
+    reporter_name: str | None = Field(None, max_length=100)
+    reporter_phone: str | None = Field(None, max_length=40, pattern=r"^[0-9+\- ]+$")
+    external_ref: str | None = Field(None, max_length=64, description="Its number in another system, e.g. a 12345 工单号.")
+    asset_ref: str | None = Field(None, max_length=100, description="The number on the asset's plate (a manhole cover), if any.")
+
+
+class CaseOut(BaseModel):
+    """A case as staff see it; the reporter's name and phone masked unless you may read personal data."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    number: str | None
+    channel: str
+    state: str
+    state_name: dict[str, str]
+    stage: str
+    category: str | None
+    title: str
+    department: str | None
+    reporter_name: str | None
+    reporter_phone: str | None
+    received_at: datetime
+    due_at: datetime | None
+    due_estimated: bool
+    stage_due_at: datetime | None
+    street_code: str | None
+    actions: list[str] = Field(description="The workflow's actions that leave the case's state now.")
+    linked: bool | None = Field(None, description="On intake: the report joined an open case of the same incident.")
+
+
+class CaseDetail(CaseOut):
+    """A case with its whole trail (every step, append-only), its signals and its ownership disputes."""
+
+    trail: list[dict[str, Any]]
+    signals: list[dict[str, Any]]
+    disputes: list[dict[str, Any]]
+
+
+class CaseActionIn(_Storable):
+    """A step to take on a case; which fields the action needs is the workflow's data (``GET /api/cases/workflow``)."""
+
+    action: str = Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$")
+    note: str | None = Field(None, max_length=2000)
+    reason: str | None = Field(None, max_length=2000)
+    department: str | None = Field(None, max_length=100)
+    category: str | None = Field(None, max_length=40)
+    satisfaction: int | None = Field(None, ge=1, le=3, description="1 unsatisfied, 2 basically satisfied, 3 satisfied.")
+    until: datetime | None = Field(None, description="A postponement's new deadline, with its time zone.")
+    into: int | None = Field(None, ge=1, le=2**62, description="The case to merge into.")
+
+
+class PublicCase(BaseModel):
+    """What anyone holding a tracking number sees: no reporter, no description, no notes, no exact position."""
+
+    number: str
+    merged_into: str | None
+    state: str
+    state_name: dict[str, str]
+    open: bool
+    category: str | None
+    street: str | None
+    unit: str | None
+    received_at: datetime
+    due_at: datetime | None
+    due_estimated: bool
+    seconds_left: float | None
+    overdue: bool
+    closed_at: datetime | None
+    signals: int
+    timeline: list[dict[str, Any]]

@@ -16,11 +16,13 @@ kept, as only its streets are walked (``clip``).
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.base.importers import ImportReport, import_divisions, import_file, import_osm
 from huizhili.departments import DepartmentSpec, upsert_departments
+from huizhili.storage.models import Area
 
 XUHUI = Path(__file__).with_name("xuhui")
 SHANGHAI_CODE, XUHUI_CODE = "310100", "310104"
@@ -55,6 +57,16 @@ XUHUI_CENSUS: dict[str, Any] = {
 LAND_USE = XUHUI / "landuse-centroids.csv"
 
 
+def _street_offices(session: Session) -> list[DepartmentSpec]:
+    """A unit per street and town (街道办事处, 镇人民政府): where street-level cases are routed."""
+    streets = session.execute(sa.select(Area.code, Area.name).where(Area.level == "street", Area.parent_code == XUHUI_CODE))
+    return [
+        DepartmentSpec(name, f"徐汇区{name}{'人民政府' if name.endswith('镇') else '办事处'}",
+                       f"{name} {'town government' if name.endswith('镇') else 'street office'}", street_code=code)
+        for code, name in streets
+    ]
+
+
 def load_xuhui(session: Session) -> list[ImportReport]:
     """Load (or reload: every step replaces what it wrote before) the Xuhui demo.
 
@@ -75,8 +87,10 @@ def load_xuhui(session: Session) -> list[ImportReport]:
         ],
     )
     inside_xuhui: dict[str, Any] = {"within": XUHUI_CODE, "tolerance_m": 0.0, "mapping": {"id": "osm_id"}}
+    divisions = import_divisions(session, [XUHUI / "divisions-streets.csv", XUHUI / "divisions-committees.csv"])
+    upsert_departments(session, _street_offices(session))
     return [
-        import_divisions(session, [XUHUI / "divisions-streets.csv", XUHUI / "divisions-committees.csv"]),
+        divisions,
         import_file(
             session,
             XUHUI / "streets.geojson",

@@ -1,0 +1,245 @@
+"""Taking a case along its workflow: one function for every step, each step an append-only audit record.
+
+``act`` checks, in order: the case is one the caller may see; the workflow lets this action
+leave its state (else the allowed ones are named); the caller's role may take it (the
+workflow's roles; ``@unit`` is the staff of the responsible unit); the action has what it
+needs. Then it applies what the named action also means — a dispute hands the case to the
+fallback unit at once and starts the timer for settling it, a postponement moves the deadline
+once approved — writes the :class:`CaseAction`, restarts the stage's clock and publishes the
+change for the stream, all in the caller's transaction.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from huizhili.cases import deadlines
+from huizhili.cases.dispatch import dispatch_automatically, fallback
+from huizhili.cases.flow import PLATFORM, CaseFlow
+from huizhili.cases.trail import announce, record
+from huizhili.cases.workflow import PREVIOUS, SAME, SYSTEM, UNIT, Transition
+from huizhili.departments import unknown_departments
+from huizhili.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from huizhili.policy import Principal, Scope
+from huizhili.storage.models import AssetOwner, Case, CaseSignal, Department, OwnershipDispute
+
+SATISFACTION = {1: "不满意 unsatisfied", 2: "基本满意 basically satisfied", 3: "满意 satisfied"}
+"""The callback's verdicts (回访), as 12345 records them."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a caller gives with an action; which fields an action needs is the workflow's data."""
+
+    note: str | None = None
+    reason: str | None = None
+    department: str | None = None
+    category: str | None = None
+    satisfaction: int | None = None
+    until: datetime | None = None
+    into: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def act(session: Session, scope: Scope, principal: Principal, flow: CaseFlow, case_id: int, action: str, step: Step,
+        now: datetime) -> Case:
+    """Take ``action`` on case ``case_id`` as ``principal``, recording it.
+
+    Raises
+    ------
+    NotFoundError
+        If the case is not one the caller may see.
+    ConflictError
+        If the action does not leave the case's state (the message names those that do), or
+        a postponement is asked twice or answered when none was asked.
+    ForbiddenError
+        If the caller's role may not take it, or he does not act for the responsible unit.
+    ValidationError
+        If something the action needs is missing or wrong (an unknown unit or category, a
+        satisfaction outside 1–3, a postponement past the longest allowed).
+    """
+    case = session.scalar(sa.select(Case).where(Case.id == case_id, scope.condition(Case)).with_for_update())
+    if case is None:
+        message = f"no case {case_id} you may see"
+        raise NotFoundError(message)
+    transition = flow.workflow.transition(action, case.state)
+    _check_role(session, principal, transition, case)
+    _check_needs(transition, step)
+    before, unit_before = case.state, case.department
+    details = _apply(session, scope, principal, flow, case, transition, step, now)
+    case.state = _target(transition, case, before)
+    session.flush()
+    record(session, case, principal, action, before, step.note or step.reason, details, public=transition.public, now=now)
+    if case.state != before or case.department != unit_before:
+        deadlines.start_stage(flow, case, now)
+    if action == "file":
+        dispatch_automatically(session, flow, case, now)
+    announce(session, case, f"case.{action}")
+    return case
+
+
+def acts_for_unit(session: Session, principal: Principal, department: str | None) -> bool:
+    """Whether ``principal`` is staff of ``department``: its handlers, or for a street office the street's operators."""
+    if department is None:
+        return False
+    if principal.role == "department_handler":
+        return principal.department == department
+    if principal.role == "street_operator":
+        street = session.scalar(sa.select(Department.street_code).where(Department.code == department))
+        return street is not None and street in principal.streets
+    return False
+
+
+def _check_role(session: Session, principal: Principal, transition: Transition, case: Case) -> None:
+    role = SYSTEM if principal is PLATFORM else principal.role
+    if role in transition.roles or (UNIT in transition.roles and acts_for_unit(session, principal, case.department)):
+        return
+    who = ", ".join(sorted(r if r != UNIT else "the responsible unit's staff" for r in transition.roles))
+    message = f"role {principal.role} may not '{transition.action}' case {case.number}: {who} may"
+    raise ForbiddenError(message)
+
+
+def _check_needs(transition: Transition, step: Step) -> None:
+    missing = [need for need in sorted(transition.needs) if _missing(getattr(step, need))]
+    if missing:
+        message = f"'{transition.action}' needs {', '.join(missing)}"
+        raise ValidationError(message)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _target(transition: Transition, case: Case, before: str) -> str:
+    if transition.target == SAME:
+        return before
+    if transition.target == PREVIOUS:
+        return case.previous_state or "filed"
+    return transition.target
+
+
+def _unit(session: Session, department: str) -> str:
+    if unknown_departments(session, [department]):
+        message = f"no department {department!r}"
+        raise ValidationError(message)
+    return department
+
+
+def _apply(session: Session, scope: Scope, principal: Principal, flow: CaseFlow, case: Case, transition: Transition,
+           step: Step, now: datetime) -> dict[str, Any]:
+    """What the named action does beyond moving the state; returns what the audit record keeps of it."""
+    action = transition.action
+    if action == "file":
+        case.category, case.category_source = flow.categories.get(step.category or "").code, "person"
+        return {"category": case.category}
+    if action in {"dispatch", "reassign"}:
+        case.department, case.routed_by, case.dispatched_at = _unit(session, step.department or ""), "person", now
+        return {"department": case.department}
+    if action == "return":
+        unit, case.department = case.department, None
+        return {"returned_by": unit, "reason": step.reason}
+    if action == "dispute":
+        return _dispute(session, flow, case, step, now)
+    if action == "settle":
+        return _settle(session, principal, case, _unit(session, step.department or ""), now)
+    if action == "handle":
+        case.handled_at = now
+    elif action == "rework":
+        case.rework_count += 1
+    elif action in {"close", "reject"}:
+        case.closed_at = now
+    elif action == "evaluate":
+        if step.satisfaction not in SATISFACTION:
+            message = f"satisfaction is 1, 2 or 3 ({'; '.join(f'{k} {v}' for k, v in SATISFACTION.items())})"
+            raise ValidationError(message)
+        case.satisfaction = step.satisfaction
+        return {"satisfaction": step.satisfaction}
+    elif action == "reopen":
+        case.reopen_count, case.closed_at, case.satisfaction = case.reopen_count + 1, None, None
+        case.dispatched_at = now
+        return {"reason": step.reason}
+    elif action in {"request_postponement", "approve_postponement", "refuse_postponement"}:
+        return _postponement(flow, principal, case, action, step, now)
+    elif action == "suspend":
+        case.previous_state, case.suspended_at = case.state, now
+        return {"reason": step.reason}
+    elif action == "resume":
+        return deadlines.resume(flow, case, now)
+    elif action == "escalate":
+        case.escalated_at, case.escalation = now, step.reason
+        return {"reason": step.reason}
+    elif action == "merge":
+        return _merge(session, scope, principal, case, step.into or 0, now)
+    return {}
+
+
+def _dispute(session: Session, flow: CaseFlow, case: Case, step: Step, now: datetime) -> dict[str, Any]:
+    """The unit says the case is not its own: the fallback takes it now; the dispute waits to be settled, on a timer."""
+    category = flow.categories.get(case.category) if case.category else None
+    disputing = case.department or ""
+    routing = fallback(session, flow.categories, category, case) if category else None
+    target = routing.department if routing else flow.categories.escalation_unit
+    if target == disputing:  # the fallback itself disputes: only the district command is left
+        target = flow.categories.escalation_unit
+    dispute = OwnershipDispute(case_id=case.id, disputed_by=disputing, fallback=target, reason=step.reason or "",
+                               raised_at=now, settle_by=deadlines.settle_by(flow, now))
+    session.add(dispute)
+    case.department, case.routed_by, case.dispatched_at = target, "fallback", now
+    session.flush()
+    return {"disputed_by": disputing, "fallback": target, "reason": step.reason, "settle_by": dispute.settle_by.isoformat()}
+
+
+def _settle(session: Session, principal: Principal, case: Case, owner: str, now: datetime) -> dict[str, Any]:
+    """The district decides who owns it; the owner registry learns it, so the next such case goes right at once."""
+    open_disputes = list(session.scalars(
+        sa.select(OwnershipDispute).where(OwnershipDispute.case_id == case.id, OwnershipDispute.settled_at.is_(None))
+    ))
+    if not open_disputes:
+        message = f"case {case.number} has no open ownership dispute to settle"
+        raise ConflictError(message)
+    for dispute in open_disputes:
+        dispute.settled_at, dispute.settled_owner, dispute.settled_by = now, owner, principal.username
+    asset = session.scalar(sa.select(AssetOwner).where(AssetOwner.ref == case.asset_ref)) if case.asset_ref else None
+    if asset is not None:
+        asset.owner_department = owner
+    return {"owner": owner, "disputes": [d.id for d in open_disputes], "registry_updated": asset is not None}
+
+
+def _postponement(flow: CaseFlow, principal: Principal, case: Case, action: str, step: Step, now: datetime) -> dict[str, Any]:
+    """Asking for more time, and the answer; only an approved postponement moves the deadline."""
+    if action == "request_postponement":
+        if case.postponement:
+            message = f"case {case.number} already awaits an answer to a postponement"
+            raise ConflictError(message)
+        until = deadlines.checked_postponement(flow, case, step.until, now)
+        case.postponement = {"until": until.isoformat(), "reason": step.reason, "asked_by": principal.username,
+                             "asked_at": now.isoformat()}
+        return dict(case.postponement)
+    if not case.postponement:
+        message = f"case {case.number} has no postponement awaiting an answer"
+        raise ConflictError(message)
+    asked, case.postponement = case.postponement, None
+    if action == "approve_postponement":
+        deadlines.postpone(case, datetime.fromisoformat(asked["until"]))
+        return {"until": asked["until"], "asked_by": asked["asked_by"]}
+    return {"refused": asked["until"], "reason": step.reason}
+
+
+def _merge(session: Session, scope: Scope, principal: Principal, case: Case, into: int, now: datetime) -> dict[str, Any]:
+    """Fold this case into another of the same incident: its signals move there, nothing is lost, both trails say so."""
+    target = session.scalar(sa.select(Case).where(Case.id == into, scope.condition(Case)).with_for_update())
+    if target is None or target.id == case.id:
+        message = f"no other case {into} you may see to merge into"
+        raise NotFoundError(message)
+    if target.closed_at is not None or target.merged_into_id is not None:
+        message = f"case {target.number} is {target.state}: merge into an open case"
+        raise ConflictError(message)
+    moved = session.scalar(sa.select(sa.func.count()).where(CaseSignal.case_id == case.id)) or 0
+    session.execute(sa.update(CaseSignal).where(CaseSignal.case_id == case.id).values(case_id=target.id, linked_by="merge"))
+    case.merged_into_id, case.closed_at = target.id, now
+    record(session, target, principal, "merged_in", target.state, None, {"from": case.id, "number": case.number,
+                                                                          "signals": moved}, public=False, now=now)
+    return {"into": target.id, "number": target.number, "signals": moved}

@@ -1,0 +1,116 @@
+"""Cases over HTTP (一网统管): reports in, lists and details in scope, steps along the workflow, the public view."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from huizhili.cases.flow import CaseFlow, case_flow
+from huizhili.cases.handling import Step, act
+from huizhili.cases.intake import Report, report_case
+from huizhili.cases.reading import (
+    CaseQuery,
+    action_out,
+    case_out,
+    disputes,
+    get_case,
+    list_cases,
+    public_view,
+    signal_out,
+    signals,
+    trail,
+)
+from huizhili.policy import Principal, scope_for
+from huizhili.policy.privacy import present
+from huizhili.storage.models import utcnow
+from huizhili.web.deps import Allow, SessionDep, SettingsDep
+from huizhili.web.schemas import CaseActionIn, CaseDetail, CaseIn, CaseOut, PublicCase
+
+router = APIRouter(tags=["cases"])
+
+ReadCases = Annotated[Principal, Depends(Allow("read:cases"))]
+ReportCases = Annotated[Principal, Depends(Allow("report:cases"))]
+HandleCases = Annotated[Principal, Depends(Allow("handle:cases"))]
+ReadPublic = Annotated[Principal, Depends(Allow("read:public"))]
+CaseId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.post("/cases", response_model=CaseOut, status_code=201)
+def report(body: CaseIn, session: SessionDep, settings: SettingsDep, principal: ReportCases) -> dict[str, Any]:
+    """Take a report in: a new case (filed and dispatched when its category is known), or one more signal of the open case of the same incident (``linked``)."""
+    flow = case_flow(settings)
+    channel = "patrol" if principal.role == "grid_officer" else "open311" if principal.role in {"citizen", "service"} else body.channel
+    intake = report_case(session, scope_for(principal), principal, flow, Report(
+        channel=channel, title=body.title, description=body.description, lon=body.lon, lat=body.lat, crs=body.crs,
+        place=body.place, address=body.address, category=body.category, reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone, external_ref=body.external_ref, asset_ref=body.asset_ref,
+        reporter_user_id=principal.user_id if principal.role == "citizen" else None,
+    ), utcnow())
+    return {**_shown(session, principal, flow, intake.case), "linked": intake.linked}
+
+
+@router.get("/cases", response_model=list[CaseOut])
+def cases(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: ReadCases,
+    state: Annotated[str | None, Query(max_length=24)] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+    department: Annotated[str | None, Query(max_length=100)] = None,
+    channel: Annotated[str | None, Query(max_length=16)] = None,
+    area: Annotated[str | None, Query(max_length=32, pattern=r"^[0-9A-Za-z]+$")] = None,
+    overdue: bool | None = None,
+    escalated: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
+) -> list[dict[str, Any]]:
+    """Cases in your scope, newest first; reporters masked unless you may read personal data (then logged)."""
+    flow = case_flow(settings)
+    query = CaseQuery(state=state, category=category, department=department, channel=channel, area=area, overdue=overdue,
+                      escalated=escalated, limit=limit, offset=offset)
+    records = [case_out(c, flow) for c in list_cases(session, scope_for(principal), flow, query)]
+    return present(session, principal, "cases", records, "list")
+
+
+@router.get("/cases/workflow")
+def workflow(settings: SettingsDep, principal: ReadCases) -> dict[str, Any]:
+    """The workflow in force: states, and each action's sources, target, roles and needs (the district's data)."""
+    flow = case_flow(settings)
+    return {
+        "source": flow.workflow.source,
+        "states": [vars(s) for s in flow.workflow.states.values()],
+        "transitions": [{**vars(t), "sources": sorted(t.sources), "roles": sorted(t.roles), "needs": sorted(t.needs)}
+                        for t in flow.workflow.transitions.values()],
+    }
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail)
+def case(case_id: CaseId, session: SessionDep, settings: SettingsDep, principal: ReadCases) -> dict[str, Any]:
+    """One case with its whole trail, its signals (every reporter kept) and its ownership disputes."""
+    flow = case_flow(settings)
+    found = get_case(session, scope_for(principal), case_id)
+    shown = _shown(session, principal, flow, found)
+    reports = present(session, principal, "case_signals", [signal_out(s) for s in signals(session, found)], "read")
+    return {**shown, "trail": [action_out(a, flow) for a in trail(session, found)], "signals": reports,
+            "disputes": [{k: v for k, v in vars(d).items() if not k.startswith("_")} for d in disputes(session, found)]}
+
+
+@router.post("/cases/{case_id}/actions", response_model=CaseOut)
+def take_action(case_id: CaseId, body: CaseActionIn, session: SessionDep, settings: SettingsDep,
+                principal: HandleCases) -> dict[str, Any]:
+    """Take a step on a case; refused with the allowed steps named if the workflow does not let it leave its state."""
+    flow = case_flow(settings)
+    step = Step(note=body.note, reason=body.reason, department=body.department, category=body.category,
+                satisfaction=body.satisfaction, until=body.until, into=body.into)
+    changed = act(session, scope_for(principal), principal, flow, case_id, body.action, step, utcnow())
+    return _shown(session, principal, flow, changed)
+
+
+@router.get("/public/cases/{number}", response_model=PublicCase)
+def public_case(number: Annotated[str, Path(min_length=8, max_length=24, pattern=r"^[0-9]+$")], session: SessionDep,
+                settings: SettingsDep, principal: ReadPublic) -> dict[str, Any]:
+    """Follow a case by its tracking number: its state, public timeline and countdown; nothing about who reported it."""
+    return public_view(session, case_flow(settings), number, utcnow())
+
+
+def _shown(session: SessionDep, principal: Principal, flow: CaseFlow, found: Any) -> dict[str, Any]:
+    return present(session, principal, "cases", [case_out(found, flow)], "read")[0]
