@@ -720,6 +720,155 @@ def sensing_vitals() -> None:
 
 
 @main.group()
+def cases() -> None:
+    """Cases (一网统管): take reports, list and follow them, take them along the workflow; the owner registry; the calendar."""
+
+
+def _principal(session: Any, username: str | None) -> Any:
+    """The operator himself (the CLI's full rights), or the stored user named by --as, acting with his role and scope."""
+    import sqlalchemy as sa
+
+    from huizhili.errors import NotFoundError
+    from huizhili.policy import Principal
+    from huizhili.policy.principal import UNRESTRICTED
+    from huizhili.storage.models import User
+
+    if username is None:
+        return UNRESTRICTED
+    user = session.scalar(sa.select(User).where(User.username == username, User.active.is_(True)))
+    if user is None:
+        message = f"no active user {username!r}"
+        raise NotFoundError(message)
+    return Principal.of(user)
+
+
+@cases.command(name="report")
+@click.option("--title", required=True, help="What is wrong, in a line.")
+@click.option("--description", default="", help="The caller's words.")
+@click.option("--lon", type=float, help="Longitude (with --lat).")
+@click.option("--lat", type=float, help="Latitude (with --lon).")
+@click.option("--crs", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True)
+@click.option("--place", help="A place the digital base knows, instead of a position.")
+@click.option("--category", help="The category, if the operator chose it (else the case waits for filing).")
+@click.option("--name", "reporter_name", help="The caller's name (personal: masked by role).")
+@click.option("--phone", "reporter_phone", help="The caller's phone (personal: masked by role).")
+@click.option("--channel", type=click.Choice(["hotline", "patrol", "import"]), default="hotline", show_default=True)
+@click.option("--ref", "external_ref", help="Its number in the channel's system (a 12345 工单号).")
+@click.option("--as", "username", help="Act as this user (his role and scope); default: the operator, with full rights.")
+def cases_report(username: str | None, **fields: Any) -> None:
+    """Take a report in: a new case, or one more signal of the open case of the same incident."""
+    from huizhili.cases.flow import case_flow
+    from huizhili.cases.intake import Report, report_case
+    from huizhili.policy import scope_for
+    from huizhili.storage.models import utcnow
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        principal = _run(lambda: _principal(session, username))
+        intake = _run(lambda: report_case(session, scope_for(principal), principal, case_flow(context.settings),
+                                          Report(**fields), utcnow()))
+        case = intake.case
+        verb = "linked to open case" if intake.linked else "new case"
+        click.echo(f"{verb} {case.number}: {case.state}, {case.category or 'awaiting a category'}, {case.department or 'no unit yet'}"
+                   f", due {case.due_at:%Y-%m-%d %H:%M} UTC" if case.due_at else f"{verb} {case.number}: {case.state}")
+
+
+@cases.command(name="list")
+@click.option("--state", help="Only cases in this state.")
+@click.option("--overdue", is_flag=True, help="Only cases past their time limit.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+def cases_list(state: str | None, overdue: bool, limit: int) -> None:
+    """The newest cases: number, state, category, unit, due time, title."""
+    from huizhili.cases.flow import case_flow
+    from huizhili.cases.reading import CaseQuery, list_cases
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        query = CaseQuery(state=state, overdue=True if overdue else None, limit=limit)
+        for case in _run(lambda: list_cases(session, Scope.system(), case_flow(context.settings), query)):
+            due = f"{case.due_at:%Y-%m-%d %H:%M}" if case.due_at else "-"
+            click.echo(f"{case.number} {case.state:<12} {case.category or '-':<8} {case.department or '-':<10} {due} {case.title}")
+
+
+@cases.command(name="show")
+@click.argument("number")
+def cases_show(number: str) -> None:
+    """One case and its whole trail."""
+    from huizhili.cases.reading import case_by_number, trail
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        case = _run(lambda: case_by_number(session, Scope.system(), number))
+        click.echo(f"{case.number} {case.state} {case.category or '-'} {case.department or '-'}: {case.title}")
+        for step in trail(session, case):
+            click.echo(f"  {step.at:%Y-%m-%d %H:%M:%S} {step.action:<22} {step.actor} ({step.role}) "
+                       f"{step.from_state or '-'} → {step.to_state} {step.note or ''}")
+
+
+@cases.command(name="act")
+@click.argument("number")
+@click.argument("action")
+@click.option("--note")
+@click.option("--reason")
+@click.option("--department", help="The unit to dispatch to, or that owns it (settle).")
+@click.option("--category")
+@click.option("--satisfaction", type=click.IntRange(1, 3), help="1 unsatisfied, 2 basically, 3 satisfied.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]), help="A postponement's new deadline, with its zone.")
+@click.option("--into", "into_number", help="The number of the case to merge into.")
+@click.option("--as", "username", help="Act as this user (his role and scope); default: the operator, with full rights.")
+def cases_act(number: str, action: str, username: str | None, into_number: str | None, **fields: Any) -> None:
+    """Take ACTION (accept, handle, verify, close, …) on case NUMBER; refused with the allowed actions named."""
+    from huizhili.cases.flow import case_flow
+    from huizhili.cases.handling import Step, act
+    from huizhili.cases.reading import case_by_number
+    from huizhili.policy import scope_for
+    from huizhili.storage.models import utcnow
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        principal = _run(lambda: _principal(session, username))
+        scope = scope_for(principal)
+        case = _run(lambda: case_by_number(session, scope, number))
+        into = _run(lambda: case_by_number(session, scope, into_number).id) if into_number else None
+        changed = _run(lambda: act(session, scope, principal, case_flow(context.settings), case.id, action,
+                                   Step(into=into, **fields), utcnow()))
+        click.echo(f"{changed.number}: {changed.state}, {changed.department or 'no unit'}")
+
+
+@cases.command(name="owners")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def cases_owners(file: Path) -> None:
+    """Load the owner registry from FILE (CSV: ref, kind, lon, lat, owner_department), all or nothing."""
+    from huizhili.cases.owners import import_owners
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        count = _run(lambda: import_owners(session, file))
+    click.echo(f"{count} assets registered with their owners")
+
+
+@cases.command(name="calendar")
+@click.argument("notice", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--year", type=click.IntRange(2000, 2100), required=True, help="The year the notice schedules.")
+def cases_calendar(notice: Path, year: int) -> None:
+    """Load a year's public holidays from the State Council's notice (its text, as published) into the calendar.
+
+    The schedule is checked (each weekday against its date, each holiday's day count) and kept
+    in data_dir/holidays/<year>.toml, where deadlines are counted from then on.
+    """
+    from huizhili.cases.calendar import parse_notice, write_year
+
+    context = _run(_Context)
+    schedule = _run(lambda: parse_notice(notice.read_text(encoding="utf-8"), year))
+    path = write_year(schedule, context.settings.data_dir / "holidays")
+    click.echo(f"{year}: {len(schedule.holidays)} holidays, "
+               f"{sum(len(h.makeup_working_days) for h in schedule.holidays)} make-up working days, written to {path}")
+    for holiday in schedule.holidays:
+        makeup = ", ".join(f"{d:%m-%d}" for d in holiday.makeup_working_days) or "none"
+        click.echo(f"  {holiday.name} {holiday.first:%m-%d}–{holiday.last:%m-%d} (make-up days: {makeup})")
+
+
+@main.group()
 def db() -> None:
     """Database schema."""
 

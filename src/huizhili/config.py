@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     workflow_file: Path | None = Field(
         None, description="The district's own case workflow (TOML, as cases/workflow.toml): states, transitions, who may take them."
     )
+    open311_jurisdiction: str = Field(
+        "xuhui.sh.cn", min_length=1, max_length=100,
+        description="The jurisdiction_id Open311 clients name for this district (one jurisdiction per endpoint).",
+    )
     case_categories_file: Path | None = Field(
         None, description="The district's own case categories and routing table (TOML, as cases/categories.toml)."
     )

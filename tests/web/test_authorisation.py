@@ -64,7 +64,8 @@ GRANTS = {
     "service": {"none", "read:public", "read:base", "read:devices", "self", "write:observations", "read:cases", "report:cases"},
 }
 XUJIAHUI = "310104014"
-PATH_VALUES = {"alert_id": "1", "household_id": "1", "indicator": "pm25_24h", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1", "case_id": "1", "number": "20261201000001"}
+PATH_VALUES = {"alert_id": "1", "household_id": "1", "indicator": "pm25_24h", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1", "case_id": "1", "number": "20261201000001",
+               "fmt": "json", "service_code": "roads", "service_request_id": "20261201000001"}
 
 
 def every_feature(client, path, headers, **params):
@@ -309,6 +310,8 @@ WRITES = {
     ("POST", "/api/lifecircle/runs"): lambda w: ("/api/lifecircle/runs", {"json": {"area": "徐家汇街道", "kinds": ["health_centre"]}}),
     ("POST", "/api/cases"): lambda w: ("/api/cases", {"json": {"title": "人行道井盖缺失", "lon": 121.437, "lat": 31.19,
                                                                 "category": "道路设施", "reporter_phone": "13812345678"}}),
+    ("POST", "/api/open311/v2/requests.{fmt}"): lambda w: ("/api/open311/v2/requests.json", {"data": {
+        "service_code": "roads", "lat": "31.19", "long": "121.437", "description": "井盖松动"}}),
     ("POST", "/api/cases/{case_id}/actions"): lambda w: (f"/api/cases/{w.case[0]}/actions", {"json": w.case[1]}),
     ("POST", "/api/lifecircle/siting"): lambda w: ("/api/lifecircle/siting", {"json": {"kind": "health_centre", "threshold_m": 900,
                                                                                        "k": 1, "area": "徐家汇街道"}}),

@@ -22,10 +22,13 @@ class Category:
     """A category of case: its responsible and fallback units, 12345 kind, assets, linking and stage limits."""
 
     code: str
+    service_code: str
     en: str
     hotline_kind: str
     department: str
     fallback: str
+    public: bool = True
+    attributes: tuple[dict[str, Any], ...] = ()
     asset_kinds: tuple[str, ...] = ()
     asset_radius_m: float = 0.0
     link_radius_m: float = 0.0
@@ -58,6 +61,10 @@ class Categories:
             message = f"unknown category {code!r}; known: {', '.join(self.categories)}"
             raise ValidationError(message)
         return found
+
+    def by_service_code(self, service_code: str) -> Category | None:
+        """The category an Open311 service code names, if any."""
+        return next((c for c in self.categories.values() if c.service_code == service_code), None)
 
     def for_scenario(self, scenario: str) -> Category | None:
         """The category whose cases a sensing scenario's alerts become, if any."""
@@ -111,8 +118,24 @@ def load_categories(path: Path | None = None) -> Categories:
     )
 
 
+ATTRIBUTE_TYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+"""Open311 attribute data types."""
+
+
+def _attribute(path: Path, category: str, record: dict[str, Any]) -> dict[str, Any]:
+    """An Open311 service attribute, checked: a code, a known datatype, values for the list types."""
+    if not record.get("code") or record.get("datatype") not in ATTRIBUTE_TYPES:
+        message = f"{path.name}: category {category!r} has an attribute without a code or with a datatype not in {', '.join(ATTRIBUTE_TYPES)}"
+        raise ValidationError(message)
+    if record["datatype"].endswith("valuelist") and not record.get("values"):
+        message = f"{path.name}: category {category!r} attribute {record['code']!r} is a list without values"
+        raise ValidationError(message)
+    return {"code": str(record["code"]), "datatype": record["datatype"], "required": bool(record.get("required", False)),
+            "description": str(record.get("description", "")), "values": list(record.get("values", []))}
+
+
 def _category(path: Path, index: int, record: dict[str, Any]) -> Category:
-    required = ("code", "en", "hotline_kind", "department", "fallback")
+    required = ("code", "service_code", "en", "hotline_kind", "department", "fallback")
     missing = [name for name in required if not record.get(name)]
     if missing:
         message = f"{path.name}: category {index} ({record.get('code', '?')}) lacks {', '.join(missing)}"
@@ -120,6 +143,8 @@ def _category(path: Path, index: int, record: dict[str, Any]) -> Category:
     try:
         return Category(
             **{name: str(record[name]) for name in required},
+            public=bool(record.get("public", True)),
+            attributes=tuple(_attribute(path, record["code"], a) for a in record.get("attributes", ())),
             asset_kinds=tuple(record.get("asset_kinds", ())),
             asset_radius_m=float(record.get("asset_radius_m", 0)),
             link_radius_m=float(record.get("link_radius_m", 0)),

@@ -10,8 +10,9 @@ category is known, all in the caller's transaction.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import shapely
@@ -61,6 +62,7 @@ class Report:
     asset_ref: str | None = None
     received_at: datetime | None = None
     alert_id: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def report_case(session: Session, scope: Scope, principal: Principal, flow: Case
                 description=report.description.strip(), address=report.address or report.place, lon=lon, lat=lat,
                 asset_ref=report.asset_ref, reporter_name=report.reporter_name, reporter_phone=report.reporter_phone,
                 reporter_user_id=report.reporter_user_id, alert_id=report.alert_id, received_at=received,
+                attributes=dict(report.attributes),
                 created_by=principal.username, category=category, category_source="person" if category else None,
                 suggestions=[], checkpoints=[], **codes)
     session.add(case)

@@ -1,6 +1,6 @@
 """Live events: changes written beside the data they describe, read back in order and in scope.
 
-A change that people watch — a facility opening or closing now; alerts and cases later — is
+A change that people watch — a facility opening or closing, an alert raised, a case moving on — is
 published with :func:`publish` in the same transaction as the change itself, so no watcher
 sees an event whose change was rolled back. Watchers ask for the events after the last
 position they saw (:func:`read_events`); the caller's :class:`~huizhili.policy.Scope` filters

@@ -80,7 +80,8 @@ def mask_contacts(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**c, "name": mask_name(str(c.get("name") or "")), "phone": mask_phone(str(c.get("phone") or ""))} for c in contacts]
 
 
-_MASKERS: dict[str, Any] = {"phone": mask_phone, "address": mask_address, "contacts": mask_contacts}
+_MASKERS: dict[str, Any] = {"phone": mask_phone, "reporter_phone": mask_phone, "address": mask_address, "contacts": mask_contacts}
+"""How each personal field is masked; any other (a name) keeps its first character."""
 
 
 def masked(resource: str, record: dict[str, Any]) -> dict[str, Any]:

@@ -478,7 +478,7 @@ class AccessLog(Base):
 
 
 class Event(AreaCoded, Base):
-    """A change that people watch live — a facility's status now; alerts and cases later.
+    """A change that people watch live — a facility's status, an alert, a case.
 
     Written in the same transaction as the change, so watchers see exactly what was committed,
     in the order of their position (``txid``, ``id``) (``huizhili.events``); scoped like any
@@ -607,6 +607,7 @@ class Case(AreaCoded, Base):
     lon: Mapped[float | None] = mapped_column(Float, index=True, doc="WGS84, converted from GCJ-02 or BD-09 where given so.")
     lat: Mapped[float | None] = mapped_column(Float, index=True)
     asset_ref: Mapped[str | None] = mapped_column(String(100), doc="The asset it concerns (a manhole cover's number), if known.")
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="Answers to its category's questions (Open311 attributes).")
     department: Mapped[str | None] = mapped_column(
         String(100), ForeignKey("departments.code", ondelete="RESTRICT", name="fk_cases_department"), index=True,
         doc="The unit responsible now.",
@@ -681,7 +682,10 @@ class CaseSignal(Base):
     reporter_name: Mapped[str | None] = mapped_column(String(100), doc="Personal: masked by role.")
     reporter_phone: Mapped[str | None] = mapped_column(String(40), doc="Personal: masked by role.")
     reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL", name="fk_case_signals_alert_id"))
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="SET NULL", name="fk_case_signals_alert_id"), unique=True,
+        doc="The alert episode it is: each is taken in once, whichever worker's clock sees it first.",
+    )
     external_ref: Mapped[str | None] = mapped_column(String(64))
     linked_by: Mapped[str] = mapped_column(String(16), doc="'first', 'nearby' (same category, radius and window), 'merge' or a username.")
 

@@ -39,6 +39,7 @@ from huizhili.web.routers import (
     imports,
     jobs,
     network,
+    open311,
     sensing,
     users,
 )
@@ -52,7 +53,7 @@ PUBLIC_PERMISSIONS = frozenset({"none", "read:public"})
 
 ROUTERS = (
     auth.router, base.router, users.router, devices.router, sensing.router, imports.router, jobs.router, network.router,
-    events.router, cases.router,
+    events.router, cases.router, open311.router,
 )
 """Every API router, mounted under ``/api``."""
 
@@ -106,6 +107,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     # Starlette types every handler as taking any Exception, not the class it is added for
     # (Kludex/starlette#2417), hence the ignores.
     app.add_exception_handler(HuizhiliError, _problem)  # type: ignore[arg-type]
+    app.add_exception_handler(open311.Open311Failure, lambda _request, error: open311.open311_error(error))
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_middleware(

@@ -330,7 +330,7 @@ class NearestOut(BaseModel):
 
 
 class EventOut(BaseModel):
-    """A change the caller may watch: a facility's status now; alerts and cases later."""
+    """A change the caller may watch: a facility's status, an alert, a case."""
 
     id: int
     cursor: str = Field(description="Opaque; pass it as ``after`` to resume after this event.")

@@ -29,6 +29,7 @@ from huizhili.network.finder import NetworkCache
 from huizhili.policy.principal import Principal
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Job, utcnow
+from huizhili.worker.cases import run_case_clock
 from huizhili.worker.ingest import run_mqtt_ingest, run_silence_clock
 from huizhili.worker.tasks import TASKS, Work
 from huizhili.worker.webhooks import run_alert_webhook
@@ -118,7 +119,8 @@ def run_worker(
 ) -> None:
     """Run queued jobs, oldest first, until ``stop`` is set (a job under way is finished first).
 
-    Beside them, in threads of their own: the silence clock (no-data alerts on time), the MQTT
+    Beside them, in threads of their own: the silence clock (no-data alerts on time), the case
+    clock (time limits, escalations, sensor alerts taken in as cases), the MQTT
     ingest where ``mqtt_url`` is set (its batch under way is stored and acknowledged first) and
     the alert webhook where ``alert_webhook_url`` is. Several workers may run at once, on one
     database: each job is claimed by exactly one. A database that stops answering is waited
@@ -127,7 +129,7 @@ def run_worker(
     network = NetworkCache(settings.data_dir / "cache")
     name = worker_name()
     log.info("worker %s started", name)
-    beside = [_beside(run_silence_clock, sessions, settings, stop)]
+    beside = [_beside(run_silence_clock, sessions, settings, stop), _beside(run_case_clock, sessions, settings, stop)]
     if settings.mqtt_url:
         beside.append(_beside(run_mqtt_ingest, sessions, settings, stop))
     if settings.alert_webhook_url:

@@ -66,6 +66,7 @@ def upgrade() -> None:
     sa.Column('lon', sa.Float(), nullable=True),
     sa.Column('lat', sa.Float(), nullable=True),
     sa.Column('asset_ref', sa.String(length=100), nullable=True),
+    sa.Column('attributes', sa.JSON(), nullable=False),
     sa.Column('department', sa.String(length=100), nullable=True),
     sa.Column('routed_by', sa.String(length=16), nullable=True),
     sa.Column('reporter_name', sa.String(length=100), nullable=True),
@@ -159,7 +160,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], name='fk_case_signals_alert_id', ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['reporter_user_id'], ['users.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('alert_id')
     )
     with op.batch_alter_table('case_signals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_signals_case_id'), ['case_id'], unique=False)

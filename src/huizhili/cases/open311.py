@@ -1,0 +1,262 @@
+"""Open311 GeoReport v2: the case flow as citizens' apps speak it — services, service definitions, requests, updates.
+
+Services are the case categories (their ``service_code``), with their questions as service
+attributes. A posted request goes through the same intake as every channel (``report_case``),
+so it is linked to an open case of the same incident rather than doubled, and the reporter is
+told which request he now follows. What a request shows is public: no reporter, no free text
+beyond the title with long numbers masked, the address down to its road, the position rounded
+to about 100 m, and nothing of categories kept out of public lists (``public = false``).
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from huizhili.cases.categories import Category
+from huizhili.cases.flow import CaseFlow
+from huizhili.cases.intake import Intake, Report, report_case
+from huizhili.errors import NotFoundError, ValidationError
+from huizhili.policy import Principal, Scope
+from huizhili.policy.privacy import mask_address
+from huizhili.storage.models import Case, CaseAction, Department
+
+LONGEST_SPAN = timedelta(days=90)
+"""The longest period one ``GET requests`` may span, and the default one (the spec's 90 days)."""
+
+MOST_REQUESTS = 1000
+"""The most requests one answer lists (the spec's default cap)."""
+
+_LONG_NUMBER = re.compile(r"\d{7,}")
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    """``GET requests`` filters; ``ids`` (service_request_id) overrides the others, as the spec says."""
+
+    ids: tuple[str, ...] = ()
+    service_codes: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    statuses: tuple[str, ...] = ()
+
+
+def services(flow: CaseFlow) -> list[dict[str, Any]]:
+    """Every category as an Open311 service (metadata true where it asks questions)."""
+    return [_service(c) for c in flow.categories.categories.values()]
+
+
+def service_definition(flow: CaseFlow, service_code: str) -> dict[str, Any]:
+    """A service's questions as Open311 attributes, in order.
+
+    Raises
+    ------
+    NotFoundError
+        If no category has this service code.
+    """
+    category = _category(flow, service_code)
+    attributes = [{"variable": True, "code": a["code"], "datatype": a["datatype"], "required": a["required"],
+                   "datatype_description": None, "order": order, "description": a["description"],
+                   "values": [{"key": v["key"], "name": v["name"]} for v in a["values"]]}
+                  for order, a in enumerate(category.attributes, 1)]
+    return {"service_code": category.service_code, "attributes": attributes}
+
+
+def post_request(session: Session, scope: Scope, principal: Principal, flow: CaseFlow, form: dict[str, list[str]],
+                 now: datetime) -> Intake:
+    """Take a citizen's request in, from the POST's form fields (each a list of the values sent under that name).
+
+    Raises
+    ------
+    NotFoundError
+        If the service code is unknown.
+    ValidationError
+        Naming the field: no location (lat and long, or address_string), a position that is no
+        number, a required attribute missing, a value not among an attribute's keys.
+    """
+    def one(name: str) -> str | None:
+        values = [v for v in form.get(name, []) if v.strip()]
+        return values[0].strip() if values else None
+
+    code = one("service_code")
+    if code is None:
+        message = "service_code is required"
+        raise ValidationError(message)
+    category = _category(flow, code)
+    lon, lat, place = _location(one("long"), one("lat"), one("address_string") or one("address_id"))
+    attributes = _attributes(category, form)
+    description = one("description") or ""
+    if len(description) > 4000:
+        message = "description has more than 4000 characters"
+        raise ValidationError(message)
+    name = "".join(part for part in (one("last_name"), one("first_name")) if part) or None
+    title = (description.splitlines()[0][:60] if description else category.code) or category.code
+    report = Report(channel="open311", title=title, description=description, lon=lon, lat=lat, place=place,
+                    address=one("address_string"), category=category.code, reporter_name=name, reporter_phone=one("phone"),
+                    reporter_user_id=principal.user_id if principal.role == "citizen" else None,
+                    asset_ref=attributes.get("asset_ref"), attributes=attributes)
+    return report_case(session, scope, principal, flow, report, now)
+
+
+def list_requests(session: Session, flow: CaseFlow, query: RequestQuery, now: datetime) -> list[Case]:
+    """Public requests matching ``query``, newest first: by id whatever else is asked, else over at most 90 days.
+
+    Raises
+    ------
+    ValidationError
+        If the period spans more than 90 days, ends before it starts, or a status is not open or closed.
+    """
+    public = [c.code for c in flow.categories.categories.values() if c.public]
+    statement = sa.select(Case).where(Case.category.in_(public), Case.merged_into_id.is_(None))
+    if query.ids:
+        statement = statement.where(Case.number.in_(query.ids))
+    else:
+        end = query.end or now
+        start = query.start or end - LONGEST_SPAN
+        if end < start or end - start > LONGEST_SPAN:
+            message = "start_date and end_date must be in order and at most 90 days apart"
+            raise ValidationError(message)
+        statement = statement.where(Case.received_at >= start, Case.received_at <= end)
+        if query.service_codes:
+            codes = [c.code for c in flow.categories.categories.values() if c.service_code in query.service_codes]
+            statement = statement.where(Case.category.in_(codes))
+        wanted = set(query.statuses)
+        if wanted - {"open", "closed"}:
+            message = "status is open, closed or both (comma-separated)"
+            raise ValidationError(message)
+        if len(wanted) == 1:
+            openness = Case.state.in_(flow.workflow.open_states())
+            statement = statement.where(openness if wanted == {"open"} else sa.not_(openness))
+    return list(session.scalars(statement.order_by(Case.received_at.desc(), Case.id.desc()).limit(MOST_REQUESTS)))
+
+
+def get_request(session: Session, flow: CaseFlow, number: str) -> Case:
+    """One public request by its id (our tracking number); a merged one answers as the case it joined.
+
+    Raises
+    ------
+    NotFoundError
+        If there is none, or its category is kept out of public lists.
+    """
+    case = session.scalar(sa.select(Case).where(Case.number == number))
+    if case is not None and case.merged_into_id is not None:
+        case = session.get(Case, case.merged_into_id)
+    category = flow.categories.categories.get(case.category or "") if case else None
+    if case is None or (category is not None and not category.public):
+        message = f"no service request {number!r}"
+        raise NotFoundError(message)
+    return case
+
+
+def request_out(session: Session, flow: CaseFlow, case: Case, *, notes: bool = False) -> dict[str, Any]:
+    """A case as an Open311 service request, with only what may be public; ``notes`` adds its public steps (Chicago's extension)."""
+    state = flow.workflow.states[case.state]
+    category = flow.categories.categories.get(case.category or "")
+    zone = ZoneInfo(flow.timezone)
+    agency = session.scalar(sa.select(Department.name).where(Department.code == case.department)) if case.department else None
+    out: dict[str, Any] = {
+        "service_request_id": case.number, "status": "open" if state.open else "closed",
+        "status_notes": f"{state.zh} {state.en}", "service_name": case.category,
+        "service_code": category.service_code if category else None,
+        "description": _LONG_NUMBER.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 3), case.title),
+        "agency_responsible": agency, "service_notice": None,
+        "requested_datetime": _time(case.received_at, zone), "updated_datetime": _time(case.updated_at, zone),
+        "expected_datetime": _time(case.due_at, zone), "address": mask_address(case.address) if case.address else None,
+        "address_id": None, "zipcode": None,
+        "lat": round(case.lat, 3) if case.lat is not None else None,
+        "long": round(case.lon, 3) if case.lon is not None else None, "media_url": None,
+    }
+    if notes:
+        out["notes"] = [_note(flow, step, zone) for step in _public_steps(session, case)]
+    return out
+
+
+def updates(session: Session, flow: CaseFlow, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Every public step of public requests between ``start`` and ``end`` as a request update (FixMyStreet's extension).
+
+    Raises
+    ------
+    ValidationError
+        If the period spans more than 90 days or ends before it starts.
+    """
+    if end < start or end - start > LONGEST_SPAN:
+        message = "start_date and end_date must be in order and at most 90 days apart"
+        raise ValidationError(message)
+    public = [c.code for c in flow.categories.categories.values() if c.public]
+    zone = ZoneInfo(flow.timezone)
+    rows = session.execute(
+        sa.select(CaseAction, Case.number).join(Case, Case.id == CaseAction.case_id)
+        .where(CaseAction.public.is_(True), CaseAction.at >= start, CaseAction.at <= end, Case.category.in_(public))
+        .order_by(CaseAction.id).limit(MOST_REQUESTS)
+    ).all()
+    return [{"update_id": step.id, "service_request_id": number,
+             "status": "open" if flow.workflow.states[step.to_state].open else "closed",
+             "updated_datetime": _time(step.at, zone), "description": _note(flow, step, zone)["summary"], "media_url": None}
+            for step, number in rows]
+
+
+def _service(category: Category) -> dict[str, Any]:
+    return {"service_code": category.service_code, "service_name": category.code, "description": category.en,
+            "metadata": bool(category.attributes), "type": "realtime",
+            "keywords": ", ".join([category.code, category.en]), "group": category.hotline_kind}
+
+
+def _category(flow: CaseFlow, service_code: str) -> Category:
+    category = flow.categories.by_service_code(service_code)
+    if category is None:
+        message = f"no service {service_code!r}; services: {', '.join(c.service_code for c in flow.categories.categories.values())}"
+        raise NotFoundError(message)
+    return category
+
+
+def _location(lon: str | None, lat: str | None, place: str | None) -> tuple[float | None, float | None, str | None]:
+    """Lat and long (WGS84, as the spec says), else a place the digital base knows by name."""
+    if lon is not None or lat is not None:
+        try:
+            return float(lon or ""), float(lat or ""), None
+        except ValueError as error:
+            message = f"lat and long must both be numbers, not {lat!r} and {lon!r}"
+            raise ValidationError(message) from error
+    if place is None:
+        message = "a location is required: lat and long, or address_string"
+        raise ValidationError(message)
+    return None, None, place
+
+
+def _attributes(category: Category, form: dict[str, list[str]]) -> dict[str, Any]:
+    """The answers to the service's questions, checked against its definition."""
+    answers: dict[str, Any] = {}
+    for attribute in category.attributes:
+        code = attribute["code"]
+        values = [v for v in form.get(f"attribute[{code}]", []) + form.get(f"attribute[{code}][]", []) if v.strip()]
+        keys = {str(v["key"]) for v in attribute["values"]}
+        if not values:
+            if attribute["required"]:
+                message = f"attribute[{code}] is required ({attribute['description']})"
+                raise ValidationError(message)
+            continue
+        if keys and any(v not in keys for v in values):
+            message = f"attribute[{code}] must be one of {', '.join(sorted(keys))}"
+            raise ValidationError(message)
+        answers[code] = values if attribute["datatype"] == "multivaluelist" else values[0]
+    return answers
+
+
+def _public_steps(session: Session, case: Case) -> list[CaseAction]:
+    return list(session.scalars(
+        sa.select(CaseAction).where(CaseAction.case_id == case.id, CaseAction.public.is_(True)).order_by(CaseAction.id)
+    ))
+
+
+def _note(flow: CaseFlow, step: CaseAction, zone: ZoneInfo) -> dict[str, Any]:
+    transition = flow.workflow.transitions.get(step.action)
+    summary = f"{transition.zh} {transition.en}" if transition else "受理 Received"
+    return {"datetime": _time(step.at, zone), "type": step.action, "summary": summary, "description": None}
+
+
+def _time(moment: datetime | None, zone: ZoneInfo) -> str | None:
+    return moment.astimezone(zone).isoformat() if moment else None

@@ -1,0 +1,225 @@
+"""Open311 GeoReport v2 over HTTP, in JSON and XML, at ``/api/open311/v2`` (the format by the path's suffix).
+
+The spec's shapes: lists are JSON arrays (a posted request and a single request too), XML roots
+``services/service``, ``service_definition/attributes/attribute/values/value``,
+``service_requests/request`` and ``errors/error``, without a namespace. A citizen's app posts
+with its API key in the form (``api_key``), as Open311 clients do, or in ``X-API-Key``. Refusals
+the endpoints make themselves (an unknown service, a missing location) answer in Open311's error
+shape, 404 or 400; credentials follow the platform's rule (401 without, 403 without the right).
+"""
+
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from huizhili.cases.flow import case_flow
+from huizhili.cases.open311 import (
+    RequestQuery,
+    get_request,
+    list_requests,
+    post_request,
+    request_out,
+    service_definition,
+    services,
+    updates,
+)
+from huizhili.errors import AuthenticationError, HuizhiliError, NotFoundError, ValidationError
+from huizhili.policy import Principal, require, scope_for
+from huizhili.storage.models import as_utc, utcnow
+from huizhili.web.deps import (
+    Allow,
+    PrincipalDep,
+    ReadPublic,
+    SessionDep,
+    SettingsDep,
+    principal_from_secrets,
+)
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+Format = Annotated[str, Path(pattern="^(json|xml)$", description="json or xml")]
+
+_CHILD = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
+          "notes": "note", "errors": "error", "service_request_updates": "request_update", "endpoints": "endpoint",
+          "formats": "format"}
+"""XML child element of each list element (GeoReport v2's Spark convention)."""
+
+
+class Open311Failure(HuizhiliError):
+    """A refusal answered in Open311's error shape and format; the request's transaction is rolled back as for any error."""
+
+    def __init__(self, error: HuizhiliError, fmt: str) -> None:
+        super().__init__(str(error))
+        self.status = 404 if isinstance(error, NotFoundError) else 400
+        self.fmt = fmt
+
+
+def open311_error(error: Open311Failure) -> Response:
+    """The error in Open311's shape: ``[{code, description}]`` or ``<errors><error>``."""
+    return _answer("errors", [{"code": error.status, "description": str(error)}], error.fmt, status=error.status)
+
+
+class AllowWithFormKey(Allow):
+    """:class:`Allow`, taking the caller also from an ``api_key`` form field, where Open311 clients put their key."""
+
+    async def __call__(self, request: Request, session: SessionDep, principal: PrincipalDep) -> Principal:  # type: ignore[override]
+        form = await request.form()
+        key = form.get("api_key")
+        if isinstance(key, str) and key:
+            found = principal_from_secrets(session, [key])
+            if found is not None and principal.role != "anonymous" and found.user_id != principal.user_id:
+                message = "credentials of two different users were presented"
+                raise AuthenticationError(message)
+            principal = found or principal
+        require(principal, self.permission)
+        return principal
+
+
+ReportCases = Annotated[Principal, Depends(AllowWithFormKey("report:cases"))]
+
+
+@router.get("/discovery.{fmt}")
+def discovery(fmt: Format, request: Request, principal: ReadPublic) -> Response:
+    """Service discovery: where this endpoint is and the formats it speaks."""
+    base = str(request.url_for("service_list", fmt="json")).rsplit("/", 1)[0]
+    document = {"changeset": "2026-12-01T00:00:00Z", "contact": "徐汇区城市运行管理中心 Xuhui City Operation Management Centre",
+                "key_service": "API keys are issued by the district's administrators (huizhili user api-key).",
+                "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": base,
+                               "changeset": "2026-12-01T00:00:00Z", "type": "production",
+                               "formats": ["text/xml", "application/json"]}]}
+    if fmt == "json":
+        return JSONResponse(document)
+    return _xml_response(_element("discovery", document))
+
+
+@router.get("/services.{fmt}", name="service_list")
+def service_list(fmt: Format, settings: SettingsDep, principal: ReadPublic,
+                 jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None) -> Response:
+    """The services a citizen may report: the case categories, with metadata where they ask questions."""
+    _jurisdiction(settings.open311_jurisdiction, jurisdiction_id, fmt)
+    return _answer("services", services(case_flow(settings)), fmt)
+
+
+@router.get("/services/{service_code}.{fmt}")
+def definition(service_code: Annotated[str, Path(max_length=40)], fmt: Format, settings: SettingsDep, principal: ReadPublic,
+               jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None) -> Response:
+    """A service's definition: the attributes (questions) a request of it may or must answer."""
+    _jurisdiction(settings.open311_jurisdiction, jurisdiction_id, fmt)
+    try:
+        found = service_definition(case_flow(settings), service_code)
+    except HuizhiliError as error:
+        raise Open311Failure(error, fmt) from error
+    if fmt == "json":
+        return JSONResponse(found)
+    return _xml_response(_element("service_definition", found))
+
+
+@router.post("/requests.{fmt}")
+async def create(fmt: Format, request: Request, session: SessionDep, settings: SettingsDep, principal: ReportCases) -> Response:
+    """Post a service request (form-encoded, with ``api_key``); joins the open request of the same incident if there is one."""
+    form = await request.form()
+    fields = {name: [v for v in form.getlist(name) if isinstance(v, str)] for name in form}
+    _jurisdiction(settings.open311_jurisdiction, next(iter(fields.get("jurisdiction_id", [])), None), fmt)
+    try:
+        intake = post_request(session, scope_for(principal), principal, case_flow(settings), fields, utcnow())
+    except (ValidationError, NotFoundError) as error:
+        raise Open311Failure(error, fmt) from error
+    notice = ("已并入同一事件的工单，办理进度同步告知 Joined the open request about the same incident; you will be told of its progress"
+              if intake.linked else "已受理 Received")
+    return _answer("service_requests", [{"service_request_id": intake.case.number, "service_notice": notice,
+                                          "account_id": None}], fmt)
+
+
+@router.get("/requests.{fmt}")
+def requests_list(
+    fmt: Format,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: ReadPublic,
+    service_request_id: Annotated[str | None, Query(max_length=2000, description="Comma-separated; overrides the other filters.")] = None,
+    service_code: Annotated[str | None, Query(max_length=500)] = None,
+    start_date: Annotated[datetime | None, Query()] = None,
+    end_date: Annotated[datetime | None, Query()] = None,
+    status: Annotated[str | None, Query(max_length=20, description="open, closed, or both comma-separated.")] = None,
+    extensions: Annotated[bool, Query(description="Add each request's public steps as notes.")] = False,
+    jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Public service requests: by id, or by service, period (at most 90 days; default the last 90) and status."""
+    _jurisdiction(settings.open311_jurisdiction, jurisdiction_id, fmt)
+    flow = case_flow(settings)
+    query = RequestQuery(ids=_listed(service_request_id), service_codes=_listed(service_code),
+                         start=as_utc(start_date) if start_date else None, end=as_utc(end_date) if end_date else None,
+                         statuses=_listed(status))
+    try:
+        found = list_requests(session, flow, query, utcnow())
+    except HuizhiliError as error:
+        raise Open311Failure(error, fmt) from error
+    return _answer("service_requests", [request_out(session, flow, c, notes=extensions) for c in found], fmt)
+
+
+@router.get("/requests/{service_request_id}.{fmt}")
+def request_one(service_request_id: Annotated[str, Path(max_length=24)], fmt: Format, session: SessionDep,
+                settings: SettingsDep, principal: ReadPublic, extensions: bool = False,
+                jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None) -> Response:
+    """One public service request (a list of one, as the spec has it)."""
+    _jurisdiction(settings.open311_jurisdiction, jurisdiction_id, fmt)
+    flow = case_flow(settings)
+    try:
+        case = get_request(session, flow, service_request_id)
+    except HuizhiliError as error:
+        raise Open311Failure(error, fmt) from error
+    return _answer("service_requests", [request_out(session, flow, case, notes=extensions)], fmt)
+
+
+@router.get("/servicerequestupdates.{fmt}")
+def request_updates(fmt: Format, session: SessionDep, settings: SettingsDep, principal: ReadPublic,
+                    start_date: datetime, end_date: datetime,
+                    jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None) -> Response:
+    """Status updates of public requests in a period of at most 90 days (FixMyStreet's extension)."""
+    _jurisdiction(settings.open311_jurisdiction, jurisdiction_id, fmt)
+    try:
+        found = updates(session, case_flow(settings), as_utc(start_date), as_utc(end_date))
+    except HuizhiliError as error:
+        raise Open311Failure(error, fmt) from error
+    return _answer("service_request_updates", found, fmt)
+
+
+def _jurisdiction(ours: str, asked: str | None, fmt: str) -> None:
+    """One jurisdiction is served: another named is a 404, none named is this one."""
+    if asked and asked != ours:
+        message = f"unknown jurisdiction_id {asked!r}; this endpoint serves {ours!r}"
+        raise Open311Failure(NotFoundError(message), fmt)
+
+
+def _listed(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def _answer(root: str, items: list[dict[str, Any]], fmt: str, *, status: int = 200) -> Response:
+    if fmt == "json":
+        return JSONResponse(items, status_code=status)
+    return _xml_response(_element(root, items), status)
+
+
+def _element(tag: str, value: Any) -> ET.Element:
+    """``value`` as XML: a dict's keys as children, a list's items as repeated singular children, None empty."""
+    element = ET.Element(tag)
+    if isinstance(value, dict):
+        for key, child in value.items():
+            element.append(_element(key, child))
+    elif isinstance(value, list):
+        for item in value:
+            element.append(_element(_CHILD.get(tag, "item"), item))
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    elif value is not None:
+        element.text = str(value)
+    return element
+
+
+def _xml_response(element: ET.Element, status: int = 200) -> Response:
+    body = ET.tostring(element, encoding="utf-8", xml_declaration=True)
+    return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
