@@ -835,6 +835,41 @@ def cases_act(number: str, action: str, username: str | None, into_number: str |
         click.echo(f"{changed.number}: {changed.state}, {changed.department or 'no unit'}")
 
 
+@cases.command(name="kpis")
+@click.option("--by", type=click.Choice(["department", "street", "committee", "category", "channel", "month", "week", "day"]),
+              default="street", show_default=True)
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Cases received from this local day (default 30 days ago).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Cases received before this local day (default now).")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table as CSV.")
+@click.option("--png", "png_out", type=click.Path(dir_okay=False, path_type=Path), help="Also draw the on-time rate per group.")
+def cases_kpis(by: str, since: datetime | None, until: datetime | None, csv_out: Path | None, png_out: Path | None) -> None:
+    """综合评价: closure, on-time, rework and satisfaction rates and handling hours per group."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from huizhili.cases.evaluation import Period, chart, evaluate
+    from huizhili.cases.flow import case_flow
+    from huizhili.spreadsheet import csv_text
+    from huizhili.storage.models import utcnow
+
+    context = _run(_Context)
+    zone = ZoneInfo(context.settings.local_timezone)
+    end = until.replace(tzinfo=zone) if until else utcnow()
+    period = Period(since.replace(tzinfo=zone) if since else end - timedelta(days=30), end)
+    with context.sessions() as session:
+        rows = _run(lambda: evaluate(session, Scope.system(), case_flow(context.settings), by, period))
+    click.echo(f"{'group':<16} {'cases':>6} {'patrol':>6} {'closed':>6} {'结案率':>7} {'按期率':>7} {'返工率':>7} {'满意率':>7} {'P90 h':>7}")
+    for row in rows:
+        rates = [f"{row[k]:.0%}" if row[k] is not None else "-" for k in ("closure_rate", "on_time_rate", "rework_rate", "satisfaction_rate")]
+        p90 = f"{row['p90_hours']:.1f}" if row["p90_hours"] is not None else "-"
+        click.echo(f"{str(row['name'] or '-'):<16} {row['cases']:>6} {row['patrol']:>6} {row['closed']:>6} "
+                   + " ".join(f"{r:>7}" for r in rates) + f" {p90:>7}")
+    if csv_out:
+        csv_out.write_text(csv_text(rows, list(rows[0]) if rows else ["key"]), encoding="utf-8")
+    if png_out:
+        png_out.write_bytes(chart(rows, "on_time_rate", f"{period.start:%Y-%m-%d} – {period.end:%Y-%m-%d}"))
+
+
 @cases.command(name="owners")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def cases_owners(file: Path) -> None:

@@ -40,6 +40,9 @@ def test_a_call_is_taken_handled_closed_and_shown_with_its_trail(runner):
     assert [line.split()[2] for line in shown.stdout.splitlines()[1:]] == [
         "receive", "file", "dispatch", "accept", "start", "handle", "verify", "close"]
     assert "builder (department_handler) in_progress → handled 抽排完毕" in shown.stdout
+    kpis = runner.invoke(main, ["cases", "kpis", "--by", "department"])
+    assert kpis.exit_code == 0, kpis.output
+    assert kpis.stdout.splitlines()[1].split()[:4] == ["建设管理委", "1", "0", "1"]
 
 
 def test_a_new_years_holidays_are_loaded_from_the_state_councils_notice(runner, tmp_path):

@@ -1,9 +1,12 @@
 """Cases over HTTP (一网统管): reports in, lists and details in scope, steps along the workflow, the public view."""
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 
+from huizhili.cases.evaluation import GROUPINGS, MEASURES, Period, chart, evaluate, league
 from huizhili.cases.flow import CaseFlow, case_flow
 from huizhili.cases.handling import Step, act
 from huizhili.cases.intake import Report, report_case
@@ -21,7 +24,8 @@ from huizhili.cases.reading import (
 )
 from huizhili.policy import Principal, scope_for
 from huizhili.policy.privacy import present
-from huizhili.storage.models import utcnow
+from huizhili.spreadsheet import csv_text
+from huizhili.storage.models import as_utc, utcnow
 from huizhili.web.deps import Allow, SessionDep, SettingsDep
 from huizhili.web.schemas import CaseActionIn, CaseDetail, CaseIn, CaseOut, PublicCase
 
@@ -81,6 +85,46 @@ def workflow(settings: SettingsDep, principal: ReadCases) -> dict[str, Any]:
         "transitions": [{**vars(t), "sources": sorted(t.sources), "roles": sorted(t.roles), "needs": sorted(t.needs)}
                         for t in flow.workflow.transitions.values()],
     }
+
+
+def _period(since: datetime | None, until: datetime | None) -> Period:
+    """A KPI period as UTC: default the 30 days to now."""
+    end = as_utc(until) if until else utcnow()
+    return Period(as_utc(since) if since else end - timedelta(days=30), end)
+
+
+Since = Annotated[datetime | None, Query(description="Cases received from (default 30 days before until). No zone means UTC.")]
+Until = Annotated[datetime | None, Query(description="Cases received before (default now).")]
+By = Annotated[str, Query(pattern="^(" + "|".join(GROUPINGS) + ")$")]
+
+
+@router.get("/cases/kpis")
+def kpis(session: SessionDep, settings: SettingsDep, principal: ReadCases, by: By = "street", since: Since = None,
+         until: Until = None, format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:
+    """综合评价: closure, on-time, rework and satisfaction rates and handling hours per group, over your scope's cases."""
+    rows = evaluate(session, scope_for(principal), case_flow(settings), by, _period(since, until))
+    if format == "csv":
+        return Response(csv_text(rows, list(rows[0]) if rows else ["key"]), media_type="text/csv; charset=utf-8")
+    return rows
+
+
+@router.get("/cases/kpis.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def kpi_chart(session: SessionDep, settings: SettingsDep, principal: ReadCases, by: By = "street",
+              measure: Annotated[str, Query(pattern="^(" + "|".join(MEASURES) + ")$")] = "on_time_rate",
+              since: Since = None, until: Until = None) -> Response:
+    """One measure per group as a bar chart."""
+    period = _period(since, until)
+    rows = evaluate(session, scope_for(principal), case_flow(settings), by, period)
+    title = f"{period.start:%Y-%m-%d} – {period.end:%Y-%m-%d}"
+    return Response(chart(rows, measure, title), media_type="image/png")
+
+
+@router.get("/public/league")
+def public_league(session: SessionDep, settings: SettingsDep, principal: ReadPublic,
+                  level: Annotated[str, Query(pattern="^(street|committee)$")] = "street", since: Since = None,
+                  until: Until = None) -> list[dict[str, Any]]:
+    """The streets' (or committees') league table: cases, closure, on-time and satisfaction rates, best on-time first."""
+    return league(session, case_flow(settings), level, _period(since, until))
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail)
