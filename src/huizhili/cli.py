@@ -835,6 +835,28 @@ def cases_act(number: str, action: str, username: str | None, into_number: str |
         click.echo(f"{changed.number}: {changed.state}, {changed.department or 'no unit'}")
 
 
+@cases.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN",
+              help="Which column holds a field (title, description, received_at, category, address, reporter_name, "
+                   "reporter_phone, external_ref, lon, lat, place, asset_ref); default the usual 12345 export's header.")
+@click.option("--crs", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True)
+def cases_import(file: Path, mapping: tuple[str, ...], crs: str) -> None:
+    """Take a 12345 export (CSV or Excel) in as cases, all or nothing: the first bad row is named and nothing is written."""
+    from huizhili.cases.flow import case_flow
+    from huizhili.cases.hotline_import import import_hotline
+    from huizhili.policy.principal import UNRESTRICTED
+    from huizhili.storage.models import utcnow
+
+    columns = _pairs(mapping)
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        done = _run(lambda: import_hotline(session, UNRESTRICTED, case_flow(context.settings), file, utcnow(),
+                                           mapping=columns, crs=crs))
+    click.echo(f"{len(done.created)} new cases, {len(done.linked)} rows linked to an open case of the same incident, "
+               f"{len(done.skipped)} rows imported before and skipped")
+
+
 @cases.command(name="kpis")
 @click.option("--by", type=click.Choice(["department", "street", "committee", "category", "channel", "month", "week", "day"]),
               default="street", show_default=True)
