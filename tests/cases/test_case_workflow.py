@@ -16,6 +16,7 @@ from huizhili.cases.reading import public_view, trail
 from huizhili.config import Settings
 from huizhili.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from huizhili.policy import Principal, Scope
+from huizhili.policy.privacy import apply_retention
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Case, CaseAction, CaseSignal, Event, OwnershipDispute
 
@@ -289,3 +290,21 @@ def test_the_trail_cannot_be_rewritten_or_deleted(xuhui, flow):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"), transaction(xuhui) as session:
             session.execute(statement)
     assert len(the_trail(xuhui, case_id)) == 3
+
+
+def test_reporters_of_a_case_closed_past_its_retention_are_erased_and_the_case_stays(xuhui, flow):
+    case_id = report(xuhui, flow)
+    report(xuhui, flow, title="又一位市民来电")  # linked: a second reporter
+    for who, action, fields in [(BUILDER, "accept", {}), (BUILDER, "start", {}), (BUILDER, "handle", {"note": "ok"}),
+                                (COMMANDER, "verify", {}), (COMMANDER, "close", {})]:
+        step(xuhui, flow, case_id, who, action, **fields)
+    settings = Settings(retention_closed_case_days=730)
+    with transaction(xuhui) as session:
+        early = {o.resource: o.records for o in apply_retention(session, settings, now=MONDAY + timedelta(days=729))}
+        assert (early["cases"], early["case_signals"]) == (0, 0)
+        late = {o.resource: o.records for o in apply_retention(session, settings, now=MONDAY + timedelta(days=731))}
+        assert (late["cases"], late["case_signals"]) == (1, 2)
+    with xuhui() as session:
+        case = session.get(Case, case_id)
+        assert (case.reporter_name, case.reporter_phone, case.state, case.title) == (None, None, "closed", "漕溪北路下立交积水")
+        assert session.scalars(sa.select(CaseSignal.reporter_phone).where(CaseSignal.case_id == case_id)).all() == [None, None]
