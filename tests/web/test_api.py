@@ -35,8 +35,9 @@ def test_area_summary_has_counts_per_kind_and_children(demo_client, admin):
 
 def test_citizens_read_the_districts_departments_by_name(demo_client):
     departments = demo_client.get("/api/departments").json()
-    assert len(departments) == 12
+    assert len(departments) == 12 + 14  # the bureaus, and an office for each of the 13 streets and the town
     assert {"code": "卫生健康委", "name": "徐汇区卫生健康委员会", "name_en": "Xuhui District Health Commission"} in departments
+    assert {"code": "华泾镇", "name": "徐汇区华泾镇人民政府", "name_en": "华泾镇 town government"} in departments
 
 
 def test_area_by_name_is_a_geojson_feature_with_its_boundary(demo_client):
