@@ -246,12 +246,27 @@ def test_merging_moves_every_signal_and_the_public_number_follows(xuhui, flow):
     assert [a[0] for a in the_trail(xuhui, first)][-1] == "merged_in"
 
 
+def test_reports_of_another_incident_split_off_into_a_case_of_their_own(xuhui, flow):
+    case_id = report(xuhui, flow, category="市容环境", title="占道经营")
+    report(xuhui, flow, category="市容环境", title="另一处：乱堆物")
+    with xuhui() as session:
+        first, second = session.scalars(sa.select(CaseSignal.id).where(CaseSignal.case_id == case_id).order_by(CaseSignal.id)).all()
+    with pytest.raises(ValidationError, match="other than its first report"):
+        step(xuhui, flow, case_id, COMMANDER, "split", signals=(first,))
+    step(xuhui, flow, case_id, COMMANDER, "split", signals=(second,))
+    with xuhui() as session:
+        new = session.scalar(sa.select(Case).where(Case.id != case_id))
+        assert (new.title, new.state, new.department, new.category) == ("另一处：乱堆物", "dispatched", "徐家汇街道", "市容环境")
+        assert session.scalars(sa.select(CaseSignal.case_id).order_by(CaseSignal.id)).all() == [case_id, new.id]
+        assert [a.action for a in trail(session, new)] == ["split_from", "file", "dispatch"]
+
+
 def test_an_illegal_step_is_refused_naming_the_allowed_ones(xuhui, flow):
     case_id = report(xuhui, flow)
     with pytest.raises(ConflictError) as refused:
         step(xuhui, flow, case_id, BUILDER, "handle", note="done")
     assert str(refused.value) == ("a case that is dispatched cannot be 'handle'; allowed now: accept, return, reassign, "
-                                  "dispute, settle, suspend, escalate, merge")
+                                  "dispute, settle, suspend, escalate, split, merge")
 
 
 def test_steps_are_refused_to_roles_and_units_the_workflow_does_not_name(xuhui, flow):

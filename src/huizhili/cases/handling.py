@@ -9,9 +9,10 @@ once approved — writes the :class:`CaseAction`, restarts the stage's clock and
 change for the stream, all in the caller's transaction.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from huizhili.cases import deadlines
 from huizhili.cases.dispatch import dispatch_automatically, fallback
 from huizhili.cases.flow import PLATFORM, CaseFlow
+from huizhili.cases.intake import file_and_dispatch
 from huizhili.cases.trail import announce, record
 from huizhili.cases.workflow import PREVIOUS, SAME, SYSTEM, UNIT, Transition
 from huizhili.departments import unknown_departments
@@ -41,7 +43,7 @@ class Step:
     satisfaction: int | None = None
     until: datetime | None = None
     into: int | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    signals: tuple[int, ...] | None = None
 
 
 def act(session: Session, scope: Scope, principal: Principal, flow: CaseFlow, case_id: int, action: str, step: Step,
@@ -173,6 +175,8 @@ def _apply(session: Session, scope: Scope, principal: Principal, flow: CaseFlow,
         return {"reason": step.reason}
     elif action == "merge":
         return _merge(session, scope, principal, case, step.into or 0, now)
+    elif action == "split":
+        return _split(session, flow, principal, case, step.signals or (), now)
     return {}
 
 
@@ -226,6 +230,38 @@ def _postponement(flow: CaseFlow, principal: Principal, case: Case, action: str,
         deadlines.postpone(case, datetime.fromisoformat(asked["until"]))
         return {"until": asked["until"], "asked_by": asked["asked_by"]}
     return {"refused": asked["until"], "reason": step.reason}
+
+
+def _split(session: Session, flow: CaseFlow, principal: Principal, case: Case, signal_ids: tuple[int, ...],
+           now: datetime) -> dict[str, Any]:
+    """Reports that are another incident become a case of their own, filed and dispatched; the first report stays."""
+    moving = list(session.scalars(sa.select(CaseSignal).where(CaseSignal.case_id == case.id, CaseSignal.id.in_(signal_ids))
+                                  .order_by(CaseSignal.received_at, CaseSignal.id)))
+    first = session.scalar(sa.select(sa.func.min(CaseSignal.id)).where(CaseSignal.case_id == case.id))
+    if len(moving) != len(set(signal_ids)) or first in signal_ids:
+        message = f"split names signals of case {case.number} other than its first report: not {sorted(signal_ids)}"
+        raise ValidationError(message)
+    lead = moving[0]
+    new = Case(channel=lead.channel, external_ref=lead.external_ref, state="received", title=lead.text.splitlines()[0][:200],
+               description=lead.text, lon=lead.lon, lat=lead.lat, reporter_name=lead.reporter_name,
+               reporter_phone=lead.reporter_phone, reporter_user_id=lead.reporter_user_id, alert_id=lead.alert_id,
+               received_at=lead.received_at, created_by=principal.username, category=case.category,
+               category_source=case.category_source, suggestions=[], checkpoints=[], attributes={},
+               district_code=case.district_code, street_code=case.street_code, committee_code=case.committee_code,
+               grid_code=case.grid_code)
+    session.add(new)
+    session.flush()
+    new.number = f"{lead.received_at.astimezone(ZoneInfo(flow.timezone)):%Y%m%d}{new.id:06d}"
+    for signal in moving:
+        signal.case_id, signal.linked_by = new.id, "split"
+    if case.alert_id is not None and case.alert_id in {s.alert_id for s in moving}:
+        case.alert_id = None
+    session.flush()
+    record(session, new, principal, "split_from", None, None, {"from": case.id, "number": case.number}, public=True, now=now)
+    deadlines.start_stage(flow, new, now)
+    file_and_dispatch(session, flow, new, now)
+    announce(session, new, "case.received")
+    return {"new_case": new.id, "number": new.number, "signals": [s.id for s in moving]}
 
 
 def _merge(session: Session, scope: Scope, principal: Principal, case: Case, into: int, now: datetime) -> dict[str, Any]:

@@ -18,7 +18,7 @@ SHIPPED = Path(__file__).with_name("workflow.toml")
 SAME, PREVIOUS, UNIT, SYSTEM = "@same", "@previous", "@unit", "system"
 """Targets and roles with a meaning of their own: stay, return from suspension, the responsible unit, the platform."""
 
-NEEDS = ("note", "reason", "department", "category", "satisfaction", "until", "into")
+NEEDS = ("note", "reason", "department", "category", "satisfaction", "until", "into", "signals")
 """What an action may require its caller to give."""
 
 

@@ -635,6 +635,8 @@ class CaseActionIn(_Storable):
     satisfaction: int | None = Field(None, ge=1, le=3, description="1 unsatisfied, 2 basically satisfied, 3 satisfied.")
     until: datetime | None = Field(None, description="A postponement's new deadline, with its time zone.")
     into: int | None = Field(None, ge=1, le=2**62, description="The case to merge into.")
+    signals: list[Annotated[int, Field(ge=1, le=2**62)]] | None = Field(
+        None, max_length=1000, description="The reports that split off into a case of their own.")
 
 
 class PublicCase(BaseModel):

@@ -144,7 +144,8 @@ def take_action(case_id: CaseId, body: CaseActionIn, session: SessionDep, settin
     """Take a step on a case; refused with the allowed steps named if the workflow does not let it leave its state."""
     flow = case_flow(settings)
     step = Step(note=body.note, reason=body.reason, department=body.department, category=body.category,
-                satisfaction=body.satisfaction, until=body.until, into=body.into)
+                satisfaction=body.satisfaction, until=body.until, into=body.into,
+                signals=tuple(body.signals) if body.signals else None)
     changed = act(session, scope_for(principal), principal, flow, case_id, body.action, step, utcnow())
     return _shown(session, principal, flow, changed)
 
