@@ -815,8 +815,10 @@ def cases_show(number: str) -> None:
 @click.option("--satisfaction", type=click.IntRange(1, 3), help="1 unsatisfied, 2 basically, 3 satisfied.")
 @click.option("--until", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]), help="A postponement's new deadline, with its zone.")
 @click.option("--into", "into_number", help="The number of the case to merge into.")
+@click.option("--signal", "signals", type=int, multiple=True, help="A report (signal id) that splits off; repeat for several.")
 @click.option("--as", "username", help="Act as this user (his role and scope); default: the operator, with full rights.")
-def cases_act(number: str, action: str, username: str | None, into_number: str | None, **fields: Any) -> None:
+def cases_act(number: str, action: str, username: str | None, into_number: str | None, signals: tuple[int, ...],
+              **fields: Any) -> None:
     """Take ACTION (accept, handle, verify, close, …) on case NUMBER; refused with the allowed actions named."""
     from huizhili.cases.flow import case_flow
     from huizhili.cases.handling import Step, act
@@ -831,7 +833,7 @@ def cases_act(number: str, action: str, username: str | None, into_number: str |
         case = _run(lambda: case_by_number(session, scope, number))
         into = _run(lambda: case_by_number(session, scope, into_number).id) if into_number else None
         changed = _run(lambda: act(session, scope, principal, case_flow(context.settings), case.id, action,
-                                   Step(into=into, **fields), utcnow()))
+                                   Step(into=into, signals=signals or None, **fields), utcnow()))
         click.echo(f"{changed.number}: {changed.state}, {changed.department or 'no unit'}")
 
 
