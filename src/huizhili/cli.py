@@ -860,7 +860,7 @@ def cases_import(file: Path, mapping: tuple[str, ...], crs: str) -> None:
 
 
 @cases.command(name="kpis")
-@click.option("--by", type=click.Choice(["department", "street", "committee", "category", "channel", "month", "week", "day"]),
+@click.option("--by", type=click.Choice(["department", "street", "committee", "category", "channel", "month", "day"]),
               default="street", show_default=True)
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Cases received from this local day (default 30 days ago).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Cases received before this local day (default now).")

@@ -1,0 +1,204 @@
+"""The case flow under load: a 311 stream through intake and routing, KPIs over a million cases, Open311 reads.
+
+1. **Replay.** The 1,000 NYC 311 requests of ``../shared/data/cases/311/`` (NYC Open Data), in
+   their order, each posted as a hotline call (``POST /api/cases`` through FastAPI's TestClient,
+   the app in this process, one request and transaction each): located, put in its areas, linked
+   or filed, routed and dispatched. Their positions are moved, by one affine map of the sample's
+   extent onto Xuhui's, into the district (those falling outside its streets are refused, and
+   counted); their complaint types become our categories by the table below. Cases per second and
+   p50/p99 latency.
+2. **KPIs.** ``--kpi-cases`` synthetic historical cases (default 1,000,000) inserted in bulk over
+   two years, every street, unit and category, 90 % closed; then ``evaluate`` district-wide over
+   a year, by street and by department (goal < 2 s each).
+3. **Open311.** ``GET /api/open311/v2/requests.json`` (the last 90 days, the default cap) asked by
+   8 client threads over real HTTP (uvicorn) paced at ``--rate`` requests per second (default 200)
+   for ``--seconds``; p50/p99 latency and the rate reached.
+
+Run: .venv/bin/python bench/bench_cases.py [--backends sqlite,postgresql] [--kpi-cases 1000000] [--rate 200]
+"""
+
+import argparse
+import random
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import sqlalchemy as sa
+import uvicorn
+from fastapi.testclient import TestClient
+
+from huizhili.cases.evaluation import Period, evaluate
+from huizhili.cases.flow import case_flow
+from huizhili.config import Settings
+from huizhili.identity.accounts import create_api_key, create_user
+from huizhili.policy import Scope
+from huizhili.storage.engine import transaction
+from huizhili.storage.models import Area, Case, Department
+from huizhili.web.app import create_app
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _sensing import free_port, percentile, platform  # noqa: E402
+
+NYC = Path(__file__).parents[2] / "shared" / "data" / "cases" / "311" / "nyc311_sample_1000_multiagency_2014_2019.csv"
+CATEGORY_BY_WORD = (("noise", "噪声扰民"), ("parking", "交通秩序"), ("driveway", "交通秩序"), ("vehicle", "交通秩序"),
+                    ("traffic", "交通秩序"), ("street light", "道路设施"), ("street condition", "道路设施"),
+                    ("sidewalk", "道路设施"), ("sewer", "积水内涝"), ("water", "积水内涝"), ("collection", "垃圾分类"),
+                    ("sanitation", "垃圾分类"), ("dirty", "垃圾分类"), ("litter", "垃圾分类"), ("tree", "绿化养护"),
+                    ("graffiti", "市容环境"), ("vending", "市容环境"), ("construction", "违法建筑"), ("building", "违法建筑"),
+                    ("heat", "物业管理"), ("unsanitary", "物业管理"), ("plumbing", "物业管理"), ("door", "物业管理"),
+                    ("paint", "物业管理"), ("elevator", "物业管理"))
+"""A 311 complaint type's first matching word → our category; none: a policy question."""
+
+
+def category_of(complaint: str) -> str:
+    lowered = complaint.lower()
+    return next((category for word, category in CATEGORY_BY_WORD if word in lowered), "政策咨询")
+
+
+def replay(backend: str) -> None:
+    calls = pd.read_csv(NYC, dtype=str, keep_default_na=False)
+    with platform(backend, 1, "air_quality") as p:
+        with transaction(p.sessions) as session:
+            create_user(session, "bench_hotline", "hotline_operator")
+            key = create_api_key(session, "bench_hotline", "bench")[1]
+            streets = [a.geometry for a in session.scalars(sa.select(Area).where(Area.level == "street")) if a.geometry]
+        minx = min(g.bounds[0] for g in streets); miny = min(g.bounds[1] for g in streets)  # noqa: E702
+        maxx = max(g.bounds[2] for g in streets); maxy = max(g.bounds[3] for g in streets)  # noqa: E702
+        located = calls[(calls["Latitude"] != "") & (calls["Longitude"] != "")]
+        lat, lon = located["Latitude"].astype(float), located["Longitude"].astype(float)
+        to_lon = lambda x: minx + (x - lon.min()) / (lon.max() - lon.min()) * (maxx - minx)  # noqa: E731
+        to_lat = lambda y: miny + (y - lat.min()) / (lat.max() - lat.min()) * (maxy - miny)  # noqa: E731
+        client = TestClient(create_app(Settings(data_dir=p.folder), p.engine))
+        headers = {"X-API-Key": key}
+        latencies, outcomes = [], {"new": 0, "linked": 0, "outside": 0}
+        began = time.perf_counter()
+        for row in located.to_dict("records"):
+            complaint = row["Complaint Type"]
+            body = {"title": f"{complaint} — {row['Descriptor']}"[:200], "description": row["Resolution Description"][:2000],
+                    "lon": to_lon(float(row["Longitude"])), "lat": to_lat(float(row["Latitude"])),
+                    "category": category_of(complaint), "external_ref": row["Unique Key"]}
+            start = time.perf_counter()
+            response = client.post("/api/cases", json=body, headers=headers)
+            latencies.append(time.perf_counter() - start)
+            if response.status_code == 201:
+                outcomes["linked" if response.json()["linked"] else "new"] += 1
+            elif response.status_code == 422 and "outside every area" in response.text:
+                outcomes["outside"] += 1
+            else:
+                raise SystemExit(f"unexpected {response.status_code}: {response.text}")
+        elapsed = time.perf_counter() - began
+    print(f"| replay | {backend} | {len(latencies)} calls | {len(latencies) / elapsed:.1f} cases/s | "
+          f"p50 {percentile(latencies, 50) * 1000:.1f} ms | p99 {percentile(latencies, 99) * 1000:.1f} ms | "
+          f"{outcomes['new']} new, {outcomes['linked']} linked, {outcomes['outside']} outside Xuhui |")
+
+
+def synthetic_cases(p, count: int, now: datetime) -> None:
+    """``count`` cases over two years in bulk: every street, unit and category; 90 % closed, a tenth of those late."""
+    flow = case_flow(Settings())
+    with p.sessions() as session:
+        streets = session.scalars(sa.select(Area.code).where(Area.level == "street", Area.parent_code == "310104")).all()
+        units = session.scalars(sa.select(Department.code)).all()
+    categories = list(flow.categories.categories)
+    rng = random.Random(3)
+    batch = []
+    for n in range(count):
+        received = now - timedelta(seconds=rng.uniform(0, 2 * 365 * 86400))
+        closed = received + timedelta(hours=rng.expovariate(1 / 60)) if rng.random() < 0.9 else None
+        due = received + timedelta(days=7)
+        batch.append({"number": f"B{n:010d}", "channel": "patrol" if rng.random() < 0.15 else "hotline",
+                      "state": "closed" if closed else "dispatched", "category": rng.choice(categories), "title": "bench",
+                      "description": "", "department": rng.choice(units), "received_at": received, "closed_at": closed,
+                      "due_at": due, "due_estimated": False, "rework_count": int(rng.random() < 0.05),
+                      "satisfaction": rng.choice((1, 2, 3, 3, 3)) if closed and rng.random() < 0.6 else None,
+                      "created_by": "bench", "district_code": "310104", "street_code": rng.choice(streets),
+                      "suggestions": [], "checkpoints": [], "attributes": {}})
+        if len(batch) == 20_000:
+            with transaction(p.sessions) as session:
+                session.execute(sa.insert(Case), batch)
+            batch = []
+    if batch:
+        with transaction(p.sessions) as session:
+            session.execute(sa.insert(Case), batch)
+
+
+def kpis(backend: str, count: int) -> None:
+    now = datetime.now(UTC)
+    with platform(backend, 1, "air_quality") as p:
+        began = time.perf_counter()
+        synthetic_cases(p, count, now)
+        loaded = time.perf_counter() - began
+        flow = case_flow(Settings(data_dir=p.folder))
+        for by in ("street", "department", "month"):
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                with p.sessions() as session:
+                    rows = evaluate(session, Scope.system(), flow, by, Period(now - timedelta(days=365), now))
+                times.append(time.perf_counter() - start)
+            print(f"| kpis | {backend} | {count:,} cases (loaded in {loaded:.0f} s) | by {by} over a year: "
+                  f"{len(rows)} groups, {sum(r['cases'] for r in rows):,} cases | best {min(times):.2f} s | worst {max(times):.2f} s |")
+
+
+def open311(backend: str, rate: float, seconds: float) -> None:
+    with platform(backend, 1, "air_quality") as p:
+        synthetic_cases(p, 20_000, datetime.now(UTC))
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(Settings(data_dir=p.folder, anonymous_requests_per_minute=10**6), p.engine),
+                                               host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/api/open311/v2/requests.json"
+        latencies: list[float] = []
+        lock = threading.Lock()
+        total = int(rate * seconds)
+        began = time.perf_counter()
+
+        def client(offset: int) -> None:
+            with httpx.Client(timeout=30) as http:
+                for n in range(offset, total, 8):
+                    wait = began + n / rate - time.perf_counter()
+                    if wait > 0:
+                        time.sleep(wait)
+                    start = time.perf_counter()
+                    response = http.get(url, params={"status": "open"})
+                    assert response.status_code == 200, response.text
+                    with lock:
+                        latencies.append(time.perf_counter() - start)
+
+        workers = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        elapsed = time.perf_counter() - began
+        server.should_exit = True
+        thread.join(10)
+    print(f"| open311 GET requests | {backend} | asked {rate:.0f}/s for {seconds:.0f} s | reached {len(latencies) / elapsed:.0f}/s | "
+          f"p50 {percentile(latencies, 50) * 1000:.1f} ms | p99 {percentile(latencies, 99) * 1000:.1f} ms |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--parts", default="replay,kpis,open311")
+    parser.add_argument("--kpi-cases", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    for backend in args.backends.split(","):
+        if "replay" in args.parts:
+            replay(backend)
+        if "kpis" in args.parts:
+            kpis(backend, args.kpi_cases)
+        if "open311" in args.parts:
+            open311(backend, args.rate, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
