@@ -146,6 +146,17 @@ def test_more_time_is_asked_for_approved_within_15_working_days_and_refused_beyo
         step(xuhui, flow, case_id, COMMANDER, "refuse_postponement", reason="无")
 
 
+def test_nobody_approves_his_own_postponement(xuhui, flow):
+    case_id = report(xuhui, flow, category="市容环境", title="占道经营")  # the street office's: its operator asks and may approve
+    step(xuhui, flow, case_id, XJH_OPERATOR, "accept")
+    step(xuhui, flow, case_id, XJH_OPERATOR, "request_postponement", reason="等待联合执法",
+         until=datetime(2026, 3, 12, 9, 0, tzinfo=UTC))
+    with pytest.raises(ForbiddenError, match="asked by you"):
+        step(xuhui, flow, case_id, XJH_OPERATOR, "approve_postponement")
+    step(xuhui, flow, case_id, COMMANDER, "approve_postponement")
+    assert the_case(xuhui, case_id).due_at == datetime(2026, 3, 12, 9, 0, tzinfo=UTC)
+
+
 def test_a_disputed_case_goes_to_the_fallback_unit_at_once_and_the_settlement_corrects_the_registry(xuhui, flow, tmp_path):
     registry = tmp_path / "owners.csv"
     registry.write_text(f"ref,kind,lon,lat,owner_department\nJG-0001,manhole_cover,{XUJIAHUI[0]},{XUJIAHUI[1]},房管局\n",
@@ -175,13 +186,13 @@ def test_a_dispute_left_unsettled_past_its_time_goes_to_the_district_command(xuh
     case_id = report(xuhui, flow, category="道路设施", title="路灯不亮")
     step(xuhui, flow, case_id, BUILDER, "dispute", reason="属区管道路以外")
     with transaction(xuhui) as session:
-        assert check_deadlines(session, flow, datetime(2026, 3, 5, 1, 59, tzinfo=UTC)) >= 0
-        assert session.get(Case, case_id).escalated_at is None or "dispute" not in (session.get(Case, case_id).escalation or "")
+        check_deadlines(session, flow, datetime(2026, 3, 5, 1, 59, tzinfo=UTC))
+        assert "dispute_overdue" not in [a.action for a in trail(session, session.get(Case, case_id))]
     with transaction(xuhui) as session:
         check_deadlines(session, flow, datetime(2026, 3, 5, 2, 0, tzinfo=UTC))
     with xuhui() as session:
-        assert "dispute_overdue" in [a.action for a in trail(session, session.get(Case, case_id))]
-        assert session.get(Case, case_id).escalated_at is not None
+        assert [a.action for a in trail(session, session.get(Case, case_id))].count("dispute_overdue") == 1
+        assert session.scalar(sa.select(OwnershipDispute.escalated_at)) == datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
 
 
 def test_the_clock_warns_at_80_percent_and_escalates_an_overdue_stage(xuhui, flow):
@@ -217,9 +228,12 @@ def test_a_citizen_who_says_it_is_not_fixed_reopens_the_case_with_the_same_unit(
     for who, action, fields in [(BUILDER, "accept", {}), (BUILDER, "start", {}), (BUILDER, "handle", {"note": "ok"}),
                                 (GRID, "verify", {}), (COMMANDER, "close", {})]:
         step(xuhui, flow, case_id, who, action, **fields)
-    assert step(xuhui, flow, case_id, HOTLINE, "reopen", reason="市民回访：仍在积水") == ("dispatched", "建设管理委")
+    reopened = MONDAY + timedelta(days=10)
+    assert step(xuhui, flow, case_id, HOTLINE, "reopen", reason="市民回访：仍在积水", when=reopened) == ("dispatched", "建设管理委")
     case = the_case(xuhui, case_id)
     assert (case.reopen_count, case.closed_at) == (1, None)
+    assert case.due_at == datetime(2026, 3, 19, 2, 0, tzinfo=UTC)  # 5 working days again from the reopening: Thu 10:00 to Thu 10:00
+    assert {"of": "case", "kind": "overdue", "at": case.due_at.isoformat()} in case.checkpoints
     assert step(xuhui, flow, case_id, BUILDER, "accept") == ("accepted", "建设管理委")
 
 

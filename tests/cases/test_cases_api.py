@@ -18,7 +18,7 @@ def report(client, headers, **fields):
 def test_a_hotline_call_becomes_a_dispatched_case_with_a_tracking_number(client, role_headers):
     case = report(client, role_headers["hotline_operator"])
     assert (case["channel"], case["state"], case["department"], case["linked"]) == ("hotline", "dispatched", "绿化市容局", False)
-    assert case["number"].isdigit() and len(case["number"]) == 14
+    assert case["number"].isdigit() and len(case["number"]) == 18 and case["number"][8:14] == f"{case['id']:06d}"
     assert case["actions"] == ["accept", "return", "reassign", "dispute", "settle", "suspend", "escalate", "split", "merge"]
     again = report(client, role_headers["hotline_operator"], title="树倒了挡路", reporter_name="李四")
     assert (again["id"], again["linked"]) == (case["id"], True)
@@ -46,7 +46,7 @@ def test_each_role_lists_the_cases_of_its_scope(client, role_headers):
     assert listed("department_handler") == {greening["id"]}  # 绿化市容局's
     assert listed("street_operator") == {greening["id"]}  # 徐家汇's
     assert listed("grid_officer") == {greening["id"]}
-    assert listed("citizen") == set()  # not his reports
+    assert client.get("/api/cases", headers=role_headers["citizen"]).status_code == 403  # citizens follow by number
 
 
 def test_a_grid_officers_reports_are_patrol_finds_and_stay_in_his_cells(client, role_headers):
@@ -81,7 +81,7 @@ def test_anyone_with_the_tracking_number_follows_the_case_without_seeing_who_rep
         "dispatched", "绿化养护", "徐家汇街道", "绿化市容局", True)
     assert view["seconds_left"] > 0 and [step["action"] for step in view["timeline"]] == ["receive", "file", "dispatch"]
     assert "13812345678" not in public.text and "张三" not in public.text and "31.19" not in public.text
-    assert client.get("/api/public/cases/20990101000001").status_code == 404
+    assert client.get("/api/public/cases/209901010000011234").status_code == 404
 
 
 def test_the_workflow_in_force_is_served_as_data(client, role_headers):

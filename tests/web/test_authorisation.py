@@ -45,7 +45,7 @@ from huizhili.storage.models import (
 # Lone elderly households: their committee and street, the responding department and commanders
 # read them; committee and street staff record consent. Committee staff visit them, so they read
 # personal fields (logged) like the others who call people back.
-# Cases: every staff role reads those in its scope (a citizen his own reports); hotline operators,
+# Cases: every staff role reads those in its scope (citizens follow theirs by number, publicly); hotline operators,
 # commanders, street operators, grid officers (patrol finds) and committee staff report them;
 # service accounts report for citizens' apps; the workflow's roles take them along; handlers
 # take their department's. The hotline calls people back.
@@ -60,8 +60,8 @@ GRANTS = {
     "committee_worker": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts", "handle:alerts", "read:households", "manage:households", "read:personal", "read:cases", "report:cases"},
     "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts"} | _CASES,
     "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self", "read:alerts", "read:cases"},
-    "citizen": {"none", "read:public", "self", "read:cases", "report:cases"},
-    "service": {"none", "read:public", "read:base", "read:devices", "self", "write:observations", "read:cases", "report:cases"},
+    "citizen": {"none", "read:public", "self", "report:cases"},
+    "service": {"none", "read:public", "read:base", "read:devices", "self", "write:observations", "report:cases"},
 }
 XUJIAHUI = "310104014"
 PATH_VALUES = {"alert_id": "1", "household_id": "1", "indicator": "pm25_24h", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1", "case_id": "1", "number": "20261201000001",

@@ -66,20 +66,14 @@ class Categories:
         """The category an Open311 service code names, if any."""
         return next((c for c in self.categories.values() if c.service_code == service_code), None)
 
-    def for_scenario(self, scenario: str) -> Category | None:
-        """The category whose cases a sensing scenario's alerts become, if any."""
-        return next((c for c in self.categories.values() if scenario in c.scenarios), None)
+    def public(self) -> list[str]:
+        """The categories whose cases may be listed publicly (Open311, league tables)."""
+        return [c.code for c in self.categories.values() if c.public]
 
     def stage_limit(self, category: Category, stage: str) -> str | None:
         """How long ``stage`` may take for cases of ``category``: its own limit, else the default."""
         return category.stage_limits.get(stage, self.stage_limits.get(stage))
 
-    def units(self) -> set[str]:
-        """Every department the table names (not the street-office placeholder): each must exist."""
-        named = {self.escalation_unit}
-        for category in self.categories.values():
-            named.update({category.department, category.fallback})
-        return named - {STREET_OFFICE}
 
 
 def load_categories(path: Path | None = None) -> Categories:

@@ -45,6 +45,18 @@ def start_case(flow: CaseFlow, case: Case, now: datetime) -> None:
     _plan(case)
 
 
+def restart_case(flow: CaseFlow, case: Case, now: datetime) -> None:
+    """A reopened case gets its whole limit again from now, and its warning, overdue flag and escalation anew."""
+    case.due_at = case.warned_at = case.overdue_at = case.escalated_at = case.escalation = None
+    if case.category is None:
+        return
+    category = flow.categories.get(case.category)
+    due = count(flow, now, flow.categories.hotline_limits[category.hotline_kind])
+    case.due_at, case.due_estimated = due.due, due.estimated
+    case.checkpoints = [c for c in case.checkpoints if c["of"] != "case"] + _points("case", due)
+    _plan(case)
+
+
 def start_stage(flow: CaseFlow, case: Case, now: datetime) -> None:
     """The case entered a stage (or changed hands): the stage's clock starts now; an ended case's clocks stop."""
     start_case(flow, case, now)
@@ -122,7 +134,7 @@ def check_deadlines(session: Session, flow: CaseFlow, now: datetime) -> int:
     if is_postgis(session):
         query = query.with_for_update(skip_locked=True)
     passed = 0
-    for case in session.scalars(query):
+    for case in session.scalars(query).all():
         due = [c for c in case.checkpoints if datetime.fromisoformat(c["at"]) <= now]
         case.checkpoints = [c for c in case.checkpoints if c not in due]
         for point in sorted(due, key=lambda c: c["at"]):
@@ -140,12 +152,16 @@ def check_deadlines(session: Session, flow: CaseFlow, now: datetime) -> int:
             announce(session, case, f"case.{kind}")
             passed += 1
         _plan(case)
-    for dispute in session.scalars(sa.select(OwnershipDispute).where(
+    late = sa.select(OwnershipDispute).where(
         OwnershipDispute.settle_by <= now, OwnershipDispute.settled_at.is_(None), OwnershipDispute.escalated_at.is_(None)
-    ).limit(CLOCK_PAGE)):
+    ).order_by(OwnershipDispute.id).limit(CLOCK_PAGE)
+    for dispute in session.scalars(late.with_for_update(skip_locked=True) if is_postgis(session) else late).all():
+        disputed_query = sa.select(Case).where(Case.id == dispute.case_id)
+        disputed = session.scalar(disputed_query.with_for_update(skip_locked=True) if is_postgis(session) else disputed_query)
+        if disputed is None:
+            continue  # another clock holds the case: this dispute waits for the next tick
         dispute.escalated_at = now
-        disputed = session.get(Case, dispute.case_id)
-        if disputed is not None:
+        if disputed.merged_into_id is None:
             if disputed.escalated_at is None:
                 disputed.escalated_at, disputed.escalation = now, f"ownership dispute {dispute.id} unsettled past {dispute.settle_by.isoformat()}"
             record(session, disputed, PLATFORM, "dispute_overdue", disputed.state, None, {"dispute": dispute.id},

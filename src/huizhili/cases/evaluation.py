@@ -123,8 +123,7 @@ def league(session: Session, flow: CaseFlow, level: str, period: Period) -> list
     if level not in ("street", "committee"):
         message = "a league is of streets or committees"
         raise ValidationError(message)
-    public = [c.code for c in flow.categories.categories.values() if c.public]
-    rows = evaluate(session, Scope.system(), flow, level, period, categories=public)
+    rows = evaluate(session, Scope.system(), flow, level, period, categories=flow.categories.public())
     table = [{k: r[k] for k in ("key", "name", "cases", "closed", "closure_rate", "on_time_rate", "satisfaction_rate")}
              for r in rows if r["key"] is not None]
     ranked = sorted(table, key=lambda r: (-(r["on_time_rate"] or 0), -(r["closure_rate"] or 0), str(r["key"])))

@@ -12,7 +12,6 @@ change for the stream, all in the caller's transaction.
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from huizhili.cases import deadlines
 from huizhili.cases.dispatch import dispatch_automatically, fallback
 from huizhili.cases.flow import PLATFORM, CaseFlow
-from huizhili.cases.intake import file_and_dispatch
+from huizhili.cases.intake import file_and_dispatch, tracking_number
 from huizhili.cases.trail import announce, record
 from huizhili.cases.workflow import PREVIOUS, SAME, SYSTEM, UNIT, Transition
 from huizhili.departments import unknown_departments
@@ -137,6 +136,8 @@ def _apply(session: Session, scope: Scope, principal: Principal, flow: CaseFlow,
     if action == "file":
         case.category, case.category_source = flow.categories.get(step.category or "").code, "person"
         return {"category": case.category}
+    if action in {"dispatch", "reassign", "return", "dispute"}:
+        case.postponement = None  # asked by the unit that had it: the next unit asks for itself
     if action in {"dispatch", "reassign"}:
         case.department, case.routed_by, case.dispatched_at = _unit(session, step.department or ""), "person", now
         return {"department": case.department}
@@ -162,6 +163,7 @@ def _apply(session: Session, scope: Scope, principal: Principal, flow: CaseFlow,
     elif action == "reopen":
         case.reopen_count, case.closed_at, case.satisfaction = case.reopen_count + 1, None, None
         case.dispatched_at = now
+        deadlines.restart_case(flow, case, now)
         return {"reason": step.reason}
     elif action in {"request_postponement", "approve_postponement", "refuse_postponement"}:
         return _postponement(flow, principal, case, action, step, now)
@@ -225,6 +227,9 @@ def _postponement(flow: CaseFlow, principal: Principal, case: Case, action: str,
     if not case.postponement:
         message = f"case {case.number} has no postponement awaiting an answer"
         raise ConflictError(message)
+    if case.postponement["asked_by"] == principal.username:
+        message = f"the postponement of case {case.number} was asked by you: someone else answers it"
+        raise ForbiddenError(message)
     asked, case.postponement = case.postponement, None
     if action == "approve_postponement":
         deadlines.postpone(case, datetime.fromisoformat(asked["until"]))
@@ -245,13 +250,13 @@ def _split(session: Session, flow: CaseFlow, principal: Principal, case: Case, s
     new = Case(channel=lead.channel, external_ref=lead.external_ref, state="received", title=lead.text.splitlines()[0][:200],
                description=lead.text, lon=lead.lon, lat=lead.lat, reporter_name=lead.reporter_name,
                reporter_phone=lead.reporter_phone, reporter_user_id=lead.reporter_user_id, alert_id=lead.alert_id,
-               received_at=lead.received_at, created_by=principal.username, category=case.category,
+               household_id=case.household_id, received_at=lead.received_at, created_by=principal.username, category=case.category,
                category_source=case.category_source, suggestions=[], checkpoints=[], attributes={},
                district_code=case.district_code, street_code=case.street_code, committee_code=case.committee_code,
                grid_code=case.grid_code)
     session.add(new)
     session.flush()
-    new.number = f"{lead.received_at.astimezone(ZoneInfo(flow.timezone)):%Y%m%d}{new.id:06d}"
+    new.number = tracking_number(flow, new)
     for signal in moving:
         signal.case_id, signal.linked_by = new.id, "split"
     if case.alert_id is not None and case.alert_id in {s.alert_id for s in moving}:
@@ -265,17 +270,29 @@ def _split(session: Session, flow: CaseFlow, principal: Principal, case: Case, s
 
 
 def _merge(session: Session, scope: Scope, principal: Principal, case: Case, into: int, now: datetime) -> dict[str, Any]:
-    """Fold this case into another of the same incident: its signals move there, nothing is lost, both trails say so."""
-    target = session.scalar(sa.select(Case).where(Case.id == into, scope.condition(Case)).with_for_update())
-    if target is None or target.id == case.id:
-        message = f"no other case {into} you may see to merge into"
+    """Fold this case into another of the same incident: its signals move there, nothing is lost, both trails say so.
+
+    Cases merged into this one before now point to the target too, so a public number never
+    lands on a merged case. Both rows are locked in id order, so two opposite merges wait for
+    each other rather than deadlock.
+    """
+    if into == case.id:
+        message = f"case {case.number} cannot be merged into itself"
+        raise ConflictError(message)
+    locked = {c.id: c for c in session.scalars(
+        sa.select(Case).where(Case.id.in_(sorted({case.id, into})), scope.condition(Case)).order_by(Case.id).with_for_update()
+    )}
+    target = locked.get(into)
+    if target is None:
+        message = f"no case {into} you may see to merge into"
         raise NotFoundError(message)
     if target.closed_at is not None or target.merged_into_id is not None:
         message = f"case {target.number} is {target.state}: merge into an open case"
         raise ConflictError(message)
     moved = session.scalar(sa.select(sa.func.count()).where(CaseSignal.case_id == case.id)) or 0
     session.execute(sa.update(CaseSignal).where(CaseSignal.case_id == case.id).values(case_id=target.id, linked_by="merge"))
-    case.merged_into_id, case.closed_at = target.id, now
+    session.execute(sa.update(Case).where(Case.merged_into_id == case.id).values(merged_into_id=target.id))
+    case.merged_into_id, case.closed_at, case.postponement = target.id, now, None
     record(session, target, principal, "merged_in", target.state, None, {"from": case.id, "number": case.number,
                                                                           "signals": moved}, public=False, now=now)
     return {"into": target.id, "number": target.number, "signals": moved}

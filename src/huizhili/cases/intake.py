@@ -9,7 +9,9 @@ its reporter kept — or filed as a new case, numbered, routed and dispatched at
 category is known, all in the caller's transaction.
 """
 
+import logging
 import math
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,13 +28,22 @@ from huizhili.cases.dispatch import dispatch_automatically, metres_between, near
 from huizhili.cases.flow import PLATFORM, CaseFlow
 from huizhili.cases.trail import announce, record
 from huizhili.departments import unknown_departments
-from huizhili.errors import AmbiguousError, ForbiddenError, NotFoundError, ValidationError
+from huizhili.errors import (
+    AmbiguousError,
+    ForbiddenError,
+    HuizhiliError,
+    NotFoundError,
+    ValidationError,
+)
 from huizhili.policy import Principal, Scope
 from huizhili.storable import text_problem
+from huizhili.storage.engine import is_postgis
 from huizhili.storage.models import Alert, Area, Case, CaseSignal, Device, Facility
 
 CHANNELS = ("hotline", "open311", "sensor", "patrol", "import")
 """Where cases come from; ``patrol`` finds (自发现) are counted apart in evaluation."""
+
+log = logging.getLogger(__name__)
 
 PLATFORM_SCOPE = Scope.system()
 """The platform's own intake (sensor alerts) sees every case to link to."""
@@ -62,6 +73,7 @@ class Report:
     asset_ref: str | None = None
     received_at: datetime | None = None
     alert_id: int | None = None
+    household_id: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -102,19 +114,22 @@ def report_case(session: Session, scope: Scope, principal: Principal, flow: Case
     _check_in_areas(principal, codes)
     category = flow.categories.get(report.category).code if report.category else None
     if category is not None and lon is not None and lat is not None:
+        if is_postgis(session):  # two reports of one incident at once: the second must see the first's case
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"case-link:{category}"))))
         open_case = _open_case_nearby(session, flow, category, lon, lat, received)
         if open_case is not None:
             return _link(session, principal, open_case, report, lon, lat, received, now)
     case = Case(channel=report.channel, external_ref=report.external_ref, state="received", title=report.title.strip(),
                 description=report.description.strip(), address=report.address or report.place, lon=lon, lat=lat,
                 asset_ref=report.asset_ref, reporter_name=report.reporter_name, reporter_phone=report.reporter_phone,
-                reporter_user_id=report.reporter_user_id, alert_id=report.alert_id, received_at=received,
+                reporter_user_id=report.reporter_user_id, alert_id=report.alert_id, household_id=report.household_id,
+                received_at=received,
                 attributes=dict(report.attributes),
                 created_by=principal.username, category=category, category_source="person" if category else None,
                 suggestions=[], checkpoints=[], **codes)
     session.add(case)
     session.flush()
-    case.number = f"{received.astimezone(ZoneInfo(flow.timezone)):%Y%m%d}{case.id:06d}"
+    case.number = tracking_number(flow, case)
     signal = _signal(session, case, report, lon, lat, received, "first")
     record(session, case, principal, "receive", None, None, {"channel": report.channel}, public=True, now=now)
     deadlines.start_stage(flow, case, now)
@@ -122,6 +137,15 @@ def report_case(session: Session, scope: Scope, principal: Principal, flow: Case
         file_and_dispatch(session, flow, case, now)
     announce(session, case, "case.received")
     return Intake(case, signal, linked=False)
+
+
+def tracking_number(flow: CaseFlow, case: Case) -> str:
+    """The number a reporter follows the case by: the local day received, the case's id and four random digits.
+
+    The random digits keep numbers from being guessed one after another (the public view answers
+    anyone who holds one).
+    """
+    return f"{case.received_at.astimezone(ZoneInfo(flow.timezone)):%Y%m%d}{case.id:06d}{secrets.randbelow(10_000):04d}"
 
 
 def file_and_dispatch(session: Session, flow: CaseFlow, case: Case, now: datetime) -> None:
@@ -145,7 +169,9 @@ def cases_from_alerts(session: Session, flow: CaseFlow, now: datetime) -> list[I
     """One case per alert episode of a scenario the categories take in: new, or joining citizens' reports of the same place.
 
     Alerts already a signal of a case are left alone, so each episode is taken once whatever
-    how often this runs (the worker's case clock runs it every tick).
+    how often this runs (the worker's case clock runs it every tick). An alert that cannot become
+    a case (its device outside every area, a routing table naming no department) is logged once
+    per process and left, in a savepoint of its own: it never stops the others.
     """
     scenarios = {s: c.code for c in flow.categories.categories.values() for s in c.scenarios}
     taken = sa.select(CaseSignal.alert_id).where(CaseSignal.alert_id.is_not(None))
@@ -161,17 +187,29 @@ def cases_from_alerts(session: Session, flow: CaseFlow, now: datetime) -> list[I
         report = Report(channel="sensor", title=title[:200], description=str(alert.title.get("en") or ""),
                         lon=device.lon, lat=device.lat,
                         category=scenarios[alert.rule], alert_id=alert.id, received_at=alert.opened_at,
-                        external_ref=f"alert:{alert.id}", asset_ref=device.code)
-        intake = report_case(session, PLATFORM_SCOPE, PLATFORM, flow, report, now)
-        if intake.linked and intake.case.alert_id is None:
-            intake.case.alert_id = alert.id
-        if not intake.linked and alert.department and not unknown_departments(session, [alert.department]):
-            _to_responder(session, intake.case, alert.department, now)
+                        external_ref=f"alert:{alert.id}", asset_ref=device.code, household_id=alert.household_id)
+        if alert.id in _REFUSED_ALERTS:
+            continue
+        try:
+            with session.begin_nested():
+                intake = report_case(session, PLATFORM_SCOPE, PLATFORM, flow, report, now)
+                if intake.linked and intake.case.alert_id is None:
+                    intake.case.alert_id = alert.id
+                if not intake.linked and alert.department and not unknown_departments(session, [alert.department]):
+                    _to_responder(session, flow, intake.case, alert.department, now)
+        except HuizhiliError as error:
+            _REFUSED_ALERTS.add(alert.id)
+            log.warning("alert %d (%s) cannot become a case: %s", alert.id, alert.rule, error)
+            continue
         intakes.append(intake)
     return intakes
 
 
-def _to_responder(session: Session, case: Case, department: str, now: datetime) -> None:
+_REFUSED_ALERTS: set[int] = set()
+"""Alerts this process found cannot become cases: warned of once, not tried on every tick."""
+
+
+def _to_responder(session: Session, flow: CaseFlow, case: Case, department: str, now: datetime) -> None:
     """A sensor case goes to the scenario's responder (or the device's owner), which the alert already names."""
     if case.department == department:
         return
@@ -179,6 +217,7 @@ def _to_responder(session: Session, case: Case, department: str, now: datetime) 
     session.flush()
     record(session, case, PLATFORM, "reassign", case.state, None, {"department": department, "routed_by": "sensor"},
            public=False, now=now)
+    deadlines.start_stage(flow, case, now)
 
 
 _AREA_FIELDS = {"street_operator": ("street_code", "streets"), "committee_worker": ("committee_code", "committees"),

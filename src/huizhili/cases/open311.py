@@ -3,12 +3,12 @@
 Services are the case categories (their ``service_code``), with their questions as service
 attributes. A posted request goes through the same intake as every channel (``report_case``),
 so it is linked to an open case of the same incident rather than doubled, and the reporter is
-told which request he now follows. What a request shows is public: no reporter, no free text
-beyond the title with long numbers masked, the address down to its road, the position rounded
-to about 100 m, and nothing of categories kept out of public lists (``public = false``).
+told which request he now follows. What a request shows is public: no reporter and no free text (its
+description is its category's name), the address down to its road, the position rounded to
+about 100 m, and nothing of categories kept out of public lists (``public = false``) or of
+households under watch.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +31,6 @@ LONGEST_SPAN = timedelta(days=90)
 MOST_REQUESTS = 1000
 """The most requests one answer lists (the spec's default cap)."""
 
-_LONG_NUMBER = re.compile(r"\d{7,}")
 
 
 @dataclass(frozen=True)
@@ -110,8 +109,8 @@ def list_requests(session: Session, flow: CaseFlow, query: RequestQuery, now: da
     ValidationError
         If the period spans more than 90 days, ends before it starts, or a status is not open or closed.
     """
-    public = [c.code for c in flow.categories.categories.values() if c.public]
-    statement = sa.select(Case).where(Case.category.in_(public), Case.merged_into_id.is_(None))
+    statement = sa.select(Case).where(Case.category.in_(flow.categories.public()), Case.merged_into_id.is_(None),
+                                      Case.household_id.is_(None))
     if query.ids:
         statement = statement.where(Case.number.in_(query.ids))
     else:
@@ -146,7 +145,7 @@ def get_request(session: Session, flow: CaseFlow, number: str) -> Case:
     if case is not None and case.merged_into_id is not None:
         case = session.get(Case, case.merged_into_id)
     category = flow.categories.categories.get(case.category or "") if case else None
-    if case is None or (category is not None and not category.public):
+    if case is None or category is None or not category.public or case.household_id is not None:
         message = f"no service request {number!r}"
         raise NotFoundError(message)
     return case
@@ -162,7 +161,7 @@ def request_out(session: Session, flow: CaseFlow, case: Case, *, notes: bool = F
         "service_request_id": case.number, "status": "open" if state.open else "closed",
         "status_notes": f"{state.zh} {state.en}", "service_name": case.category,
         "service_code": category.service_code if category else None,
-        "description": _LONG_NUMBER.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 3), case.title),
+        "description": f"{case.category} {category.en}" if category else None,
         "agency_responsible": agency, "service_notice": None,
         "requested_datetime": _time(case.received_at, zone), "updated_datetime": _time(case.updated_at, zone),
         "expected_datetime": _time(case.due_at, zone), "address": mask_address(case.address) if case.address else None,
@@ -186,11 +185,11 @@ def updates(session: Session, flow: CaseFlow, start: datetime, end: datetime) ->
     if end < start or end - start > LONGEST_SPAN:
         message = "start_date and end_date must be in order and at most 90 days apart"
         raise ValidationError(message)
-    public = [c.code for c in flow.categories.categories.values() if c.public]
     zone = ZoneInfo(flow.timezone)
     rows = session.execute(
         sa.select(CaseAction, Case.number).join(Case, Case.id == CaseAction.case_id)
-        .where(CaseAction.public.is_(True), CaseAction.at >= start, CaseAction.at <= end, Case.category.in_(public))
+        .where(CaseAction.public.is_(True), CaseAction.at >= start, CaseAction.at <= end,
+               Case.category.in_(flow.categories.public()), Case.household_id.is_(None))
         .order_by(CaseAction.id).limit(MOST_REQUESTS)
     ).all()
     return [{"update_id": step.id, "service_request_id": number,

@@ -153,11 +153,13 @@ def public_view(session: Session, flow: CaseFlow, number: str, now: datetime) ->
     Raises
     ------
     NotFoundError
-        If no case has this number (a merged case answers with the case it joined).
+        If no case has this number, or its category is kept out of public view (a merged case
+        answers with the case it joined).
     """
     case = session.scalar(sa.select(Case).where(Case.number == number))
-    if case is None:
-        message = f"no case numbered {number!r}"
+    category = flow.categories.categories.get(case.category or "") if case else None
+    if case is None or case.household_id is not None or (category is not None and not category.public):
+        message = f"no case numbered {number!r}"  # a case about a vulnerable household is not shown publicly, even by number
         raise NotFoundError(message)
     joined = session.get(Case, case.merged_into_id) if case.merged_into_id else None
     shown = joined or case

@@ -42,7 +42,8 @@ PERMISSIONS: dict[str, str] = {
     "write:observations": "Sending observations over HTTP: a device its own, a gateway's service account any device's.",
     "read:households": "Lone elderly households under watch (consent, contacts): its committee and street, the responding department, commanders.",
     "manage:households": "Recording a household's consent to join the watch, and its leaving: committee and street staff.",
-    "read:cases": "Cases (一网统管) in one's scope — one's areas, one's department's, a citizen his own — with their timeline and signals.",
+    "read:cases": "Cases (一网统管) in one's scope — one's areas, one's department's — with their trail and signals (citizens follow "
+    "theirs by tracking number, publicly).",
     "report:cases": "Reporting a case: a hotline call, a patrol find (自发现), a citizen's own report.",
     "handle:cases": "Taking a case along the workflow; which steps a role may take is the workflow's data (cases/workflow.toml).",
     "read:users": "The user directory (personal fields masked unless read:personal).",
@@ -74,9 +75,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                                                  "report:cases"}),
     "grid_officer": frozenset(_STAFF_READ | _CASES),
     "analyst": frozenset(_STAFF_READ | _PLANNING),
-    "citizen": frozenset({"read:public", "self", "read:cases", "report:cases"}),
+    "citizen": frozenset({"read:public", "self", "report:cases"}),
     "device": frozenset({"self", "write:observations"}),
-    "service": frozenset({"read:public", "read:base", "read:devices", "write:observations", "read:cases", "report:cases", "self"}),
+    "service": frozenset({"read:public", "read:base", "read:devices", "write:observations", "report:cases", "self"}),
 }
 """What each role may do; scopes then narrow which records."""
 
@@ -169,8 +170,8 @@ class Scope:
         p = self.principal
         if p.role != "department_handler":
             return sa.true()
-        # An alert without a department (a silent device no one owns) is not his either: as in /api/alerts.
-        unowned = sa.and_(Event.department.is_(None), Event.resource != "alerts")
+        # An alert or case without a unit (a silent device no one owns, a case returned to the dispatcher) is not his either.
+        unowned = sa.and_(Event.department.is_(None), Event.resource.not_in(("alerts", "cases")))
         return sa.or_(unowned, Event.department == p.department, Event.permission == "read:public")
 
     def _by_area(self, model: type[AreaCoded]) -> sa.ColumnElement[bool]:
@@ -249,19 +250,22 @@ class Scope:
         return sa.true()
 
     def _cases(self) -> sa.ColumnElement[bool]:
-        """Cases in one's areas; a department handler those his department is responsible for; a citizen his own reports."""
+        """Cases in one's areas; a department handler those his department is responsible for.
+
+        A case a household's device raised tells where a lone elderly person lives: it is read
+        only by those who may read the household itself, as its alerts are.
+        """
         p = self.principal
         if not may(p, "read:cases"):
             return sa.false()
         if p.role in _AREA_ROLES:
-            return self._by_area(Case)
-        if p.role == "department_handler":
-            return Case.department == p.department
-        if p.role == "citizen":  # his own reports, also those that joined another's case
-            if p.user_id is None:
-                return sa.false()
-            return Case.id.in_(sa.select(CaseSignal.case_id).where(CaseSignal.reporter_user_id == p.user_id))
-        return sa.true()
+            seen = self._by_area(Case)
+        elif p.role == "department_handler":
+            seen = Case.department == p.department
+        else:
+            seen = sa.true()
+        households = sa.select(Household.id).where(self._households())
+        return sa.and_(seen, sa.or_(Case.household_id.is_(None), Case.household_id.in_(households)))
 
     def _of_cases(self, column: Any) -> sa.ColumnElement[bool]:
         """Rows that belong to a case: seen with the case."""
@@ -280,9 +284,10 @@ class Scope:
 
 
 def _events(scope: Scope) -> sa.ColumnElement[bool]:
-    """Events the role has the permission for, in its areas, and of its department's records."""
+    """Events the role has the permission for, in its areas, and of its department's records; a case's only with the case."""
     permissions = sorted(ROLE_PERMISSIONS.get(scope.principal.role, ()))
-    return sa.and_(Event.permission.in_(permissions), scope._by_area(Event), scope._event_departments())
+    cases = sa.or_(Event.resource != "cases", Event.record_id.in_(sa.select(Case.id).where(scope._cases())))
+    return sa.and_(Event.permission.in_(permissions), scope._by_area(Event), scope._event_departments(), cases)
 
 
 def _own_or_administered(scope: Scope) -> sa.ColumnElement[bool]:

@@ -619,7 +619,10 @@ class Case(AreaCoded, Base):
     alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("alerts.id", ondelete="SET NULL", name="fk_cases_alert_id"), index=True, doc="The alert episode it was opened for."
     )
-    closure_needs: Mapped[str | None] = mapped_column(String(16), doc="What closing asks for beyond the workflow ('photo').")
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="SET NULL", name="fk_cases_household_id"), index=True,
+        doc="The household whose device raised it: then it is read as the household is (policy.rules).",
+    )
     received_at: Mapped[datetime] = mapped_column(index=True)
     dispatched_at: Mapped[datetime | None]
     handled_at: Mapped[datetime | None]

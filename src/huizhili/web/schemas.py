@@ -616,6 +616,13 @@ class CaseOut(BaseModel):
     linked: bool | None = Field(None, description="On intake: the report joined an open case of the same incident.")
 
 
+class CaseLinked(BaseModel):
+    """A report that joined the open case of its incident, one the reporter may not read: its number, to follow it publicly."""
+
+    number: str | None
+    linked: bool
+
+
 class CaseDetail(CaseOut):
     """A case with its whole trail (every step, append-only), its signals and its ownership disputes."""
 

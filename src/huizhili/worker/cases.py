@@ -27,9 +27,9 @@ def run_case_clock(sessions: sessionmaker[Session], settings: Settings, stop: th
         wait = CASE_CLOCK_SECONDS
         try:
             with transaction(sessions) as session:
-                now = utcnow()
-                passed = check_deadlines(session, flow, now)
-                taken = len(cases_from_alerts(session, flow, now))
+                passed = check_deadlines(session, flow, utcnow())
+            with transaction(sessions) as session:
+                taken = len(cases_from_alerts(session, flow, utcnow()))
             if passed or taken:
                 log.info("case clock: %d checkpoints passed, %d alerts taken in as cases", passed, taken)
             if passed >= CLOCK_PAGE:

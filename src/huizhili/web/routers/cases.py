@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
@@ -22,12 +23,13 @@ from huizhili.cases.reading import (
     signals,
     trail,
 )
+from huizhili.errors import ValidationError
 from huizhili.policy import Principal, scope_for
 from huizhili.policy.privacy import present
 from huizhili.spreadsheet import csv_text
-from huizhili.storage.models import as_utc, utcnow
+from huizhili.storage.models import Case, as_utc, utcnow
 from huizhili.web.deps import Allow, SessionDep, SettingsDep
-from huizhili.web.schemas import CaseActionIn, CaseDetail, CaseIn, CaseOut, PublicCase
+from huizhili.web.schemas import CaseActionIn, CaseDetail, CaseIn, CaseLinked, CaseOut, PublicCase
 
 router = APIRouter(tags=["cases"])
 
@@ -38,9 +40,13 @@ ReadPublic = Annotated[Principal, Depends(Allow("read:public"))]
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
 
 
-@router.post("/cases", response_model=CaseOut, status_code=201)
+@router.post("/cases", response_model=CaseOut | CaseLinked, status_code=201)
 def report(body: CaseIn, session: SessionDep, settings: SettingsDep, principal: ReportCases) -> dict[str, Any]:
-    """Take a report in: a new case (filed and dispatched when its category is known), or one more signal of the open case of the same incident (``linked``)."""
+    """Take a report in: a new case (filed and dispatched when its category is known), or one more signal of the open case of the same incident (``linked``).
+
+    A report linked to a case the reporter may not read (across his area's edge) is answered
+    with that case's number only.
+    """
     flow = case_flow(settings)
     channel = "patrol" if principal.role == "grid_officer" else "open311" if principal.role in {"citizen", "service"} else body.channel
     intake = report_case(session, scope_for(principal), principal, flow, Report(
@@ -49,6 +55,9 @@ def report(body: CaseIn, session: SessionDep, settings: SettingsDep, principal: 
         reporter_phone=body.reporter_phone, external_ref=body.external_ref, asset_ref=body.asset_ref,
         reporter_user_id=principal.user_id if principal.role == "citizen" else None,
     ), utcnow())
+    visible = session.scalar(sa.select(Case.id).where(Case.id == intake.case.id, scope_for(principal).condition(Case)))
+    if visible is None:
+        return {"number": intake.case.number, "linked": True}
     return {**_shown(session, principal, flow, intake.case), "linked": intake.linked}
 
 
@@ -88,9 +97,13 @@ def workflow(settings: SettingsDep, principal: ReadCases) -> dict[str, Any]:
 
 
 def _period(since: datetime | None, until: datetime | None) -> Period:
-    """A KPI period as UTC: default the 30 days to now."""
-    end = as_utc(until) if until else utcnow()
-    return Period(as_utc(since) if since else end - timedelta(days=30), end)
+    """A KPI period as UTC: default the 30 days to now; an instant beyond the years 1–9999 in UTC is a 422, not a 500."""
+    try:
+        end = as_utc(until) if until else utcnow()
+        return Period(as_utc(since) if since else end - timedelta(days=30), end)
+    except OverflowError as error:
+        message = "since and until must lie between the years 1 and 9999 in UTC"
+        raise ValidationError(message) from error
 
 
 Since = Annotated[datetime | None, Query(description="Cases received from (default 30 days before until). No zone means UTC.")]

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
 from huizhili.cases.flow import case_flow
 from huizhili.cases.open311 import (
@@ -26,15 +27,24 @@ from huizhili.cases.open311 import (
     services,
     updates,
 )
-from huizhili.errors import AuthenticationError, HuizhiliError, NotFoundError, ValidationError
-from huizhili.policy import Principal, require, scope_for
+from huizhili.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    HuizhiliError,
+    NotFoundError,
+    ValidationError,
+)
+from huizhili.policy import ANONYMOUS, Principal, require, scope_for
 from huizhili.storage.models import as_utc, utcnow
 from huizhili.web.deps import (
     Allow,
-    PrincipalDep,
     ReadPublic,
     SessionDep,
     SettingsDep,
+    api_key_scheme,
+    bearer_scheme,
+    client_address,
+    count_anonymous,
     principal_from_secrets,
 )
 
@@ -53,7 +63,7 @@ class Open311Failure(HuizhiliError):
 
     def __init__(self, error: HuizhiliError, fmt: str) -> None:
         super().__init__(str(error))
-        self.status = 404 if isinstance(error, NotFoundError) else 400
+        self.status = 404 if isinstance(error, NotFoundError) else 403 if isinstance(error, ForbiddenError) else 400
         self.fmt = fmt
 
 
@@ -63,17 +73,29 @@ def open311_error(error: Open311Failure) -> Response:
 
 
 class AllowWithFormKey(Allow):
-    """:class:`Allow`, taking the caller also from an ``api_key`` form field, where Open311 clients put their key."""
+    """:class:`Allow`, taking the caller also from an ``api_key`` form field, where Open311 clients put their key.
 
-    async def __call__(self, request: Request, session: SessionDep, principal: PrincipalDep) -> Principal:  # type: ignore[override]
+    Resolved before anything is counted, so a client sending its key in the form is not
+    rate-limited as anonymous; every key presented must be valid and all of one user.
+    """
+
+    async def __call__(  # type: ignore[override]
+        self,
+        request: Request,
+        session: SessionDep,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        api_key: Annotated[str | None, Depends(api_key_scheme)],
+    ) -> Principal:
+        if request.headers.get("authorization") is not None and bearer is None:
+            message = "Authorization must be 'Bearer <access token>'"
+            raise AuthenticationError(message)
         form = await request.form()
-        key = form.get("api_key")
-        if isinstance(key, str) and key:
-            found = principal_from_secrets(session, [key])
-            if found is not None and principal.role != "anonymous" and found.user_id != principal.user_id:
-                message = "credentials of two different users were presented"
-                raise AuthenticationError(message)
-            principal = found or principal
+        in_form = form.get("api_key")
+        secrets = [bearer.credentials if bearer else None, api_key, in_form if isinstance(in_form, str) else None]
+        principal = principal_from_secrets(session, secrets)
+        if principal is None:
+            count_anonymous(request.app.state.rate_limiter, client_address(request))
+            principal = ANONYMOUS
         require(principal, self.permission)
         return principal
 
@@ -125,7 +147,7 @@ async def create(fmt: Format, request: Request, session: SessionDep, settings: S
     _jurisdiction(settings.open311_jurisdiction, next(iter(fields.get("jurisdiction_id", [])), None), fmt)
     try:
         intake = post_request(session, scope_for(principal), principal, case_flow(settings), fields, utcnow())
-    except (ValidationError, NotFoundError) as error:
+    except HuizhiliError as error:
         raise Open311Failure(error, fmt) from error
     notice = ("已并入同一事件的工单，办理进度同步告知 Joined the open request about the same incident; you will be told of its progress"
               if intake.linked else "已受理 Received")
@@ -150,10 +172,9 @@ def requests_list(
     """Public service requests: by id, or by service, period (at most 90 days; default the last 90) and status."""
     _jurisdiction(settings.open311_jurisdiction, jurisdiction_id, fmt)
     flow = case_flow(settings)
-    query = RequestQuery(ids=_listed(service_request_id), service_codes=_listed(service_code),
-                         start=as_utc(start_date) if start_date else None, end=as_utc(end_date) if end_date else None,
-                         statuses=_listed(status))
     try:
+        query = RequestQuery(ids=_listed(service_request_id), service_codes=_listed(service_code),
+                             start=_utc(start_date), end=_utc(end_date), statuses=_listed(status))
         found = list_requests(session, flow, query, utcnow())
     except HuizhiliError as error:
         raise Open311Failure(error, fmt) from error
@@ -181,7 +202,7 @@ def request_updates(fmt: Format, session: SessionDep, settings: SettingsDep, pri
     """Status updates of public requests in a period of at most 90 days (FixMyStreet's extension)."""
     _jurisdiction(settings.open311_jurisdiction, jurisdiction_id, fmt)
     try:
-        found = updates(session, case_flow(settings), as_utc(start_date), as_utc(end_date))
+        found = updates(session, case_flow(settings), _utc(start_date), _utc(end_date))
     except HuizhiliError as error:
         raise Open311Failure(error, fmt) from error
     return _answer("service_request_updates", found, fmt)
@@ -192,6 +213,15 @@ def _jurisdiction(ours: str, asked: str | None, fmt: str) -> None:
     if asked and asked != ours:
         message = f"unknown jurisdiction_id {asked!r}; this endpoint serves {ours!r}"
         raise Open311Failure(NotFoundError(message), fmt)
+
+
+def _utc(moment: datetime | None) -> Any:
+    """A date parameter as UTC (none means UTC), refused beyond the years 1–9999 in UTC."""
+    try:
+        return as_utc(moment) if moment else None
+    except OverflowError as error:
+        message = "dates must lie between the years 1 and 9999 in UTC"
+        raise ValidationError(message) from error
 
 
 def _listed(text: str | None) -> tuple[str, ...]:

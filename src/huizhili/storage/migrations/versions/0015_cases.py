@@ -73,7 +73,7 @@ def upgrade() -> None:
     sa.Column('reporter_phone', sa.String(length=40), nullable=True),
     sa.Column('reporter_user_id', _ID, nullable=True),
     sa.Column('alert_id', _ID, nullable=True),
-    sa.Column('closure_needs', sa.String(length=16), nullable=True),
+    sa.Column('household_id', _ID, nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('dispatched_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('handled_at', sa.DateTime(timezone=True), nullable=True),
@@ -101,6 +101,7 @@ def upgrade() -> None:
     sa.Column('grid_code', sa.String(length=32), nullable=True),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], name='fk_cases_alert_id', ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['department'], ['departments.code'], name='fk_cases_department', ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['household_id'], ['households.id'], name='fk_cases_household_id', ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['merged_into_id'], ['cases.id'], name='fk_cases_merged_into_id', ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['reporter_user_id'], ['users.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
@@ -116,6 +117,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_cases_district_code'), ['district_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_external_ref'), ['external_ref'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_grid_code'), ['grid_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_household_id'), ['household_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_lat'), ['lat'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_lon'), ['lon'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_next_check_at'), ['next_check_at'], unique=False)
@@ -239,6 +241,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cases_next_check_at'))
         batch_op.drop_index(batch_op.f('ix_cases_lon'))
         batch_op.drop_index(batch_op.f('ix_cases_lat'))
+        batch_op.drop_index(batch_op.f('ix_cases_household_id'))
         batch_op.drop_index(batch_op.f('ix_cases_grid_code'))
         batch_op.drop_index(batch_op.f('ix_cases_external_ref'))
         batch_op.drop_index(batch_op.f('ix_cases_district_code'))
