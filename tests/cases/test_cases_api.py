@@ -90,3 +90,30 @@ def test_the_workflow_in_force_is_served_as_data(client, role_headers):
     assert (dispute["sources"], dispute["target"], dispute["roles"], dispute["needs"]) == (
         ["accepted", "dispatched"], "dispatched", ["@unit"], ["reason"])
     assert [s["id"] for s in workflow["states"]][:3] == ["received", "not_filed", "filed"]
+
+
+def test_a_report_linked_across_the_reporters_area_edge_gets_only_the_number(client, role_headers):
+    elsewhere = report(client, role_headers["hotline_operator"], lon=121.4453, lat=31.1900)  # just east of the officer's cell
+    assert elsewhere["grid_code"] != "310104014G01"
+    near = client.post("/api/cases", json={"title": "树倒了", "category": "绿化养护", "lon": 121.4448, "lat": 31.1900},
+                       headers=role_headers["grid_officer"])  # 48 m away, inside his cell: the same fallen tree
+    assert near.status_code == 201 and near.json() == {"number": elsewhere["number"], "linked": True}
+
+
+def test_case_events_reach_only_those_who_may_read_the_case(client, role_headers):
+    case = report(client, role_headers["hotline_operator"])
+    client.post(f"/api/cases/{case['id']}/actions", json={"action": "return", "reason": "非本单位"},
+                headers=role_headers["department_handler"])
+    def case_events(role):
+        events = client.get("/api/events", headers=role_headers[role], params={"limit": 1000}).json()["events"]
+        return [e["kind"] for e in events if e["resource"] == "cases"]
+    assert "case.return" in case_events("district_commander")
+    assert case_events("department_handler") == []  # returned: no longer his department's
+    assert client.get("/api/events", headers=role_headers["citizen"]).status_code in (200, 403)
+    assert all(e["resource"] != "cases" for e in client.get("/api/events", headers=role_headers["citizen"]).json().get("events", []))
+
+
+def test_elderly_help_is_never_public_even_by_number(client, role_headers):
+    case = report(client, role_headers["hotline_operator"], title="独居老人求助", category="养老服务")
+    assert client.get(f"/api/public/cases/{case['number']}").status_code == 404
+    assert client.get("/api/open311/v2/requests/{}.json".format(case["number"])).status_code == 404
