@@ -180,6 +180,21 @@ def test_a_disputed_case_goes_to_the_fallback_unit_at_once_and_the_settlement_co
         assert (dispute.settled_owner, dispute.settled_by) == ("建设管理委", "commander")
     next_case = report(xuhui, flow, category="道路设施", title="井盖松动", asset_ref="JG-0001", when=MONDAY + timedelta(days=5))
     assert the_case(xuhui, next_case).department == "建设管理委"
+    assert the_case(xuhui, case_id).department == "徐家汇街道"  # settling does not move the case: no bouncing
+
+
+def test_a_case_near_a_registered_asset_goes_to_its_owner_and_a_settlement_corrects_that_asset(xuhui, flow, tmp_path):
+    registry = tmp_path / "owners.csv"
+    registry.write_text(f"ref,kind,lon,lat,owner_department\nLD-7,street_lamp,{XUJIAHUI[0] + 0.0001},{XUJIAHUI[1]},房管局\n",
+                        encoding="utf-8")
+    with transaction(xuhui) as session:
+        import_owners(session, registry)
+    case_id = report(xuhui, flow, category="道路设施", title="路灯不亮")  # about 10 m from the lamp
+    assert (the_case(xuhui, case_id).department, the_case(xuhui, case_id).asset_ref) == ("房管局", "LD-7")
+    step(xuhui, flow, case_id, HOUSING, "dispute", reason="非我单位路灯")
+    step(xuhui, flow, case_id, COMMANDER, "settle", department="建设管理委")
+    again = report(xuhui, flow, category="道路设施", title="路灯又不亮", when=MONDAY + timedelta(days=30))
+    assert the_case(xuhui, again).department == "建设管理委"
 
 
 def test_a_dispute_left_unsettled_past_its_time_goes_to_the_district_command(xuhui, flow):
@@ -237,14 +252,15 @@ def test_a_citizen_who_says_it_is_not_fixed_reopens_the_case_with_the_same_unit(
     assert step(xuhui, flow, case_id, BUILDER, "accept") == ("accepted", "建设管理委")
 
 
-def test_a_suspended_case_resumes_where_it_was_and_its_deadline_moves_on(xuhui, flow):
-    case_id = report(xuhui, flow, category="违法建筑")
-    due = the_case(xuhui, case_id).due_at
-    step(xuhui, flow, case_id, COMMANDER, "suspend", reason="等待司法认定")
+def test_a_suspended_case_resumes_where_it_was_with_the_working_time_it_had_left(xuhui, flow):
+    case_id = report(xuhui, flow, category="违法建筑")  # Monday 10:00, 5 working days: due next Monday 10:00
+    friday = datetime(2026, 3, 6, 8, 0, tzinfo=UTC)  # Friday 16:00: an hour of Friday and an hour of Monday are left
+    step(xuhui, flow, case_id, COMMANDER, "suspend", reason="等待司法认定", when=friday)
     with transaction(xuhui) as session:
-        assert check_deadlines(session, flow, due + timedelta(days=1)) == 0  # its clock stopped
-    assert step(xuhui, flow, case_id, COMMANDER, "resume", when=MONDAY + timedelta(hours=3)) == ("dispatched", "城管执法局")
-    assert the_case(xuhui, case_id).due_at == due + timedelta(hours=3)
+        assert check_deadlines(session, flow, datetime(2026, 3, 20, tzinfo=UTC)) == 0  # its clock stands still
+    tuesday = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # Tuesday 09:00
+    assert step(xuhui, flow, case_id, COMMANDER, "resume", when=tuesday) == ("dispatched", "城管执法局")
+    assert the_case(xuhui, case_id).due_at == datetime(2026, 3, 10, 3, 0, tzinfo=UTC)  # Tuesday 11:00: the 2 hours left
 
 
 def test_merging_moves_every_signal_and_the_public_number_follows(xuhui, flow):
@@ -335,5 +351,7 @@ def test_reporters_of_a_case_closed_past_its_retention_are_erased_and_the_case_s
         assert (late["cases"], late["case_signals"]) == (1, 2)
     with xuhui() as session:
         case = session.get(Case, case_id)
-        assert (case.reporter_name, case.reporter_phone, case.state, case.title) == (None, None, "closed", "漕溪北路下立交积水")
-        assert session.scalars(sa.select(CaseSignal.reporter_phone).where(CaseSignal.case_id == case_id)).all() == [None, None]
+        assert (case.reporter_name, case.reporter_phone, case.description, case.state, case.title) == (
+            None, None, "", "closed", "漕溪北路下立交积水")
+        erased = session.execute(sa.select(CaseSignal.reporter_phone, CaseSignal.text).where(CaseSignal.case_id == case_id)).all()
+        assert [tuple(row) for row in erased] == [(None, ""), (None, "")]

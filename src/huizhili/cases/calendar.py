@@ -591,6 +591,23 @@ def _office_periods(calendar: WorkCalendar, office: OfficeHours, since: datetime
         day += timedelta(days=1)
 
 
+def resumed(calendar: WorkCalendar, moment: datetime, paused: datetime, resumed_at: datetime, *,
+            office: OfficeHours = OFFICE_HOURS) -> datetime:
+    """Where ``moment``, a deadline counted in working time, lies once the clock stood still from ``paused`` to ``resumed_at``.
+
+    The working time that was left from ``paused`` to ``moment`` is counted again from
+    ``resumed_at``, so a case suspended over a weekend loses no working hours and gains none.
+
+    Raises
+    ------
+    NaiveTimeError
+        If a moment has no zone.
+    """
+    moment, paused, resumed_at = _as_utc(moment, "moment"), _as_utc(paused, "paused"), _as_utc(resumed_at, "resumed_at")
+    left = _working_time(calendar, office, paused, moment)
+    return _advance(calendar, office, resumed_at, left) if left > timedelta() else max(moment, resumed_at)
+
+
 def _advance(calendar: WorkCalendar, office: OfficeHours, start: datetime, length: timedelta) -> datetime:
     """The earliest moment by which ``length`` of working time has run since ``start``."""
     periods = _office_periods(calendar, office, start)

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from huizhili.cases.calendar import Deadline, Limit, deadline
+from huizhili.cases.calendar import Deadline, Limit, deadline, resumed
 from huizhili.cases.flow import PLATFORM, CaseFlow
 from huizhili.cases.trail import announce, record
 from huizhili.errors import ValidationError
@@ -86,14 +86,16 @@ def postpone(case: Case, until: datetime) -> None:
 
 
 def resume(flow: CaseFlow, case: Case, now: datetime) -> dict[str, Any]:
-    """A suspended case resumes: its deadlines move on by the time it was suspended, so suspension costs no time."""
-    paused = now - (case.suspended_at or now)
+    """A suspended case resumes: the working time its deadlines had left when it stopped is counted again from now."""
+    paused = case.suspended_at or now
+    def moved(moment: datetime) -> datetime:
+        return resumed(flow.calendar, moment, paused, now, office=flow.office)
     if case.due_at is not None:
-        case.due_at = case.due_at + paused
-    case.checkpoints = [{**c, "at": (datetime.fromisoformat(c["at"]) + paused).isoformat()} for c in case.checkpoints
+        case.due_at = moved(case.due_at)
+    case.checkpoints = [{**c, "at": moved(datetime.fromisoformat(c["at"])).isoformat()} for c in case.checkpoints
                         if c["of"] == "case"]
     case.suspended_at = None
-    return {"suspended_for_s": int(paused.total_seconds())}
+    return {"suspended_for_s": int((now - paused).total_seconds())}
 
 
 def settle_by(flow: CaseFlow, now: datetime) -> datetime:

@@ -26,19 +26,20 @@ from huizhili.storage.models import AssetOwner, Case
 
 @dataclass(frozen=True)
 class Routing:
-    """The unit a case goes to, and how it was found: ``registry``, ``routing``, ``fallback`` or ``escalation``."""
+    """The unit a case goes to, how it was found (``registry``, ``routing``, ``fallback``, ``escalation``), and the asset it is about."""
 
     department: str
     routed_by: str
+    asset_ref: str | None = None
 
 
 def route(session: Session, categories: Categories, case: Case) -> Routing:
     """The responsible unit of ``case`` (its category, place and asset already set)."""
     category = categories.get(case.category) if case.category else None
     if category is not None:
-        owner = _registered_owner(session, category, case)
-        if owner is not None:
-            return Routing(owner, "registry")
+        owned = _registered_owner(session, category, case)
+        if owned is not None:
+            return Routing(owned[0], "registry", owned[1])
         unit = resolve_unit(session, category.department, case.street_code)
         if unit is not None:
             return Routing(unit, "routing")
@@ -61,6 +62,7 @@ def dispatch_automatically(session: Session, flow: CaseFlow, case: Case, now: da
         raise ConfigurationError(message)
     before = case.state
     case.department, case.routed_by, case.dispatched_at, case.state = routing.department, routing.routed_by, now, "dispatched"
+    case.asset_ref = case.asset_ref or routing.asset_ref  # the asset found nearby: a settled dispute corrects its owner
     session.flush()
     record(session, case, PLATFORM, "dispatch", before, None, {"department": routing.department, "routed_by": routing.routed_by},
            public=True, now=now)
@@ -80,22 +82,26 @@ def resolve_unit(session: Session, unit: str, street_code: str | None) -> str | 
     return street_offices(session).get(street_code) if street_code else None
 
 
-def _registered_owner(session: Session, category: Category, case: Case) -> str | None:
-    """The owner of the asset the case names, else of the nearest of its category's assets within the category's radius."""
+def _registered_owner(session: Session, category: Category, case: Case) -> tuple[str, str] | None:
+    """(owner, asset ref) of the asset the case names, else of the nearest of its category's assets within the category's radius."""
     if case.asset_ref:
         owner = session.scalar(sa.select(AssetOwner.owner_department).where(AssetOwner.ref == case.asset_ref))
         if owner is not None:
-            return owner
+            return owner, case.asset_ref
     if not category.asset_kinds or case.lon is None or case.lat is None or category.asset_radius_m <= 0:
         return None
     near = near_box(AssetOwner.lon, AssetOwner.lat, case.lon, case.lat, category.asset_radius_m)
     rows = session.execute(
-        sa.select(AssetOwner.owner_department, AssetOwner.lon, AssetOwner.lat).where(AssetOwner.kind.in_(category.asset_kinds), near)
+        sa.select(AssetOwner.owner_department, AssetOwner.ref, AssetOwner.lon, AssetOwner.lat)
+        .where(AssetOwner.kind.in_(category.asset_kinds), near)
     ).all()
     lon, lat = case.lon, case.lat
-    distances = [(metres_between(lon, lat, row.lon, row.lat), row.owner_department) for row in rows]
+    distances = [(metres_between(lon, lat, row.lon, row.lat), row.ref, row.owner_department) for row in rows]
     within = [d for d in distances if d[0] <= category.asset_radius_m]
-    return min(within)[1] if within else None
+    if not within:
+        return None
+    _, ref, owner = min(within)
+    return owner, ref
 
 
 def metres_between(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

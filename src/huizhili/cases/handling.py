@@ -199,7 +199,11 @@ def _dispute(session: Session, flow: CaseFlow, case: Case, step: Step, now: date
 
 
 def _settle(session: Session, principal: Principal, case: Case, owner: str, now: datetime) -> dict[str, Any]:
-    """The district decides who owns it; the owner registry learns it, so the next such case goes right at once."""
+    """The district decides who owns it; the owner registry learns it, so the next such case goes right at once.
+
+    The case itself stays with the unit handling it (the fallback took it at once): moving it
+    again would make it bounce; a dispatcher may still reassign it.
+    """
     open_disputes = list(session.scalars(
         sa.select(OwnershipDispute).where(OwnershipDispute.case_id == case.id, OwnershipDispute.settled_at.is_(None))
     ))

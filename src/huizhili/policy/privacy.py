@@ -35,13 +35,15 @@ class RetentionRule:
     model: Any
     ended: Any
     setting: str
+    free_text: tuple[str, ...] = ()
+    """Text columns emptied too: what people wrote there may name them, though no output masks it (it is the case's content)."""
 
 
 RETENTION_RULES: tuple[RetentionRule, ...] = (
     RetentionRule("users", User, User.closed_at, "retention_closed_account_days"),
-    RetentionRule("cases", Case, Case.closed_at, "retention_closed_case_days"),
+    RetentionRule("cases", Case, Case.closed_at, "retention_closed_case_days", free_text=("description",)),
     RetentionRule("case_signals", CaseSignal, sa.select(Case.closed_at).where(Case.id == CaseSignal.case_id).scalar_subquery(),
-                  "retention_closed_case_days"),
+                  "retention_closed_case_days", free_text=("text",)),
 )
 """Every erasure rule."""
 
@@ -150,12 +152,12 @@ def apply_retention(
         fields = PERSONAL_FIELDS[rule.resource]
         due = sa.and_(
             rule.ended < before,
-            sa.or_(*(getattr(rule.model, f).is_not(None) for f in fields)),
+            sa.or_(*(getattr(rule.model, f).is_not(None) for f in fields), *(getattr(rule.model, f) != "" for f in rule.free_text)),
         )
         count = session.scalar(sa.select(sa.func.count()).select_from(rule.model).where(due)) or 0
         if count and not dry_run:
-            session.execute(sa.update(rule.model).where(due).values(dict.fromkeys(fields)))
-        outcomes.append(RetentionOutcome(rule.resource, f"erased {', '.join(fields)}", count, before))
+            session.execute(sa.update(rule.model).where(due).values({**dict.fromkeys(fields), **dict.fromkeys(rule.free_text, "")}))
+        outcomes.append(RetentionOutcome(rule.resource, f"erased {', '.join((*fields, *rule.free_text))}", count, before))
     before = now - timedelta(days=settings.retention_access_log_days)
     old = AccessLog.at < before
     count = session.scalar(sa.select(sa.func.count()).select_from(AccessLog).where(old)) or 0
