@@ -14,7 +14,7 @@
    8 client threads over real HTTP (uvicorn) paced at ``--rate`` requests per second (default 200)
    for ``--seconds``; p50/p99 latency and the rate reached.
 
-Run: .venv/bin/python bench/bench_cases.py [--backends sqlite,postgresql] [--kpi-cases 1000000] [--rate 200]
+Run: .venv/bin/python bench/bench_cases.py [--backends sqlite,postgresql] [--kpi-cases 1000000] [--rate 200] [--calls CSV]
 """
 
 import argparse
@@ -59,8 +59,8 @@ def category_of(complaint: str) -> str:
     return next((category for word, category in CATEGORY_BY_WORD if word in lowered), "政策咨询")
 
 
-def replay(backend: str) -> None:
-    calls = pd.read_csv(NYC, dtype=str, keep_default_na=False)
+def replay(backend: str, path: Path) -> None:
+    calls = pd.read_csv(path, dtype=str, keep_default_na=False)
     with platform(backend, 1, "air_quality") as p:
         with transaction(p.sessions) as session:
             create_user(session, "bench_hotline", "hotline_operator")
@@ -190,10 +190,11 @@ def main() -> None:
     parser.add_argument("--kpi-cases", type=int, default=1_000_000)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--calls", type=Path, default=NYC, help="The 311 sample (default ../shared/data/cases/311/…).")
     args = parser.parse_args()
     for backend in args.backends.split(","):
         if "replay" in args.parts:
-            replay(backend)
+            replay(backend, args.calls)
         if "kpis" in args.parts:
             kpis(backend, args.kpi_cases)
         if "open311" in args.parts:
