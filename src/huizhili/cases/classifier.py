@@ -39,7 +39,6 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 from huizhili.errors import ValidationError
@@ -607,7 +606,7 @@ def _block_features(block: _Block, documents: list[list[str]]) -> sparse.csr_mat
     )
     matrix.sum_duplicates()
     matrix.data = (1 + np.log(matrix.data)) * block.idf[matrix.indices]
-    return normalize(matrix) * block.weight
+    return _unit_rows(matrix) * block.weight
 
 
 def _features(blocks: Sequence[_Block], documents: _Documents) -> sparse.csr_matrix:
@@ -616,7 +615,14 @@ def _features(blocks: Sequence[_Block], documents: _Documents) -> sparse.csr_mat
         _block_features(block, [document[kind] for document in documents])
         for kind, block in enumerate(blocks)
     ]
-    return normalize(sparse.hstack(parts, format="csr"))
+    return _unit_rows(sparse.hstack(parts, format="csr"))
+
+
+def _unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Rows scaled to unit length (empty rows left empty), as scikit-learn's ``normalize``, but for no rows too."""
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.diags(1 / norms) @ matrix
 
 
 def _fit(
