@@ -167,7 +167,11 @@ class _Block:
 
 
 class Classifier:
-    """A trained model: reads messages the way it was trained and gives each its likeliest categories."""
+    """A trained model: reads messages the way it was trained and gives each its likeliest categories.
+
+    Made by :func:`train` or :func:`load`; ``labels`` are its categories, ``record`` what it
+    was trained on and how well it cross-validated.
+    """
 
     def __init__(
         self,
