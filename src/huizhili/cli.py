@@ -53,6 +53,20 @@ def main(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _train_demo_classifier(settings: Settings) -> None:
+    """The demo's classifier of reports, trained once into the data folder from the demo's illustrative messages."""
+    from huizhili.cases.classifier import save, train_csv
+    from huizhili.cases.flow import DEFAULT_MODEL, DEMO_TRAINING
+
+    model = settings.data_dir / "models" / DEFAULT_MODEL
+    if model.exists():
+        return
+    click.echo("training the demo's classifier of reports on its illustrative messages …", err=True)
+    model.parent.mkdir(parents=True, exist_ok=True)
+    save(_run(lambda: train_csv(DEMO_TRAINING, ["title", "detail"], "category")), model)
+    click.echo(f"demo classifier of reports written to {model}")
+
+
 @main.command()
 @click.option("--no-serve", is_flag=True, help="Only load the demo, do not start the server.")
 @click.option("--host", default=None, help="Address to listen on (default HUIZHILI_HOST or 127.0.0.1).")
@@ -76,6 +90,7 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     click.echo("replaying the demo devices' recorded series …", err=True)
     for device, values in _run(lambda: load_sensing_demo(context.sessions, context.settings)).items():
         click.echo(f"{device}: {values:,} observations replayed")
+    _train_demo_classifier(context.settings)
     click.echo(f"Xuhui demo loaded into {context.settings.resolved_database_url}")
     click.echo("citizens' endpoints are open; for the rest create a user: huizhili user add admin --role district_admin")
     if not no_serve:
@@ -857,6 +872,41 @@ def cases_import(file: Path, mapping: tuple[str, ...], crs: str) -> None:
                                            mapping=columns, crs=crs))
     click.echo(f"{len(done.created)} new cases, {len(done.linked)} rows linked to an open case of the same incident, "
                f"{len(done.skipped)} rows imported before and skipped")
+
+
+@cases.command(name="train")
+@click.option("--csv", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Categorised messages (UTF-8 CSV with a header).")
+@click.option("--text-cols", required=True, help="The columns whose text, joined, is the message, comma-separated (e.g. title,detail).")
+@click.option("--label-col", required=True, help="The column with each message's category.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The model file to write (data_dir/models/case-classifier.zip is the one intake uses).")
+def cases_train(source: Path, text_cols: str, label_col: str, out: Path) -> None:
+    """Train the classifier of reports' categories, cross-validated; the model file holds no code (no pickle)."""
+    from huizhili.cases.classifier import save, train_csv
+
+    click.echo(f"training on {source.name} …", err=True)
+    model = _run(lambda: train_csv(source, [c.strip() for c in text_cols.split(",") if c.strip()], label_col))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save(model, out)
+    scores = model.record.cross_validation
+    click.echo(f"trained on {model.record.messages} messages, {len(model.labels)} categories; {scores.folds}-fold "
+               f"cross-validation: macro-F1 {scores.macro_f1:.3f}, accuracy {scores.accuracy:.3f}; written to {out}")
+
+
+@cases.command(name="classify")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--csv", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--text-cols", required=True, help="The message's columns, comma-separated, as when the model was trained.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The CSV written: the input's rows in order, with prediction and confidence.")
+def cases_classify(model: Path, source: Path, text_cols: str, out: Path) -> None:
+    """Categorise every message of a CSV with a trained model."""
+    from huizhili.cases.classifier import classify_csv, load
+
+    classifier = _run(lambda: load(model))
+    predictions = _run(lambda: classify_csv(classifier, source, [c.strip() for c in text_cols.split(",") if c.strip()], out))
+    click.echo(f"{len(predictions)} messages categorised into {out}")
 
 
 @cases.command(name="kpis")

@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     workflow_file: Path | None = Field(
         None, description="The district's own case workflow (TOML, as cases/workflow.toml): states, transitions, who may take them."
     )
+    case_classifier_model: Path | None = Field(
+        None, description="The model that classifies reports without a category (huizhili cases train); default data_dir/models/case-classifier.zip where it exists."
+    )
+    case_classifier_confidence: float = Field(
+        0.6, ge=0, le=1, description="Below this probability a classified report waits for a person to choose its category."
+    )
     open311_jurisdiction: str = Field(
         "xuhui.sh.cn", min_length=1, max_length=100,
         description="The jurisdiction_id Open311 clients name for this district (one jurisdiction per endpoint).",

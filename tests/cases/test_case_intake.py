@@ -1,6 +1,7 @@
 """Intake from every channel: located, put in its areas, linked to the open case of its incident or filed anew."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,7 +9,8 @@ import sqlalchemy as sa
 from sensing_samples import LIMITS
 
 from huizhili.base.crs import from_wgs84
-from huizhili.cases.flow import PLATFORM, case_flow
+from huizhili.cases.classifier import train_csv
+from huizhili.cases.flow import DEMO_TRAINING, PLATFORM, case_flow
 from huizhili.cases.intake import Report, cases_from_alerts, report_case
 from huizhili.cases.reading import public_view, signals
 from huizhili.config import Settings
@@ -122,3 +124,25 @@ def test_a_sensor_case_goes_to_the_scenarios_responder(xuhui, flow, provisioned)
     with transaction(xuhui) as session:
         [intake] = cases_from_alerts(session, flow, NOW + timedelta(seconds=120))
         assert (intake.case.department, intake.case.created_by) == ("建设管理委", PLATFORM.username)
+
+
+@pytest.fixture(scope="module")
+def demo_classifier():
+    """The demo's classifier, trained on its illustrative messages (once for the module: training takes seconds)."""
+    return train_csv(DEMO_TRAINING, ["title", "detail"], "category")
+
+
+def test_a_report_without_a_category_is_classified_and_dispatched_or_waits_for_a_person(xuhui, flow, demo_classifier):
+    flow = replace(flow, classifier=demo_classifier)
+    case_id, _ = take(xuhui, flow, Report(channel="hotline", title="小区门口垃圾桶满了好几天没人清运",
+                                          description="垃圾溢出来，气味很大，请尽快清运", lon=UNDERPASS[0], lat=UNDERPASS[1]))
+    with xuhui() as session:
+        case = session.get(Case, case_id)
+        assert (case.category, case.category_source, case.state, case.department) == ("垃圾分类", "model", "dispatched", "绿化市容局")
+        assert case.category_confidence >= 0.6 and len(case.suggestions) == 3
+        assert case.suggestions[0] == {"category": "垃圾分类", "confidence": case.category_confidence}
+    unsure, _ = take(xuhui, replace(flow, confident=1.0), Report(channel="hotline", title="想问一下", lon=UNDERPASS[0],
+                                                                 lat=UNDERPASS[1]))
+    with xuhui() as session:
+        case = session.get(Case, unsure)
+        assert (case.category, case.state, len(case.suggestions)) == (None, "received", 3)  # a person chooses

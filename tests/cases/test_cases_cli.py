@@ -54,3 +54,21 @@ def test_a_new_years_holidays_are_loaded_from_the_state_councils_notice(runner, 
     assert loaded.exit_code == 0, loaded.output
     assert "2026: 7 holidays, 6 make-up working days" in loaded.stdout
     assert "春节 02-15–02-23 (make-up days: 02-14, 02-28)" in loaded.stdout
+
+
+def test_a_classifier_is_trained_and_categorises_a_file_in_order(runner, tmp_path):
+    from huizhili.cases.flow import DEMO_TRAINING
+
+    model = tmp_path / "model.zip"
+    trained = runner.invoke(main, ["cases", "train", "--csv", str(DEMO_TRAINING), "--text-cols", "title,detail",
+                                   "--label-col", "category", "--out", str(model)])
+    assert trained.exit_code == 0, trained.output
+    assert "11 categories; 5-fold cross-validation: macro-F1" in trained.stdout
+    messages = tmp_path / "messages.csv"
+    messages.write_text("id,text\n1,小区电梯又坏了，老人上不了楼\n2,晚上工地施工噪音太大睡不着\n", encoding="utf-8")
+    out = tmp_path / "predicted.csv"
+    done = runner.invoke(main, ["cases", "classify", "--model", str(model), "--csv", str(messages), "--text-cols", "text",
+                                "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    rows = [line.split(",") for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [row[:1] + row[2:3] for row in rows] == [["id", "prediction"], ["1", "物业管理"], ["2", "噪声扰民"]]

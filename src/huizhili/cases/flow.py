@@ -4,12 +4,13 @@ Passed down to every case function (as the sensing library is), so a district's 
 are read and checked once per process, and a test can hand in its own.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 from huizhili.cases.calendar import OfficeHours, WorkCalendar, load_calendar
 from huizhili.cases.categories import Categories, load_categories
+from huizhili.cases.classifier import Classifier, load
 from huizhili.cases.workflow import Workflow, load_workflow
 from huizhili.config import Settings
 from huizhili.policy import Principal
@@ -20,12 +21,15 @@ PLATFORM = Principal(username="platform", role="system")
 
 @dataclass(frozen=True)
 class CaseFlow:
-    """The workflow, the categories, the holiday calendar and the office hours deadlines are counted in."""
+    """The workflow, the categories, the holiday calendar, the office hours, and the classifier with its threshold."""
 
     workflow: Workflow
     categories: Categories
     calendar: WorkCalendar
     office: OfficeHours
+    classifier: Classifier | None = None
+    confident: float = 0.6
+    """Below this probability a classified report waits for a person to choose its category."""
 
     @property
     def timezone(self) -> str:
@@ -36,13 +40,28 @@ class CaseFlow:
 def case_flow(settings: Settings) -> CaseFlow:
     """The flow of these settings: the district's own workflow, categories and holiday years where given, else the shipped ones.
 
-    A district's holiday years (``huizhili cases calendar load``) are kept in ``data_dir/holidays``.
+    A district's holiday years (``huizhili cases calendar``) are kept in ``data_dir/holidays``;
+    its classifier is ``case_classifier_model``, else ``data_dir/models/case-classifier.zip``
+    where one was trained (``huizhili cases train``, or the demo's), else none: then every case
+    waits for a person to choose its category. A model file replaced is read again.
     """
-    return _loaded(settings.workflow_file, settings.case_categories_file, settings.data_dir / "holidays",
-                   settings.local_timezone)
+    model = settings.case_classifier_model or settings.data_dir / "models" / DEFAULT_MODEL
+    stamp = model.stat().st_mtime_ns if model.is_file() else None
+    flow = _loaded(settings.workflow_file, settings.case_categories_file, settings.data_dir / "holidays",
+                   settings.local_timezone, model if stamp is not None or settings.case_classifier_model else None, stamp)
+    return replace(flow, confident=settings.case_classifier_confidence)
+
+
+DEFAULT_MODEL = "case-classifier.zip"
+"""The model file a data folder's classifier is kept in."""
+
+DEMO_TRAINING = Path(__file__).with_name("demo") / "classifier_training.csv"
+"""The demo classifier's messages: illustrative ones written for the demo (their README says so), never real cases."""
 
 
 @lru_cache(maxsize=8)
-def _loaded(workflow_file: Path | None, categories_file: Path | None, holidays: Path, timezone: str) -> CaseFlow:
+def _loaded(workflow_file: Path | None, categories_file: Path | None, holidays: Path, timezone: str, model: Path | None,
+            _stamp: int | None) -> CaseFlow:
     return CaseFlow(load_workflow(workflow_file), load_categories(categories_file),
-                    load_calendar(holidays if holidays.is_dir() else None), OfficeHours(zone=timezone))
+                    load_calendar(holidays if holidays.is_dir() else None), OfficeHours(zone=timezone),
+                    load(model) if model is not None else None)

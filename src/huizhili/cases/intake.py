@@ -113,6 +113,9 @@ def report_case(session: Session, scope: Scope, principal: Principal, flow: Case
         raise ValidationError(message)
     _check_in_areas(principal, codes)
     category = flow.categories.get(report.category).code if report.category else None
+    source, confidence, suggestions = ("person", None, []) if category else (None, None, _suggestions(flow, report))
+    if category is None and suggestions and suggestions[0]["confidence"] >= flow.confident:
+        category, source, confidence = suggestions[0]["category"], "model", suggestions[0]["confidence"]
     if category is not None and lon is not None and lat is not None:
         if is_postgis(session):  # two reports of one incident at once: the second must see the first's case
             session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"case-link:{category}"))))
@@ -125,8 +128,8 @@ def report_case(session: Session, scope: Scope, principal: Principal, flow: Case
                 reporter_user_id=report.reporter_user_id, alert_id=report.alert_id, household_id=report.household_id,
                 received_at=received,
                 attributes=dict(report.attributes),
-                created_by=principal.username, category=category, category_source="person" if category else None,
-                suggestions=[], checkpoints=[], **codes)
+                created_by=principal.username, category=category, category_source=source, category_confidence=confidence,
+                suggestions=suggestions, checkpoints=[], **codes)
     session.add(case)
     session.flush()
     case.number = tracking_number(flow, case)
@@ -137,6 +140,15 @@ def report_case(session: Session, scope: Scope, principal: Principal, flow: Case
         file_and_dispatch(session, flow, case, now)
     announce(session, case, "case.received")
     return Intake(case, signal, linked=False)
+
+
+def _suggestions(flow: CaseFlow, report: Report) -> list[dict[str, Any]]:
+    """The classifier's likeliest three categories for the report's words (those the routing table knows), if there is one."""
+    if flow.classifier is None:
+        return []
+    [prediction] = flow.classifier.predict([f"{report.title}\n{report.description}"])
+    return [{"category": c.label, "confidence": round(float(c.confidence), 4)} for c in prediction.candidates
+            if c.label in flow.categories.categories]
 
 
 def tracking_number(flow: CaseFlow, case: Case) -> str:
