@@ -25,23 +25,29 @@ from huizhili.policy import Principal, Scope
 from huizhili.policy.privacy import mask_address
 from huizhili.storage.models import Case, CaseAction, Department
 
+MOST_REQUESTS = 1000
+"""The most requests one answer lists (the spec's default cap)."""
+
 LONGEST_SPAN = timedelta(days=90)
 """The longest period one ``GET requests`` may span, and the default one (the spec's 90 days)."""
 
-MOST_REQUESTS = 1000
-"""The most requests one answer lists (the spec's default cap)."""
 
 
 
 @dataclass(frozen=True)
 class RequestQuery:
-    """``GET requests`` filters; ``ids`` (service_request_id) overrides the others, as the spec says."""
+    """``GET requests`` filters; ``ids`` (service_request_id) overrides the others, as the spec says.
+
+    ``page`` and ``page_size`` are the paging extension of Chicago, Boston and others (civicbot sends ``page_size``).
+    """
 
     ids: tuple[str, ...] = ()
     service_codes: tuple[str, ...] = ()
     start: datetime | None = None
     end: datetime | None = None
     statuses: tuple[str, ...] = ()
+    page: int = 1
+    page_size: int = MOST_REQUESTS
 
 
 def services(flow: CaseFlow) -> list[dict[str, Any]]:
@@ -130,7 +136,9 @@ def list_requests(session: Session, flow: CaseFlow, query: RequestQuery, now: da
         if len(wanted) == 1:
             openness = Case.state.in_(flow.workflow.open_states())
             statement = statement.where(openness if wanted == {"open"} else sa.not_(openness))
-    return list(session.scalars(statement.order_by(Case.received_at.desc(), Case.id.desc()).limit(MOST_REQUESTS)))
+    ordered = statement.order_by(Case.received_at.desc(), Case.id.desc())
+    size = min(query.page_size, MOST_REQUESTS)
+    return list(session.scalars(ordered.limit(size).offset((query.page - 1) * size)))
 
 
 def get_request(session: Session, flow: CaseFlow, number: str) -> Case:
@@ -151,12 +159,16 @@ def get_request(session: Session, flow: CaseFlow, number: str) -> Case:
     return case
 
 
-def request_out(session: Session, flow: CaseFlow, case: Case, *, notes: bool = False) -> dict[str, Any]:
-    """A case as an Open311 service request, with only what may be public; ``notes`` adds its public steps (Chicago's extension)."""
+def requests_out(session: Session, flow: CaseFlow, cases: list[Case], *, notes: bool = False) -> list[dict[str, Any]]:
+    """Cases as Open311 service requests, with only what may be public; ``notes`` adds their public steps (Chicago's extension)."""
+    agencies = dict(session.execute(sa.select(Department.code, Department.name)).all())  # tens of units: one small read
+    return [_request_out(session, flow, case, agencies.get(case.department or ""), notes=notes) for case in cases]
+
+
+def _request_out(session: Session, flow: CaseFlow, case: Case, agency: str | None, *, notes: bool) -> dict[str, Any]:
     state = flow.workflow.states[case.state]
     category = flow.categories.categories.get(case.category or "")
     zone = ZoneInfo(flow.timezone)
-    agency = session.scalar(sa.select(Department.name).where(Department.code == case.department)) if case.department else None
     out: dict[str, Any] = {
         "service_request_id": case.number, "status": "open" if state.open else "closed",
         "status_notes": f"{state.zh} {state.en}", "service_name": case.category,

@@ -22,7 +22,7 @@ from huizhili.cases.open311 import (
     get_request,
     list_requests,
     post_request,
-    request_out,
+    requests_out,
     service_definition,
     services,
     updates,
@@ -167,6 +167,8 @@ def requests_list(
     end_date: Annotated[datetime | None, Query()] = None,
     status: Annotated[str | None, Query(max_length=20, description="open, closed, or both comma-separated.")] = None,
     extensions: Annotated[bool, Query(description="Add each request's public steps as notes.")] = False,
+    page: Annotated[int, Query(ge=1, le=10**6, description="Paging extension: which page.")] = 1,
+    page_size: Annotated[int, Query(ge=1, le=1000, description="Paging extension: requests per page (at most 1000).")] = 1000,
     jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     """Public service requests: by id, or by service, period (at most 90 days; default the last 90) and status."""
@@ -174,11 +176,11 @@ def requests_list(
     flow = case_flow(settings)
     try:
         query = RequestQuery(ids=_listed(service_request_id), service_codes=_listed(service_code),
-                             start=_utc(start_date), end=_utc(end_date), statuses=_listed(status))
+                             start=_utc(start_date), end=_utc(end_date), statuses=_listed(status), page=page, page_size=page_size)
         found = list_requests(session, flow, query, utcnow())
     except HuizhiliError as error:
         raise Open311Failure(error, fmt) from error
-    return _answer("service_requests", [request_out(session, flow, c, notes=extensions) for c in found], fmt)
+    return _answer("service_requests", requests_out(session, flow, found, notes=extensions), fmt)
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
@@ -192,7 +194,7 @@ def request_one(service_request_id: Annotated[str, Path(max_length=24)], fmt: Fo
         case = get_request(session, flow, service_request_id)
     except HuizhiliError as error:
         raise Open311Failure(error, fmt) from error
-    return _answer("service_requests", [request_out(session, flow, case, notes=extensions)], fmt)
+    return _answer("service_requests", requests_out(session, flow, [case], notes=extensions), fmt)
 
 
 @router.get("/servicerequestupdates.{fmt}")
