@@ -9,6 +9,7 @@ about 100 m, and nothing of categories kept out of public lists (``public = fals
 households under watch.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -219,7 +220,7 @@ def _service(category: Category) -> dict[str, Any]:
 def _category(flow: CaseFlow, service_code: str) -> Category:
     category = flow.categories.by_service_code(service_code)
     if category is None:
-        message = f"no service {service_code!r}; services: {', '.join(c.service_code for c in flow.categories.categories.values())}"
+        message = f"no service {service_code[:40]!r}; services: {', '.join(c.service_code for c in flow.categories.categories.values())}"
         raise NotFoundError(message)
     return category
 
@@ -253,8 +254,30 @@ def _attributes(category: Category, form: dict[str, list[str]]) -> dict[str, Any
         if keys and any(v not in keys for v in values):
             message = f"attribute[{code}] must be one of {', '.join(sorted(keys))}"
             raise ValidationError(message)
-        answers[code] = values if attribute["datatype"] == "multivaluelist" else values[0]
+        if attribute["datatype"] != "multivaluelist" and len(values) > 1:
+            message = f"attribute[{code}] takes one value, not {len(values)}"
+            raise ValidationError(message)
+        answers[code] = values if attribute["datatype"] == "multivaluelist" else _typed(code, attribute["datatype"], values[0])
     return answers
+
+
+def _typed(code: str, datatype: str, value: str) -> Any:
+    """An attribute's answer as its datatype says: a finite number, a date and time, or text of at most 2000 characters."""
+    try:
+        if datatype == "number":
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(value)
+            return number
+        if datatype == "datetime":
+            return datetime.fromisoformat(value).isoformat()
+    except ValueError as error:
+        message = f"attribute[{code}] must be a {datatype}"
+        raise ValidationError(message) from error
+    if len(value) > 2000:
+        message = f"attribute[{code}] has more than 2000 characters"
+        raise ValidationError(message)
+    return value
 
 
 def _public_steps(session: Session, case: Case) -> list[CaseAction]:
