@@ -70,11 +70,7 @@ def get_case(session: Session, scope: Scope, case_id: int) -> Case:
     NotFoundError
         If there is none in the caller's scope.
     """
-    case = session.scalar(sa.select(Case).where(Case.id == case_id, scope.condition(Case)))
-    if case is None:
-        message = f"no case {case_id} you may see"
-        raise NotFoundError(message)
-    return case
+    return _one(session, scope, Case.id == case_id, f"no case {case_id} you may see")
 
 
 def case_by_number(session: Session, scope: Scope, number: str) -> Case:
@@ -85,10 +81,13 @@ def case_by_number(session: Session, scope: Scope, number: str) -> Case:
     NotFoundError
         If there is none in the caller's scope.
     """
-    case = session.scalar(sa.select(Case).where(Case.number == number, scope.condition(Case)))
+    return _one(session, scope, Case.number == number, f"no case numbered {number!r} you may see")
+
+
+def _one(session: Session, scope: Scope, which: sa.ColumnElement[bool], missing: str) -> Case:
+    case = session.scalar(sa.select(Case).where(which, scope.condition(Case)))
     if case is None:
-        message = f"no case numbered {number!r} you may see"
-        raise NotFoundError(message)
+        raise NotFoundError(missing)
     return case
 
 
