@@ -96,22 +96,23 @@ def workflow(settings: SettingsDep, principal: ReadCases) -> dict[str, Any]:
     }
 
 
-def _period(since: datetime | None, until: datetime | None) -> Period:
-    """A KPI period as UTC: default the 30 days to now; an instant beyond the years 1–9999 in UTC is a 422, not a 500."""
+def _period(since: str | None, until: str | None) -> Period:
+    """A KPI period as UTC: default the 30 days to now; a time that is not ISO 8601, or beyond the years 1–9999 in UTC, is a 422."""
     try:
-        end = as_utc(until) if until else utcnow()
-        return Period(as_utc(since) if since else end - timedelta(days=30), end)
-    except OverflowError as error:
-        message = "since and until must lie between the years 1 and 9999 in UTC"
+        end = as_utc(datetime.fromisoformat(until)) if until else utcnow()
+        return Period(as_utc(datetime.fromisoformat(since)) if since else end - timedelta(days=30), end)
+    except (ValueError, OverflowError) as error:
+        message = "since and until are ISO 8601 times (2026-12-01 or 2026-12-01T08:00:00+08:00) between the years 1 and 9999"
         raise ValidationError(message) from error
 
 
-Since = Annotated[datetime | None, Query(description="Cases received from (default 30 days before until). No zone means UTC.")]
-Until = Annotated[datetime | None, Query(description="Cases received before (default now).")]
+Since = Annotated[str | None, Query(max_length=40, description="Cases received from, ISO 8601 (default 30 days before until). No zone means UTC.")]
+Until = Annotated[str | None, Query(max_length=40, description="Cases received before, ISO 8601 (default now).")]
 By = Annotated[str, Query(pattern="^(" + "|".join(GROUPINGS) + ")$")]
 
 
-@router.get("/cases/kpis")
+@router.get("/cases/kpis", responses={200: {"description": "The measures per group, as JSON or CSV (format).",
+                                           "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}})
 def kpis(session: SessionDep, settings: SettingsDep, principal: ReadCases, by: By = "street", since: Since = None,
          until: Until = None, format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:
     """综合评价: closure, on-time, rework and satisfaction rates and handling hours per group, over your scope's cases."""

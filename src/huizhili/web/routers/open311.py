@@ -50,6 +50,17 @@ from huizhili.web.deps import (
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
+_EITHER = {"application/json": {"schema": {}}, "text/xml": {"schema": {"type": "string"}}}
+"""GeoReport v2's bodies, JSON or XML by the path's suffix; their shapes are the spec's, not described again here."""
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The answer, in the format the suffix names.", "content": _EITHER},
+    400: {"description": "Open311 errors: [{code, description}] or <errors>.", "content": _EITHER},
+    403: {"description": "Credentials without the right, or (Open311 errors) a report outside the reporter's areas.",
+          "content": _EITHER},
+    404: {"description": "Open311 errors: an unknown service, request or jurisdiction.", "content": _EITHER},
+}
+"""The documented responses of every Open311 operation."""
+
 Format = Annotated[str, Path(pattern="^(json|xml)$", description="json or xml")]
 
 _CHILD = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
@@ -103,7 +114,7 @@ class AllowWithFormKey(Allow):
 ReportCases = Annotated[Principal, Depends(AllowWithFormKey("report:cases"))]
 
 
-@router.get("/discovery.{fmt}")
+@router.get("/discovery.{fmt}", response_class=Response, responses=ANSWERS)
 def discovery(fmt: Format, request: Request, principal: ReadPublic) -> Response:
     """Service discovery: where this endpoint is and the formats it speaks."""
     base = str(request.url_for("service_list", fmt="json")).rsplit("/", 1)[0]
@@ -117,7 +128,7 @@ def discovery(fmt: Format, request: Request, principal: ReadPublic) -> Response:
     return _xml_response(_element("discovery", document))
 
 
-@router.get("/services.{fmt}", name="service_list")
+@router.get("/services.{fmt}", name="service_list", response_class=Response, responses=ANSWERS)
 def service_list(fmt: Format, settings: SettingsDep, principal: ReadPublic,
                  jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None) -> Response:
     """The services a citizen may report: the case categories, with metadata where they ask questions."""
@@ -125,7 +136,7 @@ def service_list(fmt: Format, settings: SettingsDep, principal: ReadPublic,
     return _answer("services", services(case_flow(settings)), fmt)
 
 
-@router.get("/services/{service_code}.{fmt}")
+@router.get("/services/{service_code}.{fmt}", response_class=Response, responses=ANSWERS)
 def definition(service_code: Annotated[str, Path(max_length=40)], fmt: Format, settings: SettingsDep, principal: ReadPublic,
                jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None) -> Response:
     """A service's definition: the attributes (questions) a request of it may or must answer."""
@@ -139,7 +150,7 @@ def definition(service_code: Annotated[str, Path(max_length=40)], fmt: Format, s
     return _xml_response(_element("service_definition", found))
 
 
-@router.post("/requests.{fmt}")
+@router.post("/requests.{fmt}", response_class=Response, responses=ANSWERS)
 async def create(fmt: Format, request: Request, session: SessionDep, settings: SettingsDep, principal: ReportCases) -> Response:
     """Post a service request (form-encoded, with ``api_key``); joins the open request of the same incident if there is one."""
     form = await request.form()
@@ -155,7 +166,7 @@ async def create(fmt: Format, request: Request, session: SessionDep, settings: S
                                           "account_id": None}], fmt)
 
 
-@router.get("/requests.{fmt}")
+@router.get("/requests.{fmt}", response_class=Response, responses=ANSWERS)
 def requests_list(
     fmt: Format,
     session: SessionDep,
@@ -163,8 +174,8 @@ def requests_list(
     principal: ReadPublic,
     service_request_id: Annotated[str | None, Query(max_length=2000, description="Comma-separated; overrides the other filters.")] = None,
     service_code: Annotated[str | None, Query(max_length=500)] = None,
-    start_date: Annotated[datetime | None, Query()] = None,
-    end_date: Annotated[datetime | None, Query()] = None,
+    start_date: Annotated[str | None, Query(max_length=40, description="ISO 8601, with its zone.")] = None,
+    end_date: Annotated[str | None, Query(max_length=40, description="ISO 8601, with its zone.")] = None,
     status: Annotated[str | None, Query(max_length=20, description="open, closed, or both comma-separated.")] = None,
     extensions: Annotated[bool, Query(description="Add each request's public steps as notes.")] = False,
     page: Annotated[int, Query(ge=1, le=10**6, description="Paging extension: which page.")] = 1,
@@ -183,7 +194,7 @@ def requests_list(
     return _answer("service_requests", requests_out(session, flow, found, notes=extensions), fmt)
 
 
-@router.get("/requests/{service_request_id}.{fmt}")
+@router.get("/requests/{service_request_id}.{fmt}", response_class=Response, responses=ANSWERS)
 def request_one(service_request_id: Annotated[str, Path(max_length=24)], fmt: Format, session: SessionDep,
                 settings: SettingsDep, principal: ReadPublic, extensions: bool = False,
                 jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None) -> Response:
@@ -197,14 +208,19 @@ def request_one(service_request_id: Annotated[str, Path(max_length=24)], fmt: Fo
     return _answer("service_requests", requests_out(session, flow, [case], notes=extensions), fmt)
 
 
-@router.get("/servicerequestupdates.{fmt}")
+@router.get("/servicerequestupdates.{fmt}", response_class=Response, responses=ANSWERS)
 def request_updates(fmt: Format, session: SessionDep, settings: SettingsDep, principal: ReadPublic,
-                    start_date: datetime, end_date: datetime,
+                    start_date: Annotated[str, Query(max_length=40, description="ISO 8601, with its zone.")],
+                    end_date: Annotated[str, Query(max_length=40, description="ISO 8601, with its zone.")],
                     jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None) -> Response:
     """Status updates of public requests in a period of at most 90 days (FixMyStreet's extension)."""
     _jurisdiction(settings.open311_jurisdiction, jurisdiction_id, fmt)
     try:
-        found = updates(session, case_flow(settings), _utc(start_date), _utc(end_date))
+        start, end = _utc(start_date), _utc(end_date)
+        if start is None or end is None:
+            message = "start_date and end_date are required"
+            raise ValidationError(message)
+        found = updates(session, case_flow(settings), start, end)
     except HuizhiliError as error:
         raise Open311Failure(error, fmt) from error
     return _answer("service_request_updates", found, fmt)
@@ -217,12 +233,12 @@ def _jurisdiction(ours: str, asked: str | None, fmt: str) -> None:
         raise Open311Failure(NotFoundError(message), fmt)
 
 
-def _utc(moment: datetime | None) -> Any:
-    """A date parameter as UTC (none means UTC), refused beyond the years 1–9999 in UTC."""
+def _utc(text: str | None) -> Any:
+    """A date parameter as UTC (no zone means UTC), refused unless ISO 8601 within the years 1–9999 in UTC."""
     try:
-        return as_utc(moment) if moment else None
-    except OverflowError as error:
-        message = "dates must lie between the years 1 and 9999 in UTC"
+        return as_utc(datetime.fromisoformat(text)) if text else None
+    except (ValueError, OverflowError) as error:
+        message = f"dates are ISO 8601 (2026-12-01T08:00:00+08:00) between the years 1 and 9999, not {(text or '')[:40]!r}"
         raise ValidationError(message) from error
 
 
