@@ -831,12 +831,15 @@ def cases_show(number: str) -> None:
 @click.option("--until", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]), help="A postponement's new deadline, with its zone.")
 @click.option("--into", "into_number", help="The number of the case to merge into.")
 @click.option("--signal", "signals", type=int, multiple=True, help="A report (signal id) that splits off; repeat for several.")
+@click.option("--photo", "photos", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
+              help="A photo (JPEG, PNG or WebP) the step documents; repeat for several.")
 @click.option("--as", "username", help="Act as this user (his role and scope); default: the operator, with full rights.")
 def cases_act(number: str, action: str, username: str | None, into_number: str | None, signals: tuple[int, ...],
-              **fields: Any) -> None:
+              photos: tuple[Path, ...], **fields: Any) -> None:
     """Take ACTION (accept, handle, verify, close, …) on case NUMBER; refused with the allowed actions named."""
     from huizhili.cases.flow import case_flow
     from huizhili.cases.handling import Step, act
+    from huizhili.cases.photos import add_photo, photo_store
     from huizhili.cases.reading import case_by_number
     from huizhili.policy import scope_for
     from huizhili.storage.models import utcnow
@@ -847,8 +850,11 @@ def cases_act(number: str, action: str, username: str | None, into_number: str |
         scope = scope_for(principal)
         case = _run(lambda: case_by_number(session, scope, number))
         into = _run(lambda: case_by_number(session, scope, into_number).id) if into_number else None
+        store = photo_store(context.settings)
+        pictures = tuple(_run(lambda path=path: add_photo(session, scope, store, principal, case.id, path.name,  # type: ignore[misc]
+                                                          path.read_bytes(), utcnow())).id for path in photos)
         changed = _run(lambda: act(session, scope, principal, case_flow(context.settings), case.id, action,
-                                   Step(into=into, signals=signals or None, **fields), utcnow()))
+                                   Step(into=into, signals=signals or None, photos=pictures or None, **fields), utcnow()))
         click.echo(f"{changed.number}: {changed.state}, {changed.department or 'no unit'}")
 
 

@@ -142,6 +142,17 @@ class Settings(BaseSettings):
         None, description="The district's own case categories and routing table (TOML, as cases/categories.toml)."
     )
 
+    photo_dir: Path | None = Field(
+        None, description="Where case photos are kept, each file named by its SHA-256; default data_dir/photos."
+    )
+    photo_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="The largest photo upload accepted, in bytes.")
+    photo_max_pixels: int = Field(
+        40_000_000, ge=10_000, description="The most pixels a photo may have (a small file can unpack into a huge picture)."
+    )
+    case_citizen_reopen_days: int = Field(
+        30, ge=0, description="Within these days of closing, a reporter saying it is not fixed reopens the case himself (Open311 update)."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, value: str | None) -> str | None:
@@ -173,6 +184,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'huizhili.sqlite').resolve()}"
+
+    @property
+    def resolved_photo_dir(self) -> Path:
+        """Where case photos are kept: ``photo_dir`` or ``<data_dir>/photos``."""
+        return self.photo_dir or self.data_dir / "photos"
 
     @property
     def resolved_broker_dir(self) -> Path:

@@ -296,7 +296,7 @@ def test_an_illegal_step_is_refused_naming_the_allowed_ones(xuhui, flow):
     with pytest.raises(ConflictError) as refused:
         step(xuhui, flow, case_id, BUILDER, "handle", note="done")
     assert str(refused.value) == ("a case that is dispatched cannot be 'handle'; allowed now: accept, return, reassign, "
-                                  "dispute, settle, suspend, escalate, split, merge")
+                                  "dispute, settle, suspend, escalate, split, merge, note")
 
 
 def test_steps_are_refused_to_roles_and_units_the_workflow_does_not_name(xuhui, flow):

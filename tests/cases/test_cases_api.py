@@ -19,7 +19,7 @@ def test_a_hotline_call_becomes_a_dispatched_case_with_a_tracking_number(client,
     case = report(client, role_headers["hotline_operator"])
     assert (case["channel"], case["state"], case["department"], case["linked"]) == ("hotline", "dispatched", "绿化市容局", False)
     assert case["number"].isdigit() and len(case["number"]) == 18 and case["number"][8:14] == f"{case['id']:06d}"
-    assert case["actions"] == ["accept", "return", "reassign", "dispute", "settle", "suspend", "escalate", "split", "merge"]
+    assert case["actions"] == ["accept", "return", "reassign", "dispute", "settle", "suspend", "escalate", "split", "merge", "note"]
     again = report(client, role_headers["hotline_operator"], title="树倒了挡路", reporter_name="李四")
     assert (again["id"], again["linked"]) == (case["id"], True)
 
@@ -62,7 +62,7 @@ def test_a_step_is_taken_or_refused_with_the_allowed_ones_named(client, role_hea
     handler = role_headers["department_handler"]
     refused = client.post(f"/api/cases/{case['id']}/actions", json={"action": "handle", "note": "done"}, headers=handler)
     assert refused.status_code == 409
-    assert refused.json()["detail"].endswith("allowed now: accept, return, reassign, dispute, settle, suspend, escalate, split, merge")
+    assert refused.json()["detail"].endswith("allowed now: accept, return, reassign, dispute, settle, suspend, escalate, split, merge, note")
     accepted = client.post(f"/api/cases/{case['id']}/actions", json={"action": "accept"}, headers=handler)
     assert (accepted.status_code, accepted.json()["state"]) == (200, "accepted")
     missing = client.post(f"/api/cases/{case['id']}/actions", json={"action": "return"}, headers=handler)

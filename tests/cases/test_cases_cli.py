@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from huizhili.cli import main
 
@@ -21,7 +22,7 @@ def runner(xuhui, engine, tmp_path, monkeypatch):
     return CliRunner()
 
 
-def test_a_call_is_taken_handled_closed_and_shown_with_its_trail(runner):
+def test_a_call_is_taken_handled_closed_and_shown_with_its_trail(runner, tmp_path):
     taken = runner.invoke(main, ["cases", "report", "--title", "天平路下立交积水", "--lon", "121.4473", "--lat", "31.2065",
                                  "--category", "积水内涝", "--name", "王五", "--phone", "13900001111"])
     assert taken.exit_code == 0, taken.output
@@ -32,7 +33,9 @@ def test_a_call_is_taken_handled_closed_and_shown_with_its_trail(runner):
     assert "cannot be 'close'; allowed now: accept, return" in refused.stderr
     runner.invoke(main, ["user", "add", "builder", "--role", "department_handler", "--department", "建设管理委",
                          "--password", "Correct-horse-battery-9"])
-    for args in (["accept"], ["start"], ["handle", "--note", "抽排完毕"], ["verify"], ["close"]):
+    photo = tmp_path / "pumped.png"
+    Image.new("RGB", (40, 30), "grey").save(photo)
+    for args in (["accept"], ["start"], ["handle", "--note", "抽排完毕", "--photo", str(photo)], ["verify"], ["close"]):
         who = ["--as", "builder"] if args[0] in {"accept", "start", "handle"} else []
         done = runner.invoke(main, ["cases", "act", number, *args, *who])
         assert done.exit_code == 0, done.output
@@ -40,6 +43,7 @@ def test_a_call_is_taken_handled_closed_and_shown_with_its_trail(runner):
     assert [line.split()[2] for line in shown.stdout.splitlines()[1:]] == [
         "receive", "file", "dispatch", "accept", "start", "handle", "verify", "close"]
     assert "builder (department_handler) in_progress → handled 抽排完毕" in shown.stdout
+    assert len(list((tmp_path / "var" / "photos").glob("*/*.png"))) == 1  # kept as a file, outside the database
     kpis = runner.invoke(main, ["cases", "kpis", "--by", "department"])
     assert kpis.exit_code == 0, kpis.output
     assert kpis.stdout.splitlines()[1].split()[:4] == ["建设管理委", "1", "0", "1"]

@@ -1,5 +1,6 @@
 """The authorisation matrix: every role × every endpoint of the OpenAPI document, and area filtering."""
 
+import io
 import re
 from datetime import UTC, datetime
 
@@ -7,6 +8,7 @@ import pytest
 import shapely
 import sqlalchemy as sa
 from conftest import row_counts
+from PIL import Image
 
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.base.assign import assign_areas
@@ -27,6 +29,7 @@ from huizhili.storage.models import (
     Alert,
     Base,
     Building,
+    Case,
     Credential,
     Device,
     Facility,
@@ -65,7 +68,7 @@ GRANTS = {
 }
 XUJIAHUI = "310104014"
 PATH_VALUES = {"alert_id": "1", "household_id": "1", "indicator": "pm25_24h", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1", "case_id": "1", "number": "20261201000001",
-               "fmt": "json", "service_code": "roads", "service_request_id": "20261201000001"}
+               "fmt": "json", "service_code": "roads", "service_request_id": "20261201000001", "photo_id": "1"}
 
 
 def every_feature(client, path, headers, **params):
@@ -286,6 +289,8 @@ def test_scoped_event_pages_hold_only_the_scopes_changes(client, role_headers):
 # Writes: every role sends a valid request to every write operation. A role without the
 # permission is refused and nothing changes; a role with it succeeds (within its scope, below).
 PASSWORD = "Kettle-Quartz-Meadow-91"
+PHOTO = io.BytesIO()
+Image.new("RGB", (4, 3), "green").save(PHOTO, "PNG")
 TOILETS = b"name,lon,lat\n\xe5\x85\xac\xe5\x8e\x95,121.437,31.193\n"
 WRITES = {
     ("POST", "/api/auth/token"): lambda w: ("/api/auth/token", {"data": {"username": "signer", "password": PASSWORD}}),
@@ -313,6 +318,9 @@ WRITES = {
     ("POST", "/api/open311/v2/requests.{fmt}"): lambda w: ("/api/open311/v2/requests.json", {"data": {
         "service_code": "roads", "lat": "31.19", "long": "121.437", "description": "井盖松动"}}),
     ("POST", "/api/cases/{case_id}/actions"): lambda w: (f"/api/cases/{w.case[0]}/actions", {"json": w.case[1]}),
+    ("POST", "/api/cases/{case_id}/photos"): lambda w: (f"/api/cases/{w.case[0]}/photos", {"files": {"file": ("site.png", PHOTO.getvalue(), "image/png")}}),
+    ("POST", "/api/open311/v2/servicerequestupdates.{fmt}"): lambda w: ("/api/open311/v2/servicerequestupdates.json", {"data": {
+        "service_request_id": w.case_number, "description": "还没处理"}}),
     ("POST", "/api/lifecircle/siting"): lambda w: ("/api/lifecircle/siting", {"json": {"kind": "health_centre", "threshold_m": 900,
                                                                                        "k": 1, "area": "徐家汇街道"}}),
 }
@@ -354,6 +362,7 @@ class WriteFixtures:
                                   committee="310104014001", consent_note="form 1", devices=["METER-DT-2"],
                                   now=datetime.now(UTC), name="李阿公").id
             self.case = _case_to_act_on(session, role)
+            self.case_number = session.scalar(sa.select(Case.number).where(Case.id == self.case[0]))
         self.refresh_token = client.post("/api/auth/token", data={"username": "signer", "password": PASSWORD}).json()["refresh_token"]
 
 

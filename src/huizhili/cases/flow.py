@@ -1,5 +1,7 @@
 """What the case flow runs on, loaded once: the workflow, the categories and routing table, the holiday calendar.
 
+It reads the sensing scenario library too, for what a sensor case's verification asks.
+
 Passed down to every case function (as the sensing library is), so a district's own files
 are read and checked once per process, and a test can hand in its own.
 """
@@ -14,6 +16,7 @@ from huizhili.cases.classifier import Classifier, load
 from huizhili.cases.workflow import Workflow, load_workflow
 from huizhili.config import Settings
 from huizhili.policy import Principal
+from huizhili.sensing.rules import load_scenarios
 
 PLATFORM = Principal(username="platform", role="system")
 """The platform acting on its own — filing and dispatching what it could classify, escalating late cases."""
@@ -30,6 +33,8 @@ class CaseFlow:
     classifier: Classifier | None = None
     confident: float = 0.6
     """Below this probability a classified report waits for a person to choose its category."""
+    field_photo: frozenset[str] = frozenset()
+    """The sensing scenarios whose cases verify only with a photo taken on site (``verification = "field_photo"``)."""
 
     @property
     def timezone(self) -> str:
@@ -48,7 +53,8 @@ def case_flow(settings: Settings) -> CaseFlow:
     model = settings.case_classifier_model or settings.data_dir / "models" / DEFAULT_MODEL
     stamp = model.stat().st_mtime_ns if model.is_file() else None
     flow = _loaded(settings.workflow_file, settings.case_categories_file, settings.data_dir / "holidays",
-                   settings.local_timezone, model if stamp is not None or settings.case_classifier_model else None, stamp)
+                   settings.local_timezone, model if stamp is not None or settings.case_classifier_model else None, stamp,
+                   settings.scenarios_file)
     return replace(flow, confident=settings.case_classifier_confidence)
 
 
@@ -61,7 +67,8 @@ DEMO_TRAINING = Path(__file__).with_name("demo") / "classifier_training.csv"
 
 @lru_cache(maxsize=8)
 def _loaded(workflow_file: Path | None, categories_file: Path | None, holidays: Path, timezone: str, model: Path | None,
-            _stamp: int | None) -> CaseFlow:
+            _stamp: int | None, scenarios_file: Path | None) -> CaseFlow:
     return CaseFlow(load_workflow(workflow_file), load_categories(categories_file),
                     load_calendar(holidays if holidays.is_dir() else None), OfficeHours(zone=timezone),
-                    load(model) if model is not None else None)
+                    load(model) if model is not None else None,
+                    field_photo=frozenset(s.id for s in load_scenarios(scenarios_file) if s.verification == "field_photo"))

@@ -9,6 +9,7 @@ once approved — writes the :class:`CaseAction`, restarts the stage's clock and
 change for the stream, all in the caller's transaction.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,13 +20,29 @@ from sqlalchemy.orm import Session
 from huizhili.cases import deadlines
 from huizhili.cases.dispatch import dispatch_automatically, fallback
 from huizhili.cases.flow import PLATFORM, CaseFlow
-from huizhili.cases.intake import file_and_dispatch, tracking_number
+from huizhili.cases.intake import PLATFORM_SCOPE, file_and_dispatch, tracking_number
+from huizhili.cases.photos import attach
 from huizhili.cases.trail import announce, record
 from huizhili.cases.workflow import PREVIOUS, SAME, SYSTEM, UNIT, Transition
 from huizhili.departments import unknown_departments
-from huizhili.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from huizhili.errors import (
+    ConflictError,
+    ForbiddenError,
+    HuizhiliError,
+    NotFoundError,
+    ValidationError,
+)
 from huizhili.policy import Principal, Scope
-from huizhili.storage.models import AssetOwner, Case, CaseSignal, Department, OwnershipDispute
+from huizhili.storage.models import (
+    Alert,
+    AssetOwner,
+    Case,
+    CaseSignal,
+    Department,
+    OwnershipDispute,
+)
+
+log = logging.getLogger(__name__)
 
 SATISFACTION = {1: "不满意 unsatisfied", 2: "基本满意 basically satisfied", 3: "满意 satisfied"}
 """The callback's verdicts (回访), as 12345 records them."""
@@ -43,6 +60,8 @@ class Step:
     until: datetime | None = None
     into: int | None = None
     signals: tuple[int, ...] | None = None
+    photos: tuple[int, ...] | None = None
+    """Photos the caller uploaded for this case (``cases.photos.add_photo``), attached to this step."""
 
 
 def act(session: Session, scope: Scope, principal: Principal, flow: CaseFlow, case_id: int, action: str, step: Step,
@@ -73,7 +92,8 @@ def act(session: Session, scope: Scope, principal: Principal, flow: CaseFlow, ca
     details = _apply(session, scope, principal, flow, case, transition, step, now)
     case.state = _target(transition, case, before)
     session.flush()
-    record(session, case, principal, action, before, step.note or step.reason, details, public=transition.public, now=now)
+    entry = record(session, case, principal, action, before, step.note or step.reason, details, public=transition.public, now=now)
+    attach(session, principal, case, step.photos or (), entry)
     if case.state != before or case.department != unit_before:
         deadlines.start_stage(flow, case, now)
     if action == "file":
@@ -175,11 +195,62 @@ def _apply(session: Session, scope: Scope, principal: Principal, flow: CaseFlow,
     elif action == "escalate":
         case.escalated_at, case.escalation = now, step.reason
         return {"reason": step.reason}
+    elif action == "verify":
+        _check_field_photo(session, flow, case, step)
+    elif action == "propose_closure":
+        case.handled_at = case.closure_proposed_at = now
+        alert = session.get(Alert, case.alert_id) if case.alert_id else None
+        return {"alert": case.alert_id, "recovered_at": alert.resolved_at.isoformat() if alert and alert.resolved_at else None}
+    elif action == "comment":
+        return {"signals": list(step.signals or ())}
     elif action == "merge":
         return _merge(session, scope, principal, case, step.into or 0, now)
     elif action == "split":
         return _split(session, flow, principal, case, step.signals or (), now)
     return {}
+
+
+def _check_field_photo(session: Session, flow: CaseFlow, case: Case, step: Step) -> None:
+    """A sensor case of a scenario that asks for it is verified only with a photo taken on site: a recovered reading is not enough."""
+    if step.photos or case.alert_id is None:
+        return
+    rule = session.scalar(sa.select(Alert.rule).where(Alert.id == case.alert_id))
+    if rule in flow.field_photo:
+        message = (f"case {case.number} came from sensing scenario {rule}: verifying it needs a field photo (photos)"
+                   f" / 案件来自感知场景 {rule}，核查需附现场照片")
+        raise ValidationError(message)
+
+
+def propose_recovered(session: Session, flow: CaseFlow, now: datetime, *, limit: int = 500) -> list[Case]:
+    """Sensor cases whose alert recovered on its own go to verification, once each (``propose_closure``).
+
+    The reading back to normal proposes the case for closing; it closes only when someone
+    verifies it, with the field photo its scenario asks for. A case reworked after the proposal
+    is not proposed again. Each case in a savepoint of its own: one refused never stops the rest.
+    """
+    transition = flow.workflow.transitions.get("propose_closure")
+    if transition is None:
+        return []
+    due = session.scalars(
+        sa.select(Case.id).join(Alert, Alert.id == Case.alert_id)
+        .where(Alert.resolution == "recovered", Case.closure_proposed_at.is_(None), Case.state.in_(sorted(transition.sources)))
+        .order_by(Case.id).limit(limit)
+    ).all()
+    proposed = []
+    for case_id in due:
+        if case_id in _REFUSED_PROPOSALS:
+            continue
+        try:
+            with session.begin_nested():
+                proposed.append(act(session, PLATFORM_SCOPE, PLATFORM, flow, case_id, "propose_closure", Step(), now))
+        except HuizhiliError as error:
+            _REFUSED_PROPOSALS.add(case_id)
+            log.warning("case %d cannot be proposed for closure: %s", case_id, error)
+    return proposed
+
+
+_REFUSED_PROPOSALS: set[int] = set()
+"""Cases this process could not propose (a district's workflow refusing it): warned of once, not tried on every tick."""
 
 
 def _dispute(session: Session, flow: CaseFlow, case: Case, step: Step, now: datetime) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 Staff read through the policy layer (``Scope``), personal fields masked by the interfaces
 (``policy.privacy.present``). The public view is built here, field by field, from what may be
-shown to anyone: no reporter, no description, no notes, no exact position — the category,
-the street, the public steps of the timeline and the countdown to the due time.
+shown to anyone: no reporter, no description, no notes but those written for the reporter, no
+exact position — the category, the street, the public steps of the timeline with their photos
+(stored without metadata) and the countdown to the due time.
 """
 
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from huizhili.cases.flow import CaseFlow
 from huizhili.errors import NotFoundError, ValidationError
 from huizhili.policy import Scope
-from huizhili.storage.models import Area, Case, CaseAction, CaseSignal, OwnershipDispute
+from huizhili.storage.models import Area, Case, CaseAction, CasePhoto, CaseSignal, OwnershipDispute
 
 
 @dataclass(frozen=True)
@@ -146,35 +147,55 @@ def signal_out(signal: CaseSignal) -> dict[str, Any]:
             "linked_by": signal.linked_by}
 
 
-def public_view(session: Session, flow: CaseFlow, number: str, now: datetime) -> dict[str, Any]:
-    """What anyone holding the tracking number may see: state, category, street, the public timeline and the countdown.
+def public_case_by_number(session: Session, flow: CaseFlow, number: str) -> Case:
+    """The case anyone holding ``number`` follows: the case itself, or the one it was merged into.
 
     Raises
     ------
     NotFoundError
-        If no case has this number, or its category is kept out of public view (a merged case
-        answers with the case it joined).
+        If no case has this number, or its category is kept out of public view, or it is about
+        a vulnerable household (never shown publicly, even by number).
     """
     case = session.scalar(sa.select(Case).where(Case.number == number))
     category = flow.categories.categories.get(case.category or "") if case else None
     if case is None or case.household_id is not None or (category is not None and not category.public):
-        message = f"no case numbered {number!r}"  # a case about a vulnerable household is not shown publicly, even by number
+        message = f"no case numbered {number!r}"
         raise NotFoundError(message)
     joined = session.get(Case, case.merged_into_id) if case.merged_into_id else None
-    shown = joined or case
+    return joined or case
+
+
+def public_view(session: Session, flow: CaseFlow, number: str, now: datetime) -> dict[str, Any]:
+    """What anyone holding the tracking number may see: state, category, street, the public timeline and the countdown.
+
+    A step's note is shown only where the workflow says it is written for the reporter
+    (``public_note``); a step's photos by their ids (``/api/public/cases/{number}/photos/{id}``).
+
+    Raises
+    ------
+    NotFoundError
+        As :func:`public_case_by_number`.
+    """
+    shown = public_case_by_number(session, flow, number)
     state = flow.workflow.states[shown.state]
     street = session.scalar(sa.select(Area.name).where(Area.code == shown.street_code)) if shown.street_code else None
     steps = session.scalars(
         sa.select(CaseAction).where(CaseAction.case_id == shown.id, CaseAction.public.is_(True)).order_by(CaseAction.id)
-    )
+    ).all()
+    pictures: dict[int, list[int]] = {}
+    for photo_id, action_id in session.execute(
+        sa.select(CasePhoto.id, CasePhoto.action_id).where(CasePhoto.action_id.in_([s.id for s in steps])).order_by(CasePhoto.id)
+    ):
+        pictures.setdefault(action_id or 0, []).append(photo_id)
     timeline = []
     for step in steps:
         transition = flow.workflow.transitions.get(step.action)
         name = {"zh": transition.zh, "en": transition.en} if transition else _RECEIVED if step.action == "receive" else None
         timeline.append({"at": step.at, "action": step.action, "action_name": name, "to_state": step.to_state,
-                         "unit": step.department})
+                         "unit": step.department, "note": step.note if transition and transition.public_note else None,
+                         "photos": pictures.get(step.id, [])})
     remaining = (shown.due_at - now).total_seconds() if shown.due_at and state.open else None
-    return {"number": number, "merged_into": joined.number if joined else None, "state": shown.state,
+    return {"number": number, "merged_into": shown.number if shown.number != number else None, "state": shown.state,
             "state_name": {"zh": state.zh, "en": state.en}, "open": state.open, "category": shown.category,
             "street": street, "unit": shown.department, "received_at": shown.received_at, "due_at": shown.due_at,
             "due_estimated": shown.due_estimated, "seconds_left": remaining,

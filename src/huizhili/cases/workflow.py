@@ -18,7 +18,7 @@ SHIPPED = Path(__file__).with_name("workflow.toml")
 SAME, PREVIOUS, UNIT, SYSTEM = "@same", "@previous", "@unit", "system"
 """Targets and roles with a meaning of their own: stay, return from suspension, the responsible unit, the platform."""
 
-NEEDS = ("note", "reason", "department", "category", "satisfaction", "until", "into", "signals")
+NEEDS = ("note", "reason", "department", "category", "satisfaction", "until", "into", "signals", "photos")
 """What an action may require its caller to give."""
 
 
@@ -45,6 +45,8 @@ class Transition:
     roles: frozenset[str]
     needs: frozenset[str]
     public: bool
+    public_note: bool = False
+    """The step's note is written for the reporter: shown with it on the public timeline (others' notes never are)."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,8 @@ class Workflow:
         return found
 
     def actions_from(self, state: str) -> list[str]:
-        """The actions that leave ``state``, in the file's order."""
-        return [t.action for t in self.transitions.values() if state in t.sources]
+        """The actions people may take from ``state``, in the file's order (those only the platform takes left out)."""
+        return [t.action for t in self.transitions.values() if state in t.sources and t.roles != {SYSTEM}]
 
     def open_states(self) -> list[str]:
         """States in which a case is still being worked on (and its clock runs, unless suspended)."""
@@ -110,6 +112,7 @@ def load_workflow(path: Path | None = None) -> Workflow:
             action=fields["action"], zh=fields["zh"], en=fields["en"], sources=frozenset(fields["from"]),
             target=fields["to"], roles=_roles(path, where, fields["roles"], groups),
             needs=frozenset(record.get("needs", [])), public=bool(record.get("public", False)),
+            public_note=bool(record.get("public_note", False)),
         )
         _check(path, where, transition, states)
         transitions[transition.action] = transition

@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 from huizhili.config import Settings
 from huizhili.policy.principal import Principal
 from huizhili.policy.rules import may
-from huizhili.storage.models import AccessLog, Case, CaseSignal, User, utcnow
+from huizhili.storage.models import AccessLog, Case, CasePhoto, CaseSignal, User, utcnow
 
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "users": ("display_name", "phone"),
     "households": ("name", "address", "phone", "contacts"),
     "cases": ("reporter_name", "reporter_phone"),
     "case_signals": ("reporter_name", "reporter_phone"),
+    "case_photos": ("taken_lon", "taken_lat"),
 }
 """Per resource, the fields that identify a person."""
 
@@ -44,6 +45,8 @@ RETENTION_RULES: tuple[RetentionRule, ...] = (
     RetentionRule("cases", Case, Case.closed_at, "retention_closed_case_days", free_text=("description",)),
     RetentionRule("case_signals", CaseSignal, sa.select(Case.closed_at).where(Case.id == CaseSignal.case_id).scalar_subquery(),
                   "retention_closed_case_days", free_text=("text",)),
+    RetentionRule("case_photos", CasePhoto, sa.select(Case.closed_at).where(Case.id == CasePhoto.case_id).scalar_subquery(),
+                  "retention_closed_case_days"),
 )
 """Every erasure rule."""
 
@@ -82,8 +85,9 @@ def mask_contacts(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**c, "name": mask_name(str(c.get("name") or "")), "phone": mask_phone(str(c.get("phone") or ""))} for c in contacts]
 
 
-_MASKERS: dict[str, Any] = {"phone": mask_phone, "reporter_phone": mask_phone, "address": mask_address, "contacts": mask_contacts}
-"""How each personal field is masked; any other (a name) keeps its first character."""
+_MASKERS: dict[str, Any] = {"phone": mask_phone, "reporter_phone": mask_phone, "address": mask_address, "contacts": mask_contacts,
+                            "taken_lon": lambda _: None, "taken_lat": lambda _: None}
+"""How each personal field is masked (a photo's position not at all); any other (a name) keeps its first character."""
 
 
 def masked(resource: str, record: dict[str, Any]) -> dict[str, Any]:

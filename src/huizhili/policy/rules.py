@@ -16,6 +16,7 @@ from huizhili.storage.models import (
     Building,
     Case,
     CaseAction,
+    CasePhoto,
     CaseSignal,
     Credential,
     Device,
@@ -342,6 +343,7 @@ READ_RULES: dict[str, Rule] = {
     "cases": Scope._cases,
     "case_actions": lambda scope: scope._of_cases(CaseAction.case_id),
     "case_signals": lambda scope: scope._of_cases(CaseSignal.case_id),
+    "case_photos": lambda scope: scope._of_cases(CasePhoto.case_id),
     "ownership_disputes": lambda scope: scope._of_cases(OwnershipDispute.case_id),
     "asset_owners": lambda scope: scope._by_area(AssetOwner) if may(scope.principal, "read:base") else sa.false(),
     "indicator_values": lambda scope: (

@@ -14,6 +14,10 @@ RULE_KINDS = ("threshold", "mean", "sum", "rate", "anomaly", "no_data", "facilit
 """``case_deadline`` is judged by the case flow; the rest here."""
 
 
+VERIFICATIONS = ("", "field_photo")
+"""What a scenario's case may ask for at verification: nothing beyond the workflow, or a field photo."""
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One high-frequency scenario (高频场景): when it fires, how badly, who responds and by when."""
@@ -37,6 +41,8 @@ class Scenario:
     fallback_department: str | None = None
     respond_within_s: int | None = None
     closure: str = ""
+    verification: str = ""
+    """What verifying its case asks beyond the workflow: "" nothing, "field_photo" a photo with the verify step."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def level_of(self, value: float) -> int:
@@ -96,6 +102,9 @@ def load_scenarios(path: Path | None = None, *, table: str = "scenario") -> list
             )
             if scenario.rule not in RULE_KINDS:
                 message = f"rule {scenario.rule!r} is not one of {', '.join(RULE_KINDS)}"
+                raise ValueError(message)
+            if scenario.verification not in VERIFICATIONS:
+                message = f"verification {scenario.verification!r} is not one of {', '.join(map(repr, VERIFICATIONS))}"
                 raise ValueError(message)
             if scenario.rule in {"mean", "sum", "rate"} and scenario.window_s <= 0:
                 message = f"a {scenario.rule} rule needs window_s"

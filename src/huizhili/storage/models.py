@@ -638,6 +638,8 @@ class Case(AreaCoded, Base):
     overdue_at: Mapped[datetime | None] = mapped_column(doc="When the case ran past its time limit.")
     escalated_at: Mapped[datetime | None]
     escalation: Mapped[str | None] = mapped_column(Text, doc="Why it went to the district command.")
+    closure_proposed_at: Mapped[datetime | None] = mapped_column(
+        doc="When the platform proposed it for verification because its sensor recovered (once per case).")
     postponement: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="A postponement asked for and awaiting approval.")
     suspended_at: Mapped[datetime | None]
     satisfaction: Mapped[int | None] = mapped_column(Integer, doc="The callback's verdict: 1 unsatisfied, 2 basically, 3 satisfied.")
@@ -670,6 +672,32 @@ class CaseAction(Base):
     public: Mapped[bool] = mapped_column(default=False, doc="Shown on the case's public timeline.")
 
 
+class CasePhoto(Base):
+    """A photo of a case: the picture is a file under ``photo_dir`` named by its SHA-256, stripped of all metadata.
+
+    Uploaded first, then attached to the step it documents (``action_id``): a handling report,
+    a field verification. The position and time its EXIF gave are kept here, not in the file,
+    and the position is a personal field (``policy.privacy``): the phone was somebody's.
+    """
+
+    __tablename__ = "case_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("case_actions.id", ondelete="RESTRICT"), index=True,
+                                                  doc="The step it documents; none while only uploaded.")
+    sha256: Mapped[str] = mapped_column(String(64), doc="Of the stored file, which is named by it.")
+    content_type: Mapped[str] = mapped_column(String(32))
+    bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]
+    taken_at: Mapped[datetime | None] = mapped_column(doc="When the camera says it was taken (EXIF), if it says.")
+    taken_lon: Mapped[float | None] = mapped_column(Float, doc="Personal: where the camera was (EXIF GPS, WGS84).")
+    taken_lat: Mapped[float | None] = mapped_column(Float, doc="Personal: where the camera was (EXIF GPS, WGS84).")
+
+
 class CaseSignal(Base):
     """A report of a case's incident: the first one, and every later call, message or alert linked to it."""
 
@@ -690,7 +718,7 @@ class CaseSignal(Base):
         doc="The alert episode it is: each is taken in once, whichever worker's clock sees it first.",
     )
     external_ref: Mapped[str | None] = mapped_column(String(64))
-    linked_by: Mapped[str] = mapped_column(String(16), doc="'first', 'nearby' (same category, radius and window), 'merge' or a username.")
+    linked_by: Mapped[str] = mapped_column(String(16), doc="'first', 'nearby' (same category, radius and window), 'merge', 'split' or 'comment' (a reporter's word on his case).")
 
 
 class AssetOwner(AreaAssigned, Base):

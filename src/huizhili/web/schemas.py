@@ -628,7 +628,25 @@ class CaseDetail(CaseOut):
 
     trail: list[dict[str, Any]]
     signals: list[dict[str, Any]]
+    photos: list[dict[str, Any]]
     disputes: list[dict[str, Any]]
+
+
+class CasePhotoOut(BaseModel):
+    """A photo of a case: what it is, who sent it, the step it documents; where it was taken only with ``read:personal``."""
+
+    id: int
+    step: str | None = Field(description="The step it documents; none while it waits to be attached.")
+    action_id: int | None
+    content_type: str
+    bytes: int
+    width: int
+    height: int
+    uploaded_by: str
+    uploaded_at: datetime
+    taken_at: datetime | None
+    taken_lon: float | None
+    taken_lat: float | None
 
 
 class CaseActionIn(_Storable):
@@ -644,6 +662,8 @@ class CaseActionIn(_Storable):
     into: int | None = Field(None, ge=1, le=2**62, description="The case to merge into.")
     signals: list[Annotated[int, Field(ge=1, le=2**62)]] | None = Field(
         None, max_length=1000, description="The reports that split off into a case of their own.")
+    photos: list[Annotated[int, Field(ge=1, le=2**62)]] | None = Field(
+        None, max_length=20, description="Photos you uploaded for this case (POST /api/cases/{id}/photos), attached to this step.")
 
 
 class PublicCase(BaseModel):

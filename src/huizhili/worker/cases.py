@@ -1,4 +1,4 @@
-"""The worker's case clock: time-limit warnings, overdue flags and escalations on time, and sensor alerts taken in as cases."""
+"""The worker's case clock: time-limit warnings, overdue flags and escalations on time, sensor alerts taken in as cases, and sensor cases whose alert recovered put to verification."""
 
 import logging
 import threading
@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from huizhili.cases.deadlines import CLOCK_PAGE, check_deadlines
 from huizhili.cases.flow import case_flow
+from huizhili.cases.handling import propose_recovered
 from huizhili.cases.intake import cases_from_alerts
 from huizhili.config import Settings
 from huizhili.storage.engine import transaction
@@ -20,7 +21,7 @@ CASE_CLOCK_SECONDS = 1.0
 
 
 def run_case_clock(sessions: sessionmaker[Session], settings: Settings, stop: threading.Event) -> None:
-    """Pass due checkpoints and take new sensor alerts in as cases, until ``stop``; waits out a database that does not answer."""
+    """Pass due checkpoints, take new sensor alerts in as cases and propose recovered ones, until ``stop``; waits out a database that does not answer."""
     flow = case_flow(settings)
     wait = CASE_CLOCK_SECONDS
     while not stop.wait(wait):
@@ -30,8 +31,11 @@ def run_case_clock(sessions: sessionmaker[Session], settings: Settings, stop: th
                 passed = check_deadlines(session, flow, utcnow())
             with transaction(sessions) as session:
                 taken = len(cases_from_alerts(session, flow, utcnow()))
-            if passed or taken:
-                log.info("case clock: %d checkpoints passed, %d alerts taken in as cases", passed, taken)
+            with transaction(sessions) as session:
+                proposed = len(propose_recovered(session, flow, utcnow()))
+            if passed or taken or proposed:
+                log.info("case clock: %d checkpoints passed, %d alerts taken in as cases, %d recovered cases proposed for closure",
+                         passed, taken, proposed)
             if passed >= CLOCK_PAGE:
                 wait = 0.0
         except sa.exc.OperationalError as error:

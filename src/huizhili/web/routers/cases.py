@@ -4,13 +4,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
+from fastapi.responses import FileResponse, Response
 
 from huizhili.cases.evaluation import GROUPINGS, MEASURES, Period, chart, evaluate, league
 from huizhili.cases.flow import CaseFlow, case_flow
 from huizhili.cases.handling import Step, act
 from huizhili.cases.intake import Report, report_case
+from huizhili.cases.photos import add_photo, case_photos, photo_of, photo_out, photo_store
 from huizhili.cases.reading import (
     CaseQuery,
     action_out,
@@ -18,6 +19,7 @@ from huizhili.cases.reading import (
     disputes,
     get_case,
     list_cases,
+    public_case_by_number,
     public_view,
     signal_out,
     signals,
@@ -27,9 +29,17 @@ from huizhili.errors import ValidationError
 from huizhili.policy import Principal, scope_for
 from huizhili.policy.privacy import present
 from huizhili.spreadsheet import csv_text
-from huizhili.storage.models import Case, as_utc, utcnow
+from huizhili.storage.models import Case, CasePhoto, as_utc, utcnow
 from huizhili.web.deps import Allow, SessionDep, SettingsDep
-from huizhili.web.schemas import CaseActionIn, CaseDetail, CaseIn, CaseLinked, CaseOut, PublicCase
+from huizhili.web.schemas import (
+    CaseActionIn,
+    CaseDetail,
+    CaseIn,
+    CaseLinked,
+    CaseOut,
+    CasePhotoOut,
+    PublicCase,
+)
 
 router = APIRouter(tags=["cases"])
 
@@ -148,8 +158,31 @@ def case(case_id: CaseId, session: SessionDep, settings: SettingsDep, principal:
     found = get_case(session, scope_for(principal), case_id)
     shown = _shown(session, principal, flow, found)
     reports = present(session, principal, "case_signals", [signal_out(s) for s in signals(session, found)], "read")
-    return {**shown, "trail": [action_out(a, flow) for a in trail(session, found)], "signals": reports,
+    pictures = present(session, principal, "case_photos", [photo_out(p, a) for p, a in case_photos(session, found)], "read")
+    return {**shown, "trail": [action_out(a, flow) for a in trail(session, found)], "signals": reports, "photos": pictures,
             "disputes": [{k: v for k, v in vars(d).items() if not k.startswith("_")} for d in disputes(session, found)]}
+
+
+@router.post("/cases/{case_id}/photos", response_model=CasePhotoOut, status_code=201)
+def upload_photo(case_id: CaseId, file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP picture.")],
+                 session: SessionDep, settings: SettingsDep, principal: HandleCases) -> dict[str, Any]:
+    """Upload a photo of a case, to attach to your next step on it (``photos`` of the action).
+
+    Checked to be a picture (whatever its name or type says), stored without any metadata; the
+    position its EXIF gave is kept apart, for readers with ``read:personal``.
+    """
+    store = photo_store(settings)
+    data = file.file.read(store.max_bytes + 1)
+    photo = add_photo(session, scope_for(principal), store, principal, case_id, file.filename or "photo", data, utcnow())
+    return present(session, principal, "case_photos", [photo_out(photo, None)], "read")[0]
+
+
+@router.get("/cases/{case_id}/photos/{photo_id}", response_class=FileResponse,
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
+def photo(case_id: CaseId, photo_id: CaseId, session: SessionDep, settings: SettingsDep, principal: ReadCases) -> FileResponse:
+    """A photo of a case you may see: the picture as stored, without metadata."""
+    found = photo_of(session, get_case(session, scope_for(principal), case_id), photo_id)
+    return _picture(settings, found)
 
 
 @router.post("/cases/{case_id}/actions", response_model=CaseOut)
@@ -159,7 +192,7 @@ def take_action(case_id: CaseId, body: CaseActionIn, session: SessionDep, settin
     flow = case_flow(settings)
     step = Step(note=body.note, reason=body.reason, department=body.department, category=body.category,
                 satisfaction=body.satisfaction, until=body.until, into=body.into,
-                signals=tuple(body.signals) if body.signals else None)
+                signals=tuple(body.signals) if body.signals else None, photos=tuple(body.photos) if body.photos else None)
     changed = act(session, scope_for(principal), principal, flow, case_id, body.action, step, utcnow())
     return _shown(session, principal, flow, changed)
 
@@ -169,6 +202,20 @@ def public_case(number: Annotated[str, Path(min_length=8, max_length=24, pattern
                 settings: SettingsDep, principal: ReadPublic) -> dict[str, Any]:
     """Follow a case by its tracking number: its state, public timeline and countdown; nothing about who reported it."""
     return public_view(session, case_flow(settings), number, utcnow())
+
+
+@router.get("/public/cases/{number}/photos/{photo_id}", response_class=FileResponse,
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
+def public_photo(number: Annotated[str, Path(min_length=8, max_length=24, pattern=r"^[0-9]+$")], photo_id: CaseId,
+                 session: SessionDep, settings: SettingsDep, principal: ReadPublic) -> FileResponse:
+    """A photo of a public step of a case followed by its number (a handling report, a verification), without metadata."""
+    case = public_case_by_number(session, case_flow(settings), number)
+    return _picture(settings, photo_of(session, case, photo_id, public_only=True))
+
+
+def _picture(settings: SettingsDep, photo: CasePhoto) -> FileResponse:
+    return FileResponse(photo_store(settings).path(photo), media_type=photo.content_type,
+                        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
 
 def _shown(session: SessionDep, principal: Principal, flow: CaseFlow, found: Any) -> dict[str, Any]:

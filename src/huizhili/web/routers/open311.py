@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
+from huizhili.cases.comments import add_comment
 from huizhili.cases.flow import case_flow
 from huizhili.cases.open311 import (
     RequestQuery,
@@ -271,3 +272,36 @@ def _element(tag: str, value: Any) -> ET.Element:
 def _xml_response(element: ET.Element, status: int = 200) -> Response:
     body = ET.tostring(element, encoding="utf-8", xml_declaration=True)
     return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
+
+
+@router.post("/servicerequestupdates.{fmt}", response_class=Response, responses=ANSWERS)
+async def post_update(fmt: Format, request: Request, session: SessionDep, settings: SettingsDep,
+                      principal: ReportCases) -> Response:
+    """Add a reporter's update to a request (mySociety's POST Service Request Update): a comment, or ``status=OPEN`` on a closed request, "it is not fixed".
+
+    Form fields: ``service_request_id``, ``description``, ``status`` (OPEN or CLOSED), and the
+    reporter's ``first_name``, ``last_name``, ``phone``. A request closed within
+    ``case_citizen_reopen_days`` and said to be open again is reopened; otherwise the word
+    reaches the staff handling it. Answers the update's id.
+    """
+    form = await request.form()
+    fields = {name: value.strip() for name, value in form.items() if isinstance(value, str) and value.strip()}
+    _jurisdiction(settings.open311_jurisdiction, fields.get("jurisdiction_id"), fmt)
+    status = fields.get("status", "").lower()
+    try:
+        if status not in {"", "open", "closed"}:
+            message = f"status is OPEN or CLOSED, not {fields['status']!r}"
+            raise ValidationError(message)
+        if "service_request_id" not in fields:
+            message = "service_request_id is required"
+            raise ValidationError(message)
+        name = "".join(part for part in (fields.get("last_name"), fields.get("first_name")) if part) or None
+        comment = add_comment(session, case_flow(settings), principal, fields["service_request_id"][:24],
+                              fields.get("description", ""), channel="open311", name=name, phone=fields.get("phone"),
+                              not_fixed=status == "open", reopen_days=settings.case_citizen_reopen_days, now=utcnow())
+    except HuizhiliError as error:
+        raise Open311Failure(error, fmt) from error
+    notice = ("已重新办理 Reopened: the request goes back to the unit handling it" if comment.reopened
+              else "已收到补充反映 Your word reached the staff handling the request")
+    return _answer("service_request_updates", [{"update_id": str(comment.step.id), "service_request_id": comment.case.number,
+                                                 "service_notice": notice}], fmt)
