@@ -1,5 +1,7 @@
 """Hotspots (热点): cases clustered where they lie, noise left out, in the caller's scope; the API, CSV, GeoJSON, map and CLI."""
 
+import csv
+import io
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +23,7 @@ PERIOD = Period(MONDAY - timedelta(days=1), MONDAY + timedelta(days=30))
 XUJIAHUI, TIANPING = "310104014", "310104003"
 MARKET, UNDERPASS = (121.437, 31.192), (121.4473, 31.2065)  # in 徐家汇街道 and 天平路街道
 EARTH = 6371008.8
+PARAMS = {"since": PERIOD.start.isoformat(), "until": PERIOD.end.isoformat()}
 
 
 @pytest.fixture
@@ -143,3 +146,43 @@ def test_cases_too_dense_for_the_radius_are_refused_before_clustering(xuhui, flo
     with xuhui() as session:
         with pytest.raises(ValidationError, match="案件过密.*cases too dense: 110 pairs of neighbours within 150 m"):
             hotspots(session, Scope.system(), flow, PERIOD)  # 8² and 6²: a ring's cases all see each other; 10 see themselves
+
+
+def test_the_api_answers_json_geojson_csv_and_a_map_in_the_callers_scope(client, role_headers, sessions):
+    with transaction(sessions) as session:
+        market, _ = seed(session)
+    listed = client.get("/api/cases/hotspots", params=PARAMS, headers=role_headers["analyst"])
+    assert listed.status_code == 200, listed.text
+    assert [(h["rank"], h["cases"], h["open_cases"], h["streets"][0]["name"]) for h in listed.json()] == [
+        (1, 8, 5, "徐家汇街道"), (2, 6, 4, "天平路街道")]
+    assert set(listed.json()[0]) == {"rank", "cases", "open_cases", "lon", "lat", "radius_m", "categories", "streets",
+                                     "first_received_at", "last_received_at", "case_ids"}
+    own = client.get("/api/cases/hotspots", params=PARAMS, headers=role_headers["street_operator"]).json()
+    assert [(h["cases"], h["case_ids"]) for h in own] == [(8, list(reversed(market)))]
+    geojson = client.get("/api/cases/hotspots", params={**PARAMS, "format": "geojson"}, headers=role_headers["analyst"])
+    assert geojson.headers["content-type"] == "application/geo+json"
+    features = geojson.json()["features"]
+    assert (geojson.json()["type"], len(features), features[0]["geometry"]["type"], features[0]["properties"]["cases"]) == (
+        "FeatureCollection", 2, "Point", 8)
+    assert metres_apart(features[1]["geometry"]["coordinates"], UNDERPASS) < 1
+    table = client.get("/api/cases/hotspots", params={**PARAMS, "format": "csv"}, headers=role_headers["analyst"])
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert (table.headers["content-type"], list(rows[0]), [(r["rank"], r["cases"], r["street_name"], r["categories"]) for r in rows]) == (
+        "text/csv; charset=utf-8", list(hotspots_module.CSV_FIELDS),
+        [("1", "8", "徐家汇街道", "绿化养护 5; 噪声扰民 3"), ("2", "6", "天平路街道", "积水内涝 6")])
+    png = client.get("/api/cases/hotspots.png", params=PARAMS, headers=role_headers["analyst"])
+    assert (png.status_code, png.headers["content-type"], png.content[:8]) == (200, "image/png", b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_map_of_no_cases_is_still_a_map(client, role_headers):
+    png = client.get("/api/cases/hotspots.png", params=PARAMS, headers=role_headers["district_commander"])
+    assert (png.status_code, png.content[:8]) == (200, b"\x89PNG\r\n\x1a\n")
+
+
+def test_only_those_who_read_cases_are_answered(client, role_headers):
+    for path in ("/api/cases/hotspots", "/api/cases/hotspots.png"):
+        assert client.get(path, headers=role_headers["citizen"]).status_code == 403
+        assert client.get(path, headers=role_headers["service"]).status_code == 403
+        assert client.get(path).status_code == 401
+    refused = client.get("/api/cases/hotspots", params={"radius_m": 5}, headers=role_headers["analyst"])
+    assert refused.status_code == 422
