@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from huizhili.cases import hotspots as hotspots_module
 from huizhili.cases.evaluation import Period
 from huizhili.cases.flow import case_flow
 from huizhili.cases.hotspots import CategoryCount, StreetCount, hotspots
+from huizhili.cli import main
 from huizhili.config import Settings
 from huizhili.errors import ValidationError
 from huizhili.policy import Principal, Scope
@@ -186,3 +188,20 @@ def test_only_those_who_read_cases_are_answered(client, role_headers):
         assert client.get(path).status_code == 401
     refused = client.get("/api/cases/hotspots", params={"radius_m": 5}, headers=role_headers["analyst"])
     assert refused.status_code == 422
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # the command line opens its own engine: embedded only
+def test_the_command_line_prints_the_table_and_writes_csv_and_png(xuhui, engine, tmp_path, monkeypatch):
+    with transaction(xuhui) as session:
+        seed(session)
+    monkeypatch.setenv("HUIZHILI_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("HUIZHILI_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    done = CliRunner().invoke(main, ["cases", "hotspots", "--since", "2026-03-01", "--until", "2026-03-31", "--csv",
+                                     str(tmp_path / "hot.csv"), "--png", str(tmp_path / "hot.png")])
+    assert done.exit_code == 0, done.output
+    assert [line.split()[:3] + line.split()[6:7] for line in done.stdout.splitlines()[1:]] == [
+        ["1", "8", "5", "徐家汇街道"], ["2", "6", "4", "天平路街道"]]
+    assert (tmp_path / "hot.csv").read_text(encoding="utf-8").startswith("rank,cases,open_cases,lon,lat,radius_m,")
+    assert (tmp_path / "hot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    refused = CliRunner().invoke(main, ["cases", "hotspots", "--radius", "5"])
+    assert refused.exit_code == 1 and "半径须在 10 至 5000 米之间" in refused.stderr
