@@ -5,7 +5,10 @@ own (not merged into another, not refused filing), are clustered with DBSCAN on 
 (haversine): a case with at least ``min_cases`` cases within ``radius_m`` of it (itself
 included) is a core of a hotspot, and every case within ``radius_m`` of a core joins it. Cases
 in no hotspot (noise) are left out. DBSCAN needs no number of clusters chosen beforehand and
-finds hotspots of any shape — along a road as well as round a market.
+finds hotspots of any shape — along a road as well as round a market; but where cases are
+everywhere as dense as ``min_cases`` within ``radius_m`` (a busy district over a year), they
+chain into one hotspot the size of the district: ask for more cases, a shorter period or a
+category.
 
 Cases at the same position are clustered once, weighted by their number (a geocoder puts every
 call about one address on one point), and the work is bounded before it starts: too many cases,
@@ -48,8 +51,13 @@ EARTH_RADIUS_M = 6371008.8
 MAX_CASES = 200_000
 """The most cases one question may cluster; more is refused (narrow the period, category or street)."""
 
-MAX_NEIGHBOURS = 25_000_000
-"""The most (case, neighbour) pairs within the radius DBSCAN may hold in memory (8 bytes each); more is refused."""
+MAX_NEIGHBOURS = 10_000_000
+"""The most (position, neighbour) pairs within the radius DBSCAN may hold in memory; more is refused.
+
+DBSCAN keeps every position's neighbours at once, about 18 bytes a pair (measured with
+scikit-learn 1.9): some 180 MB at most. 50,000 cases spread evenly over Xuhui's 55 km² make
+3 million pairs at 150 m; 100,000 make 12 million.
+"""
 
 RADIUS_RANGE_M = (10.0, 5000.0)
 """A hotspot's radius, metres: from a building's door to a street's length."""
@@ -232,7 +240,7 @@ def _located(session: Session, scope: Scope, flow: CaseFlow, period: Period, cat
         raise ValidationError(message)
     rows = session.execute(
         sa.select(Case.id, Case.lon, Case.lat, Case.category, Case.street_code, Case.state, Case.received_at)
-        .where(chosen).order_by(Case.id)  # DBSCAN gives a border case to the first hotspot reaching it: order fixes which
+        .where(chosen).order_by(Case.id)
     ).all()
     rows = [r for r in rows if np.isfinite(r.lon) and np.isfinite(r.lat)]
     return _Located(
@@ -270,7 +278,8 @@ def _clusters(session: Session, scope: Scope, flow: CaseFlow, located: _Located,
     if not len(located.ids):
         return [], ranks
     radians = np.radians(np.column_stack([located.lat, located.lon]))
-    # ~0.1 m: positions a geocoder gave many cases become one weighted point, as DBSCAN's sample_weight allows.
+    # ~0.1 m: positions a geocoder gave many cases become one weighted point, as DBSCAN's sample_weight allows. Sorted,
+    # too: DBSCAN gives a border case to the first hotspot reaching it, so the order of the positions fixes which.
     points, which, weight = np.unique(np.round(radians, 8), axis=0, return_inverse=True, return_counts=True)
     which = which.reshape(-1)
     eps = radius_m / EARTH_RADIUS_M
@@ -284,7 +293,8 @@ def _clusters(session: Session, scope: Scope, flow: CaseFlow, located: _Located,
         points, sample_weight=weight).labels_[which]
     streets = {s for s in located.street if s is not None}
     names = dict(session.execute(sa.select(Area.code, Area.name).where(Area.code.in_(sorted(streets)), scope.condition(Area))).all())
-    clusters = [np.flatnonzero(labels == label) for label in set(labels.tolist()) - {-1}]
+    order = np.argsort(labels, kind="stable")
+    clusters = [members for members in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1) if labels[members[0]] != -1]
     summaries = [(_summary(located, members, flow, names), members) for members in clusters
                  if len(members) >= min_cases]  # a border case taken by an earlier cluster may leave one short
     summaries.sort(key=lambda pair: (-pair[0]["cases"], -pair[0]["open_cases"], pair[0]["first_id"]))
