@@ -950,6 +950,46 @@ def cases_kpis(by: str, since: datetime | None, until: datetime | None, csv_out:
         png_out.write_bytes(chart(rows, "on_time_rate", f"{period.start:%Y-%m-%d} – {period.end:%Y-%m-%d}"))
 
 
+@cases.command(name="hotspots")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Cases received from this local day (default 30 days ago).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Cases received before this local day (default now).")
+@click.option("--category", help="Only cases of this category.")
+@click.option("--street", help="Only cases in this street (its code).")
+@click.option("--radius", "radius_m", type=float, default=150.0, show_default=True, help="Metres within which cases are neighbours.")
+@click.option("--min-cases", type=int, default=5, show_default=True, help="Cases within the radius that make a hotspot.")
+@click.option("--open-only", is_flag=True, help="Only cases still being worked on.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the hotspots as CSV.")
+@click.option("--png", "png_out", type=click.Path(dir_okay=False, path_type=Path), help="Also draw them on a map.")
+def cases_hotspots(since: datetime | None, until: datetime | None, csv_out: Path | None, png_out: Path | None,
+                   **filters: Any) -> None:
+    """热点: where cases cluster (DBSCAN within --radius), most cases first, for proactive discovery."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from huizhili.cases.evaluation import Period
+    from huizhili.cases.flow import case_flow
+    from huizhili.cases.hotspots import hotspot_map, hotspots, hotspots_csv
+    from huizhili.storage.models import utcnow
+
+    context = _run(_Context)
+    zone = ZoneInfo(context.settings.local_timezone)
+    end = until.replace(tzinfo=zone) if until else utcnow()
+    period = Period(since.replace(tzinfo=zone) if since else end - timedelta(days=30), end)
+    flow = case_flow(context.settings)
+    with context.sessions() as session:
+        found = _run(lambda: hotspots(session, Scope.system(), flow, period, **filters))
+        png = _run(lambda: hotspot_map(session, Scope.system(), flow, period, **filters)) if png_out else None
+    click.echo(f"{'#':>3} {'cases':>6} {'open':>5} {'lon':>11} {'lat':>10} {'r (m)':>6}  {'street':<12} categories")
+    for h in found:
+        street = (h.streets[0].name or h.streets[0].code or "-") if h.streets else "-"
+        kinds = ", ".join(f"{c.zh} {c.cases}" for c in h.categories)
+        click.echo(f"{h.rank:>3} {h.cases:>6} {h.open_cases:>5} {h.lon:>11.6f} {h.lat:>10.6f} {h.radius_m:>6.0f}  {street:<12} {kinds}")
+    if csv_out:
+        csv_out.write_text(hotspots_csv(found), encoding="utf-8")
+    if png_out and png is not None:
+        png_out.write_bytes(png)
+
+
 @cases.command(name="owners")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def cases_owners(file: Path) -> None:

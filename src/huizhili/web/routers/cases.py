@@ -5,11 +5,20 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from huizhili.cases.evaluation import GROUPINGS, MEASURES, Period, chart, evaluate, league
 from huizhili.cases.flow import CaseFlow, case_flow
 from huizhili.cases.handling import Step, act
+from huizhili.cases.hotspots import (
+    MIN_CASES_RANGE,
+    RADIUS_RANGE_M,
+    hotspot_map,
+    hotspot_out,
+    hotspots,
+    hotspots_csv,
+    hotspots_geojson,
+)
 from huizhili.cases.intake import Report, report_case
 from huizhili.cases.photos import add_photo, case_photos, photo_of, photo_out, photo_store
 from huizhili.cases.reading import (
@@ -141,6 +150,41 @@ def kpi_chart(session: SessionDep, settings: SettingsDep, principal: ReadCases, 
     rows = evaluate(session, scope_for(principal), case_flow(settings), by, period)
     title = f"{period.start:%Y-%m-%d} – {period.end:%Y-%m-%d}"
     return Response(chart(rows, measure, title), media_type="image/png")
+
+
+Category = Annotated[str | None, Query(max_length=40, description="Only cases of this category.")]
+Street = Annotated[str | None, Query(max_length=32, pattern=r"^[0-9A-Za-z]+$", description="Only cases in this street (its code).")]
+Radius = Annotated[float, Query(ge=RADIUS_RANGE_M[0], le=RADIUS_RANGE_M[1], allow_inf_nan=False,
+                                description="Metres within which cases are neighbours (DBSCAN's eps).")]
+MinCases = Annotated[int, Query(ge=MIN_CASES_RANGE[0], le=MIN_CASES_RANGE[1],
+                                description="Cases within the radius, itself included, that make a hotspot's core.")]
+OpenOnly = Annotated[bool, Query(description="Only cases still being worked on.")]
+
+
+@router.get("/cases/hotspots", responses={200: {
+    "description": "The hotspots, most cases first: JSON, a GeoJSON FeatureCollection of their centres, or CSV (format).",
+    "content": {"application/json": {}, "application/geo+json": {}, "text/csv": {"schema": {"type": "string"}}}}})
+def case_hotspots(session: SessionDep, settings: SettingsDep, principal: ReadCases, since: Since = None, until: Until = None,
+                  category: Category = None, street: Street = None, radius_m: Radius = 150.0, min_cases: MinCases = 5,
+                  open_only: OpenOnly = False, format: Annotated[str, Query(pattern="^(json|geojson|csv)$")] = "json") -> Any:
+    """热点: where your scope's cases cluster (DBSCAN on the sphere), with their counts, radius, categories and streets."""
+    found = hotspots(session, scope_for(principal), case_flow(settings), _period(since, until), category=category,
+                     street=street, radius_m=radius_m, min_cases=min_cases, open_only=open_only)
+    if format == "csv":
+        return Response(hotspots_csv(found), media_type="text/csv; charset=utf-8")
+    if format == "geojson":
+        return JSONResponse(hotspots_geojson(found), media_type="application/geo+json")
+    return [hotspot_out(h) for h in found]
+
+
+@router.get("/cases/hotspots.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def case_hotspot_map(session: SessionDep, settings: SettingsDep, principal: ReadCases, since: Since = None,
+                     until: Until = None, category: Category = None, street: Street = None, radius_m: Radius = 150.0,
+                     min_cases: MinCases = 5, open_only: OpenOnly = False) -> Response:
+    """The hotspots as a map: every case a dot, each hotspot a circle of its radius with its rank and cases."""
+    png = hotspot_map(session, scope_for(principal), case_flow(settings), _period(since, until), category=category,
+                      street=street, radius_m=radius_m, min_cases=min_cases, open_only=open_only)
+    return Response(png, media_type="image/png")
 
 
 @router.get("/public/league")
