@@ -20,7 +20,7 @@ demo: install
 # finish in about 2m40s, against 3m50s with two (-n auto) and 2m50s with six.
 test: install
 	$(BIN)/mypy src
-	$(BIN)/python -m pytest -n 4
+	$(BIN)/python -m pytest -n 4 --durations=15
 
 bench: install
 	$(BIN)/python bench/bench_assign.py

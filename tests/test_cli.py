@@ -99,7 +99,8 @@ def test_closing_an_account_and_running_retention(runner):
     report = runner.invoke(main, ["retention", "--dry-run"])
     assert report.exit_code == 0, report.output
     lines = report.output.splitlines()
-    assert [line.split()[0] for line in lines] == ["users", "cases", "case_signals", "access_log", "events", "observations", "minute_rollups", "hour_rollups",
+    assert [line.split()[0] for line in lines] == ["users", "cases", "case_signals", "case_photos", "access_log", "events", "observations",
+                                                     "minute_rollups", "hour_rollups",
                                                      "dead_letters"]
     assert all(" 0 would be " in line for line in lines), "closed just now: nothing is due yet"
 

@@ -147,7 +147,8 @@ class Settings(BaseSettings):
     )
     photo_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="The largest photo upload accepted, in bytes.")
     photo_max_pixels: int = Field(
-        40_000_000, ge=10_000, description="The most pixels a photo may have (a small file can unpack into a huge picture)."
+        40_000_000, ge=10_000, le=89_000_000,
+        description="The most pixels a photo may have (a small file can unpack into a huge picture); at most Pillow's own bomb limit."
     )
     case_citizen_reopen_days: int = Field(
         30, ge=0, description="Within these days of closing, a reporter saying it is not fixed reopens the case himself (Open311 update)."

@@ -1,6 +1,8 @@
 """Photos of cases (checked, stripped, kept as files), field verification of sensor cases, and their closure proposed on recovery."""
 
 import io
+import threading
+import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,9 +11,10 @@ import sqlalchemy as sa
 from PIL import ExifTags, Image
 from test_case_intake import NOW, UNDERPASS, flood
 
+from huizhili.cases.comments import add_comment
 from huizhili.cases.flow import PLATFORM, case_flow
 from huizhili.cases.handling import Step, act, propose_recovered
-from huizhili.cases.intake import cases_from_alerts
+from huizhili.cases.intake import Report, cases_from_alerts, report_case
 from huizhili.cases.photos import PhotoStore, add_photo, checked_picture
 from huizhili.config import Settings
 from huizhili.errors import ValidationError
@@ -33,7 +36,8 @@ def jpeg(size=(64, 48), *, gps=True, artist="Zhang San 张三") -> bytes:
     if gps:
         exif[ExifTags.IFD.GPSInfo] = {1: "N", 2: (31.0, 12.0, 23.4), 3: "E", 4: (121.0, 26.0, 50.28)}
     out = io.BytesIO()
-    Image.new("RGB", size, "steelblue").save(out, "JPEG", exif=exif)
+    Image.new("RGB", size, "steelblue").save(out, "JPEG", exif=exif, comment=b"Zhang's phone", icc_profile=b"Zhang ICC",
+                                              xmp=b"<x:xmpmeta>Zhang San</x:xmpmeta>")
     return out.getvalue()
 
 
@@ -48,7 +52,9 @@ def store(tmp_path):
 
 
 def test_a_photo_is_kept_upright_without_any_metadata_and_its_exif_position_apart(store):
-    picture = checked_picture(store, "IMG_0001.jpg", jpeg())
+    sent = jpeg()
+    assert sent.count(b"Zhang") == 4  # EXIF, comment, ICC profile and XMP all name the phone's owner
+    picture = checked_picture(store, "IMG_0001.jpg", sent)
     assert (picture.content_type, picture.width, picture.height) == ("image/jpeg", 48, 64)  # turned upright
     assert (picture.taken_lon, picture.taken_lat) == UNDERPASS
     assert picture.taken_at.isoformat() == "2026-07-06T08:40:00+08:00"
@@ -58,9 +64,21 @@ def test_a_photo_is_kept_upright_without_any_metadata_and_its_exif_position_apar
     assert checked_picture(store, "no-gps.jpg", jpeg(gps=False)).taken_lon is None
 
 
+def test_a_palette_png_keeps_its_colours_and_a_phones_multi_picture_jpeg_is_taken(store):
+    palette, red = io.BytesIO(), Image.new("RGB", (8, 8), (200, 30, 30)).convert("P")
+    red.save(palette, "PNG")
+    kept = Image.open(io.BytesIO(checked_picture(store, "map.png", palette.getvalue()).data))
+    assert kept.convert("RGB").getpixel((3, 3)) == red.convert("RGB").getpixel((3, 3)) == (204, 51, 51)  # not black
+    mpo = io.BytesIO()
+    Image.new("RGB", (32, 24), "olive").save(mpo, "MPO", save_all=True, append_images=[Image.new("RGB", (32, 24), "black")])
+    assert Image.open(io.BytesIO(mpo.getvalue())).format == "MPO"
+    picture = checked_picture(store, "iphone.jpg", mpo.getvalue())
+    assert (picture.content_type, picture.width, Image.open(io.BytesIO(picture.data)).format) == ("image/jpeg", 32, "JPEG")
+
+
 @pytest.mark.parametrize(("name", "data", "says"), [
     ("empty.jpg", b"", "is empty"),
-    ("notes.jpg", "这不是图片".encode() * 10, "not a picture that can be read"),
+    ("notes.jpg", "这不是图片".encode() * 10, "not a JPEG, PNG or WebP picture"),
     ("half.jpg", jpeg()[:300], "not a picture that can be read"),
     ("big.jpg", b"\xff\xd8" + b"0" * 200_001, "at most 200,000 are taken"),
 ])
@@ -73,8 +91,8 @@ def test_what_is_not_a_picture_that_is_taken_is_refused_naming_the_file(store, n
 def test_other_picture_types_and_pictures_that_unpack_too_large_are_refused(store):
     gif = io.BytesIO()
     Image.new("P", (8, 8)).save(gif, "GIF")
-    with pytest.raises(ValidationError, match="JPEG, PNG or WebP are taken"):
-        checked_picture(store, "anim.gif", gif.getvalue())
+    with pytest.raises(ValidationError, match="not a JPEG, PNG or WebP picture"):
+        checked_picture(store, "anim.gif", gif.getvalue())  # no GIF reader even looks at it
     huge = io.BytesIO()
     Image.new("1", (3000, 3000)).save(huge, "PNG")  # 9 megapixels in a few kilobytes
     assert len(huge.getvalue()) < 200_000
@@ -114,8 +132,19 @@ def test_a_flooding_case_is_verified_only_with_a_field_photo(xuhui, flow, provis
         assert (step.action, step.actor, session.get(Case, case_id).state) == ("verify", "commander", "verified")
 
 
+def test_a_sensor_case_merged_into_a_citizens_still_asks_for_its_field_photo(xuhui, flow, provisioned):
+    case_id = sensor_case(xuhui, flow)
+    with transaction(xuhui) as session:
+        citizens = report_case(session, Scope(COMMANDER), COMMANDER, flow, Report(
+            channel="hotline", title="路口积水", lon=UNDERPASS[0] + 0.01, lat=UNDERPASS[1], category="积水内涝"), NOW).case.id
+        act(session, Scope(COMMANDER), COMMANDER, flow, case_id, "merge", Step(into=citizens), NOW)
+        for action, step in (("accept", Step()), ("start", Step()), ("handle", Step(note="已排水"))):
+            act(session, Scope(ROADS), ROADS, flow, citizens, action, step, NOW)
+    with transaction(xuhui) as session, pytest.raises(ValidationError, match="flooding: verifying it needs a field photo"):
+        act(session, Scope(COMMANDER), COMMANDER, flow, citizens, "verify", Step(), NOW)
+
+
 def test_a_citizens_flood_case_without_a_sensor_is_verified_as_the_workflow_says(xuhui, flow, store):
-    from huizhili.cases.intake import Report, report_case
     with transaction(xuhui) as session:
         case = report_case(session, Scope(COMMANDER), COMMANDER, flow, Report(
             channel="hotline", title="下立交积水", lon=UNDERPASS[0], lat=UNDERPASS[1], category="积水内涝"), NOW).case
@@ -153,3 +182,41 @@ def test_a_photos_camera_position_is_erased_with_the_closed_cases_personal_field
     with xuhui() as session:
         photo = session.get(CasePhoto, photo_id)
         assert (photo.taken_lon, photo.taken_lat, photo.width) == (None, None, 48)
+
+
+def test_two_not_fixed_words_at_once_reopen_the_case_once(xuhui, flow):
+    """The second waits on the first's lock and then sees the case reopened: one reopening, a true trail."""
+    app = Principal(username="app", role="service")
+    with transaction(xuhui) as session:
+        case = report_case(session, Scope(app), app, flow, Report(
+            channel="open311", title="积水", lon=UNDERPASS[0], lat=UNDERPASS[1], category="积水内涝"), NOW).case
+        for who, action, step in ((ROADS, "accept", Step()), (ROADS, "start", Step()), (ROADS, "handle", Step(note="ok")),
+                                  (COMMANDER, "verify", Step()), (COMMANDER, "close", Step())):
+            act(session, Scope(who), who, flow, case.id, action, step, NOW)
+        number, case_id = case.number, case.id
+    first_done, release, reopened = threading.Event(), threading.Event(), {}
+
+    def say(which):
+        if which == 2:
+            first_done.wait(10)
+        with transaction(xuhui) as session:
+            reopened[which] = add_comment(session, flow, app, number, f"没修好 {which}", channel="open311", not_fixed=True,
+                                          reopen_days=30, now=NOW + timedelta(hours=1)).reopened
+            if which == 1:
+                first_done.set()
+                release.wait(10)
+
+    threads = [threading.Thread(target=say, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    first_done.wait(10)
+    time.sleep(1)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert reopened == {1: True, 2: False}
+    with xuhui() as session:
+        assert session.get(Case, case_id).reopen_count == 1
+        steps = session.scalars(sa.select(CaseAction).where(CaseAction.case_id == case_id).order_by(CaseAction.id)).all()
+        assert [(s.action, s.from_state, s.to_state) for s in steps][-3:] == [
+            ("comment", "closed", "closed"), ("reopen", "closed", "dispatched"), ("comment", "dispatched", "dispatched")]

@@ -1,6 +1,7 @@
 """Over HTTP: photos of a case's steps, notes written for the reporters, and the reporters' own word (Open311 updates)."""
 
 import io
+import os
 from datetime import timedelta
 
 import requests
@@ -49,12 +50,24 @@ def test_a_handling_photo_is_shown_stripped_and_where_it_was_taken_only_to_reade
     assert shared.status_code == 200 and shared.content == picture.content
 
 
+def test_a_phone_photo_of_several_megabytes_is_taken(client, role_headers):
+    case = report(client, role_headers["hotline_operator"])
+    noisy = io.BytesIO()
+    Image.frombytes("RGB", (1800, 1200), os.urandom(1800 * 1200 * 3)).save(noisy, "JPEG", quality=95)
+    assert len(noisy.getvalue()) > 2 * 1024 * 1024  # over the 1 MiB of an ordinary request
+    uploaded = upload(client, role_headers[HANDLER], case["id"], noisy.getvalue())
+    assert uploaded.status_code == 201, uploaded.text
+    assert (uploaded.json()["width"], uploaded.json()["height"]) == (1800, 1200)
+
+
 def test_an_upload_that_is_no_picture_or_not_yet_attached_is_not_shown(client, role_headers):
     case = report(client, role_headers["hotline_operator"])
     handler = role_headers[HANDLER]
     refused = upload(client, handler, case["id"], b"%PDF-1.7 not a photo", name="photo.jpg")
     assert refused.status_code == 422 and "photo.jpg" in refused.json()["detail"]
     waiting = upload(client, handler, case["id"], jpeg()).json()
+    assert client.get(f"/api/public/cases/{case['number']}/photos/{waiting['id']}").status_code == 404
+    step(client, handler, case["id"], "return", reason="非本单位", photos=[waiting["id"]])  # a step not on the public timeline
     assert client.get(f"/api/public/cases/{case['number']}/photos/{waiting['id']}").status_code == 404
     assert upload(client, role_headers["analyst"], case["id"], jpeg()).status_code == 403  # reads cases, handles none
     assert upload(client, handler, 10**9, jpeg()).status_code == 404
@@ -78,10 +91,13 @@ def close(client, role_headers, case_id):
 def test_a_reporter_says_over_open311_it_is_not_fixed_and_a_recent_case_reopens(serve, settings, role_headers, sessions):
     app, address = serve(settings)
     base = f"http://{address}"
-    hotline = {"X-API-Key": role_headers["hotline_operator"]["X-API-Key"]}
-    case = requests.post(f"{base}/api/cases", json={"title": "人行道树木倒伏", "category": "绿化养护", "lon": 121.437, "lat": 31.19},
-                         headers=hotline, timeout=10).json()
     key = role_headers["citizen"]["X-API-Key"]
+    posted = requests.post(f"{base}/api/open311/v2/requests.json", timeout=10, data={
+        "api_key": key, "service_code": "greenery", "lat": "31.19", "long": "121.437", "description": "人行道树木倒伏"})
+    assert posted.status_code == 200, posted.text
+    with sessions() as session:
+        number = posted.json()[0]["service_request_id"]
+        case = {"number": number, "id": session.scalar(sa.select(Case.id).where(Case.number == number))}
     comment = requests.post(f"{base}/api/open311/v2/servicerequestupdates.json", timeout=10, data={
         "api_key": key, "service_request_id": case["number"], "description": "树枝还压着电线，请尽快", "first_name": "小明",
         "last_name": "王", "phone": "13912345678"})
@@ -90,6 +106,10 @@ def test_a_reporter_says_over_open311_it_is_not_fixed_and_a_recent_case_reopens(
     assert answer["service_request_id"] == case["number"] and answer["update_id"].isdigit()
     closed = close(Http(base), role_headers, case["id"])
     assert closed["state"] == "closed"
+    someone_else = requests.post(f"{base}/api/open311/v2/servicerequestupdates.json", timeout=10, data={
+        "api_key": role_headers["service"]["X-API-Key"], "service_request_id": case["number"], "status": "OPEN",
+        "description": "路过看到还没修"})
+    assert someone_else.json()[0]["service_notice"].startswith("已收到补充反映")  # not its reporter: a comment, no reopening
     not_fixed = requests.post(f"{base}/api/open311/v2/servicerequestupdates.xml", timeout=10, data={
         "api_key": key, "service_request_id": case["number"], "status": "OPEN", "description": "根本没有处理，树还倒着"})
     assert not_fixed.status_code == 200 and not_fixed.headers["content-type"].startswith("text/xml")
@@ -100,7 +120,8 @@ def test_a_reporter_says_over_open311_it_is_not_fixed_and_a_recent_case_reopens(
         assert (reopened.state, reopened.reopen_count) == ("dispatched", 1)
         words = session.scalars(sa.select(CaseSignal).where(CaseSignal.case_id == case["id"], CaseSignal.linked_by == "comment")
                                 .order_by(CaseSignal.id)).all()
-        assert [(w.text, w.reporter_name) for w in words] == [("树枝还压着电线，请尽快", "王小明"), ("根本没有处理，树还倒着", None)]
+        assert [(w.text, w.reporter_name) for w in words] == [
+            ("树枝还压着电线，请尽快", "王小明"), ("路过看到还没修", None), ("根本没有处理，树还倒着", None)]
     public = requests.get(f"{base}/api/public/cases/{case['number']}", timeout=10)
     assert [s["action"] for s in public.json()["timeline"]][-2:] == ["comment", "reopen"]
     assert "树枝" not in public.text and "王小明" not in public.text  # the reporters' words are for the staff
@@ -123,12 +144,14 @@ def test_a_case_closed_long_ago_is_not_reopened_by_a_comment(client, role_header
     assert answer.status_code == 200 and answer.json()[0]["service_notice"].startswith("已收到补充反映")
     with sessions() as session:
         assert session.get(Case, case["id"]).state == "closed"
-    for wrong, says in (({"service_request_id": case["number"], "description": " "}, "1 to 4000 characters"),
-                        ({"service_request_id": "209901010000011234", "description": "x"}, "no case numbered"),
-                        ({"service_request_id": case["number"], "description": "x", "status": "fixed"}, "OPEN or CLOSED")):
+    elderly = report(client, role_headers["hotline_operator"], title="独居老人求助", category="养老服务")
+    for wrong, status, says in (({"service_request_id": case["number"], "description": " "}, 400, "1 to 4000 characters"),
+                                ({"service_request_id": "209901010000011234", "description": "x"}, 404, "no case numbered"),
+                                ({"service_request_id": elderly["number"], "description": "x"}, 404, "no case numbered"),
+                                ({"service_request_id": case["number"], "description": "x", "status": "fixed"}, 400, "OPEN or CLOSED")):
         refused = client.post("/api/open311/v2/servicerequestupdates.json",
                               data={"api_key": role_headers["citizen"]["X-API-Key"], **wrong})
-        assert refused.status_code in (400, 404) and says in refused.json()[0]["description"]
+        assert refused.status_code == status and says in refused.json()[0]["description"]
 
 
 class Http:

@@ -281,7 +281,7 @@ def test_reports_of_another_incident_split_off_into_a_case_of_their_own(xuhui, f
     report(xuhui, flow, category="市容环境", title="另一处：乱堆物")
     with xuhui() as session:
         first, second = session.scalars(sa.select(CaseSignal.id).where(CaseSignal.case_id == case_id).order_by(CaseSignal.id)).all()
-    with pytest.raises(ValidationError, match="other than its first report"):
+    with pytest.raises(ValidationError, match="other than its first"):
         step(xuhui, flow, case_id, COMMANDER, "split", signals=(first,))
     step(xuhui, flow, case_id, COMMANDER, "split", signals=(second,))
     with xuhui() as session:

@@ -1,8 +1,9 @@
 """A reporter's word on a case he follows: a comment, or "it is not fixed" — which reopens a recently closed case.
 
-FixMyStreet's "not fixed" goes nowhere (mysociety/fixmystreet#897); here it reopens the case
-when it closed within ``case_citizen_reopen_days``, as the callback operator would, and
-otherwise reaches the staff as a comment. The text is kept as a signal of the case (with the
+FixMyStreet's "not fixed" goes nowhere (mysociety/fixmystreet#897); here, said by one of the
+case's reporters (the citizen who reported it, or the app that filed his report), it reopens
+the case when it closed within ``case_citizen_reopen_days``, as the callback operator would;
+anyone else's word, or a later one, reaches the staff as a comment. The text is kept as a signal of the case (with the
 reporter's name and phone, personal and erased with the case's retention), never in the
 append-only trail, which records only that a comment came.
 """
@@ -63,8 +64,17 @@ def add_comment(session: Session, flow: CaseFlow, principal: Principal, number: 
     step = session.scalars(sa.select(CaseAction).where(CaseAction.case_id == case.id).order_by(CaseAction.id.desc()).limit(1)).one()
     reopen = flow.workflow.transitions.get("reopen")
     recent = case.closed_at is not None and now - case.closed_at <= timedelta(days=reopen_days)
-    reopened = bool(not_fixed and recent and reopen is not None and case.state in reopen.sources)
+    reopened = bool(not_fixed and recent and reopen is not None and case.state in reopen.sources
+                    and _reported(session, principal, case))
     if reopened:
         act(session, PLATFORM_SCOPE, PLATFORM, flow, case.id, "reopen",
             Step(reason=f"市民反映问题未解决（补充反映 {signal.id}） The reporter says it is not fixed (comment {signal.id})"), now)
     return Comment(case, step, reopened)
+
+
+def _reported(session: Session, principal: Principal, case: Case) -> bool:
+    """Whether ``principal`` reported the case: the citizen of one of its reports, or the app that filed it."""
+    if principal.role == "citizen" and principal.user_id is not None:
+        return case.reporter_user_id == principal.user_id or session.scalar(sa.select(sa.exists().where(
+            CaseSignal.case_id == case.id, CaseSignal.reporter_user_id == principal.user_id, CaseSignal.linked_by != "comment"))) is True
+    return case.created_by == principal.username

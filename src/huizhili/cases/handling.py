@@ -21,7 +21,7 @@ from huizhili.cases import deadlines
 from huizhili.cases.dispatch import dispatch_automatically, fallback
 from huizhili.cases.flow import PLATFORM, CaseFlow
 from huizhili.cases.intake import PLATFORM_SCOPE, file_and_dispatch, tracking_number
-from huizhili.cases.photos import attach
+from huizhili.cases.photos import photos_to_attach
 from huizhili.cases.trail import announce, record
 from huizhili.cases.workflow import PREVIOUS, SAME, SYSTEM, UNIT, Transition
 from huizhili.departments import unknown_departments
@@ -81,7 +81,8 @@ def act(session: Session, scope: Scope, principal: Principal, flow: CaseFlow, ca
         If something the action needs is missing or wrong (an unknown unit or category, a
         satisfaction outside 1–3, a postponement past the longest allowed).
     """
-    case = session.scalar(sa.select(Case).where(Case.id == case_id, scope.condition(Case)).with_for_update())
+    case = session.scalar(sa.select(Case).where(Case.id == case_id, scope.condition(Case)).with_for_update()
+                          .execution_options(populate_existing=True))  # what the lock guards, not what was read before it
     if case is None:
         message = f"no case {case_id} you may see"
         raise NotFoundError(message)
@@ -89,11 +90,15 @@ def act(session: Session, scope: Scope, principal: Principal, flow: CaseFlow, ca
     _check_role(session, principal, transition, case)
     _check_needs(transition, step)
     before, unit_before = case.state, case.department
+    photos = photos_to_attach(session, principal, case, step.photos or ())
     details = _apply(session, scope, principal, flow, case, transition, step, now)
+    if photos:
+        details = {**details, "photos": [{"id": p.id, "sha256": p.sha256} for p in photos]}  # the trail names what it attached
     case.state = _target(transition, case, before)
     session.flush()
     entry = record(session, case, principal, action, before, step.note or step.reason, details, public=transition.public, now=now)
-    attach(session, principal, case, step.photos or (), entry)
+    for photo in photos:
+        photo.action_id = entry.id
     if case.state != before or case.department != unit_before:
         deadlines.start_stage(flow, case, now)
     if action == "file":
@@ -211,18 +216,24 @@ def _apply(session: Session, scope: Scope, principal: Principal, flow: CaseFlow,
 
 
 def _check_field_photo(session: Session, flow: CaseFlow, case: Case, step: Step) -> None:
-    """A sensor case of a scenario that asks for it is verified only with a photo taken on site: a recovered reading is not enough."""
-    if step.photos or case.alert_id is None:
+    """A case any of whose sensor alerts is of a scenario asking for it is verified only with a photo taken on site.
+
+    Every alert among the case's signals counts, not only the one it began with: a sensor case
+    merged into a citizen's still asks for its field photo.
+    """
+    if step.photos:
         return
-    rule = session.scalar(sa.select(Alert.rule).where(Alert.id == case.alert_id))
-    if rule in flow.field_photo:
-        message = (f"case {case.number} came from sensing scenario {rule}: verifying it needs a field photo (photos)"
-                   f" / 案件来自感知场景 {rule}，核查需附现场照片")
+    rules = set(session.scalars(sa.select(Alert.rule).join(CaseSignal, CaseSignal.alert_id == Alert.id)
+                                .where(CaseSignal.case_id == case.id)))
+    asking = sorted(rules & flow.field_photo)
+    if asking:
+        message = (f"case {case.number} has alerts of sensing scenario {', '.join(asking)}: verifying it needs a field photo"
+                   f" (photos) / 案件含感知场景 {', '.join(asking)} 的告警，核查需附现场照片")
         raise ValidationError(message)
 
 
 def propose_recovered(session: Session, flow: CaseFlow, now: datetime, *, limit: int = 500) -> list[Case]:
-    """Sensor cases whose alert recovered on its own go to verification, once each (``propose_closure``).
+    """Sensor cases whose alerts have all ended, one at least by recovering, go to verification, once each (``propose_closure``).
 
     The reading back to normal proposes the case for closing; it closes only when someone
     verifies it, with the field photo its scenario asks for. A case reworked after the proposal
@@ -231,15 +242,17 @@ def propose_recovered(session: Session, flow: CaseFlow, now: datetime, *, limit:
     transition = flow.workflow.transitions.get("propose_closure")
     if transition is None:
         return []
+    alerts_of_case = sa.select(CaseSignal.alert_id).where(CaseSignal.case_id == Case.id, CaseSignal.alert_id.is_not(None))
+    still_alarming = sa.exists().where(Alert.id.in_(alerts_of_case), Alert.active == 1)
+    recovered = sa.exists().where(Alert.id.in_(alerts_of_case), Alert.resolution == "recovered")
     due = session.scalars(
-        sa.select(Case.id).join(Alert, Alert.id == Case.alert_id)
-        .where(Alert.resolution == "recovered", Case.closure_proposed_at.is_(None), Case.state.in_(sorted(transition.sources)))
+        sa.select(Case.id)
+        .where(Case.closure_proposed_at.is_(None), Case.state.in_(sorted(transition.sources)), Case.alert_id.is_not(None),
+               recovered, ~still_alarming, Case.id.not_in(sorted(_REFUSED_PROPOSALS) or [0]))
         .order_by(Case.id).limit(limit)
     ).all()
     proposed = []
     for case_id in due:
-        if case_id in _REFUSED_PROPOSALS:
-            continue
         try:
             with session.begin_nested():
                 proposed.append(act(session, PLATFORM_SCOPE, PLATFORM, flow, case_id, "propose_closure", Step(), now))
@@ -318,8 +331,8 @@ def _split(session: Session, flow: CaseFlow, principal: Principal, case: Case, s
     moving = list(session.scalars(sa.select(CaseSignal).where(CaseSignal.case_id == case.id, CaseSignal.id.in_(signal_ids))
                                   .order_by(CaseSignal.received_at, CaseSignal.id)))
     first = session.scalar(sa.select(sa.func.min(CaseSignal.id)).where(CaseSignal.case_id == case.id))
-    if len(moving) != len(set(signal_ids)) or first in signal_ids:
-        message = f"split names signals of case {case.number} other than its first report: not {sorted(signal_ids)}"
+    if len(moving) != len(set(signal_ids)) or first in signal_ids or any(s.linked_by == "comment" for s in moving):
+        message = f"split names reports of case {case.number} other than its first (and not comments): not {sorted(signal_ids)}"
         raise ValidationError(message)
     lead = moving[0]
     new = Case(channel=lead.channel, external_ref=lead.external_ref, state="received", title=lead.text.splitlines()[0][:200],
@@ -367,6 +380,8 @@ def _merge(session: Session, scope: Scope, principal: Principal, case: Case, int
     moved = session.scalar(sa.select(sa.func.count()).where(CaseSignal.case_id == case.id)) or 0
     session.execute(sa.update(CaseSignal).where(CaseSignal.case_id == case.id).values(case_id=target.id, linked_by="merge"))
     session.execute(sa.update(Case).where(Case.merged_into_id == case.id).values(merged_into_id=target.id))
+    if target.alert_id is None:
+        target.alert_id = case.alert_id  # the sensor's episode goes along: its recovery and its field photo still count
     case.merged_into_id, case.closed_at, case.postponement = target.id, now, None
     record(session, target, principal, "merged_in", target.state, None, {"from": case.id, "number": case.number,
                                                                           "signals": moved}, public=False, now=now)

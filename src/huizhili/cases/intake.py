@@ -311,7 +311,8 @@ def _open_case_nearby(session: Session, flow: CaseFlow, category: str, lon: floa
     spec = flow.categories.get(category)
     if spec.link_radius_m <= 0 or spec.link_window_h <= 0:
         return None
-    latest = sa.select(sa.func.max(CaseSignal.received_at)).where(CaseSignal.case_id == Case.id).scalar_subquery()
+    latest = sa.select(sa.func.max(CaseSignal.received_at)).where(
+        CaseSignal.case_id == Case.id, CaseSignal.linked_by != "comment").scalar_subquery()  # a word on the case is no new report
     candidates = session.scalars(
         sa.select(Case).where(
             Case.category == category, Case.closed_at.is_(None), Case.merged_into_id.is_(None),

@@ -16,6 +16,7 @@ a missing file (a file whose row was rolled back is an orphan, harmless and name
 import hashlib
 import io
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,12 +30,15 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from huizhili.config import Settings
-from huizhili.errors import NotFoundError, ValidationError
+from huizhili.errors import ConflictError, NotFoundError, ValidationError
 from huizhili.policy import Principal, Scope
 from huizhili.storage.models import Case, CaseAction, CasePhoto
 
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
 """The picture formats taken, as Pillow names them: their media type and the stored file's extension."""
+
+_READ_AS = {"MPO": "JPEG"}
+"""Formats read as another: a phone's JPEG with more pictures in it (MPO: an HDR gain map, a depth map; Pillow's JPEG reader gives it) keeps its first."""
 
 LONGEST_SIDE = 4096
 """Larger pictures are scaled down to this on their longest side: enough to see a crack, not a phone's full sensor."""
@@ -96,11 +100,14 @@ def checked_picture(store: PhotoStore, name: str, data: bytes) -> Picture:
             upright = ImageOps.exif_transpose(image)
     except ValidationError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError, OSError,
+    except UnidentifiedImageError as error:
+        message = f"photo {name!r} is not a JPEG, PNG or WebP picture / 不是 JPEG、PNG 或 WebP 图片"
+        raise ValidationError(message) from error
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError, OSError,
             SyntaxError, ValueError) as error:
         message = f"photo {name!r} is not a picture that can be read (JPEG, PNG or WebP): {error} / 不是可读取的图片"
         raise ValidationError(message) from error
-    kind = str(image.format)
+    kind = _READ_AS.get(str(image.format), str(image.format))
     upright.thumbnail((LONGEST_SIDE, LONGEST_SIDE))
     lon, lat = _position(exif)
     return Picture(_stripped(upright, kind), FORMATS[kind][0], upright.width, upright.height,
@@ -109,26 +116,29 @@ def checked_picture(store: PhotoStore, name: str, data: bytes) -> Picture:
 
 def _opened(store: PhotoStore, name: str, data: bytes) -> Image.Image:
     """The decoded picture: first checked by Pillow's ``verify`` (which reads the structure), then fully loaded."""
-    with Image.open(io.BytesIO(data)) as probe:
-        if probe.format not in FORMATS:
-            message = f"photo {name!r} is {probe.format or 'of an unknown type'}; JPEG, PNG or WebP are taken / 仅接受 JPEG、PNG、WebP"
-            raise ValidationError(message)
+    with Image.open(io.BytesIO(data), formats=list(FORMATS)) as probe:  # no other parser sees the bytes
         if probe.width * probe.height > store.max_pixels:
             message = (f"photo {name!r} has {probe.width}×{probe.height} pixels; at most {store.max_pixels:,} are taken"
                        " / 照片像素过多")
             raise ValidationError(message)
         probe.verify()
-    image = Image.open(io.BytesIO(data))
+    image = Image.open(io.BytesIO(data), formats=list(FORMATS))
     image.load()
     return image
 
 
 def _stripped(image: Image.Image, kind: str) -> bytes:
-    """The picture written again with no metadata at all (no EXIF, no XMP, no ICC comment, no text chunks)."""
+    """The picture written again with no metadata at all (no EXIF, no XMP, no ICC profile, no comment, no text chunks).
+
+    Its pixels are copied into a new picture, which carries nothing else; a palette picture is
+    turned into RGB(A) first, since the copy would not keep its palette.
+    """
+    if image.mode in {"P", "PA"}:
+        image = image.convert("RGB" if kind == "JPEG" else "RGBA")
+    if kind == "JPEG" and image.mode not in {"RGB", "L"}:
+        image = image.convert("RGB")
     clean = Image.new(image.mode, image.size)
     clean.paste(image)
-    if kind == "JPEG" and clean.mode not in {"RGB", "L"}:
-        clean = clean.convert("RGB")
     out = io.BytesIO()
     if kind == "JPEG":
         clean.save(out, "JPEG", quality=90, optimize=True)
@@ -188,8 +198,11 @@ def add_photo(session: Session, scope: Scope, store: PhotoStore, principal: Prin
     """
     case = session.scalar(sa.select(Case).where(Case.id == case_id, scope.condition(Case)))
     if case is None:
-        message = f"no case {case_id} you may see"
+        message = f"no case {case_id} you may see / 无此案件"
         raise NotFoundError(message)
+    if case.merged_into_id is not None:
+        message = f"case {case.number} was merged into another: add photos there / 案件已合并，请在合并后的案件上传"
+        raise ConflictError(message)
     picture = checked_picture(store, name, data)
     photo = CasePhoto(case_id=case.id, sha256=hashlib.sha256(picture.data).hexdigest(), content_type=picture.content_type,
                       bytes=len(picture.data), width=picture.width, height=picture.height, uploaded_by=principal.username,
@@ -205,16 +218,21 @@ def _write(path: Path, data: bytes) -> None:
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.partial")
-    with partial.open("wb") as out:
+    handle, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")  # one name per writer: threads upload at once
+    with os.fdopen(handle, "wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
-    partial.replace(path)
+    os.replace(partial, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a crash
+    finally:
+        os.close(folder)
 
 
-def attach(session: Session, principal: Principal, case: Case, photo_ids: tuple[int, ...], step: CaseAction) -> list[int]:
-    """Attach the caller's uploaded photos of this case to ``step``; returns their ids.
+def photos_to_attach(session: Session, principal: Principal, case: Case, photo_ids: tuple[int, ...]) -> list[CasePhoto]:
+    """The caller's uploaded photos of this case, not yet attached to a step, for the step he takes now.
 
     Raises
     ------
@@ -225,14 +243,13 @@ def attach(session: Session, principal: Principal, case: Case, photo_ids: tuple[
         return []
     photos = list(session.scalars(sa.select(CasePhoto).where(
         CasePhoto.id.in_(photo_ids), CasePhoto.case_id == case.id, CasePhoto.uploaded_by == principal.username,
-        CasePhoto.action_id.is_(None))))
+        CasePhoto.action_id.is_(None)).order_by(CasePhoto.id).with_for_update()))
     if len(photos) != len(set(photo_ids)):
         wrong = sorted(set(photo_ids) - {p.id for p in photos})
-        message = f"photos {wrong} are not photos you uploaded for case {case.number} and not yet attached to a step"
+        message = (f"photos {wrong} are not photos you uploaded for case {case.number} and not yet attached to a step"
+                   f" / 照片 {wrong} 不是您为本案件上传且尚未使用的照片")
         raise ValidationError(message)
-    for photo in photos:
-        photo.action_id = step.id
-    return sorted(p.id for p in photos)
+    return photos
 
 
 def case_photos(session: Session, case: Case, *, public_only: bool = False) -> list[tuple[CasePhoto, str | None]]:
@@ -258,7 +275,7 @@ def photo_of(session: Session, case: Case, photo_id: int, *, public_only: bool =
     for photo, _ in case_photos(session, case, public_only=public_only):
         if photo.id == photo_id:
             return photo
-    message = f"case {case.number} has no photo {photo_id}"
+    message = f"case {case.number} has no photo {photo_id} / 案件无此照片"
     raise NotFoundError(message)
 
 

@@ -157,12 +157,16 @@ def public_case_by_number(session: Session, flow: CaseFlow, number: str) -> Case
         a vulnerable household (never shown publicly, even by number).
     """
     case = session.scalar(sa.select(Case).where(Case.number == number))
-    category = flow.categories.categories.get(case.category or "") if case else None
-    if case is None or case.household_id is not None or (category is not None and not category.public):
-        message = f"no case numbered {number!r}"
+    followed = session.get(Case, case.merged_into_id) if case is not None and case.merged_into_id else case
+    if case is None or followed is None or not all(_public(flow, c) for c in (case, followed)):
+        message = f"no case numbered {number!r} / 无此编号的案件"
         raise NotFoundError(message)
-    joined = session.get(Case, case.merged_into_id) if case.merged_into_id else None
-    return joined or case
+    return followed
+
+
+def _public(flow: CaseFlow, case: Case) -> bool:
+    category = flow.categories.categories.get(case.category or "")
+    return case.household_id is None and (category is None or category.public)
 
 
 def public_view(session: Session, flow: CaseFlow, number: str, now: datetime) -> dict[str, Any]:
@@ -200,7 +204,8 @@ def public_view(session: Session, flow: CaseFlow, number: str, now: datetime) ->
             "street": street, "unit": shown.department, "received_at": shown.received_at, "due_at": shown.due_at,
             "due_estimated": shown.due_estimated, "seconds_left": remaining,
             "overdue": shown.overdue_at is not None and state.open, "closed_at": shown.closed_at,
-            "signals": session.scalar(sa.select(sa.func.count()).where(CaseSignal.case_id == shown.id)),
+            "signals": session.scalar(sa.select(sa.func.count()).where(CaseSignal.case_id == shown.id,
+                                                                       CaseSignal.linked_by != "comment")),
             "timeline": timeline}
 
 

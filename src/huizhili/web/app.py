@@ -113,8 +113,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         limit=settings.request_max_bytes,
-        upload_limit=settings.upload_max_bytes,
-        upload_paths=("/api/imports",),
+        uploads=(("/api/imports", settings.upload_max_bytes),
+                 # a photo, with room for the form around it
+                 (r"/api/cases/[0-9]+/photos", settings.photo_max_bytes + 64 * 1024)),
     )
     app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app

@@ -1,6 +1,7 @@
 """Protection against abuse: request size limits and a per-address rate limit for anonymous callers."""
 
 import json
+import re
 import time
 from collections import deque
 from typing import Any
@@ -34,23 +35,23 @@ class RateLimiter:
 class BodySizeLimit:
     """Refuse request bodies over a limit with 413, whether or not Content-Length is sent.
 
-    Uploads to ``upload_paths`` get the larger ``upload_limit`` and must declare their length
-    (411 otherwise), since they are streamed to disk; other bodies are small and are read here
-    in full, up to the limit, before the app sees them.
+    Uploads (paths matching one of ``uploads``, each with its own limit: an import's file, a
+    case's photo) must declare their length (411 otherwise), since they are streamed to disk;
+    other bodies are small and are read here in full, up to the limit, before the app sees them.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, upload_limit: int, upload_paths: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, limit: int, uploads: tuple[tuple[str, int], ...]) -> None:
         self.app = app
         self.limit = limit
-        self.upload_limit = upload_limit
-        self.upload_paths = upload_paths
+        self.uploads = tuple((re.compile(pattern), most) for pattern, most in uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_upload = scope["path"] in self.upload_paths
-        limit = self.upload_limit if is_upload else self.limit
+        upload_limit = next((most for pattern, most in self.uploads if pattern.fullmatch(scope["path"])), None)
+        is_upload = upload_limit is not None
+        limit = upload_limit if upload_limit is not None else self.limit
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):

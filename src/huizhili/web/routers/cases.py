@@ -34,7 +34,7 @@ from huizhili.cases.reading import (
     signals,
     trail,
 )
-from huizhili.errors import ValidationError
+from huizhili.errors import NotFoundError, ValidationError
 from huizhili.policy import Principal, scope_for
 from huizhili.policy.privacy import present
 from huizhili.spreadsheet import csv_text
@@ -258,7 +258,11 @@ def public_photo(number: Annotated[str, Path(min_length=8, max_length=24, patter
 
 
 def _picture(settings: SettingsDep, photo: CasePhoto) -> FileResponse:
-    return FileResponse(photo_store(settings).path(photo), media_type=photo.content_type,
+    path = photo_store(settings).path(photo)
+    if not path.is_file():
+        message = f"photo {photo.id}'s file is missing from the photo store / 照片文件缺失"
+        raise NotFoundError(message)
+    return FileResponse(path, media_type=photo.content_type,
                         headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
 
