@@ -833,9 +833,10 @@ def cases_show(number: str) -> None:
 @click.option("--signal", "signals", type=int, multiple=True, help="A report (signal id) that splits off; repeat for several.")
 @click.option("--photo", "photos", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="A photo (JPEG, PNG or WebP) the step documents; repeat for several.")
+@click.option("--public-photos", is_flag=True, help="The photos show nothing private: shown with the step if it is public.")
 @click.option("--as", "username", help="Act as this user (his role and scope); default: the operator, with full rights.")
 def cases_act(number: str, action: str, username: str | None, into_number: str | None, signals: tuple[int, ...],
-              photos: tuple[Path, ...], **fields: Any) -> None:
+              photos: tuple[Path, ...], public_photos: bool, **fields: Any) -> None:
     """Take ACTION (accept, handle, verify, close, …) on case NUMBER; refused with the allowed actions named."""
     from huizhili.cases.flow import case_flow
     from huizhili.cases.handling import Step, act
@@ -852,7 +853,8 @@ def cases_act(number: str, action: str, username: str | None, into_number: str |
         into = _run(lambda: case_by_number(session, scope, into_number).id) if into_number else None
         store = photo_store(context.settings)
         pictures = tuple(_run(lambda path=path: add_photo(session, scope, store, principal, case.id, path.name,  # type: ignore[misc]
-                                                          path.read_bytes(), utcnow())).id for path in photos)
+                                                          path.read_bytes(), utcnow(), public=public_photos)).id
+                         for path in photos)
         changed = _run(lambda: act(session, scope, principal, case_flow(context.settings), case.id, action,
                                    Step(into=into, signals=signals or None, photos=pictures or None, **fields), utcnow()))
         click.echo(f"{changed.number}: {changed.state}, {changed.department or 'no unit'}")

@@ -23,8 +23,9 @@ def step(client, headers, case_id, action, **fields):
     return response.json()
 
 
-def upload(client, headers, case_id, data, name="IMG_0001.jpg", kind="image/jpeg"):
-    return client.post(f"/api/cases/{case_id}/photos", files={"file": (name, data, kind)}, headers=headers)
+def upload(client, headers, case_id, data, name="IMG_0001.jpg", kind="image/jpeg", public=False):
+    return client.post(f"/api/cases/{case_id}/photos", files={"file": (name, data, kind)}, headers=headers,
+                       data={"public": "true" if public else "false"})
 
 
 def test_a_handling_photo_is_shown_stripped_and_where_it_was_taken_only_to_readers_of_personal_data(client, role_headers):
@@ -32,13 +33,14 @@ def test_a_handling_photo_is_shown_stripped_and_where_it_was_taken_only_to_reade
     handler = role_headers[HANDLER]
     step(client, handler, case["id"], "accept")
     step(client, handler, case["id"], "start")
-    uploaded = upload(client, handler, case["id"], jpeg())
+    uploaded = upload(client, handler, case["id"], jpeg(), public=True)
     assert uploaded.status_code == 201, uploaded.text
     photo = uploaded.json()
-    assert (photo["step"], photo["width"], photo["height"], photo["taken_lon"]) == (None, 48, 64, 121.4473)
-    step(client, handler, case["id"], "handle", note="已扶正树木并加固", photos=[photo["id"]])
+    assert (photo["step"], photo["width"], photo["height"], photo["taken_lon"], photo["public"]) == (None, 48, 64, 121.4473, True)
+    private = upload(client, handler, case["id"], jpeg()).json()  # the yard behind the tree: for the staff only
+    step(client, handler, case["id"], "handle", note="已扶正树木并加固", photos=[photo["id"], private["id"]])
     for role, position in (("district_commander", (121.4473, 31.2065)), ("analyst", (None, None))):
-        [shown] = client.get(f"/api/cases/{case['id']}", headers=role_headers[role]).json()["photos"]
+        shown, _ = client.get(f"/api/cases/{case['id']}", headers=role_headers[role]).json()["photos"]
         assert (shown["id"], shown["step"], (shown["taken_lon"], shown["taken_lat"])) == (photo["id"], "handle", position)
     picture = client.get(f"/api/cases/{case['id']}/photos/{photo['id']}", headers=role_headers["analyst"])
     assert picture.headers["content-type"] == "image/jpeg" and b"Zhang" not in picture.content
@@ -48,6 +50,7 @@ def test_a_handling_photo_is_shown_stripped_and_where_it_was_taken_only_to_reade
     assert handled["photos"] == [photo["id"]] and handled["note"] is None  # the handler's note is for the staff
     shared = client.get(f"/api/public/cases/{case['number']}/photos/{photo['id']}")
     assert shared.status_code == 200 and shared.content == picture.content
+    assert client.get(f"/api/public/cases/{case['number']}/photos/{private['id']}").status_code == 404
 
 
 def test_a_phone_photo_of_several_megabytes_is_taken(client, role_headers):
@@ -65,7 +68,7 @@ def test_an_upload_that_is_no_picture_or_not_yet_attached_is_not_shown(client, r
     handler = role_headers[HANDLER]
     refused = upload(client, handler, case["id"], b"%PDF-1.7 not a photo", name="photo.jpg")
     assert refused.status_code == 422 and "photo.jpg" in refused.json()["detail"]
-    waiting = upload(client, handler, case["id"], jpeg()).json()
+    waiting = upload(client, handler, case["id"], jpeg(), public=True).json()
     assert client.get(f"/api/public/cases/{case['number']}/photos/{waiting['id']}").status_code == 404
     step(client, handler, case["id"], "return", reason="非本单位", photos=[waiting["id"]])  # a step not on the public timeline
     assert client.get(f"/api/public/cases/{case['number']}/photos/{waiting['id']}").status_code == 404

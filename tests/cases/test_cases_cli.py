@@ -35,7 +35,7 @@ def test_a_call_is_taken_handled_closed_and_shown_with_its_trail(runner, tmp_pat
                          "--password", "Correct-horse-battery-9"])
     photo = tmp_path / "pumped.png"
     Image.new("RGB", (40, 30), "grey").save(photo)
-    for args in (["accept"], ["start"], ["handle", "--note", "抽排完毕", "--photo", str(photo)], ["verify"], ["close"]):
+    for args in (["accept"], ["start"], ["handle", "--note", "抽排完毕", "--photo", str(photo), "--public-photos"], ["verify"], ["close"]):
         who = ["--as", "builder"] if args[0] in {"accept", "start", "handle"} else []
         done = runner.invoke(main, ["cases", "act", number, *args, *who])
         assert done.exit_code == 0, done.output

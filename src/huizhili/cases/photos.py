@@ -186,8 +186,11 @@ def _taken_at(exif: Image.Exif, zone: ZoneInfo) -> datetime | None:
 
 
 def add_photo(session: Session, scope: Scope, store: PhotoStore, principal: Principal, case_id: int, name: str,
-              data: bytes, now: datetime) -> CasePhoto:
+              data: bytes, now: datetime, *, public: bool = False) -> CasePhoto:
     """Check and keep a photo of case ``case_id``, to be attached to the next step its uploader takes.
+
+    ``public``: the uploader says it shows nothing private (a street, a repaired cover, not the
+    inside of a home), so it is shown with its step on the public timeline if the step is public.
 
     Raises
     ------
@@ -206,7 +209,8 @@ def add_photo(session: Session, scope: Scope, store: PhotoStore, principal: Prin
     picture = checked_picture(store, name, data)
     photo = CasePhoto(case_id=case.id, sha256=hashlib.sha256(picture.data).hexdigest(), content_type=picture.content_type,
                       bytes=len(picture.data), width=picture.width, height=picture.height, uploaded_by=principal.username,
-                      uploaded_at=now, taken_at=picture.taken_at, taken_lon=picture.taken_lon, taken_lat=picture.taken_lat)
+                      uploaded_at=now, taken_at=picture.taken_at, taken_lon=picture.taken_lon, taken_lat=picture.taken_lat,
+                      public=public)
     _write(store.path(photo), picture.data)
     session.add(photo)
     session.flush()
@@ -255,12 +259,12 @@ def photos_to_attach(session: Session, principal: Principal, case: Case, photo_i
 def case_photos(session: Session, case: Case, *, public_only: bool = False) -> list[tuple[CasePhoto, str | None]]:
     """The photos of ``case`` with the step each documents (none while only uploaded), oldest first.
 
-    ``public_only`` keeps those of steps on the public timeline.
+    ``public_only`` keeps those marked public of steps on the public timeline.
     """
     statement = (sa.select(CasePhoto, CaseAction.action).outerjoin(CaseAction, CaseAction.id == CasePhoto.action_id)
                  .where(CasePhoto.case_id == case.id).order_by(CasePhoto.id))
     if public_only:
-        statement = statement.where(CaseAction.public.is_(True))
+        statement = statement.where(CaseAction.public.is_(True), CasePhoto.public.is_(True))
     return [(photo, action) for photo, action in session.execute(statement)]
 
 
@@ -284,4 +288,4 @@ def photo_out(photo: CasePhoto, action: str | None) -> dict[str, Any]:
     return {"id": photo.id, "step": action, "action_id": photo.action_id, "content_type": photo.content_type,
             "bytes": photo.bytes, "width": photo.width, "height": photo.height, "uploaded_by": photo.uploaded_by,
             "uploaded_at": photo.uploaded_at, "taken_at": photo.taken_at, "taken_lon": photo.taken_lon,
-            "taken_lat": photo.taken_lat}
+            "taken_lat": photo.taken_lat, "public": photo.public}

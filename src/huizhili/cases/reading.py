@@ -173,7 +173,7 @@ def public_view(session: Session, flow: CaseFlow, number: str, now: datetime) ->
     """What anyone holding the tracking number may see: state, category, street, the public timeline and the countdown.
 
     A step's note is shown only where the workflow says it is written for the reporter
-    (``public_note``); a step's photos by their ids (``/api/public/cases/{number}/photos/{id}``).
+    (``public_note``); a step's photos marked public by their ids (``/api/public/cases/{number}/photos/{id}``).
 
     Raises
     ------
@@ -188,7 +188,8 @@ def public_view(session: Session, flow: CaseFlow, number: str, now: datetime) ->
     ).all()
     pictures: dict[int, list[int]] = {}
     for photo_id, action_id in session.execute(
-        sa.select(CasePhoto.id, CasePhoto.action_id).where(CasePhoto.action_id.in_([s.id for s in steps])).order_by(CasePhoto.id)
+        sa.select(CasePhoto.id, CasePhoto.action_id).where(CasePhoto.action_id.in_([s.id for s in steps]), CasePhoto.public.is_(True))
+        .order_by(CasePhoto.id)
     ):
         pictures.setdefault(action_id or 0, []).append(photo_id)
     timeline = []

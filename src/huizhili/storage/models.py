@@ -696,6 +696,7 @@ class CasePhoto(Base):
     taken_at: Mapped[datetime | None] = mapped_column(doc="When the camera says it was taken (EXIF), if it says.")
     taken_lon: Mapped[float | None] = mapped_column(Float, doc="Personal: where the camera was (EXIF GPS, WGS84).")
     taken_lat: Mapped[float | None] = mapped_column(Float, doc="Personal: where the camera was (EXIF GPS, WGS84).")
+    public: Mapped[bool] = mapped_column(default=False, doc="Its uploader says it shows nothing private: shown with its public step.")
 
 
 class CaseSignal(Base):

@@ -647,6 +647,7 @@ class CasePhotoOut(BaseModel):
     taken_at: datetime | None
     taken_lon: float | None
     taken_lat: float | None
+    public: bool = Field(description="Shown with its step on the public timeline, where the step is public.")
 
 
 class CaseActionIn(_Storable):

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from huizhili.cases.evaluation import GROUPINGS, MEASURES, Period, chart, evaluate, league
@@ -209,7 +209,9 @@ def case(case_id: CaseId, session: SessionDep, settings: SettingsDep, principal:
 
 @router.post("/cases/{case_id}/photos", response_model=CasePhotoOut, status_code=201)
 def upload_photo(case_id: CaseId, file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP picture.")],
-                 session: SessionDep, settings: SettingsDep, principal: HandleCases) -> dict[str, Any]:
+                 session: SessionDep, settings: SettingsDep, principal: HandleCases,
+                 public: Annotated[bool, Form(description="It shows nothing private: shown with its step if the step is public.")] = False,
+                 ) -> dict[str, Any]:
     """Upload a photo of a case, to attach to your next step on it (``photos`` of the action).
 
     Checked to be a picture (whatever its name or type says), stored without any metadata; the
@@ -217,7 +219,8 @@ def upload_photo(case_id: CaseId, file: Annotated[UploadFile, File(description="
     """
     store = photo_store(settings)
     data = file.file.read(store.max_bytes + 1)
-    photo = add_photo(session, scope_for(principal), store, principal, case_id, file.filename or "photo", data, utcnow())
+    photo = add_photo(session, scope_for(principal), store, principal, case_id, file.filename or "photo", data, utcnow(),
+                      public=public)
     return present(session, principal, "case_photos", [photo_out(photo, None)], "read")[0]
 
 
@@ -252,7 +255,7 @@ def public_case(number: Annotated[str, Path(min_length=8, max_length=24, pattern
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
 def public_photo(number: Annotated[str, Path(min_length=8, max_length=24, pattern=r"^[0-9]+$")], photo_id: CaseId,
                  session: SessionDep, settings: SettingsDep, principal: ReadPublic) -> FileResponse:
-    """A photo of a public step of a case followed by its number (a handling report, a verification), without metadata."""
+    """A photo marked public of a public step of a case followed by its number (a handling report, a verification), without metadata."""
     case = public_case_by_number(session, case_flow(settings), number)
     return _picture(settings, photo_of(session, case, photo_id, public_only=True))
 

@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('taken_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('taken_lon', sa.Float(), nullable=True),
     sa.Column('taken_lat', sa.Float(), nullable=True),
+    sa.Column('public', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['action_id'], ['case_actions.id'], name='fk_case_photos_action_id', ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name='fk_case_photos_case_id', ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id'),
