@@ -67,6 +67,26 @@ def _train_demo_classifier(settings: Settings) -> None:
     click.echo(f"demo classifier of reports written to {model}")
 
 
+def _demo_operator(context: _Context) -> Path:
+    """The demo's own operator, 'demo' (a district commander), made once with a random password kept beside the data."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    from huizhili.identity.accounts import create_user
+    from huizhili.storage.models import User
+
+    password_file = context.settings.data_dir / "demo-password.txt"
+    with transaction(context.sessions) as session:
+        if session.scalar(sa.select(User.id).where(User.username == "demo")) is None:
+            password = secrets.token_urlsafe(12)
+            create_user(session, "demo", "district_commander", password=password, display_name="演示值班员 Demo operator")
+            password_file.parent.mkdir(parents=True, exist_ok=True)
+            password_file.touch(mode=0o600)
+            password_file.write_text(password + "\n", encoding="utf-8")
+    return password_file
+
+
 @main.command()
 @click.option("--no-serve", is_flag=True, help="Only load the demo, do not start the server.")
 @click.option("--host", default=None, help="Address to listen on (default HUIZHILI_HOST or 127.0.0.1).")
@@ -92,7 +112,10 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
         click.echo(f"{device}: {values:,} observations replayed")
     _train_demo_classifier(context.settings)
     click.echo(f"Xuhui demo loaded into {context.settings.resolved_database_url}")
-    click.echo("citizens' endpoints are open; for the rest create a user: huizhili user add admin --role district_admin")
+    password_file = _demo_operator(context)
+    host_shown, port_shown = host or context.settings.host, port or context.settings.port
+    click.echo(f"dashboard: http://{host_shown}:{port_shown}/ — sign in as 'demo' (district commander), "
+               f"password in {password_file}; citizens' endpoints need no sign-in")
     if not no_serve:
         _serve(context, host, port, with_worker=True)
 

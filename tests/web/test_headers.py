@@ -65,8 +65,8 @@ def test_the_life_circle_report_carries_them(client, worker, role_headers):
     assert_protected(report)
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redoc"])
-def test_documentation_pages_load_only_from_the_server_itself(client, path):
+@pytest.mark.parametrize("path", ["/", "/docs", "/redoc"])
+def test_the_dashboard_and_documentation_pages_load_only_from_the_server_itself(client, path):
     page = client.get(path)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert_protected(page)
@@ -74,9 +74,3 @@ def test_documentation_pages_load_only_from_the_server_itself(client, path):
     assert "<script>" not in page.text, "inline scripts would need 'unsafe-inline'"
     assets = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
     assert assets and all(client.get(asset).status_code == 200 for asset in assets)
-
-
-def test_the_home_page_still_leads_to_the_docs(client):
-    response = client.get("/", follow_redirects=False)
-    assert response.status_code == 307 and response.headers["location"] == "/docs"
-    assert_protected(response)

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
@@ -91,9 +91,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.stream_connections = Counter()
     app.state.stream_hub = StreamHub(app.state.sessions, settings.stream_poll_seconds, settings.page_size_max)
 
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
 
     @app.get("/api/health", tags=["service"])
     def health() -> dict[str, Any]:

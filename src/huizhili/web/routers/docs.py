@@ -1,4 +1,4 @@
-"""The API's documentation pages: Swagger UI at ``/docs`` and ReDoc at ``/redoc``.
+"""The pages: the operations dashboard at ``/``, and the API's documentation, Swagger UI at ``/docs`` and ReDoc at ``/redoc``.
 
 FastAPI's own pages load both from a CDN, unpinned and without integrity, start them with an
 inline script and ReDoc's with Google Fonts: blank offline, and refused by the app's
@@ -15,6 +15,12 @@ STATIC = Path(__file__).parents[1] / "static"
 """The web layer's static files, served at ``/static``."""
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def dashboard() -> FileResponse:
+    """The operations dashboard (区街一体化): its sign-in, then the district's map and panels (``static/app``)."""
+    return FileResponse(STATIC / "app" / "index.html")
 
 
 @router.get("/docs")

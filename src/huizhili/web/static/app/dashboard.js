@@ -1,0 +1,252 @@
+// The operations dashboard (区街一体化): sign-in, the district's map from the platform's own data, and
+// the panels of the area in view. Every read goes through the API, so a role sees what the policy
+// layer gives it. The address names the view (#/ the district, #/street/<code> a street).
+"use strict";
+
+const TOKEN_KEY = "huizhili.token";
+const WORKER = "/static/vendor/maplibre-gl-5.24.1/maplibre-gl-csp-worker.js";
+const LEVEL_COLOURS = { blue: "#1f6fd1", yellow: "#d9a400", orange: "#e06c00", red: "#c8102e" };
+const STAGES = ["filing", "dispatch", "acceptance", "handling", "verification", "closing", "suspended"];
+
+let map = null;
+let streets = null;
+let me = null;
+
+/** A JSON answer of the API, signed in with the stored token; a 401 sends the caller back to the sign-in. */
+async function api(path, options = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showSignIn();
+    throw new Error("signed out");
+  }
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+function showSignIn() {
+  document.getElementById("dashboard").hidden = true;
+  document.getElementById("sign-out").hidden = true;
+  document.getElementById("who").textContent = "";
+  document.getElementById("sign-in").hidden = false;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const failed = document.getElementById("sign-in-error");
+  const response = await fetch("/api/auth/token", { method: "POST", body: new URLSearchParams(form) });
+  if (!response.ok) {
+    failed.textContent = t("sign_in_failed");
+    failed.hidden = false;
+    return;
+  }
+  failed.hidden = true;
+  sessionStorage.setItem(TOKEN_KEY, (await response.json()).access_token);
+  await start();
+}
+
+async function signOut() {
+  await fetch("/api/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` } });
+  sessionStorage.removeItem(TOKEN_KEY);
+  location.hash = "";
+  showSignIn();
+}
+
+async function start() {
+  me = await api("/api/auth/me");
+  document.getElementById("sign-in").hidden = true;
+  document.getElementById("dashboard").hidden = false;
+  document.getElementById("sign-out").hidden = false;
+  document.getElementById("who").textContent = `${me.username} · ${me.role}`;
+  if (!map) await drawMap();
+  await showView();
+}
+
+/** Every feature of a layer the caller may see, page by page. */
+async function features(layer, params = {}) {
+  const found = [];
+  for (let offset = 0; ; ) {
+    const page = await api(`/api/${layer}?${new URLSearchParams({ ...params, limit: 1000, offset })}`);
+    found.push(...page.features);
+    offset += page.numberReturned;
+    if (!page.numberReturned || offset >= page.numberMatched) return { type: "FeatureCollection", features: found };
+  }
+}
+
+function bounds(collection) {
+  const box = new maplibregl.LngLatBounds();
+  const visit = (coordinates) => (typeof coordinates[0] === "number" ? box.extend(coordinates) : coordinates.forEach(visit));
+  collection.features.forEach((feature) => feature.geometry && visit(feature.geometry.coordinates));
+  return box;
+}
+
+async function drawMap() {
+  maplibregl.setWorkerUrl(WORKER);
+  map = new maplibregl.Map({
+    container: "map",
+    style: { version: 8, sources: {}, layers: [{ id: "land", type: "background", paint: { "background-color": "#eef1f4" } }] },
+    center: [121.437, 31.18], zoom: 12, pitch: 30, attributionControl: { compact: true, customAttribution: "© OpenStreetMap contributors" },
+  });
+  map.addControl(new maplibregl.NavigationControl(), "top-left");
+  await new Promise((resolve) => map.once("load", resolve));
+  streets = await features("areas", { kind: "street" });
+  const [buildings, facilities] = await Promise.all([features("buildings"), features("facilities")]);
+  map.addSource("streets", { type: "geojson", data: streets, promoteId: "code" });
+  map.addSource("buildings", { type: "geojson", data: buildings });
+  map.addSource("facilities", { type: "geojson", data: facilities });
+  map.addLayer({ id: "street-fill", type: "fill", source: "streets",
+                 paint: { "fill-color": ["case", ["boolean", ["feature-state", "hover"], false], "#cfe0f3", "#dfe8f1"], "fill-opacity": 0.8 } });
+  map.addLayer({ id: "street-line", type: "line", source: "streets", paint: { "line-color": "#4a6fa5", "line-width": 1.5 } });
+  map.addLayer({ id: "buildings", type: "fill-extrusion", source: "buildings", minzoom: 13,
+                 paint: { "fill-extrusion-color": "#b8c2cc", "fill-extrusion-opacity": 0.85,
+                          "fill-extrusion-height": ["*", 3, ["coalesce", ["to-number", ["get", "levels"]], 2]] } });
+  map.addLayer({ id: "facilities", type: "circle", source: "facilities",
+                 paint: { "circle-radius": 4, "circle-color": "#2a9d8f", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+  for (const street of streets.features) labelStreet(street);
+  let hovered = null;
+  map.on("mousemove", "street-fill", (event) => {
+    if (hovered !== null) map.setFeatureState({ source: "streets", id: hovered }, { hover: false });
+    hovered = event.features[0].properties.code;
+    map.setFeatureState({ source: "streets", id: hovered }, { hover: true });
+    map.getCanvas().style.cursor = "pointer";
+  });
+  map.on("mouseleave", "street-fill", () => {
+    if (hovered !== null) map.setFeatureState({ source: "streets", id: hovered }, { hover: false });
+    hovered = null;
+    map.getCanvas().style.cursor = "";
+  });
+  map.on("click", "street-fill", (event) => { location.hash = `#/street/${event.features[0].properties.code}`; });
+}
+
+/** A street's name on the map, as a page element (the map itself needs no font files for it). */
+function labelStreet(street) {
+  const box = bounds({ features: [street] });
+  if (box.isEmpty()) return;  // a street the base knows by name only, without its boundary
+  const label = document.createElement("button");
+  label.type = "button";
+  label.className = "street-label";
+  label.textContent = street.properties.name;
+  label.addEventListener("click", () => { location.hash = `#/street/${street.properties.code}`; });
+  new maplibregl.Marker({ element: label }).setLngLat(box.getCenter()).addTo(map);
+}
+
+/** The view the address names: the district, or one street. */
+async function showView() {
+  const match = location.hash.match(/^#\/street\/(\w+)$/);
+  const street = match && streets.features.find((feature) => feature.properties.code === match[1]);
+  document.getElementById("to-district").hidden = !street;
+  document.getElementById("view-name").textContent = street ? street.properties.name : t("district");
+  const box = bounds(street ? { features: [street] } : streets);
+  if (!box.isEmpty()) map.fitBounds(box, { padding: 30, duration: street ? 600 : 0 });
+  const code = street ? street.properties.code : null;
+  await Promise.all([showCounts(code), showAlerts(code), showCases(code)]);
+}
+
+async function showCounts(code) {
+  const summary = await api(code ? `/api/areas/${code}/summary` : "/api/summary");
+  const counts = document.getElementById("counts");
+  counts.replaceChildren();
+  for (const key of ["buildings", "population", "facilities", "devices"]) {
+    const term = document.createElement("dt");
+    term.textContent = t(key);
+    const value = document.createElement("dd");
+    value.textContent = summary[key] == null ? "—" : Number(summary[key]).toLocaleString(language() === "zh" ? "zh-CN" : "en");
+    counts.append(term, value);
+  }
+}
+
+async function showAlerts(code) {
+  const list = document.getElementById("alerts");
+  list.replaceChildren();
+  if (!me.permissions.includes("read:alerts")) return;
+  const alerts = (await api("/api/alerts?state=active&limit=200")).filter((a) => !code || a.street_code === code);
+  document.getElementById("alert-count").textContent = alerts.length;
+  if (!alerts.length) list.append(item(t("no_alerts"), "empty"));
+  for (const alert of alerts) {
+    const row = item(alert.title[language()] || alert.title.zh || alert.rule, "alert");
+    row.style.borderLeftColor = LEVEL_COLOURS[alert.level] || "#888";
+    if (alert.state === "open" && me.permissions.includes("handle:alerts")) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = t("acknowledge");
+      button.addEventListener("click", async () => {
+        await api(`/api/alerts/${alert.id}`, { method: "PATCH", headers: { "Content-Type": "application/json" },
+                                                body: JSON.stringify({ action: "acknowledge" }) });
+        await showAlerts(code);
+      });
+      row.append(button);
+    } else if (alert.state === "acknowledged") {
+      row.append(tag(t("acknowledged")));
+    }
+    list.append(row);
+  }
+}
+
+async function showCases(code) {
+  const board = document.getElementById("case-board");
+  board.replaceChildren();
+  if (!me.permissions.includes("read:cases")) return;
+  const cases = await api(`/api/cases?${new URLSearchParams({ limit: 200, ...(code ? { area: code } : {}) })}`);
+  const open = cases.filter((c) => STAGES.includes(c.stage));
+  if (!open.length) {
+    const none = document.createElement("p");
+    none.className = "empty";
+    none.textContent = t("no_cases");
+    board.append(none);
+  }
+  for (const stage of STAGES) {
+    const here = open.filter((c) => c.stage === stage);
+    if (!here.length) continue;
+    const column = document.createElement("section");
+    column.className = "stage";
+    const title = document.createElement("h3");
+    title.textContent = `${t(`stage_${stage}`)} · ${here.length}`;
+    const list = document.createElement("ul");
+    list.className = "list";
+    for (const found of here.slice(0, 8)) list.append(caseItem(found));
+    column.append(title, list);
+    board.append(column);
+  }
+}
+
+function caseItem(found) {
+  const row = item(found.title, "case");
+  const left = found.due_at ? (new Date(found.due_at) - Date.now()) / 60000 : null;
+  if (left !== null) {
+    const countdown = left < 0 ? t("overdue")
+      : left >= 120 ? `${t("due_in")} ${Math.round(left / 60)} ${t("hours")}` : `${t("due_in")} ${Math.round(left)} ${t("minutes")}`;
+    row.append(tag(countdown, left < 0 ? "late" : left < 240 ? "soon" : "ok"));
+  }
+  return row;
+}
+
+function item(text, kind) {
+  const row = document.createElement("li");
+  row.className = kind;
+  const label = document.createElement("span");
+  label.textContent = text;
+  row.append(label);
+  return row;
+}
+
+function tag(text, kind = "") {
+  const element = document.createElement("span");
+  element.className = `tag ${kind}`;
+  element.textContent = text;
+  return element;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  translatePage();
+  document.getElementById("language").addEventListener("click", switchLanguage);
+  document.getElementById("sign-in-form").addEventListener("submit", signIn);
+  document.getElementById("sign-out").addEventListener("click", signOut);
+  document.getElementById("to-district").addEventListener("click", () => { location.hash = "#/"; });
+  window.addEventListener("hashchange", () => { if (map && streets) showView(); });
+  if (sessionStorage.getItem(TOKEN_KEY)) start().catch(showSignIn);
+  else showSignIn();
+});
