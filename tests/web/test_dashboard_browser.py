@@ -5,15 +5,17 @@ every console error and failed request. Screenshots of each view are saved under
 ``build/screenshots`` (desktop 1920×1080 and phone 390×844).
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from huizhili.config import load_settings
-from huizhili.identity.accounts import create_user
+from huizhili.identity.accounts import create_api_key, create_user
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Alert, Area
 
@@ -35,12 +37,22 @@ def site(tmp_path, serve, xuhui):
     with transaction(xuhui) as session:
         create_user(session, "wang", "district_commander", password=PASSWORD)
         create_user(session, "li", "analyst", password=PASSWORD)
+        create_user(session, "hotline", "hotline_operator")
+        hotline_key = create_api_key(session, "hotline", "calls")[1]
         xujiahui = session.scalar(sa.select(Area).where(Area.name == "徐家汇街道"))
         session.add(Alert(rule="flooding", subject="device:TP-WATER/water_level_cm", level=3, opened_at=datetime.now(UTC),
                           title={"zh": "天平路下立交积水", "en": "Flooding at the Tianping Road underpass"},
                           department="建设管理委", district_code="310104", street_code=xujiahui.code))
-    _, address = serve(load_settings(environment="test", data_dir=tmp_path / "var"))
-    return f"http://{address}"
+    _, address = serve(load_settings(environment="test", data_dir=tmp_path / "var", stream_poll_seconds=0.2))
+    return Site(f"http://{address}", {"X-API-Key": hotline_key})
+
+
+@dataclass(frozen=True)
+class Site:
+    """The served app's address, and the key of a hotline operator taking calls there."""
+
+    url: str
+    hotline: dict[str, str]
 
 
 @pytest.fixture
@@ -84,7 +96,7 @@ def browser():
 
 
 def sign_in(page, site, username):
-    page.goto(site)
+    page.goto(site.url)
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
@@ -99,7 +111,7 @@ def shot(page, name):
 
 def test_the_commander_signs_in_drills_into_a_street_and_back_and_acknowledges_an_alert(site, offline):
     page, outside, errors = offline()
-    page.goto(site)
+    page.goto(site.url)
     assert page.get_by_role("heading", name="工作人员登录").is_visible()
     page.get_by_label("用户名").fill("wang")
     page.get_by_label("密码").fill("wrong password")
@@ -121,12 +133,21 @@ def test_the_commander_signs_in_drills_into_a_street_and_back_and_acknowledges_a
     shot(page, "dashboard-street-1920")
     page.get_by_role("button", name="返回区级").click()
     page.wait_for_function("() => document.querySelector('#view-name').textContent === '全区'")
+    page.locator("#live").wait_for()  # the stream is subscribed
+    call = httpx.post(f"{site.url}/api/cases", headers=site.hotline, json={
+        "title": "徐家汇路口井盖缺失", "category": "道路设施", "lon": 121.437, "lat": 31.19})
+    assert call.status_code == 201, call.text
+    page.locator("#case-board li", has_text="徐家汇路口井盖缺失").wait_for()  # live, no reload
+    assert page.evaluate("async () => (await map.getSource('cases').getData()).features.length") == 1
+    page.get_by_label("感知设备").uncheck()
+    assert "hide=devices" in page.url and page.evaluate("map.getLayoutProperty('devices', 'visibility')") == "none"
+    shot(page, "dashboard-live-case-1920")
     assert (outside, errors) == ([], [])
 
 
 def test_the_dashboard_speaks_english_and_fits_a_phone(site, offline):
     page, outside, errors = offline(390, 844)
-    page.goto(f"{site}/?lang=en")
+    page.goto(f"{site.url}/?lang=en")
     assert page.get_by_role("heading", name="Staff sign-in").is_visible()
     page.get_by_label("Username").fill("li")
     page.get_by_label("Password").fill(PASSWORD)

@@ -52,6 +52,7 @@ async function signIn(event) {
 async function signOut() {
   await fetch("/api/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` } });
   sessionStorage.removeItem(TOKEN_KEY);
+  if (stream) stream.close();
   location.hash = "";
   showSignIn();
 }
@@ -64,6 +65,39 @@ async function start() {
   document.getElementById("who").textContent = `${me.username} · ${me.role}`;
   if (!map) await drawMap();
   await showView();
+  listen();
+}
+
+let stream = null;
+let refresh = null;
+
+/** Changes pushed by the platform (/api/stream) redraw the panels they touch, a second later at most. */
+function listen() {
+  if (stream) return;
+  const live = document.getElementById("live");
+  stream = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/stream`);
+  stream.addEventListener("open", () => stream.send(JSON.stringify({ token: sessionStorage.getItem(TOKEN_KEY) })));
+  stream.addEventListener("message", (message) => {
+    const data = JSON.parse(message.data);
+    if (data.type === "subscribed") live.hidden = false;
+    if (data.type !== "event" || !["alerts", "cases"].includes(data.resource)) return;
+    clearTimeout(refresh);
+    refresh = setTimeout(() => {
+      const code = currentStreet();
+      if (data.resource === "alerts") showAlerts(code);
+      else showCases(code);
+    }, 500);
+  });
+  stream.addEventListener("close", () => {
+    live.hidden = true;
+    stream = null;
+    if (sessionStorage.getItem(TOKEN_KEY)) setTimeout(listen, 3000);
+  });
+}
+
+function currentStreet() {
+  const match = location.hash.match(/^#\/street\/(\w+)$/);
+  return match ? match[1] : null;
 }
 
 /** Every feature of a layer the caller may see, page by page. */
@@ -94,10 +128,14 @@ async function drawMap() {
   map.addControl(new maplibregl.NavigationControl(), "top-left");
   await new Promise((resolve) => map.once("load", resolve));
   streets = await features("areas", { kind: "street" });
-  const [buildings, facilities] = await Promise.all([features("buildings"), features("facilities")]);
+  const [buildings, facilities, devices] = await Promise.all([
+    features("buildings"), features("facilities"),
+    me.permissions.includes("read:devices") ? features("devices") : { type: "FeatureCollection", features: [] }]);
   map.addSource("streets", { type: "geojson", data: streets, promoteId: "code" });
   map.addSource("buildings", { type: "geojson", data: buildings });
   map.addSource("facilities", { type: "geojson", data: facilities });
+  map.addSource("devices", { type: "geojson", data: devices });
+  map.addSource("cases", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
   map.addLayer({ id: "street-fill", type: "fill", source: "streets",
                  paint: { "fill-color": ["case", ["boolean", ["feature-state", "hover"], false], "#cfe0f3", "#dfe8f1"], "fill-opacity": 0.8 } });
   map.addLayer({ id: "street-line", type: "line", source: "streets", paint: { "line-color": "#4a6fa5", "line-width": 1.5 } });
@@ -106,6 +144,13 @@ async function drawMap() {
                           "fill-extrusion-height": ["*", 3, ["coalesce", ["to-number", ["get", "levels"]], 2]] } });
   map.addLayer({ id: "facilities", type: "circle", source: "facilities",
                  paint: { "circle-radius": 4, "circle-color": "#2a9d8f", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+  map.addLayer({ id: "devices", type: "circle", source: "devices",
+                 paint: { "circle-radius": 3.5, "circle-color": ["match", ["get", "status"], "active", "#6c5ce7", "#9aa5b1"],
+                          "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+  map.addLayer({ id: "cases", type: "circle", source: "cases",
+                 paint: { "circle-radius": 6, "circle-color": ["match", ["get", "urgency"], "late", "#c8102e", "soon", "#e0a800", "#1f6fd1"],
+                          "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
+  layerSwitches();
   for (const street of streets.features) labelStreet(street);
   let hovered = null;
   map.on("mousemove", "street-fill", (event) => {
@@ -122,6 +167,34 @@ async function drawMap() {
   map.on("click", "street-fill", (event) => { location.hash = `#/street/${event.features[0].properties.code}`; });
 }
 
+const LAYERS = ["buildings", "facilities", "devices", "cases"];
+
+/** A switch per layer, remembered in the address's query (?hide=devices,…) so a shared view shows the same. */
+function layerSwitches() {
+  const hidden = new Set((new URLSearchParams(location.search).get("hide") || "").split(",").filter(Boolean));
+  const box = document.getElementById("layers");
+  for (const layer of LAYERS) {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    input.type = "checkbox";
+    input.checked = !hidden.has(layer);
+    input.dataset.layer = layer;
+    map.setLayoutProperty(layer, "visibility", input.checked ? "visible" : "none");
+    input.addEventListener("change", () => {
+      map.setLayoutProperty(layer, "visibility", input.checked ? "visible" : "none");
+      const address = new URL(location.href);
+      const off = LAYERS.filter((name) => !box.querySelector(`[data-layer=${name}]`).checked);
+      if (off.length) address.searchParams.set("hide", off.join(","));
+      else address.searchParams.delete("hide");
+      history.replaceState(null, "", address);
+    });
+    const text = document.createElement("span");
+    text.textContent = t(`layer_${layer}`);
+    label.append(input, text);
+    box.append(label);
+  }
+}
+
 /** A street's name on the map, as a page element (the map itself needs no font files for it). */
 function labelStreet(street) {
   const box = bounds({ features: [street] });
@@ -136,8 +209,8 @@ function labelStreet(street) {
 
 /** The view the address names: the district, or one street. */
 async function showView() {
-  const match = location.hash.match(/^#\/street\/(\w+)$/);
-  const street = match && streets.features.find((feature) => feature.properties.code === match[1]);
+  const wanted = currentStreet();
+  const street = wanted && streets.features.find((feature) => feature.properties.code === wanted);
   document.getElementById("to-district").hidden = !street;
   document.getElementById("view-name").textContent = street ? street.properties.name : t("district");
   const box = bounds(street ? { features: [street] } : streets);
@@ -190,8 +263,11 @@ async function showCases(code) {
   const board = document.getElementById("case-board");
   board.replaceChildren();
   if (!me.permissions.includes("read:cases")) return;
-  const cases = await api(`/api/cases?${new URLSearchParams({ limit: 200, ...(code ? { area: code } : {}) })}`);
+  const cases = await api(`/api/cases?${new URLSearchParams({ limit: 500, ...(code ? { area: code } : {}) })}`);
   const open = cases.filter((c) => STAGES.includes(c.stage));
+  map.getSource("cases").setData({ type: "FeatureCollection", features: open.filter((c) => c.lon != null).map((c) => ({
+    type: "Feature", geometry: { type: "Point", coordinates: [c.lon, c.lat] },
+    properties: { id: c.id, title: c.title, urgency: urgency(c) } })) });
   if (!open.length) {
     const none = document.createElement("p");
     none.className = "empty";
@@ -213,13 +289,25 @@ async function showCases(code) {
   }
 }
 
+/** Minutes to a case's due time (negative: overdue), or null without one. */
+function minutesLeft(found) {
+  return found.due_at ? (new Date(found.due_at) - Date.now()) / 60000 : null;
+}
+
+/** The case's time-limit colour: late, soon (within 4 hours) or ok. */
+function urgency(found) {
+  const left = minutesLeft(found);
+  return left === null ? "ok" : left < 0 ? "late" : left < 240 ? "soon" : "ok";
+}
+
 function caseItem(found) {
   const row = item(found.title, "case");
-  const left = found.due_at ? (new Date(found.due_at) - Date.now()) / 60000 : null;
+  row.dataset.case = found.id;
+  const left = minutesLeft(found);
   if (left !== null) {
     const countdown = left < 0 ? t("overdue")
       : left >= 120 ? `${t("due_in")} ${Math.round(left / 60)} ${t("hours")}` : `${t("due_in")} ${Math.round(left)} ${t("minutes")}`;
-    row.append(tag(countdown, left < 0 ? "late" : left < 240 ? "soon" : "ok"));
+    row.append(tag(countdown, urgency(found)));
   }
   return row;
 }

@@ -12,6 +12,7 @@ const MESSAGES = {
     district: "全区", map: "地图", level_1: "蓝色", level_2: "黄色", level_3: "橙色", level_4: "红色",
     stage_filing: "待立案", stage_dispatch: "待派遣", stage_acceptance: "待签收", stage_handling: "处置中",
     stage_verification: "待核查", stage_closing: "待结案", stage_suspended: "挂起", load_failed: "数据加载失败",
+    live: "实时", layers: "图层", layer_buildings: "建筑", layer_facilities: "设施", layer_devices: "感知设备", layer_cases: "案件",
   },
   en: {
     brand: "Huizhili", subtitle: "City operations", other_language: "中文", district_view: "Back to the district",
@@ -24,6 +25,8 @@ const MESSAGES = {
     district: "District", map: "Map", level_1: "Blue", level_2: "Yellow", level_3: "Orange", level_4: "Red",
     stage_filing: "To file", stage_dispatch: "To dispatch", stage_acceptance: "To accept", stage_handling: "Being handled",
     stage_verification: "To verify", stage_closing: "To close", stage_suspended: "Suspended", load_failed: "Could not load",
+    live: "Live", layers: "Layers", layer_buildings: "Buildings", layer_facilities: "Facilities", layer_devices: "Sensors",
+    layer_cases: "Cases",
   },
 };
 
