@@ -106,7 +106,7 @@ def sign_in(page, site, username):
 
 def shot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png")
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 def test_the_commander_signs_in_drills_into_a_street_and_back_and_acknowledges_an_alert(site, offline):
@@ -157,4 +157,33 @@ def test_the_dashboard_speaks_english_and_fits_a_phone(site, offline):
     assert page.locator("#view-name").inner_text() == "District"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing wider than the phone"
     shot(page, "dashboard-district-390")
+    assert (outside, errors) == ([], [])
+
+
+def test_a_citizen_finds_the_nearest_health_centre_by_walking_and_follows_a_case_without_signing_in(site, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, geolocation={"longitude": 121.437, "latitude": 31.19},
+                                  permissions=["geolocation"])
+    page = context.new_page()
+    outside, errors = [], []
+    page.route("**/*", lambda route: route.continue_() if urlsplit(route.request.url).hostname == "127.0.0.1"
+               else (outside.append(route.request.url), route.abort()))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    call = httpx.post(f"{site.url}/api/cases", headers=site.hotline, json={
+        "title": "人行道树木倒伏", "category": "绿化养护", "lon": 121.437, "lat": 31.19})
+    number = call.json()["number"]
+    page.goto(f"{site.url}/citizen")
+    page.get_by_role("button", name="用我的位置查找").click()
+    first = page.locator("#results li").first
+    first.wait_for()
+    assert page.locator("#results li").count() == 5
+    assert "社区卫生服务中心" in first.locator(".name").inner_text() and "步行" in first.locator(".meta").inner_text()
+    page.get_by_label("受理编号").fill(number)
+    page.get_by_role("button", name="查询").click()
+    page.locator(".timeline li").first.wait_for()
+    assert "已派遣" in page.locator("#followed").inner_text() and "剩余" in page.locator("#followed").inner_text()
+    assert page.locator("#league tbody tr").count() >= 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "citizen-390")
+    context.close()
     assert (outside, errors) == ([], [])

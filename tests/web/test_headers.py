@@ -65,7 +65,7 @@ def test_the_life_circle_report_carries_them(client, worker, role_headers):
     assert_protected(report)
 
 
-@pytest.mark.parametrize("path", ["/", "/docs", "/redoc"])
+@pytest.mark.parametrize("path", ["/", "/citizen", "/docs", "/redoc"])
 def test_the_dashboard_and_documentation_pages_load_only_from_the_server_itself(client, path):
     page = client.get(path)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")

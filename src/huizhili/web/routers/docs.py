@@ -1,4 +1,4 @@
-"""The pages: the operations dashboard at ``/``, and the API's documentation, Swagger UI at ``/docs`` and ReDoc at ``/redoc``.
+"""The pages: the operations dashboard at ``/``, the citizen pages at ``/citizen``, and the API's documentation, Swagger UI at ``/docs`` and ReDoc at ``/redoc``.
 
 FastAPI's own pages load both from a CDN, unpinned and without integrity, start them with an
 inline script and ReDoc's with Google Fonts: blank offline, and refused by the app's
@@ -21,6 +21,12 @@ router = APIRouter(include_in_schema=False)
 def dashboard() -> FileResponse:
     """The operations dashboard (区街一体化): its sign-in, then the district's map and panels (``static/app``)."""
     return FileResponse(STATIC / "app" / "index.html")
+
+
+@router.get("/citizen")
+def citizen() -> FileResponse:
+    """The citizen pages (市民端), no sign-in: nearest services by walking, a case followed by its number, the league table."""
+    return FileResponse(STATIC / "app" / "citizen.html")
 
 
 @router.get("/docs")

@@ -1,0 +1,127 @@
+// The citizen pages (市民端), for what anyone may see without signing in: the nearest services by
+// walking from the phone's position or a tap on the map, a case followed by its tracking number,
+// and the streets' league table.
+"use strict";
+
+const WORKER = "/static/vendor/maplibre-gl-5.24.1/maplibre-gl-csp-worker.js";
+let map = null;
+let markers = [];
+
+async function get(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(String(response.status));
+  return response.json();
+}
+
+async function drawMap() {
+  maplibregl.setWorkerUrl(WORKER);
+  map = new maplibregl.Map({
+    container: "map",
+    style: { version: 8, sources: {}, layers: [{ id: "land", type: "background", paint: { "background-color": "#eef1f4" } }] },
+    center: [121.437, 31.18], zoom: 11.5, attributionControl: { compact: true, customAttribution: "© OpenStreetMap contributors" },
+  });
+  await new Promise((resolve) => map.once("load", resolve));
+  const streets = await get("/api/areas?kind=street&limit=100");
+  map.addSource("streets", { type: "geojson", data: streets });
+  map.addLayer({ id: "street-fill", type: "fill", source: "streets", paint: { "fill-color": "#dfe8f1", "fill-opacity": 0.8 } });
+  map.addLayer({ id: "street-line", type: "line", source: "streets", paint: { "line-color": "#4a6fa5", "line-width": 1 } });
+  map.on("click", (event) => findNearest(event.lngLat.lng, event.lngLat.lat));
+}
+
+/** The nearest services of the chosen kind by walking from (lon, lat), listed and marked on the map. */
+async function findNearest(lon, lat) {
+  const kind = document.getElementById("kind").value;
+  const found = await get(`/api/services/nearest?${new URLSearchParams({ lon, lat, kind, k: 5 })}`);
+  const list = document.getElementById("results");
+  list.replaceChildren();
+  markers.forEach((marker) => marker.remove());
+  markers = [new maplibregl.Marker({ color: "#c8102e" }).setLngLat([found.origin.lon, found.origin.lat]).addTo(map)];
+  const box = new maplibregl.LngLatBounds([found.origin.lon, found.origin.lat], [found.origin.lon, found.origin.lat]);
+  for (const service of found.results) {
+    const row = document.createElement("li");
+    const name = document.createElement("div");
+    name.className = "name";
+    name.textContent = service.name || t(`kind_${service.kind}`);
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const minutes = `${t("walk")} ${Math.round(service.walking_minutes)} ${t("minutes")} · ${Math.round(service.walking_distance_m)} ${t("metres")}`;
+    const state = document.createElement("span");
+    state.className = service.is_open === false || service.closed ? "closed" : "open";
+    state.textContent = service.closed ? t("closed_now") : service.is_open === false ? t("closed_now") : service.is_open ? t("open_now") : "";
+    meta.append(`${minutes} `, state);
+    row.append(name, meta);
+    list.append(row);
+    markers.push(new maplibregl.Marker({ color: "#2a9d8f" }).setLngLat([service.lon, service.lat]).addTo(map));
+    box.extend([service.lon, service.lat]);
+  }
+  map.fitBounds(box, { padding: 40, maxZoom: 16, duration: 0 });
+}
+
+function locate() {
+  navigator.geolocation.getCurrentPosition(
+    (position) => findNearest(position.coords.longitude, position.coords.latitude),
+    () => { document.getElementById("results").replaceChildren(message(t("no_position"), "error")); },
+    { enableHighAccuracy: true, timeout: 10000 });
+}
+
+/** A case's public view: state, countdown and timeline, nothing about who reported it. */
+async function follow(event) {
+  event.preventDefault();
+  const shown = document.getElementById("followed");
+  const number = document.getElementById("number").value.trim();
+  let view;
+  try {
+    view = await get(`/api/public/cases/${encodeURIComponent(number)}`);
+  } catch {
+    shown.replaceChildren(message(t("no_such_case"), "error"));
+    return;
+  }
+  const lang = language();
+  const state = message(`${t("state")}：${view.state_name[lang] || view.state_name.zh}`, "");
+  const parts = [state];
+  if (view.seconds_left !== null) {
+    const hours = Math.floor(Math.abs(view.seconds_left) / 3600);
+    parts.push(message(view.seconds_left < 0 ? t("overdue") : `${t("due_in")} ${hours} ${t("hours")}`, "countdown"));
+  }
+  const timeline = document.createElement("ol");
+  timeline.className = "timeline";
+  for (const step of view.timeline) {
+    const row = document.createElement("li");
+    const when = new Date(step.at).toLocaleString(lang === "zh" ? "zh-CN" : "en", { dateStyle: "short", timeStyle: "short" });
+    row.textContent = `${when} ${step.action_name ? step.action_name[lang] || step.action_name.zh : step.action}`
+      + (step.note ? `：${step.note}` : "");
+    timeline.append(row);
+  }
+  parts.push(timeline);
+  shown.replaceChildren(...parts);
+}
+
+async function showLeague() {
+  const body = document.querySelector("#league tbody");
+  const percent = (value) => (value === null ? "—" : `${Math.round(value * 100)}%`);
+  for (const row of await get("/api/public/league")) {
+    const line = document.createElement("tr");
+    for (const value of [row.rank, row.name || row.key, percent(row.on_time_rate), percent(row.closure_rate)]) {
+      const cell = document.createElement("td");
+      cell.textContent = value;
+      line.append(cell);
+    }
+    body.append(line);
+  }
+}
+
+function message(text, kind) {
+  const element = document.createElement("p");
+  element.className = kind;
+  element.textContent = text;
+  return element;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  translatePage();
+  document.getElementById("language").addEventListener("click", switchLanguage);
+  document.getElementById("locate").addEventListener("click", locate);
+  document.getElementById("follow-form").addEventListener("submit", follow);
+  drawMap();
+  showLeague();
+});
