@@ -181,3 +181,33 @@ def test_a_citizen_finds_the_nearest_health_centre_by_walking_and_follows_a_case
     shot(page, "citizen-390")
     context.close()
     assert (outside, errors) == ([], [])
+
+
+AXE = Path(__file__).parents[1] / "vendor" / "axe-core-4.14.1" / "axe.min.js"
+
+
+def serious_violations(page):
+    """What axe-core finds serious or critical on the page as it stands (WCAG 2.1 A and AA rules)."""
+    page.add_script_tag(path=AXE)
+    found = page.evaluate("async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))"
+                          ".violations.filter(v => ['serious', 'critical'].includes(v.impact))"
+                          ".map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).slice(0, 5).join(', ')}`)")
+    return found
+
+
+def test_no_page_has_a_serious_accessibility_violation(site, browser):
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, bypass_csp=True)  # to inject axe-core
+    page = context.new_page()
+    page.goto(site.url)
+    assert serious_violations(page) == [], "sign-in"
+    page.get_by_label("用户名").fill("wang")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.locator(".street-label").first.wait_for()
+    page.wait_for_function("() => document.querySelectorAll('#counts dd').length === 4")
+    assert serious_violations(page) == [], "dashboard"
+    page.goto(f"{site.url}/citizen")
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("button", name="用我的位置查找").wait_for()
+    assert serious_violations(page) == [], "citizen pages"
+    context.close()

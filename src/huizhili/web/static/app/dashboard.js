@@ -205,6 +205,7 @@ function labelStreet(street) {
   label.textContent = street.properties.name;
   label.addEventListener("click", () => { location.hash = `#/street/${street.properties.code}`; });
   new maplibregl.Marker({ element: label }).setLngLat(box.getCenter()).addTo(map);
+  label.setAttribute("aria-label", street.properties.name);  // the marker names itself "Map marker"; the street it is
 }
 
 /** The view the address names: the district, or one street. */
