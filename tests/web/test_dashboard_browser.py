@@ -151,6 +151,14 @@ def test_the_dashboard_speaks_english_and_fits_a_phone(site, offline):
     assert page.locator("#view-name").inner_text() == "District"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing wider than the phone"
     shot(page, "dashboard-district-390")
+    call = httpx.post(f"{site.url}/api/cases", headers=site.hotline, json={
+        "title": "楼下餐馆夜间噪声", "category": "噪声扰民", "lon": 121.437, "lat": 31.19, "reporter_name": "张三",
+        "reporter_phone": "13812345678"})
+    assert call.status_code == 201, call.text
+    page.get_by_role("button", name="楼下餐馆夜间噪声").click()  # arrived live
+    detail = page.locator("#case-detail")
+    detail.get_by_text("138****5678").wait_for()
+    assert "张*" in detail.inner_text() and "13812345678" not in page.content() and "张三" not in page.content()
     assert (outside, errors) == ([], [])
 
 

@@ -301,9 +301,36 @@ function urgency(found) {
   return left === null ? "ok" : left < 0 ? "late" : left < 240 ? "soon" : "ok";
 }
 
+/** One case's details as the caller may see them: the reporter's name and phone masked unless he may read personal data. */
+async function showCase(id) {
+  const found = await api(`/api/cases/${id}`);
+  const section = document.getElementById("case-detail");
+  const list = section.querySelector("dl");
+  list.replaceChildren();
+  const lang = language();
+  const rows = [["number", found.number], ["state", found.state_name[lang] || found.state_name.zh], ["category", found.category],
+                ["unit", found.department], ["reporter", found.reporter_name], ["phone", found.reporter_phone],
+                ["received", new Date(found.received_at).toLocaleString(lang === "zh" ? "zh-CN" : "en")],
+                ["reports", found.signals.length]];
+  for (const [key, value] of rows) {
+    const term = document.createElement("dt");
+    term.textContent = t(`case_${key}`);
+    const text = document.createElement("dd");
+    text.textContent = value ?? "—";
+    list.append(term, text);
+  }
+  section.hidden = false;
+}
+
 function caseItem(found) {
   const row = item(found.title, "case");
   row.dataset.case = found.id;
+  const open = document.createElement("button");
+  open.type = "button";
+  open.className = "link";
+  open.textContent = found.title;
+  open.addEventListener("click", () => showCase(found.id));
+  row.firstChild.replaceWith(open);
   const left = minutesLeft(found);
   if (left !== null) {
     const countdown = left < 0 ? t("overdue")

@@ -17,6 +17,8 @@ const MESSAGES = {
     walk: "步行", metres: "米", open_now: "正在开放", closed_now: "暂停服务", no_position: "无法获取您的位置，请在地图上点选",
     follow: "查询办理进度", tracking_number: "受理编号", look_up: "查询", no_such_case: "未找到该编号的办件", state: "状态",
     league: "街镇办理排行", rank: "名次", street: "街镇", on_time: "按期办结", closure: "办结率",
+    case_detail: "案件详情", case_number: "编号", case_state: "状态", case_category: "类别", case_unit: "承办单位",
+    case_reporter: "反映人", case_phone: "联系电话", case_received: "受理时间", case_reports: "来电/反映次数",
     live: "实时", layers: "图层", layer_buildings: "建筑", layer_facilities: "设施", layer_devices: "感知设备", layer_cases: "案件",
   },
   en: {
@@ -36,6 +38,8 @@ const MESSAGES = {
     closed_now: "Not serving now", no_position: "Your position is not available; tap a place on the map",
     follow: "Follow your case", tracking_number: "Tracking number", look_up: "Look up", no_such_case: "No case has this number",
     state: "State", league: "Streets' league table", rank: "Rank", street: "Street", on_time: "On time", closure: "Closed",
+    case_detail: "Case", case_number: "Number", case_state: "State", case_category: "Category", case_unit: "Unit",
+    case_reporter: "Reported by", case_phone: "Phone", case_received: "Received", case_reports: "Reports",
     live: "Live", layers: "Layers", layer_buildings: "Buildings", layer_facilities: "Facilities", layer_devices: "Sensors",
     layer_cases: "Cases",
   },
