@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from huizhili.config import load_settings
 from huizhili.identity.accounts import create_api_key, create_user
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Alert, Area
+from huizhili.storage.models import Alert, Area, IndicatorValue
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +43,8 @@ def site(tmp_path, serve, xuhui):
         session.add(Alert(rule="flooding", subject="device:TP-WATER/water_level_cm", level=3, opened_at=datetime.now(UTC),
                           title={"zh": "天平路下立交积水", "en": "Flooding at the Tianping Road underpass"},
                           department="建设管理委", district_code="310104", street_code=xujiahui.code))
+        session.add(IndicatorValue(indicator="pm25_24h", area_code=xujiahui.code, at=datetime.now(UTC), value=86.4, level=1,
+                                   sources=2))
     _, address = serve(load_settings(environment="test", data_dir=tmp_path / "var", stream_poll_seconds=0.2))
     return Site(f"http://{address}", {"X-API-Key": hotline_key})
 
@@ -121,6 +123,7 @@ def test_the_commander_signs_in_drills_into_a_street_and_back_and_acknowledges_a
     page.wait_for_function("() => document.querySelector('#view-name').textContent === '徐家汇街道'")
     assert "#/street/310104" in page.url
     page.wait_for_function(f"() => document.querySelectorAll('#counts dd')[2].textContent !== {district_facilities!r}")
+    assert "86.4 µg/m³ · 蓝色" in page.locator("#vitals").inner_text()
     alert = page.locator("#alerts li", has_text="天平路下立交积水")
     alert.get_by_role("button", name="签收").click()
     page.locator("#alerts li", has_text="已签收").wait_for()

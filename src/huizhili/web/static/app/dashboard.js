@@ -84,7 +84,7 @@ function listen() {
     clearTimeout(refresh);
     refresh = setTimeout(() => {
       const code = currentStreet();
-      if (data.resource === "alerts") showAlerts(code);
+      if (data.resource === "alerts") Promise.all([showAlerts(code), showVitals(code)]);
       else showCases(code);
     }, 500);
   });
@@ -217,7 +217,7 @@ async function showView() {
   const box = bounds(street ? { features: [street] } : streets);
   if (!box.isEmpty()) map.fitBounds(box, { padding: 30, duration: street ? 600 : 0 });
   const code = street ? street.properties.code : null;
-  await Promise.all([showCounts(code), showAlerts(code), showCases(code)]);
+  await Promise.all([showCounts(code), showVitals(code), showAlerts(code), showCases(code)]);
 }
 
 async function showCounts(code) {
@@ -230,6 +230,23 @@ async function showCounts(code) {
     const value = document.createElement("dd");
     value.textContent = summary[key] == null ? "—" : Number(summary[key]).toLocaleString(language() === "zh" ? "zh-CN" : "en");
     counts.append(term, value);
+  }
+}
+
+/** The area's vital signs (数字体征), each with its value and warning level colour (蓝/黄/橙/红). */
+async function showVitals(code) {
+  const list = document.getElementById("vitals");
+  list.replaceChildren();
+  if (!me.permissions.includes("read:alerts")) return;
+  const all = await api(`/api/vitals${code ? `?area=${code}` : ""}`);
+  const here = all.filter((vital) => (code ? vital.area_code === code : vital.area_level === "district"));
+  if (!here.length) list.append(item(t("no_vitals"), "empty"));
+  for (const vital of here) {
+    const value = vital.value === null ? "—" : `${Math.round(vital.value * 10) / 10}${vital.unit ? ` ${vital.unit}` : ""}`;
+    const row = item(`${language() === "zh" ? vital.zh : vital.en}`, "vital");
+    row.style.borderLeftColor = LEVEL_COLOURS[vital.level] || "#2e7d32";
+    row.append(tag(vital.level ? `${value} · ${t(`level_${vital.level}`)}` : value));
+    list.append(row);
   }
 }
 
