@@ -11,6 +11,8 @@ from PIL import Image
 from test_case_photos import jpeg
 from test_cases_api import report
 
+from huizhili.identity.accounts import create_api_key, create_user
+from huizhili.storage.engine import transaction
 from huizhili.storage.models import Case, CaseSignal
 
 HANDLER = "department_handler"  # 绿化市容局, which handles the 绿化养护 cases of test_cases_api.report
@@ -165,3 +167,27 @@ class Http:
 
     def post(self, path, json, headers):
         return requests.post(self.base + path, json=json, headers=headers, timeout=10)
+
+
+def test_a_citizen_follows_his_own_reports_help_requests_too_and_adds_a_photo_to_them(client, role_headers, sessions):
+    citizen = role_headers["citizen"]
+    with transaction(sessions) as session:
+        create_user(session, "neighbour", "citizen")
+        neighbour = {"X-API-Key": create_api_key(session, "neighbour", "phone")[1]}
+    help_call = client.post("/api/cases", headers=citizen, json={
+        "title": "一键求助：家中老人摔倒", "category": "养老服务", "lon": 121.437, "lat": 31.19})
+    assert help_call.status_code == 201, help_call.text
+    number = help_call.json()["number"]
+    assert client.get(f"/api/public/cases/{number}").status_code == 404  # never public
+    [mine] = client.get("/api/me/cases", headers=citizen).json()
+    assert (mine["number"], mine["category"], mine["open"]) == (number, "养老服务", True)
+    assert client.get("/api/me/cases", headers=neighbour).json() == []
+    photo = client.post(f"/api/me/cases/{number}/photos", headers=citizen, files={"file": ("fall.jpg", jpeg(), "image/jpeg")})
+    assert photo.status_code == 201, photo.text
+    assert (photo.json()["step"], photo.json()["public"], photo.json()["taken_lon"]) == ("receive", False, None)
+    assert client.post(f"/api/me/cases/{number}/photos", headers=neighbour,
+                       files={"file": ("x.jpg", jpeg(), "image/jpeg")}).status_code == 404
+    with sessions() as session:
+        case_id = session.scalar(sa.select(Case.id).where(Case.number == number))
+    [kept] = client.get(f"/api/cases/{case_id}", headers=role_headers["district_commander"]).json()["photos"]
+    assert (kept["id"], kept["step"], kept["taken_lon"]) == (photo.json()["id"], "receive", 121.4473)

@@ -319,6 +319,8 @@ WRITES = {
         "service_code": "roads", "lat": "31.19", "long": "121.437", "description": "井盖松动"}}),
     ("POST", "/api/cases/{case_id}/actions"): lambda w: (f"/api/cases/{w.case[0]}/actions", {"json": w.case[1]}),
     ("POST", "/api/cases/{case_id}/photos"): lambda w: (f"/api/cases/{w.case[0]}/photos", {"files": {"file": ("site.png", PHOTO.getvalue(), "image/png")}}),
+    ("POST", "/api/me/cases/{number}/photos"): lambda w: (f"/api/me/cases/{w.own_report}/photos",
+                                                          {"files": {"file": ("mine.png", PHOTO.getvalue(), "image/png")}}),
     ("POST", "/api/open311/v2/servicerequestupdates.{fmt}"): lambda w: ("/api/open311/v2/servicerequestupdates.json", {"data": {
         "service_request_id": w.case_number, "description": "还没处理"}}),
     ("POST", "/api/lifecircle/siting"): lambda w: ("/api/lifecircle/siting", {"json": {"kind": "health_centre", "threshold_m": 900,
@@ -363,6 +365,11 @@ class WriteFixtures:
                                   now=datetime.now(UTC), name="李阿公").id
             self.case = _case_to_act_on(session, role)
             self.case_number = session.scalar(sa.select(Case.number).where(Case.id == self.case[0]))
+            # A report of the role's own, to add a photo to (anonymous callers have none: theirs is refused first).
+            self.own_report = report_case(session, Scope.system(), Principal(username="setup", role="district_admin"),
+                                          case_flow(Settings()), Report(channel="hotline", title="路灯不亮", lon=121.437, lat=31.19,
+                                                                        category="道路设施", reporter_user_id=owner.id if owner else None),
+                                          datetime.now(UTC)).case.number
         self.refresh_token = client.post("/api/auth/token", data={"username": "signer", "password": PASSWORD}).json()["refresh_token"]
 
 

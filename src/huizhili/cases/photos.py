@@ -203,6 +203,33 @@ def add_photo(session: Session, scope: Scope, store: PhotoStore, principal: Prin
     if case is None:
         message = f"no case {case_id} you may see / 无此案件"
         raise NotFoundError(message)
+    return _keep(session, store, principal, case, name, data, now, public=public)
+
+
+def add_reporters_photo(session: Session, scope: Scope, store: PhotoStore, principal: Principal, number: str, name: str,
+                        data: bytes, now: datetime) -> CasePhoto:
+    """A photo the reporter sends with his own report (a citizen's phone): attached to the report itself, for the staff only.
+
+    Raises
+    ------
+    NotFoundError
+        If the caller reported no case with this number.
+    ValidationError
+        If the upload is not a picture that is taken.
+    """
+    case = session.scalar(sa.select(Case).where(Case.number == number, scope.reported()))
+    if case is None:
+        message = f"you reported no case numbered {number!r} / 您未反映过此编号的问题"
+        raise NotFoundError(message)
+    photo = _keep(session, store, principal, case, name, data, now, public=False)
+    report = session.scalar(sa.select(CaseAction.id).where(CaseAction.case_id == case.id).order_by(CaseAction.id).limit(1))
+    photo.action_id = report
+    return photo
+
+
+def _keep(session: Session, store: PhotoStore, principal: Principal, case: Case, name: str, data: bytes, now: datetime, *,
+          public: bool) -> CasePhoto:
+    """Check the picture, write its file, add its row."""
     if case.merged_into_id is not None:
         message = f"case {case.number} was merged into another: add photos there / 案件已合并，请在合并后的案件上传"
         raise ConflictError(message)

@@ -180,7 +180,23 @@ def public_view(session: Session, flow: CaseFlow, number: str, now: datetime) ->
     NotFoundError
         As :func:`public_case_by_number`.
     """
-    shown = public_case_by_number(session, flow, number)
+    return _followed(session, flow, public_case_by_number(session, flow, number), number, now)
+
+
+def reported_cases(session: Session, scope: Scope, flow: CaseFlow, now: datetime, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The caller's own reports as he follows them (help requests too, which are never public), newest first.
+
+    Each as the public view shows a case (a merged one as the case it joined), under the
+    number he was given.
+    """
+    mine = session.scalars(sa.select(Case).where(scope.reported()).order_by(Case.received_at.desc(), Case.id.desc())
+                           .limit(limit)).all()
+    return [_followed(session, flow, (session.get(Case, c.merged_into_id) if c.merged_into_id else None) or c, c.number or "", now)
+            for c in mine]
+
+
+def _followed(session: Session, flow: CaseFlow, shown: Case, number: str, now: datetime) -> dict[str, Any]:
+    """A case as one who follows it sees it: state, category, street, unit, public steps, countdown."""
     state = flow.workflow.states[shown.state]
     street = session.scalar(sa.select(Area.name).where(Area.code == shown.street_code)) if shown.street_code else None
     steps = session.scalars(

@@ -144,6 +144,18 @@ class Scope:
             raise ForbiddenError(message)
         return rule(self)
 
+    def reported(self) -> sa.ColumnElement[bool]:
+        """The cases the principal reported himself (his report first, or one linked to them), whatever else he may read.
+
+        A citizen follows his own reports — a request for help included, which is never public —
+        without reading anyone else's; staff read cases through :meth:`condition`.
+        """
+        p = self.principal
+        if p.user_id is None:
+            return sa.false()
+        linked = sa.select(CaseSignal.case_id).where(CaseSignal.reporter_user_id == p.user_id, CaseSignal.linked_by != "comment")
+        return sa.or_(Case.reporter_user_id == p.user_id, Case.id.in_(linked))
+
     def writable(self, model: Any) -> sa.ColumnElement[bool]:
         """A WHERE condition limiting ``model`` to the records the principal may change.
 

@@ -20,7 +20,14 @@ from huizhili.cases.hotspots import (
     hotspots_geojson,
 )
 from huizhili.cases.intake import Report, report_case
-from huizhili.cases.photos import add_photo, case_photos, photo_of, photo_out, photo_store
+from huizhili.cases.photos import (
+    add_photo,
+    add_reporters_photo,
+    case_photos,
+    photo_of,
+    photo_out,
+    photo_store,
+)
 from huizhili.cases.reading import (
     CaseQuery,
     action_out,
@@ -30,6 +37,7 @@ from huizhili.cases.reading import (
     list_cases,
     public_case_by_number,
     public_view,
+    reported_cases,
     signal_out,
     signals,
     trail,
@@ -249,6 +257,23 @@ def public_case(number: Annotated[str, Path(min_length=8, max_length=24, pattern
                 settings: SettingsDep, principal: ReadPublic) -> dict[str, Any]:
     """Follow a case by its tracking number: its state, public timeline and countdown; nothing about who reported it."""
     return public_view(session, case_flow(settings), number, utcnow())
+
+
+@router.get("/me/cases", response_model=list[PublicCase])
+def my_cases(session: SessionDep, settings: SettingsDep, principal: ReportCases) -> list[dict[str, Any]]:
+    """The cases you reported, newest first, as you follow them: requests for help too, which are never public."""
+    return reported_cases(session, scope_for(principal), case_flow(settings), utcnow())
+
+
+@router.post("/me/cases/{number}/photos", response_model=CasePhotoOut, status_code=201)
+def my_case_photo(number: Annotated[str, Path(min_length=8, max_length=24, pattern=r"^[0-9]+$")],
+                  file: Annotated[UploadFile, File(description="A JPEG, PNG or WebP picture.")],
+                  session: SessionDep, settings: SettingsDep, principal: ReportCases) -> dict[str, Any]:
+    """Add a photo to your own report (a citizen's phone): kept with the report, for the staff only."""
+    store = photo_store(settings)
+    photo = add_reporters_photo(session, scope_for(principal), store, principal, number, file.filename or "photo",
+                                file.file.read(store.max_bytes + 1), utcnow())
+    return present(session, principal, "case_photos", [photo_out(photo, "receive")], "read")[0]
 
 
 @router.get("/public/cases/{number}/photos/{photo_id}", response_class=FileResponse,
