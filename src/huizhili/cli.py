@@ -67,8 +67,8 @@ def _train_demo_classifier(settings: Settings) -> None:
     click.echo(f"demo classifier of reports written to {model}")
 
 
-def _demo_operator(context: _Context) -> Path:
-    """The demo's own operator, 'demo' (a district commander), made once with a random password kept beside the data."""
+def _demo_accounts(context: _Context) -> Path:
+    """The demo's own accounts, made once with random passwords kept beside the data: 'demo' (a district commander) and 'resident' (a citizen)."""
     import secrets
 
     import sqlalchemy as sa
@@ -77,13 +77,18 @@ def _demo_operator(context: _Context) -> Path:
     from huizhili.storage.models import User
 
     password_file = context.settings.data_dir / "demo-password.txt"
+    made = []
     with transaction(context.sessions) as session:
-        if session.scalar(sa.select(User.id).where(User.username == "demo")) is None:
-            password = secrets.token_urlsafe(12)
-            create_user(session, "demo", "district_commander", password=password, display_name="演示值班员 Demo operator")
-            password_file.parent.mkdir(parents=True, exist_ok=True)
-            password_file.touch(mode=0o600)
-            password_file.write_text(password + "\n", encoding="utf-8")
+        for username, role, name in (("demo", "district_commander", "演示值班员 Demo operator"), ("resident", "citizen", "演示市民 Demo resident")):
+            if session.scalar(sa.select(User.id).where(User.username == username)) is None:
+                password = secrets.token_urlsafe(12)
+                create_user(session, username, role, password=password, display_name=name)
+                made.append(f"{username} {password}\n")
+    if made:
+        password_file.parent.mkdir(parents=True, exist_ok=True)
+        password_file.touch(mode=0o600)
+        with password_file.open("a", encoding="utf-8") as out:
+            out.writelines(made)
     return password_file
 
 
@@ -112,10 +117,10 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
         click.echo(f"{device}: {values:,} observations replayed")
     _train_demo_classifier(context.settings)
     click.echo(f"Xuhui demo loaded into {context.settings.resolved_database_url}")
-    password_file = _demo_operator(context)
-    host_shown, port_shown = host or context.settings.host, port or context.settings.port
-    click.echo(f"dashboard: http://{host_shown}:{port_shown}/ — sign in as 'demo' (district commander), "
-               f"password in {password_file}; citizens' endpoints need no sign-in")
+    password_file = _demo_accounts(context)
+    address = f"http://{host or context.settings.host}:{port or context.settings.port}"
+    click.echo(f"dashboard: {address}/ — sign in as 'demo' (district commander); citizens' pages: {address}/citizen "
+               f"(no sign-in; to report, 'resident'); passwords in {password_file}")
     if not no_serve:
         _serve(context, host, port, with_worker=True)
 

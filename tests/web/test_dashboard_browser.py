@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from huizhili.config import load_settings
 from huizhili.identity.accounts import create_api_key, create_user
@@ -39,6 +40,9 @@ def site(tmp_path, serve, xuhui):
         create_user(session, "li", "analyst", password=PASSWORD)
         create_user(session, "hotline", "hotline_operator")
         hotline_key = create_api_key(session, "hotline", "calls")[1]
+        create_user(session, "grandma", "citizen", password=PASSWORD)
+        create_user(session, "civil", "department_handler", department="民政局")
+        civil_key = create_api_key(session, "civil", "desk")[1]
         xujiahui = session.scalar(sa.select(Area).where(Area.name == "徐家汇街道"))
         session.add(Alert(rule="flooding", subject="device:TP-WATER/water_level_cm", level=3, opened_at=datetime.now(UTC),
                           title={"zh": "天平路下立交积水", "en": "Flooding at the Tianping Road underpass"},
@@ -46,7 +50,7 @@ def site(tmp_path, serve, xuhui):
         session.add(IndicatorValue(indicator="pm25_24h", area_code=xujiahui.code, at=datetime.now(UTC), value=86.4, level=1,
                                    sources=2))
     _, address = serve(load_settings(environment="test", data_dir=tmp_path / "var", stream_poll_seconds=0.2))
-    return Site(f"http://{address}", {"X-API-Key": hotline_key})
+    return Site(f"http://{address}", {"X-API-Key": hotline_key}, {"X-API-Key": civil_key})
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Site:
 
     url: str
     hotline: dict[str, str]
+    civil_affairs: dict[str, str]
 
 
 @pytest.fixture
@@ -222,3 +227,49 @@ def test_no_page_has_a_serious_accessibility_violation(site, browser):
     page.get_by_role("button", name="用我的位置查找").wait_for()
     assert serious_violations(page) == [], "citizen pages"
     context.close()
+
+
+def test_a_resident_reports_with_a_photo_and_calls_for_help_which_reaches_the_operators_board_live(site, browser, tmp_path):
+    operator = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+    operator.goto(site.url)
+    operator.get_by_label("用户名").fill("wang")
+    operator.get_by_label("密码").fill(PASSWORD)
+    operator.get_by_role("button", name="登录").click()
+    operator.locator("#live").wait_for()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, geolocation={"longitude": 121.437, "latitude": 31.19},
+                                  permissions=["geolocation"])
+    page = context.new_page()
+    outside, errors = [], []
+    page.route("**/*", lambda route: route.continue_() if urlsplit(route.request.url).hostname == "127.0.0.1"
+               else (outside.append(route.request.url), route.abort()))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{site.url}/citizen")
+    form = page.locator("#resident-sign-in")
+    form.get_by_label("用户名").fill("grandma")
+    form.get_by_label("密码").fill(PASSWORD)
+    form.get_by_role("button", name="登录").click()
+    page.locator("#category option").first.wait_for(state="attached")
+    assert not form.is_visible(), "signed in: the form gives way to the report"
+    page.get_by_label("问题类别").select_option("绿化养护")
+    page.get_by_label("问题描述").fill("小区门口大树倒伏压住电动车")
+    photo = tmp_path / "tree.jpg"
+    Image.new("RGB", (640, 480), "darkgreen").save(photo)
+    page.get_by_label("照片（可选）").set_input_files(photo)
+    page.get_by_role("button", name="提交").click()
+    page.get_by_text("已受理，受理编号").wait_for()
+    number = page.locator("#reported").inner_text().split()[-1]
+    page.locator("#my-cases li", has_text=number).wait_for()
+    page.get_by_role("button", name="一键求助").click()
+    page.get_by_text("正在通知社区工作人员").wait_for()
+    operator.locator("#case-board li", has_text="为老服务一键通求助").wait_for()  # live on the operator's board
+    with httpx.Client(base_url=site.url, headers=site.civil_affairs) as http:
+        [help_case] = [c for c in http.get("/api/cases").json() if c["category"] == "养老服务"]
+        assert http.post(f"/api/cases/{help_case['id']}/actions", json={"action": "accept"}).status_code == 200
+    page.get_by_text("工作人员已接单，正在赶来").wait_for()
+    shot(page, "citizen-help-390")
+    context.close()
+    with httpx.Client(base_url=site.url, headers=site.hotline) as http:
+        reported = next(c for c in http.get("/api/cases").json() if c["number"] == number)
+    assert reported["category"] == "绿化养护"
+    assert (outside, errors) == ([], [])

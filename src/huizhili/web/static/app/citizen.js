@@ -4,8 +4,11 @@
 "use strict";
 
 const WORKER = "/static/vendor/maplibre-gl-5.24.1/maplibre-gl-csp-worker.js";
+const RESIDENT = "huizhili.resident";
+const COMING = ["accepted", "in_progress", "handled", "verified", "closed", "evaluated"];
 let map = null;
 let markers = [];
+let place = null;  // the last place looked from: a tap on the map or the phone's position
 
 async function get(path) {
   const response = await fetch(path, { headers: { Accept: "application/json" } });
@@ -30,6 +33,7 @@ async function drawMap() {
 
 /** The nearest services of the chosen kind by walking from (lon, lat), listed and marked on the map. */
 async function findNearest(lon, lat) {
+  place = { lon, lat };
   const kind = document.getElementById("kind").value;
   const found = await get(`/api/services/nearest?${new URLSearchParams({ lon, lat, kind, k: 5 })}`);
   const list = document.getElementById("results");
@@ -110,6 +114,115 @@ async function showLeague() {
   }
 }
 
+/** A JSON answer for the signed-in resident. */
+async function asResident(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { Accept: "application/json", ...(options.headers || {}),
+                                                              Authorization: `Bearer ${sessionStorage.getItem(RESIDENT)}` } });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+async function residentSignIn(event) {
+  event.preventDefault();
+  const response = await fetch("/api/auth/token", { method: "POST", body: new URLSearchParams(new FormData(event.target)) });
+  const failed = document.getElementById("resident-error");
+  if (!response.ok) {
+    failed.textContent = t("sign_in_failed");
+    failed.hidden = false;
+    return;
+  }
+  sessionStorage.setItem(RESIDENT, (await response.json()).access_token);
+  await showResident();
+}
+
+async function showResident() {
+  document.getElementById("resident-sign-in").hidden = true;
+  document.getElementById("report-form").hidden = false;
+  const select = document.getElementById("category");
+  if (!select.options.length) {
+    for (const service of await get("/api/open311/v2/services.json")) {
+      const option = document.createElement("option");
+      option.value = service.service_name;
+      option.textContent = language() === "zh" ? service.service_name : service.description;
+      select.append(option);
+    }
+  }
+  await showMine();
+}
+
+/** The resident's own reports, help calls included, with their states. */
+async function showMine() {
+  const mine = await asResident("/api/me/cases");
+  document.getElementById("my-cases-title").hidden = !mine.length;
+  const list = document.getElementById("my-cases");
+  list.replaceChildren(...mine.map((found) => {
+    const row = document.createElement("li");
+    row.textContent = `${found.number} · ${found.category || ""} · ${found.state_name[language()] || found.state_name.zh}`;
+    return row;
+  }));
+  return mine;
+}
+
+/** Where the resident is: the place picked on the map, else the phone's position. */
+function wherever() {
+  if (place) return Promise.resolve(place);
+  return new Promise((resolve, reject) => navigator.geolocation.getCurrentPosition(
+    (position) => resolve({ lon: position.coords.longitude, lat: position.coords.latitude }), reject,
+    { enableHighAccuracy: true, timeout: 10000 }));
+}
+
+async function report(event) {
+  event.preventDefault();
+  const done = document.getElementById("reported");
+  let at;
+  try {
+    at = await wherever();
+  } catch {
+    done.textContent = t("no_place");
+    return;
+  }
+  const description = document.getElementById("description").value.trim();
+  const found = await asResident("/api/cases", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({
+    title: description.split("\n")[0].slice(0, 60), description, category: document.getElementById("category").value, ...at }) });
+  const photo = document.getElementById("photo").files[0];
+  if (photo) {
+    const form = new FormData();
+    form.append("file", photo);
+    await asResident(`/api/me/cases/${found.number}/photos`, { method: "POST", body: form });
+  }
+  done.textContent = `${t("reported")} ${found.number}`;
+  event.target.reset();
+  await showMine();
+}
+
+/** One button: a request for help at the resident's place, to the community's staff; then who is coming. */
+async function callForHelp() {
+  const state = document.getElementById("help-state");
+  if (!sessionStorage.getItem(RESIDENT)) {
+    state.textContent = t("resident_sign_in_hint");
+    document.querySelector("#resident-sign-in input").focus();
+    return;
+  }
+  let at;
+  try {
+    at = await wherever();
+  } catch {
+    state.textContent = t("no_place");
+    return;
+  }
+  const found = await asResident("/api/cases", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                 body: JSON.stringify({ title: t("help_case_title"), category: "养老服务", ...at }) });
+  state.textContent = `${t("help_sent")} ${found.number}。${t("help_waiting")}`;
+  const watch = setInterval(async () => {
+    const mine = await showMine();
+    const followed = mine.find((c) => c.number === found.number);
+    if (followed && COMING.includes(followed.state)) {
+      state.textContent = `${t("help_sent")} ${found.number}。${t("help_coming")}`;
+      clearInterval(watch);
+    }
+  }, 2000);
+}
+
 function message(text, kind) {
   const element = document.createElement("p");
   element.className = kind;
@@ -122,6 +235,10 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("language").addEventListener("click", switchLanguage);
   document.getElementById("locate").addEventListener("click", locate);
   document.getElementById("follow-form").addEventListener("submit", follow);
+  document.getElementById("resident-sign-in").addEventListener("submit", residentSignIn);
+  document.getElementById("report-form").addEventListener("submit", report);
+  document.getElementById("help-button").addEventListener("click", callForHelp);
   drawMap();
   showLeague();
+  if (sessionStorage.getItem(RESIDENT)) showResident().catch(() => sessionStorage.removeItem(RESIDENT));
 });
