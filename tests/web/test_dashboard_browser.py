@@ -16,7 +16,9 @@ import sqlalchemy as sa
 from PIL import Image
 
 from huizhili.config import load_settings
+from huizhili.events import publish
 from huizhili.identity.accounts import create_api_key, create_user
+from huizhili.sensing.alerts import alert_out
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Alert, Area, IndicatorValue
 
@@ -272,4 +274,30 @@ def test_a_resident_reports_with_a_photo_and_calls_for_help_which_reaches_the_op
     with httpx.Client(base_url=site.url, headers=site.hotline) as http:
         reported = next(c for c in http.get("/api/cases").json() if c["number"] == number)
     assert reported["category"] == "绿化养护"
+    assert (outside, errors) == ([], [])
+
+
+def test_the_wall_runs_itself_through_the_streets_and_brings_a_new_red_alert_to_the_front(site, offline, xuhui):
+    page, outside, errors = offline(3840, 2160)
+    page.goto(f"{site.url}/?wall=1&cycle=5")
+    page.get_by_label("用户名").fill("wang")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.locator("#live").wait_for()
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(11, 22, 38)"
+    assert page.evaluate("parseFloat(getComputedStyle(document.querySelector('#counts dd')).fontSize)") >= 60
+    shot(page, "wall-district-3840")
+    page.wait_for_function("() => location.hash.startsWith('#/street/')", timeout=15000)  # on its own, after 5 s
+    with transaction(xuhui) as session:
+        huajing = session.scalar(sa.select(Area).where(Area.name == "华泾镇"))
+        alert = Alert(rule="gas_leak", subject="device:GAS-HJ-1/gas_lel", level=4, opened_at=datetime.now(UTC),
+                      title={"zh": "华泾镇燃气泄漏", "en": "Gas leak in Huajing"}, department="建设管理委",
+                      district_code="310104", street_code=huajing.code)
+        session.add(alert)
+        session.flush()
+        publish(session, "alert.opened", alert, resource="alerts", record_id=alert.id, permission="read:alerts",
+                department=alert.department, payload=alert_out(alert))
+    page.wait_for_function(f"() => location.hash === '#/street/{huajing.code}'", timeout=10000)
+    page.locator("#alerts li", has_text="华泾镇燃气泄漏").wait_for()
+    shot(page, "wall-red-alert-3840")
     assert (outside, errors) == ([], [])

@@ -66,6 +66,32 @@ async function start() {
   if (!map) await drawMap();
   await showView();
   listen();
+  if (wall.on) cycle();
+}
+
+/** The operations centre's wall (大屏, ?wall=1): dark, large, and it runs itself — through the streets on a timer
+ * (?cycle= seconds, default 30), and to the street of a new red alert at once. */
+const wall = (() => {
+  const query = new URLSearchParams(location.search);
+  return { on: query.get("wall") === "1", seconds: Math.max(5, Number(query.get("cycle")) || 30), timer: null, held: false };
+})();
+
+function cycle() {
+  clearInterval(wall.timer);
+  wall.timer = setInterval(() => {
+    if (wall.held) return;
+    const drawn = streets.features.filter((f) => f.geometry).map((f) => f.properties.code);
+    const at = drawn.indexOf(currentStreet());
+    location.hash = at + 1 >= drawn.length ? "#/" : `#/street/${drawn[at + 1]}`;
+  }, wall.seconds * 1000);
+}
+
+/** A new red alert comes to the front: its street shown, the timer held for one round. */
+function toFront(alert) {
+  if (!wall.on || alert.level !== "red" || !alert.street_code) return;
+  wall.held = true;
+  location.hash = `#/street/${alert.street_code}`;
+  setTimeout(() => { wall.held = false; }, wall.seconds * 1000);
 }
 
 let stream = null;
@@ -81,6 +107,7 @@ function listen() {
     const data = JSON.parse(message.data);
     if (data.type === "subscribed") live.hidden = false;
     if (data.type !== "event" || !["alerts", "cases"].includes(data.resource)) return;
+    if (data.resource === "alerts" && ["alert.opened", "alert.escalated"].includes(data.kind)) toFront(data.payload || {});
     clearTimeout(refresh);
     refresh = setTimeout(() => {
       const code = currentStreet();
@@ -122,7 +149,8 @@ async function drawMap() {
   maplibregl.setWorkerUrl(WORKER);
   map = new maplibregl.Map({
     container: "map",
-    style: { version: 8, sources: {}, layers: [{ id: "land", type: "background", paint: { "background-color": "#eef1f4" } }] },
+    style: { version: 8, sources: {}, layers: [{ id: "land", type: "background",
+                                                 paint: { "background-color": wall.on ? "#0b1626" : "#eef1f4" } }] },
     center: [121.437, 31.18], zoom: 12, pitch: 30, attributionControl: { compact: true, customAttribution: "© OpenStreetMap contributors" },
   });
   map.addControl(new maplibregl.NavigationControl(), "top-left");
@@ -137,18 +165,20 @@ async function drawMap() {
   map.addSource("devices", { type: "geojson", data: devices });
   map.addSource("cases", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
   map.addLayer({ id: "street-fill", type: "fill", source: "streets",
-                 paint: { "fill-color": ["case", ["boolean", ["feature-state", "hover"], false], "#cfe0f3", "#dfe8f1"], "fill-opacity": 0.8 } });
-  map.addLayer({ id: "street-line", type: "line", source: "streets", paint: { "line-color": "#4a6fa5", "line-width": 1.5 } });
+                 paint: { "fill-color": ["case", ["boolean", ["feature-state", "hover"], false], wall.on ? "#24406a" : "#cfe0f3",
+                                         wall.on ? "#16294a" : "#dfe8f1"], "fill-opacity": 0.8 } });
+  map.addLayer({ id: "street-line", type: "line", source: "streets",
+                 paint: { "line-color": wall.on ? "#5f8fd6" : "#4a6fa5", "line-width": wall.on ? 3 : 1.5 } });
   map.addLayer({ id: "buildings", type: "fill-extrusion", source: "buildings", minzoom: 13,
                  paint: { "fill-extrusion-color": "#b8c2cc", "fill-extrusion-opacity": 0.85,
                           "fill-extrusion-height": ["*", 3, ["coalesce", ["to-number", ["get", "levels"]], 2]] } });
   map.addLayer({ id: "facilities", type: "circle", source: "facilities",
-                 paint: { "circle-radius": 4, "circle-color": "#2a9d8f", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+                 paint: { "circle-radius": wall.on ? 9 : 4, "circle-color": "#2a9d8f", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
   map.addLayer({ id: "devices", type: "circle", source: "devices",
-                 paint: { "circle-radius": 3.5, "circle-color": ["match", ["get", "status"], "active", "#6c5ce7", "#9aa5b1"],
+                 paint: { "circle-radius": wall.on ? 8 : 3.5, "circle-color": ["match", ["get", "status"], "active", "#6c5ce7", "#9aa5b1"],
                           "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
   map.addLayer({ id: "cases", type: "circle", source: "cases",
-                 paint: { "circle-radius": 6, "circle-color": ["match", ["get", "urgency"], "late", "#c8102e", "soon", "#e0a800", "#1f6fd1"],
+                 paint: { "circle-radius": wall.on ? 14 : 6, "circle-color": ["match", ["get", "urgency"], "late", "#c8102e", "soon", "#e0a800", "#1f6fd1"],
                           "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
   layerSwitches();
   for (const street of streets.features) labelStreet(street);
@@ -375,6 +405,7 @@ function tag(text, kind = "") {
 
 document.addEventListener("DOMContentLoaded", () => {
   translatePage();
+  document.body.classList.toggle("wall", wall.on);
   document.getElementById("language").addEventListener("click", switchLanguage);
   document.getElementById("sign-in-form").addEventListener("submit", signIn);
   document.getElementById("sign-out").addEventListener("click", signOut);
