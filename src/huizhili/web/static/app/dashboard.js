@@ -156,10 +156,11 @@ async function drawMap() {
   map.addControl(new maplibregl.NavigationControl(), "top-left");
   await new Promise((resolve) => map.once("load", resolve));
   streets = await features("areas", { kind: "street" });
-  const [buildings, facilities, devices] = await Promise.all([
-    features("buildings"), features("facilities"),
+  const [committees, buildings, facilities, devices] = await Promise.all([
+    features("areas", { kind: "committee" }), features("buildings"), features("facilities"),
     me.permissions.includes("read:devices") ? features("devices") : { type: "FeatureCollection", features: [] }]);
   map.addSource("streets", { type: "geojson", data: streets, promoteId: "code" });
+  map.addSource("committees", { type: "geojson", data: committees });
   map.addSource("buildings", { type: "geojson", data: buildings });
   map.addSource("facilities", { type: "geojson", data: facilities });
   map.addSource("devices", { type: "geojson", data: devices });
@@ -169,6 +170,12 @@ async function drawMap() {
                                          wall.on ? "#16294a" : "#dfe8f1"], "fill-opacity": 0.8 } });
   map.addLayer({ id: "street-line", type: "line", source: "streets",
                  paint: { "line-color": wall.on ? "#5f8fd6" : "#4a6fa5", "line-width": wall.on ? 3 : 1.5 } });
+  map.addLayer({ id: "committees", type: "line", source: "committees", minzoom: 13,
+                 paint: { "line-color": wall.on ? "#5f8fd6" : "#7d94b5", "line-width": 1, "line-dasharray": [3, 2] } });
+  map.addLayer({ id: "density", type: "heatmap", source: "cases", maxzoom: 15,
+                 paint: { "heatmap-radius": wall.on ? 60 : 30, "heatmap-opacity": 0.6,
+                          "heatmap-color": ["interpolate", ["linear"], ["heatmap-density"], 0, "rgba(0,0,0,0)", 0.3, "#fde68a",
+                                            0.6, "#f59e0b", 1, "#b91c1c"] } });
   map.addLayer({ id: "buildings", type: "fill-extrusion", source: "buildings", minzoom: 13,
                  paint: { "fill-extrusion-color": "#b8c2cc", "fill-extrusion-opacity": 0.85,
                           "fill-extrusion-height": ["*", 3, ["coalesce", ["to-number", ["get", "levels"]], 2]] } });
@@ -197,7 +204,7 @@ async function drawMap() {
   map.on("click", "street-fill", (event) => { location.hash = `#/street/${event.features[0].properties.code}`; });
 }
 
-const LAYERS = ["buildings", "facilities", "devices", "cases"];
+const LAYERS = ["committees", "buildings", "facilities", "devices", "cases", "density"];
 
 /** A switch per layer, remembered in the address's query (?hide=devices,…) so a shared view shows the same. */
 function layerSwitches() {

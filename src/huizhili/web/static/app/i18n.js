@@ -25,7 +25,7 @@ const MESSAGES = {
     report_category: "问题类别", report_description: "问题描述", report_place_hint: "位置：用上方地图点选的位置，或您的当前位置",
     report_photo: "照片（可选）", report_submit: "提交", reported: "已受理，受理编号", my_cases: "我的办件",
     help_case_title: "为老服务一键通求助", no_place: "请先在地图上点选位置或允许获取位置",
-    live: "实时", layers: "图层", layer_buildings: "建筑", layer_facilities: "设施", layer_devices: "感知设备", layer_cases: "案件",
+    live: "实时", layers: "图层", layer_buildings: "建筑", layer_facilities: "设施", layer_devices: "感知设备", layer_cases: "案件", layer_committees: "居委会", layer_density: "案件密度",
   },
   en: {
     brand: "Huizhili", subtitle: "City operations", other_language: "中文", district_view: "Back to the district",
@@ -55,7 +55,7 @@ const MESSAGES = {
     report_submit: "Send", reported: "Received, tracking number", my_cases: "My reports", help_case_title: "Call for help (one button)",
     no_place: "Tap a place on the map or allow your position first",
     live: "Live", layers: "Layers", layer_buildings: "Buildings", layer_facilities: "Facilities", layer_devices: "Sensors",
-    layer_cases: "Cases",
+    layer_cases: "Cases", layer_committees: "Committees", layer_density: "Case density",
   },
 };
 
