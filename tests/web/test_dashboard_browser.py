@@ -8,11 +8,11 @@ every console error and failed request. Screenshots of each view are saved under
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from browsing import watched
 from PIL import Image
 
 from huizhili.config import load_settings
@@ -71,21 +71,7 @@ def offline(browser, request):
         context = browser.new_context(viewport={"width": width, "height": height})
         request.addfinalizer(context.close)
         page = context.new_page()
-        outside, errors = [], []
-
-        def only_local(route):
-            if urlsplit(route.request.url).hostname == "127.0.0.1":
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", only_local)
-        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("requestfailed", lambda failed: errors.append(f"{failed.url}: {failed.failure}"))
-        page.on("response", lambda response: response.status >= 400 and errors.append(f"{response.url}: {response.status}"))
-        return page, outside, errors
+        return page, *watched(page)
     return open_page
 
 
@@ -178,11 +164,7 @@ def test_a_citizen_finds_the_nearest_health_centre_by_walking_and_follows_a_case
     context = browser.new_context(viewport={"width": 390, "height": 844}, geolocation={"longitude": 121.437, "latitude": 31.19},
                                   permissions=["geolocation"])
     page = context.new_page()
-    outside, errors = [], []
-    page.route("**/*", lambda route: route.continue_() if urlsplit(route.request.url).hostname == "127.0.0.1"
-               else (outside.append(route.request.url), route.abort()))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    outside, errors = watched(page)
     call = httpx.post(f"{site.url}/api/cases", headers=site.hotline, json={
         "title": "人行道树木倒伏", "category": "绿化养护", "lon": 121.437, "lat": 31.19})
     number = call.json()["number"]
@@ -243,11 +225,7 @@ def test_a_resident_reports_with_a_photo_and_calls_for_help_which_reaches_the_op
     context = browser.new_context(viewport={"width": 390, "height": 844}, geolocation={"longitude": 121.437, "latitude": 31.19},
                                   permissions=["geolocation"])
     page = context.new_page()
-    outside, errors = [], []
-    page.route("**/*", lambda route: route.continue_() if urlsplit(route.request.url).hostname == "127.0.0.1"
-               else (outside.append(route.request.url), route.abort()))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    outside, errors = watched(page)
     page.goto(f"{site.url}/citizen")
     form = page.locator("#resident-sign-in")
     form.get_by_label("用户名").fill("grandma")

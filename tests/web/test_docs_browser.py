@@ -4,10 +4,9 @@ Every request to a host other than the server on 127.0.0.1 is aborted and record
 every console error (Chromium reports each Content-Security-Policy violation there).
 """
 
-from urllib.parse import urlsplit
-
 import httpx
 import pytest
+from browsing import watched
 from waiting import job_ended
 
 from huizhili.config import load_settings
@@ -27,18 +26,7 @@ def offline(browser):
     """A page that reaches only 127.0.0.1, with the outside URLs it asked for and its console errors."""
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
-    outside, errors = [], []
-
-    def only_local(route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_local)
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    outside, errors = watched(page, http_errors=False)
     yield page, outside, errors
     context.close()
 
