@@ -5,8 +5,9 @@ index of any equality or ``IN`` as the most selective way in — ``household_id 
 household read rule, true of nearly every case), a state, a category. A period's cases were
 then read through such an index, from every case ever received, one table lookup each.
 Prefixed with a unary ``+``, the way SQLite's query planner documentation gives for this, a
-term no longer offers an index, and the period's range on ``received_at`` is the way in.
-PostgreSQL keeps statistics and plans for itself.
+term no longer offers an index, and the period's range on ``received_at`` is the way in
+(``ix_cases_by_receipt`` holds what the reads filter and count on). PostgreSQL keeps
+statistics and plans for itself.
 """
 
 from typing import Any, TypeVar

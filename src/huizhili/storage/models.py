@@ -590,6 +590,12 @@ class Case(AreaCoded, Base):
     """
 
     __tablename__ = "cases"
+    __table_args__ = (
+        # A period's cases read from the index alone: what evaluation counts, groups and scopes by,
+        # and what Open311's lists filter on (cases.evaluation, cases.open311; BENCHMARKS.md).
+        Index("ix_cases_by_receipt", "received_at", "state", "closed_at", "due_at", "channel", "rework_count", "satisfaction",
+              "category", "department", "street_code", "committee_code", "grid_code", "household_id", "merged_into_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(24), unique=True, doc="The tracking number given to the reporter.")
