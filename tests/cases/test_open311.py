@@ -6,6 +6,8 @@ civicbot (its URL and form: ``long``, ``attribute[code]``, ``api_key``) and sent
 decoding that one reply with xmltodict is the only test code in the round trip.
 """
 
+from zoneinfo import ZoneInfo
+
 import requests
 import sqlalchemy as sa
 import xmltodict
@@ -89,3 +91,27 @@ def test_refusals_answer_in_open311s_error_shape(serve, settings, role_headers):
     assert requests.post(f"{base}/requests.json", data={"service_code": "noise", "lat": 31.2, "long": 121.44}, timeout=10).status_code == 401
     assert requests.get(f"{base}/requests.json", params={"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-12-01T00:00:00Z"},
                         timeout=10).status_code == 400
+
+
+def test_a_listed_request_shows_its_public_steps_and_a_merged_one_answers_as_the_case_it_joined(client, role_headers, sessions):
+    hotline = role_headers["hotline_operator"]
+    first = client.post("/api/cases", json={"title": "井盖缺失", "category": "道路设施", "lon": MANHOLE[0], "lat": MANHOLE[1],
+                                            "address": "漕溪北路88弄3号502室", "reporter_name": "王小明"}, headers=hotline).json()
+    second = client.post("/api/cases", json={"title": "路面塌陷", "category": "道路设施", "lon": UNDERPASS[0], "lat": UNDERPASS[1]},
+                         headers=hotline).json()
+    merged = client.post(f"/api/cases/{second['id']}/actions", json={"action": "merge", "into": first["id"]}, headers=hotline)
+    assert merged.status_code == 200, merged.text
+    with sessions() as session:
+        case = session.get(Case, first["id"])
+        zone = ZoneInfo("Asia/Shanghai")
+        times = [t.astimezone(zone).isoformat() for t in (case.received_at, case.updated_at, case.due_at)]
+    listed = client.get("/api/open311/v2/requests.json", params={"extensions": "true"}).json()
+    assert listed == [{
+        "service_request_id": first["number"], "status": "open", "status_notes": "已派遣 Dispatched", "service_name": "道路设施",
+        "service_code": "roads", "description": "道路设施 Roads and street furniture", "agency_responsible": "徐汇区建设和管理委员会",
+        "service_notice": None, "requested_datetime": times[0], "updated_datetime": times[1], "expected_datetime": times[2],
+        "address": "漕溪北路***", "address_id": None, "zipcode": None, "lat": 31.19, "long": 121.437, "media_url": None,
+        "notes": [{"datetime": times[0], "type": action, "summary": summary, "description": None}
+                  for action, summary in [("receive", "受理 Received"), ("file", "立案 File"), ("dispatch", "派遣 Dispatch")]]}]
+    alone = client.get(f"/api/open311/v2/requests/{second['number']}.json").json()  # the merged one answers as the case it joined
+    assert alone == [{key: value for key, value in listed[0].items() if key != "notes"}]

@@ -10,14 +10,16 @@ households under watch.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from huizhili.cases._planning import filter_only
 from huizhili.cases.categories import Category
 from huizhili.cases.flow import CaseFlow
 from huizhili.cases.intake import Intake, Report, report_case
@@ -32,7 +34,9 @@ MOST_REQUESTS = 1000
 LONGEST_SPAN = timedelta(days=90)
 """The longest period one ``GET requests`` may span, and the default one (the spec's 90 days)."""
 
-
+SHOWN: tuple[InstrumentedAttribute[Any], ...] = (Case.id, Case.number, Case.state, Case.category, Case.department,
+                                                 Case.received_at, Case.updated_at, Case.due_at, Case.address, Case.lat, Case.lon)
+"""The columns a request is shown from: read as rows, not whole cases (their text, JSON and personal fields stay unread)."""
 
 
 @dataclass(frozen=True)
@@ -108,16 +112,18 @@ def post_request(session: Session, scope: Scope, principal: Principal, flow: Cas
     return report_case(session, scope, principal, flow, report, now)
 
 
-def list_requests(session: Session, flow: CaseFlow, query: RequestQuery, now: datetime) -> list[Case]:
+def list_requests(session: Session, flow: CaseFlow, query: RequestQuery, now: datetime) -> list[sa.Row[Any]]:
     """Public requests matching ``query``, newest first: by id whatever else is asked, else over at most 90 days.
+
+    Each is a row of :data:`SHOWN`, for :func:`requests_out`.
 
     Raises
     ------
     ValidationError
         If the period spans more than 90 days, ends before it starts, or a status is not open or closed.
     """
-    statement = sa.select(Case).where(Case.category.in_(flow.categories.public()), Case.merged_into_id.is_(None),
-                                      Case.household_id.is_(None))
+    hidden = (filter_only(session, Case.merged_into_id).is_(None), filter_only(session, Case.household_id).is_(None))
+    statement = sa.select(*SHOWN).where(filter_only(session, Case.category).in_(flow.categories.public()), *hidden)
     if query.ids:
         statement = statement.where(Case.number.in_(query.ids))
     else:
@@ -129,30 +135,31 @@ def list_requests(session: Session, flow: CaseFlow, query: RequestQuery, now: da
         statement = statement.where(Case.received_at >= start, Case.received_at <= end)
         if query.service_codes:
             codes = [c.code for c in flow.categories.categories.values() if c.service_code in query.service_codes]
-            statement = statement.where(Case.category.in_(codes))
+            statement = statement.where(filter_only(session, Case.category).in_(codes))
         wanted = set(query.statuses)
         if wanted - {"open", "closed"}:
             message = "status is open, closed or both (comma-separated)"
             raise ValidationError(message)
         if len(wanted) == 1:
-            openness = Case.state.in_(flow.workflow.open_states())
+            openness = filter_only(session, Case.state).in_(flow.workflow.open_states())
             statement = statement.where(openness if wanted == {"open"} else sa.not_(openness))
     ordered = statement.order_by(Case.received_at.desc(), Case.id.desc())
     size = min(query.page_size, MOST_REQUESTS)
-    return list(session.scalars(ordered.limit(size).offset((query.page - 1) * size)))
+    return list(session.execute(ordered.limit(size).offset((query.page - 1) * size)))
 
 
-def get_request(session: Session, flow: CaseFlow, number: str) -> Case:
-    """One public request by its id (our tracking number); a merged one answers as the case it joined.
+def get_request(session: Session, flow: CaseFlow, number: str) -> sa.Row[Any]:
+    """One public request by its id (our tracking number), a row of :data:`SHOWN`; a merged one answers as the case it joined.
 
     Raises
     ------
     NotFoundError
         If there is none, or its category is kept out of public lists.
     """
-    case = session.scalar(sa.select(Case).where(Case.number == number))
-    if case is not None and case.merged_into_id is not None:
-        case = session.get(Case, case.merged_into_id)
+    found = session.execute(sa.select(Case.id, Case.merged_into_id).where(Case.number == number)).first()
+    checked: tuple[InstrumentedAttribute[Any], ...] = (*SHOWN, Case.household_id)
+    shown = (found.merged_into_id or found.id) if found is not None else None
+    case = session.execute(sa.select(*checked).where(Case.id == shown)).first() if shown is not None else None
     category = flow.categories.categories.get(case.category or "") if case else None
     if case is None or category is None or not category.public or case.household_id is not None:
         message = f"no service request {number!r}"
@@ -160,30 +167,34 @@ def get_request(session: Session, flow: CaseFlow, number: str) -> Case:
     return case
 
 
-def requests_out(session: Session, flow: CaseFlow, cases: list[Case], *, notes: bool = False) -> list[dict[str, Any]]:
-    """Cases as Open311 service requests, with only what may be public; ``notes`` adds their public steps (Chicago's extension)."""
+def requests_out(session: Session, flow: CaseFlow, cases: Sequence[sa.Row[Any]], *, notes: bool = False) -> list[dict[str, Any]]:
+    """Requests (rows of :data:`SHOWN`) as Open311 service requests, with only what may be public.
+
+    ``notes`` adds their public steps (Chicago's extension). What depends only on a state or a category is worked out once per answer, not per request,
+    and the public steps of every request listed are read in one query.
+    """
     agencies = dict(session.execute(sa.select(Department.code, Department.name)).all())  # tens of units: one small read
-    return [_request_out(session, flow, case, agencies.get(case.department or ""), notes=notes) for case in cases]
-
-
-def _request_out(session: Session, flow: CaseFlow, case: Case, agency: str | None, *, notes: bool) -> dict[str, Any]:
-    state = flow.workflow.states[case.state]
-    category = flow.categories.categories.get(case.category or "")
     zone = ZoneInfo(flow.timezone)
-    out: dict[str, Any] = {
-        "service_request_id": case.number, "status": "open" if state.open else "closed",
-        "status_notes": f"{state.zh} {state.en}", "service_name": case.category,
-        "service_code": category.service_code if category else None,
-        "description": f"{case.category} {category.en}" if category else None,
-        "agency_responsible": agency, "service_notice": None,
-        "requested_datetime": _time(case.received_at, zone), "updated_datetime": _time(case.updated_at, zone),
-        "expected_datetime": _time(case.due_at, zone), "address": mask_address(case.address) if case.address else None,
-        "address_id": None, "zipcode": None,
-        "lat": round(case.lat, 3) if case.lat is not None else None,
-        "long": round(case.lon, 3) if case.lon is not None else None, "media_url": None,
-    }
-    if notes:
-        out["notes"] = [_note(flow, step, zone) for step in _public_steps(session, case)]
+    states = {code: ("open" if state.open else "closed", f"{state.zh} {state.en}") for code, state in flow.workflow.states.items()}
+    services = {code: (category.service_code, f"{code} {category.en}") for code, category in flow.categories.categories.items()}
+    steps = _public_steps(session, [case.id for case in cases]) if notes else {}
+    out = []
+    for case in cases:
+        status, status_notes = states[case.state]
+        service_code, description = services.get(case.category or "", (None, None))
+        request = {
+            "service_request_id": case.number, "status": status, "status_notes": status_notes, "service_name": case.category,
+            "service_code": service_code, "description": description,
+            "agency_responsible": agencies.get(case.department or ""), "service_notice": None,
+            "requested_datetime": _time(case.received_at, zone), "updated_datetime": _time(case.updated_at, zone),
+            "expected_datetime": _time(case.due_at, zone), "address": mask_address(case.address) if case.address else None,
+            "address_id": None, "zipcode": None,
+            "lat": round(case.lat, 3) if case.lat is not None else None,
+            "long": round(case.lon, 3) if case.lon is not None else None, "media_url": None,
+        }
+        if notes:
+            request["notes"] = [_note(flow, step, zone) for step in steps.get(case.id, [])]
+        out.append(request)
     return out
 
 
@@ -280,10 +291,14 @@ def _typed(code: str, datatype: str, value: str) -> Any:
     return value
 
 
-def _public_steps(session: Session, case: Case) -> list[CaseAction]:
-    return list(session.scalars(
-        sa.select(CaseAction).where(CaseAction.case_id == case.id, CaseAction.public.is_(True)).order_by(CaseAction.id)
-    ))
+def _public_steps(session: Session, case_ids: list[int]) -> dict[int, list[CaseAction]]:
+    """Each case's public steps in order, for all of them in one query (at most a page's thousand ids)."""
+    steps: dict[int, list[CaseAction]] = {}
+    if case_ids:
+        for step in session.scalars(sa.select(CaseAction).where(CaseAction.case_id.in_(case_ids), CaseAction.public.is_(True))
+                                    .order_by(CaseAction.id)):
+            steps.setdefault(step.case_id, []).append(step)
+    return steps
 
 
 def _note(flow: CaseFlow, step: CaseAction, zone: ZoneInfo) -> dict[str, Any]:
