@@ -83,6 +83,9 @@ def test_a_note_written_for_the_reporters_shows_on_the_public_timeline(client, r
     step(client, role_headers[HANDLER], case["id"], "note", note="已联系园林队，明早到场处理")
     [note] = [s for s in client.get(f"/api/public/cases/{case['number']}").json()["timeline"] if s["action"] == "note"]
     assert (note["note"], note["action_name"]["zh"]) == ("已联系园林队，明早到场处理", "进展说明")
+    [request] = client.get(f"/api/open311/v2/requests/{case['number']}.json", params={"extensions": "true"}).json()
+    assert [n["description"] for n in request["notes"] if n["type"] == "note"] == ["已联系园林队，明早到场处理"]
+    assert all(n["description"] is None for n in request["notes"] if n["type"] != "note")  # other steps' notes are the staff's
 
 
 def close(client, role_headers, case_id):

@@ -218,7 +218,7 @@ def updates(session: Session, flow: CaseFlow, start: datetime, end: datetime) ->
     ).all()
     return [{"update_id": step.id, "service_request_id": number,
              "status": "open" if flow.workflow.states[step.to_state].open else "closed",
-             "updated_datetime": _time(step.at, zone), "description": _note(flow, step, zone)["summary"], "media_url": None}
+             "updated_datetime": _time(step.at, zone), "description": _described(_note(flow, step, zone)), "media_url": None}
             for step, number in rows]
 
 
@@ -302,9 +302,16 @@ def _public_steps(session: Session, case_ids: list[int]) -> dict[int, list[CaseA
 
 
 def _note(flow: CaseFlow, step: CaseAction, zone: ZoneInfo) -> dict[str, Any]:
+    """A public step as a note: its name, and its note where it was written for the reporters (``public_note``)."""
     transition = flow.workflow.transitions.get(step.action)
     summary = f"{transition.zh} {transition.en}" if transition else "受理 Received"
-    return {"datetime": _time(step.at, zone), "type": step.action, "summary": summary, "description": None}
+    written = step.note if transition is not None and transition.public_note else None
+    return {"datetime": _time(step.at, zone), "type": step.action, "summary": summary, "description": written}
+
+
+def _described(note: dict[str, Any]) -> str:
+    """An update's description: the step's name, and what the staff wrote for the reporters."""
+    return f"{note['summary']}：{note['description']}" if note["description"] else str(note["summary"])
 
 
 def _time(moment: datetime | None, zone: ZoneInfo) -> str | None:
