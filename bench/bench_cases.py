@@ -167,15 +167,14 @@ def open311(backend: str, rate: float, seconds: float, workers: int) -> None:
                 url = f"http://127.0.0.1:{port}/api/open311/v2/requests.json"
                 _wait_for(f"http://127.0.0.1:{port}/api/health", workers, server, p.folder / "serve.log")
                 for page_size in (50, 1000):
-                    began, cpu, database, mine = time.perf_counter(), _tree_cpu(server.pid), _database_cpu(p), time.process_time()
+                    began, cpu, mine = time.perf_counter(), _tree_cpu(server.pid), time.process_time()
                     latencies = paced(url, {"status": "open", "page_size": page_size}, rate, seconds)
                     elapsed, cpu, mine = time.perf_counter() - began, _tree_cpu(server.pid) - cpu, time.process_time() - mine
-                    database = _database_cpu(p) - database
                     print(f"| open311 GET requests ({page_size} a page) | {backend} | {workers} server processes | asked {rate:.0f}/s "
                           f"for {seconds:.0f} s | answered {len(latencies)} in {elapsed:.1f} s: {len(latencies) / elapsed:.0f}/s | "
                           f"p50 {percentile(latencies, 50) * 1000:.1f} ms | p99 {percentile(latencies, 99) * 1000:.1f} ms | "
-                          f"CPU an answer: server {cpu / len(latencies) * 1000:.1f} ms, PostgreSQL {database / len(latencies) * 1000:.1f} ms, "
-                          f"client {mine / len(latencies) * 1000:.1f} ms | load average {os.getloadavg()[0]:.1f} |")
+                          f"CPU an answer: server {cpu / len(latencies) * 1000:.1f} ms, client {mine / len(latencies) * 1000:.1f} ms | "
+                          f"load average {os.getloadavg()[0]:.1f} |")
             finally:
                 server.terminate()
                 server.wait(30)
@@ -195,17 +194,8 @@ def _wait_for(health: str, workers: int, server: subprocess.Popen[bytes], log: P
     raise SystemExit(f"the server did not start: {log.read_text()}")
 
 
-def _database_cpu(p) -> float:
-    """CPU seconds so far of the PostgreSQL backends serving the bench's database (0 on SQLite, which runs in the server)."""
-    if p.backend != "postgresql":
-        return 0.0
-    with p.engine.connect() as connection:
-        pids = connection.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars().all()
-    return sum(cpu_seconds(pid) for pid in pids if Path(f"/proc/{pid}/stat").exists())
-
-
 def _tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its children (uvicorn's workers)."""
+    """CPU seconds of a process and its children (uvicorn's workers; PostgreSQL's backends are not counted)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return cpu_seconds(pid) + sum(_tree_cpu(int(child)) for child in children)
 
