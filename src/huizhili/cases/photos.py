@@ -288,11 +288,7 @@ def case_photos(session: Session, case: Case, *, public_only: bool = False) -> l
 
     ``public_only`` keeps those marked public of steps on the public timeline.
     """
-    statement = (sa.select(CasePhoto, CaseAction.action).outerjoin(CaseAction, CaseAction.id == CasePhoto.action_id)
-                 .where(CasePhoto.case_id == case.id).order_by(CasePhoto.id))
-    if public_only:
-        statement = statement.where(CaseAction.public.is_(True), CasePhoto.public.is_(True))
-    return [(photo, action) for photo, action in session.execute(statement)]
+    return [(photo, action) for photo, action in session.execute(_photos(case, public_only=public_only))]
 
 
 def photo_of(session: Session, case: Case, photo_id: int, *, public_only: bool = False) -> CasePhoto:
@@ -303,11 +299,20 @@ def photo_of(session: Session, case: Case, photo_id: int, *, public_only: bool =
     NotFoundError
         If the case has no such photo (among those of public steps, with ``public_only``).
     """
-    for photo, _ in case_photos(session, case, public_only=public_only):
-        if photo.id == photo_id:
-            return photo
-    message = f"case {case.number} has no photo {photo_id} / 案件无此照片"
-    raise NotFoundError(message)
+    found = session.execute(_photos(case, public_only=public_only).where(CasePhoto.id == photo_id)).first()
+    if found is None:
+        message = f"case {case.number} has no photo {photo_id} / 案件无此照片"
+        raise NotFoundError(message)
+    return found[0]
+
+
+def _photos(case: Case, *, public_only: bool) -> sa.Select[CasePhoto, str]:
+    """The photos of ``case`` with their steps' actions: public ones are those marked public, of a public step."""
+    statement = (sa.select(CasePhoto, CaseAction.action).outerjoin(CaseAction, CaseAction.id == CasePhoto.action_id)
+                 .where(CasePhoto.case_id == case.id).order_by(CasePhoto.id))
+    if public_only:
+        statement = statement.where(CaseAction.public.is_(True), CasePhoto.public.is_(True))
+    return statement
 
 
 def photo_out(photo: CasePhoto, action: str | None) -> dict[str, Any]:

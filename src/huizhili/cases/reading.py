@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from huizhili.cases.flow import CaseFlow
+from huizhili.cases.photos import case_photos
 from huizhili.errors import NotFoundError, ValidationError
 from huizhili.policy import Scope
-from huizhili.storage.models import Area, Case, CaseAction, CasePhoto, CaseSignal, OwnershipDispute
+from huizhili.storage.models import Area, Case, CaseAction, CaseSignal, OwnershipDispute
 
 
 @dataclass(frozen=True)
@@ -203,11 +204,8 @@ def _followed(session: Session, flow: CaseFlow, shown: Case, number: str, now: d
         sa.select(CaseAction).where(CaseAction.case_id == shown.id, CaseAction.public.is_(True)).order_by(CaseAction.id)
     ).all()
     pictures: dict[int, list[int]] = {}
-    for photo_id, action_id in session.execute(
-        sa.select(CasePhoto.id, CasePhoto.action_id).where(CasePhoto.action_id.in_([s.id for s in steps]), CasePhoto.public.is_(True))
-        .order_by(CasePhoto.id)
-    ):
-        pictures.setdefault(action_id or 0, []).append(photo_id)
+    for photo, _ in case_photos(session, shown, public_only=True):
+        pictures.setdefault(photo.action_id or 0, []).append(photo.id)
     timeline = []
     for step in steps:
         transition = flow.workflow.transitions.get(step.action)
