@@ -880,9 +880,8 @@ def cases_act(number: str, action: str, username: str | None, into_number: str |
         case = _run(lambda: case_by_number(session, scope, number))
         into = _run(lambda: case_by_number(session, scope, into_number).id) if into_number else None
         store = photo_store(context.settings)
-        pictures = tuple(_run(lambda path=path: add_photo(session, scope, store, principal, case.id, path.name,  # type: ignore[misc]
-                                                          path.read_bytes(), utcnow(), public=public_photos)).id
-                         for path in photos)
+        pictures = _run(lambda: tuple(add_photo(session, scope, store, principal, case.id, path.name, path.read_bytes(), utcnow(),
+                                                public=public_photos).id for path in photos))
         changed = _run(lambda: act(session, scope, principal, case_flow(context.settings), case.id, action,
                                    Step(into=into, signals=signals or None, photos=pictures or None, **fields), utcnow()))
         click.echo(f"{changed.number}: {changed.state}, {changed.department or 'no unit'}")
