@@ -116,6 +116,9 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     for device, values in _run(lambda: load_sensing_demo(context.sessions, context.settings)).items():
         click.echo(f"{device}: {values:,} observations replayed")
     _train_demo_classifier(context.settings)
+    click.echo("walking from every compound to the district's services (the life circle's first run) …", err=True)
+    run = _as_job(context, "lifecircle", {})
+    click.echo(f"life-circle run {run['run_id']}: {run['origins']:,} {run['origin_source']} origins, {run['seconds']:.2f} s")
     click.echo(f"Xuhui demo loaded into {context.settings.resolved_database_url}")
     password_file = _demo_accounts(context)
     address = f"http://{host or context.settings.host}:{port or context.settings.port}"

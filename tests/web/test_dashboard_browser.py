@@ -130,7 +130,8 @@ def test_the_commander_signs_in_drills_into_a_street_and_back_and_acknowledges_a
     page.locator("#case-board li", has_text="徐家汇路口井盖缺失").wait_for()  # live, no reload
     assert page.evaluate("async () => (await map.getSource('cases').getData()).features.length") == 1
     layers = page.evaluate("map.getStyle().layers.map(l => l.id)")
-    assert layers == ["land", "street-fill", "street-line", "committees", "density", "buildings", "facilities", "devices", "cases"]
+    assert layers == ["land", "street-fill", "street-line", "street-chosen", "committees", "network", "coverage", "density", "buildings",
+                      "facilities", "devices", "cases"]
     page.get_by_label("感知设备").uncheck()
     assert "hide=devices" in page.url and page.evaluate("map.getLayoutProperty('devices', 'visibility')") == "none"
     shot(page, "dashboard-live-case-1920")

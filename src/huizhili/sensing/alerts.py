@@ -407,7 +407,8 @@ def alert_out(alert: Alert) -> dict[str, Any]:
         "respond_by": alert.respond_by.isoformat() if alert.respond_by else None,
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None, "resolution": alert.resolution,
         "acknowledged_by": alert.acknowledged_by, "closed_by": alert.closed_by, "note": alert.note,
-        "street_code": alert.street_code, "district_code": alert.district_code, "evidence": alert.evidence,
+        "committee_code": alert.committee_code, "street_code": alert.street_code, "district_code": alert.district_code,
+        "evidence": alert.evidence,
     }
 
 

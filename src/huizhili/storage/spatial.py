@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from huizhili.storage.engine import is_postgis
 from huizhili.storage.geometry import WGS84_SRID
+from huizhili.storage.versions import VERSIONED_TABLES, versions
 
 _TREES: "weakref.WeakKeyDictionary[Engine, dict[str, tuple[Any, shapely.STRtree, np.ndarray]]]" = (
     weakref.WeakKeyDictionary()
@@ -36,11 +37,14 @@ def intersecting(session: Session, model: Any, geometry: BaseGeometry) -> sa.Col
 
 
 def _tree(session: Session, model: Any) -> tuple[shapely.STRtree, np.ndarray]:
-    """The cached STRtree of a table, keyed by a cheap fingerprint of its contents."""
+    """The cached STRtree of a table, keyed by its data version where it has one, else a cheap fingerprint of its contents."""
     engine = session.get_bind()
-    fingerprint = tuple(
-        session.execute(sa.select(sa.func.count(), sa.func.max(model.id), sa.func.max(model.updated_at))).one()
-    )
+    if model.__tablename__ in VERSIONED_TABLES:
+        fingerprint: tuple[Any, ...] = (versions(session).get(model.__tablename__),)
+    else:
+        fingerprint = tuple(
+            session.execute(sa.select(sa.func.count(), sa.func.max(model.id), sa.func.max(model.updated_at))).one()
+        )
     cached = _TREES.setdefault(engine, {}).get(model.__tablename__)  # type: ignore[arg-type]
     if cached is not None and cached[0] == fingerprint:
         return cached[1], cached[2]

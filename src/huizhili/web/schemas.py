@@ -470,6 +470,7 @@ class AlertOut(BaseModel):
     acknowledged_by: str | None
     closed_by: str | None
     note: str | None
+    committee_code: str | None
     street_code: str | None
     district_code: str | None
     evidence: dict[str, Any]

@@ -8,16 +8,26 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
+from huizhili.base.features import parse_bbox
 from huizhili.errors import NotFoundError
 from huizhili.jobs import submit
 from huizhili.network.finder import nearest_services, reachable_area
 from huizhili.network.lifecircle import check_run
 from huizhili.network.planning import check_siting
+from huizhili.network.ways import walk_ways
 from huizhili.policy import scope_for
 from huizhili.storage.models import LifeCircleCoverage, LifeCircleRun
 from huizhili.web.deps import ReadBase, ReadPublic, RunAnalysis, SessionDep, SettingsDep
+from huizhili.web.routers.base import BBOX_PATTERN
 from huizhili.web.routers.jobs import accepted
-from huizhili.web.schemas import JobOut, LifeCircleIn, LifeCircleOut, NearestOut, SitingIn
+from huizhili.web.schemas import (
+    FeatureCollection,
+    JobOut,
+    LifeCircleIn,
+    LifeCircleOut,
+    NearestOut,
+    SitingIn,
+)
 
 router = APIRouter(tags=["life circle and services"])
 
@@ -54,6 +64,16 @@ def isochrone(
 ) -> dict[str, Any]:
     """The area reachable on foot within ``minutes`` as a GeoJSON Feature."""
     return reachable_area(session, request.app.state.network, lon, lat, minutes, crs)
+
+
+@router.get("/network/ways", response_model=FeatureCollection)
+def network_ways(
+    session: SessionDep,
+    _: ReadPublic,
+    bbox: Annotated[str | None, Query(max_length=200, pattern=BBOX_PATTERN, description="minlon,minlat,maxlon,maxlat in WGS84.")] = None,
+) -> dict[str, Any]:
+    """The walk network as GeoJSON lines (OpenStreetMap's ways a pedestrian may use, with kind and name): the map's streets."""
+    return walk_ways(session, parse_bbox(bbox) if bbox else None)
 
 
 @router.post("/lifecircle/runs", response_model=JobOut, status_code=202)

@@ -10,6 +10,7 @@ const STAGES = ["filing", "dispatch", "acceptance", "handling", "verification", 
 
 let map = null;
 let streets = null;
+let committees = null;
 let me = null;
 
 /** A JSON answer of the API, signed in with the stored token; a 401 sends the caller back to the sign-in. */
@@ -110,9 +111,9 @@ function listen() {
     if (data.resource === "alerts" && ["alert.opened", "alert.escalated"].includes(data.kind)) toFront(data.payload || {});
     clearTimeout(refresh);
     refresh = setTimeout(() => {
-      const code = currentStreet();
-      if (data.resource === "alerts") Promise.all([showAlerts(code), showVitals(code)]);
-      else showCases(code);
+      const view = currentView();
+      if (data.resource === "alerts") Promise.all([showAlerts(view), showVitals(view.code)]);
+      else showCases(view.code);
     }, 500);
   });
   stream.addEventListener("close", () => {
@@ -122,9 +123,15 @@ function listen() {
   });
 }
 
+/** The view the address names: the district (#/), a street (#/street/<code>) or a committee (#/committee/<code>). */
+function currentView() {
+  const match = location.hash.match(/^#\/(street|committee)\/(\w+)$/);
+  return match ? { level: match[1], code: match[2] } : { level: "district", code: null };
+}
+
 function currentStreet() {
-  const match = location.hash.match(/^#\/street\/(\w+)$/);
-  return match ? match[1] : null;
+  const view = currentView();
+  return view.level === "street" ? view.code : null;
 }
 
 /** Every feature of a layer the caller may see, page by page. */
@@ -156,22 +163,36 @@ async function drawMap() {
   map.addControl(new maplibregl.NavigationControl(), "top-left");
   await new Promise((resolve) => map.once("load", resolve));
   streets = await features("areas", { kind: "street" });
-  const [committees, buildings, facilities, devices] = await Promise.all([
+  const none = { type: "FeatureCollection", features: [] };
+  let buildings, facilities, devices, ways;
+  [committees, buildings, facilities, devices, ways] = await Promise.all([
     features("areas", { kind: "committee" }), features("buildings"), features("facilities"),
-    me.permissions.includes("read:devices") ? features("devices") : { type: "FeatureCollection", features: [] }]);
+    me.permissions.includes("read:devices") ? features("devices") : none, api("/api/network/ways")]);
   map.addSource("streets", { type: "geojson", data: streets, promoteId: "code" });
   map.addSource("committees", { type: "geojson", data: committees });
   map.addSource("buildings", { type: "geojson", data: buildings });
   map.addSource("facilities", { type: "geojson", data: facilities });
   map.addSource("devices", { type: "geojson", data: devices });
-  map.addSource("cases", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  map.addSource("cases", { type: "geojson", data: none });
+  map.addSource("network", { type: "geojson", data: ways });
+  map.addSource("coverage", { type: "geojson", data: await coverageHomes() });
   map.addLayer({ id: "street-fill", type: "fill", source: "streets",
                  paint: { "fill-color": ["case", ["boolean", ["feature-state", "hover"], false], wall.on ? "#24406a" : "#cfe0f3",
                                          wall.on ? "#16294a" : "#dfe8f1"], "fill-opacity": 0.8 } });
   map.addLayer({ id: "street-line", type: "line", source: "streets",
                  paint: { "line-color": wall.on ? "#5f8fd6" : "#4a6fa5", "line-width": wall.on ? 3 : 1.5 } });
+  map.addLayer({ id: "street-chosen", type: "line", source: "streets", filter: ["==", ["get", "code"], ""],
+                 paint: { "line-color": wall.on ? "#f2c94c" : "#1f4e8c", "line-width": wall.on ? 8 : 4 } });
   map.addLayer({ id: "committees", type: "line", source: "committees", minzoom: 13,
                  paint: { "line-color": wall.on ? "#5f8fd6" : "#7d94b5", "line-width": 1, "line-dasharray": [3, 2] } });
+  map.addLayer({ id: "network", type: "line", source: "network",
+                 paint: { "line-color": wall.on ? "#3a5273" : "#ffffff",
+                          "line-width": ["interpolate", ["linear"], ["zoom"], 11, ["match", ["get", "highway"], ["primary", "secondary", "trunk"], 1.2, 0.4],
+                                         16, ["match", ["get", "highway"], ["primary", "secondary", "trunk"], 6, 2.5]] } });
+  map.addLayer({ id: "coverage", type: "circle", source: "coverage",
+                 paint: { "circle-radius": wall.on ? 9 : 4.5, "circle-color": "rgba(0,0,0,0)", "circle-stroke-width": wall.on ? 4 : 2,
+                          "circle-stroke-color": ["case", ["!", ["has", "walk_m"]], "#9aa5b1",
+                                                  ["<=", ["get", "walk_m"], ["get", "standard_m"]], "#2e7d32", "#d9480f"] } });
   map.addLayer({ id: "density", type: "heatmap", source: "cases", maxzoom: 15,
                  paint: { "heatmap-radius": wall.on ? 60 : 30, "heatmap-opacity": 0.6,
                           "heatmap-color": ["interpolate", ["linear"], ["heatmap-density"], 0, "rgba(0,0,0,0)", 0.3, "#fde68a",
@@ -204,25 +225,31 @@ async function drawMap() {
   map.on("click", "street-fill", (event) => { location.hash = `#/street/${event.features[0].properties.code}`; });
 }
 
-const LAYERS = ["committees", "buildings", "facilities", "devices", "cases", "density"];
+const LAYERS = ["network", "committees", "buildings", "facilities", "devices", "cases", "density", "coverage"];
+/** Layers drawn only when the address asks for them (?show=coverage): homes' rings would hide the cases under them. */
+const OFF_UNLESS_ASKED = ["coverage"];
 
-/** A switch per layer, remembered in the address's query (?hide=devices,…) so a shared view shows the same. */
+/** A switch per layer, remembered in the address's query (?hide=devices,… and ?show=coverage) so a shared view shows the same. */
 function layerSwitches() {
-  const hidden = new Set((new URLSearchParams(location.search).get("hide") || "").split(",").filter(Boolean));
+  const query = new URLSearchParams(location.search);
+  const named = (key) => new Set((query.get(key) || "").split(",").filter(Boolean));
+  const hidden = named("hide");
+  const shown = named("show");
   const box = document.getElementById("layers");
   for (const layer of LAYERS) {
     const label = document.createElement("label");
     const input = document.createElement("input");
     input.type = "checkbox";
-    input.checked = !hidden.has(layer);
+    input.checked = OFF_UNLESS_ASKED.includes(layer) ? shown.has(layer) : !hidden.has(layer);
     input.dataset.layer = layer;
     map.setLayoutProperty(layer, "visibility", input.checked ? "visible" : "none");
     input.addEventListener("change", () => {
       map.setLayoutProperty(layer, "visibility", input.checked ? "visible" : "none");
       const address = new URL(location.href);
-      const off = LAYERS.filter((name) => !box.querySelector(`[data-layer=${name}]`).checked);
-      if (off.length) address.searchParams.set("hide", off.join(","));
-      else address.searchParams.delete("hide");
+      const on = (name) => box.querySelector(`[data-layer=${name}]`).checked;
+      const remember = (key, names) => (names.length ? address.searchParams.set(key, names.join(",")) : address.searchParams.delete(key));
+      remember("hide", LAYERS.filter((name) => !OFF_UNLESS_ASKED.includes(name) && !on(name)));
+      remember("show", OFF_UNLESS_ASKED.filter(on));
       history.replaceState(null, "", address);
     });
     const text = document.createElement("span");
@@ -245,20 +272,56 @@ function labelStreet(street) {
   label.setAttribute("aria-label", street.properties.name);  // the marker names itself "Map marker"; the street it is
 }
 
-/** The view the address names: the district, or one street. */
+let shown = { level: "district", code: null, street: null };
+
+/** The view the address names: the district, a street, or one of its committees (居委会). */
 async function showView() {
-  const wanted = currentStreet();
-  const street = wanted && streets.features.find((feature) => feature.properties.code === wanted);
+  const view = currentView();
+  const byCode = (collection, code) => collection.features.find((feature) => feature.properties.code === code);
+  const committee = view.level === "committee" ? byCode(committees, view.code) : null;
+  const street = byCode(streets, committee ? committee.properties.parent_code : view.code) || null;
+  const area = committee || street;
   document.getElementById("to-district").hidden = !street;
-  document.getElementById("view-name").textContent = street ? street.properties.name : t("district");
-  const box = bounds(street ? { features: [street] } : streets);
-  if (!box.isEmpty()) map.fitBounds(box, { padding: 30, duration: street ? 600 : 0 });
-  const code = street ? street.properties.code : null;
-  await Promise.all([showCounts(code), showVitals(code), showAlerts(code), showCases(code)]);
+  const toStreet = document.getElementById("to-street");
+  toStreet.hidden = !committee;
+  if (street) toStreet.textContent = `${t("back_to")}${street.properties.name}`;
+  document.getElementById("view-name").textContent = area ? area.properties.name : t("district");
+  // A committee without a boundary (the demo's: none is published) is shown within its street.
+  const drawn = [committee, street].find((shown) => shown && shown.geometry);
+  const box = bounds(drawn ? { features: [drawn] } : streets);
+  if (!box.isEmpty()) map.fitBounds(box, { padding: 30, duration: drawn ? 600 : 0 });
+  shown = area ? { level: area.properties.level, code: area.properties.code, street: street.properties.code }
+    : { level: "district", code: null, street: null };
+  map.setFilter("street-chosen", ["==", ["get", "code"], street ? street.properties.code : ""]);
+  showCommittees(street, committee);
+  await Promise.all([showCounts(shown.code), showVitals(shown.code), showAlerts(shown), showCases(shown.code), showChart(shown)]);
 }
 
+/** A street's residential committees (居委会), each a way down to its own view. */
+function showCommittees(street, committee) {
+  const card = document.getElementById("committees-card");
+  card.hidden = !street;
+  if (!street) return;
+  const list = document.getElementById("committee-list");
+  list.replaceChildren();
+  const here = committees.features.filter((feature) => feature.properties.parent_code === street.properties.code);
+  document.getElementById("committee-count").textContent = here.length;
+  for (const found of here) {
+    const link = document.createElement("a");
+    link.href = `#/committee/${found.properties.code}`;
+    link.textContent = found.properties.name;
+    if (committee && found.properties.code === committee.properties.code) link.setAttribute("aria-current", "page");
+    const row = document.createElement("li");
+    row.append(link);
+    list.append(row);
+  }
+}
+
+/** 底数清: the counts of the area in view; the district's own where the streets shown share one, else of everything in scope. */
 async function showCounts(code) {
-  const summary = await api(code ? `/api/areas/${code}/summary` : "/api/summary");
+  const districts = [...new Set(streets.features.map((street) => street.properties.parent_code))];
+  const area = code || (districts.length === 1 ? districts[0] : null);
+  const summary = await api(area ? `/api/areas/${area}/summary` : "/api/summary");
   const counts = document.getElementById("counts");
   counts.replaceChildren();
   for (const key of ["buildings", "population", "facilities", "devices"]) {
@@ -281,17 +344,25 @@ async function showVitals(code) {
   for (const vital of here) {
     const value = vital.value === null ? "—" : `${Math.round(vital.value * 10) / 10}${vital.unit ? ` ${vital.unit}` : ""}`;
     const row = item(`${language() === "zh" ? vital.zh : vital.en}`, "vital");
+    const trend = document.createElement("button");
+    trend.type = "button";
+    trend.className = "link";
+    trend.textContent = row.firstChild.textContent;
+    trend.title = t("show_trend");
+    trend.addEventListener("click", () => { chosenVital = vital.indicator; chartShown = "vital"; showChart(shown); });
+    row.firstChild.replaceWith(trend);
     row.style.borderLeftColor = LEVEL_COLOURS[vital.level] || "#2e7d32";
     row.append(tag(vital.level ? `${value} · ${t(`level_${vital.level}`)}` : value));
     list.append(row);
   }
 }
 
-async function showAlerts(code) {
+/** The open alerts of the area in view (``view``: its level and code), with acknowledging where the role may. */
+async function showAlerts(view) {
   const list = document.getElementById("alerts");
   list.replaceChildren();
   if (!me.permissions.includes("read:alerts")) return;
-  const alerts = (await api("/api/alerts?state=active&limit=200")).filter((a) => !code || a.street_code === code);
+  const alerts = (await api("/api/alerts?state=active&limit=200")).filter((a) => !view.code || a[`${view.level}_code`] === view.code);
   document.getElementById("alert-count").textContent = alerts.length;
   if (!alerts.length) list.append(item(t("no_alerts"), "empty"));
   for (const alert of alerts) {
@@ -304,7 +375,7 @@ async function showAlerts(code) {
       button.addEventListener("click", async () => {
         await api(`/api/alerts/${alert.id}`, { method: "PATCH", headers: { "Content-Type": "application/json" },
                                                 body: JSON.stringify({ action: "acknowledge" }) });
-        await showAlerts(code);
+        await showAlerts(view);
       });
       row.append(button);
     } else if (alert.state === "acknowledged") {
@@ -342,6 +413,121 @@ async function showCases(code) {
     column.append(title, list);
     board.append(column);
   }
+}
+
+let latestRun = null;
+
+/** The life circle's chosen kind: parks where the run has them (the district's target: 98 % of homes within 300 m). */
+function coverageKind(run) {
+  return run.parameters.kinds.includes("park") ? "park" : run.parameters.kinds[0];
+}
+
+/** The homes of the latest life-circle run, each ringed by whether its walk to the chosen kind is within the standard. */
+async function coverageHomes() {
+  const none = { type: "FeatureCollection", features: [] };
+  if (!me.permissions.includes("read:base")) return none;
+  [latestRun = null] = await api("/api/lifecircle/runs?limit=1");
+  if (!latestRun || !latestRun.files.includes("origins.geojson")) return none;
+  const homes = await api(`/api/lifecircle/runs/${latestRun.run_id}/files/origins.geojson`);
+  const kind = coverageKind(latestRun);
+  const standard = latestRun.parameters.metres[kind];
+  return { type: "FeatureCollection", features: homes.features.map((home) => {
+    const walk = home.properties[`${kind}_m`];
+    return { type: "Feature", geometry: home.geometry, properties: walk == null ? { standard_m: standard } : { walk_m: walk, standard_m: standard } };
+  }) };
+}
+
+const CHARTS = ["vital", "kpis", "coverage"];
+let chart = null;
+let chartShown = "vital";
+let chosenVital = null;
+
+/** The chart of the tab chosen, for the area in view: a vital sign's week, the case KPIs per street, the life circle per street. */
+async function showChart(view) {
+  const box = document.getElementById("chart");
+  if (!chart) chart = echarts.init(box, wall.on ? "dark" : null);
+  for (const name of CHARTS) document.getElementById(`tab-${name}`).setAttribute("aria-selected", String(name === chartShown));
+  document.getElementById("chart-panel").setAttribute("aria-labelledby", `tab-${chartShown}`);
+  const drawn = await { vital: vitalChart, kpis: kpiChart, coverage: coverageChart }[chartShown](view);
+  chart.clear();
+  const note = document.getElementById("chart-note");
+  note.textContent = drawn.note || "";
+  box.hidden = !drawn.option;
+  if (!drawn.option) return;
+  const large = wall.on ? 26 : 12;
+  chart.setOption({ backgroundColor: "transparent", textStyle: { fontSize: large }, animation: !wall.on,
+                    grid: { left: wall.on ? 120 : 48, right: wall.on ? 110 : 44, top: 36, bottom: wall.on ? 160 : 70 },
+                    tooltip: { trigger: "axis" }, ...drawn.option });
+  chart.resize();
+  box.setAttribute("aria-label", drawn.summary);
+}
+
+function percentAxis() {
+  return { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } };
+}
+
+/** A vital sign's last week in the area in view, hour by hour, each point coloured by its warning level. */
+async function vitalChart(view) {
+  const all = await api(`/api/vitals${view.code ? `?area=${view.code}` : ""}`);
+  const here = all.filter((vital) => (view.code ? vital.area_code === view.code : vital.area_level === "district"));
+  const vital = here.find((found) => found.indicator === chosenVital) || here[0];
+  if (!vital) return { note: t("no_vitals") };
+  const history = await api(`/api/vitals/${vital.indicator}/${vital.area_code}`);
+  const name = language() === "zh" ? vital.zh : vital.en;
+  if (!history.length) return { note: `${name}：${t("no_history")}` };
+  const points = history.filter((point) => point.value !== null).map((point) => ({
+    value: [point.at, Math.round(point.value * 10) / 10], itemStyle: { color: LEVEL_COLOURS[point.level] || "#2e7d32" } }));
+  return {
+    summary: `${name}，${t("last_week")}，${points.length} ${t("hourly_values")}`,
+    note: `${name}${vital.unit ? ` (${vital.unit})` : ""} · ${t("last_week")}`,
+    option: { xAxis: { type: "time" }, yAxis: { type: "value", name: vital.unit || "" },
+              series: [{ type: "line", name, data: points, showSymbol: true, symbolSize: wall.on ? 10 : 5,
+                         lineStyle: { color: "#7d94b5" } }] },
+  };
+}
+
+/** 综合评价 per street over the last 30 days: on time and closed, in per cent; the street in view stands out. */
+async function kpiChart(view) {
+  if (!me.permissions.includes("read:cases")) return { note: t("no_permission") };
+  const rows = (await api("/api/cases/kpis?by=street")).filter((row) => row.key);
+  if (!rows.length) return { note: t("no_kpis") };
+  const streetCode = view.street;
+  const names = rows.map((row) => row.name);
+  const percent = (value) => (value === null ? null : Math.round(value * 1000) / 10);
+  const bars = (measure, colour) => rows.map((row) => ({ value: percent(row[measure]),
+    itemStyle: { color: colour, opacity: !streetCode || row.key === streetCode ? 1 : 0.35 } }));
+  return {
+    summary: `${t("kpis_chart")}：${rows.map((row) => `${row.name} ${percent(row.on_time_rate) ?? "—"}%`).join("，")}`,
+    note: `${t("kpis_chart")} · ${t("last_30_days")}`,
+    option: { legend: { top: 0 }, xAxis: { type: "category", data: names, axisLabel: { rotate: 45, interval: 0 } }, yAxis: percentAxis(),
+              series: [{ type: "bar", name: t("on_time"), data: bars("on_time_rate", "#1f4e8c") },
+                       { type: "bar", name: t("closure"), data: bars("closure_rate", "#2a9d8f") }] },
+  };
+}
+
+/** The latest life-circle run per street: the share of residents within the chosen kind's standard walk, against its target. */
+async function coverageChart(view) {
+  if (!latestRun) return { note: t("no_run") };
+  const kind = coverageKind(latestRun);
+  const metres = latestRun.parameters.metres[kind];
+  const target = latestRun.parameters.targets[kind];
+  const rows = latestRun.coverage.filter((row) => row.kind === kind && row.threshold_m === metres && row.area_code !== "all"
+                                                  && row.coverage !== null);
+  const name = (row) => (streets.features.find((street) => street.properties.code === row.area_code) || { properties: { name: row.area_code } })
+    .properties.name;
+  const streetCode = view.street;
+  const what = `${t(`kind_${kind}`)} ≤ ${metres} ${t("metres")}`;
+  return {
+    summary: `${t("coverage_chart")}，${what}：${rows.map((row) => `${name(row)} ${Math.round(row.coverage * 100)}%`).join("，")}`,
+    note: `${t("coverage_chart")} · ${what}${target ? ` · ${t("target")} ${Math.round(target * 100)}%` : ""}`,
+    option: { xAxis: { type: "category", data: rows.map(name), axisLabel: { rotate: 45, interval: 0 } }, yAxis: percentAxis(),
+              series: [{ type: "bar", name: what,
+                         data: rows.map((row) => ({ value: Math.round(row.coverage * 1000) / 10,
+                                                    itemStyle: { color: target && row.coverage >= target ? "#2e7d32" : "#d9480f",
+                                                                 opacity: !streetCode || row.area_code === streetCode ? 1 : 0.35 } })),
+                         markLine: target ? { symbol: "none", data: [{ yAxis: target * 100, name: t("target") }],
+                                              lineStyle: { color: "#c8102e", type: "dashed" }, label: { formatter: `${t("target")} {c}%` } } : undefined }] },
+  };
 }
 
 /** Minutes to a case's due time (negative: overdue), or null without one. */
@@ -417,6 +603,11 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("sign-in-form").addEventListener("submit", signIn);
   document.getElementById("sign-out").addEventListener("click", signOut);
   document.getElementById("to-district").addEventListener("click", () => { location.hash = "#/"; });
+  document.getElementById("to-street").addEventListener("click", () => { location.hash = `#/street/${shown.street}`; });
+  for (const name of CHARTS) {
+    document.getElementById(`tab-${name}`).addEventListener("click", () => { chartShown = name; showChart(shown); });
+  }
+  window.addEventListener("resize", () => chart && chart.resize());
   window.addEventListener("hashchange", () => { if (map && streets) showView(); });
   if (sessionStorage.getItem(TOKEN_KEY)) start().catch(showSignIn);
   else showSignIn();
