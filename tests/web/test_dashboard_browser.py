@@ -6,7 +6,7 @@ every console error and failed request. Screenshots of each view are saved under
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,9 +18,13 @@ from PIL import Image
 from huizhili.config import load_settings
 from huizhili.events import publish
 from huizhili.identity.accounts import create_api_key, create_user
+from huizhili.network.finder import NetworkCache
+from huizhili.network.lifecircle import run_life_circle
+from huizhili.network.report import write_outputs
+from huizhili.policy import Scope
 from huizhili.sensing.alerts import alert_out
 from huizhili.storage.engine import transaction
-from huizhili.storage.models import Alert, Area, IndicatorValue
+from huizhili.storage.models import Alert, Area, IndicatorValue, LifeCircleRun, WalkWay
 
 pytestmark = pytest.mark.browser
 
@@ -282,3 +286,87 @@ def test_the_wall_runs_itself_through_the_streets_and_brings_a_new_red_alert_to_
     page.locator("#alerts li", has_text="华泾镇燃气泄漏").wait_for()
     shot(page, "wall-red-alert-3840")
     assert (outside, errors) == ([], [])
+
+
+@pytest.fixture
+def life_circle(xuhui, tmp_path):
+    """The district's life circle run once over the demo, as the demo itself does: its homes, coverage and files."""
+    with transaction(xuhui) as session:
+        result = run_life_circle(session, NetworkCache(tmp_path / "cache").graph(session), created_by="test", scope=Scope.system())
+        folder = tmp_path / "runs" / "lifecircle"
+        write_outputs(session, result, folder)
+        session.get_one(LifeCircleRun, result.run_id).output_dir = str(folder)
+    return result
+
+
+def chart_option(page):
+    """What the dashboard's chart draws now (ECharts' own account of its option)."""
+    return page.evaluate("echarts.getInstanceByDom(document.getElementById('chart')).getOption()")
+
+
+def test_a_street_drills_down_to_a_committee_and_its_charts_show_a_week_the_kpis_and_the_life_circle(site, offline, xuhui,
+                                                                                                    life_circle):
+    with transaction(xuhui) as session:
+        xujiahui = session.scalar(sa.select(Area).where(Area.name == "徐家汇街道"))
+        committee = session.scalars(sa.select(Area).where(Area.parent_code == xujiahui.code).order_by(Area.code)).first()
+        committees_there = session.scalar(sa.select(sa.func.count()).where(Area.parent_code == xujiahui.code))
+        hours = [datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=h) for h in range(1, 25)]
+        session.add_all(IndicatorValue(indicator="pm25_24h", area_code=xujiahui.code, at=at, value=40.0 + i, level=None, sources=2)
+                        for i, at in enumerate(hours))
+        ways = session.scalar(sa.select(sa.func.count()).select_from(WalkWay))
+    call = httpx.post(f"{site.url}/api/cases", headers=site.hotline, json={
+        "title": "徐家汇路口井盖缺失", "category": "道路设施", "lon": 121.437, "lat": 31.19})
+    assert call.status_code == 201, call.text
+    page, outside, errors = offline()
+    page.goto(f"{site.url}/?show=coverage#/street/{xujiahui.code}")
+    page.get_by_label("用户名").fill("wang")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_function("() => document.querySelector('#view-name').textContent === '徐家汇街道'")
+    assert page.evaluate("async () => (await map.getSource('network').getData()).features.length") == ways
+    homes = page.evaluate("async () => (await map.getSource('coverage').getData()).features.map(f => f.properties)")
+    parks = life_circle.distances["park"]
+    assert len(homes) == len(parks) and page.evaluate("map.getLayoutProperty('coverage', 'visibility')") == "visible"
+    assert sum(home.get("walk_m", 1e9) <= home["standard_m"] == 300 for home in homes) == int((parks <= 300).sum())
+
+    page.wait_for_function("() => document.getElementById('chart-note').textContent.startsWith('PM2.5')")
+    week = chart_option(page)["series"][0]["data"]
+    assert len(week) >= 24 and week[-1]["value"][1] == 86.4  # the hours stored, then the latest value
+    page.get_by_role("tab", name="案件考核").click()
+    page.wait_for_function("() => document.getElementById('chart-note').textContent.startsWith('各街镇按期办结率')")
+    kpis = chart_option(page)
+    assert [s["name"] for s in kpis["series"]] == ["按期办结", "办结率"] and kpis["xAxis"][0]["data"] == ["徐家汇街道"]
+    page.get_by_role("tab", name="生活圈覆盖").click()
+    page.wait_for_function("() => document.getElementById('chart-note').textContent.includes('公园绿地 ≤ 300 米 · 目标 98%')")
+    coverage = chart_option(page)
+    shown = dict(zip(coverage["xAxis"][0]["data"], (bar["value"] for bar in coverage["series"][0]["data"]), strict=True))
+    stored = {row["area_code"]: row["coverage"] for row in life_circle.coverage
+              if row["kind"] == "park" and row["threshold_m"] == 300 and row["coverage"] is not None}
+    assert shown["徐家汇街道"] == round(stored[xujiahui.code] * 100, 1) and len(shown) == len(stored) - 1  # less the district
+    assert coverage["series"][0]["markLine"]["data"][0]["yAxis"] == 98
+    assert page.get_by_role("tab", name="生活圈覆盖").get_attribute("aria-selected") == "true"
+    shot(page, "dashboard-street-charts-1920")
+
+    assert page.locator("#committee-list a").count() == committees_there
+    page.locator("#committee-list a", has_text=committee.name).click()
+    page.wait_for_function(f"() => document.querySelector('#view-name').textContent === {committee.name!r}")
+    assert f"#/committee/{committee.code}" in page.url
+    assert page.locator("#committee-list a[aria-current=page]").inner_text() == committee.name
+    page.get_by_role("button", name="返回徐家汇街道").click()
+    page.wait_for_function("() => document.querySelector('#view-name').textContent === '徐家汇街道'")
+    assert (outside, errors) == ([], [])
+
+
+def test_the_street_view_and_the_wall_have_no_serious_accessibility_violation(site, browser, life_circle):
+    for viewport, address in (({"width": 1920, "height": 1080}, "/?show=coverage#/street/310104014"),
+                              ({"width": 3840, "height": 2160}, "/?wall=1&cycle=600")):
+        context = browser.new_context(viewport=viewport, bypass_csp=True)  # to inject axe-core
+        page = context.new_page()
+        page.goto(f"{site.url}{address}")
+        page.get_by_label("用户名").fill("wang")
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.locator("#live").wait_for()
+        page.wait_for_function("() => document.getElementById('chart-note').textContent !== ''")
+        assert serious_violations(page) == [], address
+        context.close()

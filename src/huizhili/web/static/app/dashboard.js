@@ -526,7 +526,8 @@ async function coverageChart(view) {
                                                     itemStyle: { color: target && row.coverage >= target ? "#2e7d32" : "#d9480f",
                                                                  opacity: !streetCode || row.area_code === streetCode ? 1 : 0.35 } })),
                          markLine: target ? { symbol: "none", data: [{ yAxis: target * 100, name: t("target") }],
-                                              lineStyle: { color: "#c8102e", type: "dashed" }, label: { formatter: `${t("target")} {c}%` } } : undefined }] },
+                                              lineStyle: { color: "#c8102e", type: "dashed" },
+                                              label: { position: "insideEndTop", formatter: `${t("target")} {c}%` } } : undefined }] },
   };
 }
 
