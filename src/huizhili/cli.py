@@ -40,9 +40,16 @@ def _run(action: Callable[[], Any]) -> Any:
         sys.exit(1)
 
 
+_last_stage: list[str] = []
+
+
 def _progress(stage: str, count: int) -> None:
-    """Show a long job's progress on stderr, one updating line."""
-    click.echo(f"\r{stage}: {count:,}", nl=False, err=True)
+    """Show a long job's progress on stderr: one updating line on a terminal, a line per stage in a log."""
+    if sys.stderr.isatty():
+        click.echo(f"\r{stage}: {count:,}\x1b[K", nl=False, err=True)
+    elif _last_stage[-1:] != [stage]:
+        click.echo(f"{stage} …", err=True)
+        _last_stage[:] = [stage]
 
 
 @click.group()
@@ -238,8 +245,9 @@ def _as_job(context: _Context, kind: str, parameters: dict[str, Any]) -> dict[st
         _progress(stage, count)
 
     ended = run_job(context.sessions, context.settings, NetworkCache(context.settings.data_dir / "cache"), claimed, progress)
-    if shown:
+    if shown and sys.stderr.isatty():
         click.echo("", err=True)  # end the progress line
+    _last_stage.clear()
     if ended.state != "succeeded" or ended.result is None:
         error = ended.error or {}
         message, record = error.get("message", ended.state), error.get("record")

@@ -370,3 +370,38 @@ def test_the_street_view_and_the_wall_have_no_serious_accessibility_violation(si
         page.wait_for_function("() => document.getElementById('chart-note').textContent !== ''")
         assert serious_violations(page) == [], address
         context.close()
+
+
+OVERLAPS = """() => {
+  const boxes = [...document.querySelectorAll('header, .card, .layers')].filter((e) => e.offsetParent !== null)
+    .map((e) => [e.id || e.className, e.getBoundingClientRect()]);
+  const crossing = [];
+  for (const [i, [a, one]] of boxes.entries())
+    for (const [b, other] of boxes.slice(i + 1))
+      if (one.left < other.right - 1 && other.left < one.right - 1 && one.top < other.bottom - 1 && other.top < one.bottom - 1)
+        crossing.push(`${a} × ${b}`);
+  return crossing;
+}"""
+"""The page's bar, cards and map controls that overlap one another (none should)."""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (390, 844)])
+def test_every_page_fits_its_screen_with_nothing_overlapping(site, offline, width, height):
+    page, outside, errors = offline(width, height)
+    page.goto(site.url)
+    page.get_by_role("heading", name="工作人员登录").wait_for()
+    shot(page, f"sign-in-{width}")
+    assert page.evaluate(OVERLAPS) == [] and page.evaluate("document.documentElement.scrollWidth") <= width
+    page.get_by_label("用户名").fill("wang")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.goto(f"{site.url}/#/street/310104014")
+    page.wait_for_function("() => document.getElementById('chart-note').textContent !== ''")
+    shot(page, f"dashboard-street-{width}" if width < 1000 else "dashboard-street-charts-tab-1920")
+    assert page.evaluate(OVERLAPS) == [] and page.evaluate("document.documentElement.scrollWidth") <= width
+    page.goto(f"{site.url}/citizen")
+    page.wait_for_load_state("networkidle")
+    page.locator("#map canvas").wait_for()
+    shot(page, f"citizen-page-{width}")
+    assert page.evaluate(OVERLAPS) == [] and page.evaluate("document.documentElement.scrollWidth") <= width
+    assert (outside, errors) == ([], [])

@@ -600,6 +600,7 @@ function tag(text, kind = "") {
 document.addEventListener("DOMContentLoaded", () => {
   translatePage();
   document.body.classList.toggle("wall", wall.on);
+  document.getElementById("layers-box").open = matchMedia("(min-width: 761px)").matches;  // on a phone, the map first
   document.getElementById("language").addEventListener("click", switchLanguage);
   document.getElementById("sign-in-form").addEventListener("submit", signIn);
   document.getElementById("sign-out").addEventListener("click", signOut);
