@@ -53,28 +53,30 @@ def walking_route(
         raise ValidationError(message)
     graph.check_snapped(target)
     edge, offset = int(target.edge[0]), float(target.offset_m[0])
+    start_edge, start_offset = int(walks.point.edge[0]), float(walks.point.offset_m[0])
     u, v = int(graph.edge_u[edge]), int(graph.edge_v[edge])
     # The three ways in, as metres_to weighs them: through either end, or along a shared edge.
-    ways_in = [walks.metres[u] + offset, walks.metres[v] + graph.edge_length[edge] - offset, np.inf]
-    if int(walks.point.edge[0]) == edge:
-        ways_in[2] = abs(float(walks.point.offset_m[0]) - offset) + float(walks.point.snap_m[0])
-    way = int(np.argmin(ways_in))
+    rest = float(graph.edge_length[edge]) - offset
+    ways_in = [float(walks.metres[u]) + offset, float(walks.metres[v]) + rest, np.inf]
+    if start_edge == edge:
+        ways_in[2] = abs(start_offset - offset) + float(walks.point.snap_m[0])
+    way = min(range(3), key=ways_in.__getitem__)
     if not ways_in[way] + float(target.snap_m[0]) <= walks.cutoff_m:
         return None
-    nodes = _back_to_start(walks.previous, (u, v)[way]) if way < 2 else np.zeros(0, dtype=np.int64)
-    place_lon, place_lat = graph.location(Snapped(np.r_[walks.point.edge, target.edge],
-                                                  np.r_[walks.point.offset_m, target.offset_m], np.zeros(2)))
-    lon = np.r_[start[0], place_lon[0], graph.lon[nodes], place_lon[1], end[0]]
-    lat = np.r_[start[1], place_lat[0], graph.lat[nodes], place_lat[1], end[1]]
-    coords = np.column_stack((lon, lat))
+    nodes = _back_to_start(walks.previous, (u, v)[way]) if way < 2 else []
+    places = Snapped(np.array([start_edge, edge]), np.array([start_offset, offset]), np.zeros(2))
+    place_lon, place_lat = graph.location(places)
+    coords = np.empty((len(nodes) + 4, 2))
+    coords[0], coords[1], coords[-2], coords[-1] = start, (place_lon[0], place_lat[0]), (place_lon[1], place_lat[1]), end
+    coords[2:-2, 0], coords[2:-2, 1] = graph.lon[nodes], graph.lat[nodes]
     # Repeated points (no snap walk, a place at a node) dropped, but a line has two at least.
-    coords = coords[np.r_[True, np.any(np.diff(coords, axis=0) != 0, axis=1)]]
+    coords = coords[np.concatenate(([True], np.any(coords[1:] != coords[:-1], axis=1)))]
     return shapely.LineString(coords if len(coords) > 1 else np.repeat(coords, 2, axis=0))
 
 
-def _back_to_start(previous: NDArray[np.int64], node: int) -> NDArray[np.int64]:
+def _back_to_start(previous: NDArray[np.int64], node: int) -> list[int]:
     """The nodes from where the walk enters the network to ``node``, following ``previous`` back."""
     path = [node]
     while previous[path[-1]] >= 0:
         path.append(int(previous[path[-1]]))
-    return np.array(path[::-1], dtype=np.int64)
+    return path[::-1]
