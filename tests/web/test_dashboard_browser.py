@@ -179,6 +179,20 @@ def test_a_citizen_finds_the_nearest_health_centre_by_walking_and_follows_a_case
     first.wait_for()
     assert page.locator("#results li").count() == 5
     assert "社区卫生服务中心" in first.locator(".name").inner_text() and "步行" in first.locator(".meta").inner_text()
+    for _ in range(100):  # the walk to the nearest, drawn (polled from here: the page's CSP forbids wait_for_function's eval)
+        if page.evaluate("map.queryRenderedFeatures({layers: ['route']}).length"):
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("map.queryRenderedFeatures({layers: ['route']}).length") > 0
+    walk = page.evaluate("async () => (await map.getSource('route').getData()).features")
+    assert len(walk) == 1 and walk[0]["geometry"]["coordinates"][0] == pytest.approx([121.437, 31.19], abs=1e-6)
+    assert first.get_by_role("button").get_attribute("aria-pressed") == "true"
+    second = page.locator("#results li").nth(1).get_by_role("button")
+    second.focus()
+    page.keyboard.press("Enter")
+    assert (first.get_by_role("button").get_attribute("aria-pressed"), second.get_attribute("aria-pressed")) == ("false", "true")
+    shown = page.evaluate("async () => (await map.getSource('route').getData()).features")
+    assert len(shown) == 1 and shown[0]["properties"]["id"] != walk[0]["properties"]["id"]
     page.get_by_label("受理编号").fill(number)
     page.get_by_role("button", name="查询").click()
     page.locator(".timeline li").first.wait_for()

@@ -3,6 +3,8 @@
 Runs and site proposals are jobs: 202 at once, after their inputs are checked; a worker does the work.
 """
 
+import numpy as np
+import pyproj
 import pytest
 from fastapi.testclient import TestClient
 from waiting import job_ended
@@ -34,6 +36,22 @@ def test_citizen_finds_the_nearest_health_centre_from_a_phone_position(client, x
     assert body["method"] == "network"
     assert body["results"][0]["name"] == "徐汇区徐家汇街道社区卫生服务中心"
     assert [r["estimated"] for r in body["results"]] == [False, False]
+
+
+def test_asked_for_routes_each_result_has_its_walk_from_the_converted_origin(client, xuhui):
+    params = {"lon": 121.44207, "lat": 31.19405, "kind": "health_centre", "k": 3, "crs": "gcj02"}
+    plain = client.get("/api/services/nearest", params=params).json()
+    body = client.get("/api/services/nearest", params={**params, "route": "true"}).json()
+    assert [r["route"] for r in plain["results"]] == [None] * 3
+    assert [r["id"] for r in body["results"]] == [r["id"] for r in plain["results"]]
+    for result in body["results"]:
+        route = result["route"]
+        lon, lat = np.array(route["coordinates"]).T
+        assert route["type"] == "LineString" and len(lon) > 3
+        assert (lon[0], lat[0]) == pytest.approx((body["origin"]["lon"], body["origin"]["lat"]), abs=1e-7)  # WGS84, not GCJ-02
+        assert pyproj.Geod(ellps="WGS84").line_length(lon, lat) == pytest.approx(result["walking_distance_m"], abs=1.0)
+    described = client.get("/openapi.json").json()["paths"]["/api/services/nearest"]["get"]["parameters"]
+    assert "route" in {p["name"] for p in described}
 
 
 @pytest.mark.parametrize("warm_start", [True, False])

@@ -6,7 +6,9 @@ apart and nearly every step misses the CPU cache. :func:`lower_labels` instead r
 bounded search per group of nearby sources, one group after another, each pruned where an
 earlier group is already as close: each search stays in its own neighbourhood (and in the
 cache), and the pruning keeps the total work near one pass over the graph.
-``bench/bench_lifecircle.py`` measures the gain.
+``bench/bench_lifecircle.py`` measures the gain. A citizen's search from one point is
+:func:`shortest_tree`, which also keeps each node's previous node, so that the walk to any
+facility can be drawn from the same search.
 """
 
 import numba
@@ -101,6 +103,45 @@ def lower_labels(
                 if through < best[other] and through <= limit:
                     best[other] = through
                     size = _push(heap_d, heap_n, size, through, other)
+
+
+@numba.njit(cache=True, nogil=True)
+def shortest_tree(
+    indptr: NDArray[np.integer],
+    indices: NDArray[np.integer],
+    weights: NDArray[np.float64],
+    sources: NDArray[np.int64],
+    source_dist: NDArray[np.float64],
+    limit: float,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Distances from one group of sources to every node within ``limit``, and each node's previous node.
+
+    The sources (a point's two edge ends) are entered at ``source_dist``. ``previous[node]``
+    is the node before ``node`` on its shortest walk: -1 at the source the walk enters at,
+    and where not reached. Following it from any reached node leads back to a source.
+    """
+    best = np.full(len(indptr) - 1, np.inf)
+    previous = np.full(len(indptr) - 1, -1, dtype=np.int64)
+    heap_d = np.empty(len(indices) + len(sources) + 1, dtype=np.float64)
+    heap_n = np.empty(len(indices) + len(sources) + 1, dtype=indices.dtype)
+    size = 0
+    for i in range(len(sources)):
+        node, dist = sources[i], source_dist[i]
+        if dist < best[node] and dist <= limit:
+            best[node] = dist
+            size = _push(heap_d, heap_n, size, dist, node)
+    while size > 0:
+        dist, node, size = _pop(heap_d, heap_n, size)
+        if dist > best[node]:
+            continue
+        for k in range(indptr[node], indptr[node + 1]):
+            other = indices[k]
+            through = dist + weights[k]
+            if through < best[other] and through <= limit:
+                best[other] = through
+                previous[other] = node
+                size = _push(heap_d, heap_n, size, through, other)
+    return best, previous
 
 
 @numba.njit(cache=True, nogil=True)

@@ -6,11 +6,13 @@ reach each other directly along it. Beyond ``cutoff_m`` a distance is ``inf``; s
 there, so a small cutoff is also a fast one.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
 from huizhili.errors import ValidationError
-from huizhili.network._search import lower_labels
+from huizhili.network._search import lower_labels, shortest_tree
 from huizhili.network.walkgraph import Snapped, WalkGraph
 
 TILE_CUTOFFS = 3.0
@@ -107,6 +109,83 @@ def nearest_facility_distance(
     return distance
 
 
+@dataclass(frozen=True)
+class Walks:
+    """The shortest walks from one point to every node within a cutoff, from one search.
+
+    Parameters
+    ----------
+    point
+        The point walked from, snapped to the network.
+    cutoff_m
+        Metres searched; farther nodes are ``inf``.
+    metres
+        Walking metres from the point to each node, its snap distance included.
+    previous
+        Each node's previous node on its shortest walk; -1 at the edge end the walk
+        enters the network at, and at nodes not reached.
+    """
+
+    point: Snapped
+    cutoff_m: float
+    metres: NDArray[np.float64]
+    previous: NDArray[np.int64]
+
+
+def walks_from_point(graph: WalkGraph, point: Snapped, cutoff_m: float) -> Walks:
+    """The shortest walks from one point: metres to every node, and the way back to the point.
+
+    One search serves every question from the point: distances to any number of facilities
+    (:func:`metres_to`) and the walk to each one (:func:`~huizhili.network.routes.walking_route`).
+
+    Parameters
+    ----------
+    graph
+        The walk network.
+    point
+        One point snapped to ``graph`` (its snap distance is included).
+    cutoff_m
+        Longest distance of interest, metres.
+
+    Returns
+    -------
+    Walks
+        Metres and previous node for every node of ``graph``.
+
+    Raises
+    ------
+    ValidationError
+        If ``point`` holds other than one point or is not on ``graph``, or ``cutoff_m`` is
+        negative or not a number.
+    """
+    if len(point) != 1:
+        message = f"a walk starts from one point, not {len(point)}"
+        raise ValidationError(message)
+    _check_cutoff(cutoff_m)
+    graph.check_snapped(point)
+    edge = point.edge[0]
+    ends = np.array([graph.edge_u[edge], graph.edge_v[edge]], dtype=np.int64)
+    entry = point.snap_m[0] + np.array([point.offset_m[0], graph.edge_length[edge] - point.offset_m[0]])
+    adjacency = graph.adjacency
+    metres, previous = shortest_tree(adjacency.indptr, adjacency.indices, adjacency.data, ends, entry, float(cutoff_m))
+    return Walks(point, float(cutoff_m), metres, previous)
+
+
+def metres_to(graph: WalkGraph, walks: Walks, targets: Snapped) -> NDArray[np.float64]:
+    """Walking metres from the point of ``walks`` to each target, both snap distances included.
+
+    Through either end of the target's edge, or directly along it where the point lies on the
+    same edge. Targets beyond the search's cutoff may be farther than it, or ``inf``.
+
+    Raises
+    ------
+    ValidationError
+        If a target is not on ``graph``.
+    """
+    graph.check_snapped(targets)
+    return np.minimum(_through_ends(graph, walks.metres, targets), _same_edge(targets, walks.point))
+
+
 def distances_from_point(graph: WalkGraph, point: Snapped, cutoff_m: float) -> NDArray[np.float64]:
     """Walking metres from one point to every node of the network.
 
@@ -129,10 +208,7 @@ def distances_from_point(graph: WalkGraph, point: Snapped, cutoff_m: float) -> N
     ValidationError
         If ``point`` holds other than one point, or ``cutoff_m`` is negative.
     """
-    if len(point) != 1:
-        message = f"distances_from_point takes one point, not {len(point)}"
-        raise ValidationError(message)
-    return node_distances(graph, point, cutoff_m)
+    return walks_from_point(graph, point, cutoff_m).metres
 
 
 def nearest_k(
@@ -168,8 +244,7 @@ def nearest_k(
         message = f"k must be at least 1, not {k}"
         raise ValidationError(message)
     graph.check_snapped(facilities)
-    nodes = distances_from_point(graph, point, cutoff_m)
-    distance = np.minimum(_through_ends(graph, nodes, facilities), _same_edge(facilities, point))
+    distance = metres_to(graph, walks_from_point(graph, point, cutoff_m), facilities)
     within = np.flatnonzero(distance <= cutoff_m)
     nearest = within[np.argsort(distance[within], kind="stable")[:k]]
     return nearest, distance[nearest]

@@ -1,6 +1,7 @@
 """The citizen's finder (核酸采样点查询, generalised): nearest facilities by walking distance.
 
-From where the phone is, the nearest facilities of a kind, with opening hours and live status.
+From where the phone is, the nearest facilities of a kind, with opening hours and live status,
+and on request the walk to each as a line for the map (from the same search).
 
 Phones in China report GCJ-02; the finder converts. Open facilities come first, closed ones
 after them, each saying so. Without a walk network near the point, distances are straight
@@ -22,10 +23,11 @@ from huizhili.base import crs as datums
 from huizhili.base.geodesy import lonlat_from_metres, xy_to_metres
 from huizhili.base.kinds import FACILITY_KINDS
 from huizhili.errors import ValidationError
-from huizhili.network.distances import nearest_k
+from huizhili.network.distances import Walks, metres_to, walks_from_point
 from huizhili.network.isochrone import isochrone
 from huizhili.network.lifecircle import DETOUR_FACTOR, MAX_SNAP_M
 from huizhili.network.loading import AccessPoints, access_points, load_walk_graph
+from huizhili.network.routes import walking_route
 from huizhili.network.standards import WALKING_SPEED_M_PER_S
 from huizhili.network.walkgraph import Snapped, WalkGraph
 from huizhili.storage.models import Facility
@@ -112,6 +114,7 @@ def nearest_services(
     kind: str,
     k: int = 5,
     source_crs: str = "wgs84",
+    routes: bool = False,
 ) -> dict[str, Any]:
     """The ``k`` nearest facilities of ``kind`` by walking distance, open ones first.
 
@@ -129,13 +132,19 @@ def nearest_services(
         How many to return (1–50).
     source_crs
         ``wgs84``, ``gcj02`` (Amap, WeChat) or ``bd09`` (Baidu).
+    routes
+        Also give each result's walk as a ``route``: a GeoJSON LineString in WGS84 lon/lat
+        from the origin along the network to the facility's nearest access point, as long as
+        its ``walking_distance_m``. Without a walk network near the origin the walk is not
+        known and ``route`` is None.
 
     Returns
     -------
     dict
         ``origin`` (WGS84), ``method`` (``network`` or ``estimated``) and ``results``: each
         facility with ``walking_distance_m``, ``walking_minutes``, ``straight_line_m``,
-        ``estimated``, ``closed`` and its opening hours and live status.
+        ``estimated``, ``closed``, its opening hours and live status, and ``route`` (None
+        unless asked for and walked).
 
     Raises
     ------
@@ -151,19 +160,21 @@ def nearest_services(
     lon, lat = _wgs84_point(lon, lat, source_crs)
     graph, points, snapped = cache.graph_and_points(session, kind)
     straight = _straight_m(lon, lat, points)
-    method, walked = "estimated", straight * DETOUR_FACTOR
+    method, walked, walked_on = "estimated", straight * DETOUR_FACTOR, None
     if graph is not None and snapped is not None:
         here = graph.snap(lon, lat)
         if float(here.snap_m[0]) <= MAX_SNAP_M:
-            method = "network"
-            walked = np.full(len(points), np.inf)
-            nearest, distance = nearest_k(graph, here, snapped, len(points), SEARCH_RADIUS_M)
-            walked[nearest] = distance
+            walks = walks_from_point(graph, here, SEARCH_RADIUS_M)  # one search: every distance and route
+            method, walked, walked_on = "network", metres_to(graph, walks, snapped), (graph, snapped, walks)
+    results = []
+    for facility, point in _ranked(session, points, walked, k):
+        route = _route(walked_on, (lon, lat), points, point) if routes and walked_on else None
+        results.append(_result(facility, float(walked[point]), float(straight[point]), method, route))
     return {
         "origin": {"lon": round(lon, 7), "lat": round(lat, 7)},
         "kind": kind,
         "method": method,
-        "results": _ranked(session, points, walked, straight, method, k),
+        "results": results,
     }
 
 
@@ -190,24 +201,33 @@ def _straight_m(lon: float, lat: float, points: AccessPoints) -> np.ndarray:
     return metres
 
 
-def _ranked(
-    session: Session, points: AccessPoints, walked: np.ndarray, straight: np.ndarray, method: str, k: int
-) -> list[dict[str, Any]]:
-    """Per facility its nearest access point; open ones before closed ones, then by walk."""
-    best: dict[int, tuple[float, float]] = {}
-    for facility_id, walk, line in zip(points.facility_ids.tolist(), walked.tolist(), straight.tolist(), strict=True):
+def _ranked(session: Session, points: AccessPoints, walked: np.ndarray, k: int) -> list[tuple[Facility, int]]:
+    """Per facility its nearest access point (by position); open ones before closed ones, then by walk."""
+    best: dict[int, tuple[float, int]] = {}
+    for point, (facility_id, walk) in enumerate(zip(points.facility_ids.tolist(), walked.tolist(), strict=True)):
         if walk <= SEARCH_RADIUS_M and (facility_id not in best or walk < best[facility_id][0]):
-            best[facility_id] = (walk, line)
+            best[facility_id] = (walk, point)
     # Enough candidates that k open ones can come first even when the nearest are closed.
     candidates = sorted(best, key=lambda i: best[i][0])[: k * 4]
     facilities = {f.id: f for f in session.scalars(sa.select(Facility).where(Facility.id.in_(candidates)))}
     # A facility replaced after the cache was keyed is skipped; the next request has the new version.
     candidates = [i for i in candidates if i in facilities]
     ordered = sorted(candidates, key=lambda i: (facilities[i].is_open is False, best[i][0]))[:k]
-    return [_result(facilities[i], *best[i], method) for i in ordered]
+    return [(facilities[i], best[i][1]) for i in ordered]
 
 
-def _result(facility: Facility, walk: float, line: float, method: str) -> dict[str, Any]:
+def _route(
+    walked_on: tuple[WalkGraph, Snapped, Walks], start: tuple[float, float], points: AccessPoints, point: int
+) -> dict[str, Any] | None:
+    """The walk to access point ``point`` as a GeoJSON LineString (lon/lat to 7 decimals, about a centimetre)."""
+    graph, snapped, walks = walked_on
+    line = walking_route(graph, walks, start, snapped.take([point]), (float(points.lon[point]), float(points.lat[point])))
+    if line is None:
+        return None
+    return {"type": "LineString", "coordinates": np.round(shapely.get_coordinates(line), 7).tolist()}
+
+
+def _result(facility: Facility, walk: float, line: float, method: str, route: dict[str, Any] | None) -> dict[str, Any]:
     closed = facility.is_open is False
     return {
         "id": facility.id,
@@ -228,6 +248,7 @@ def _result(facility: Facility, walk: float, line: float, method: str) -> dict[s
         "estimated": method == "estimated",
         "closed": closed,
         "notice": "closed now" if closed else None,
+        "route": route,
     }
 
 

@@ -297,6 +297,13 @@ class SitingIn(Strict):
     origins: Origins = "auto"
 
 
+class LineString(BaseModel):
+    """A GeoJSON LineString in WGS84 lon/lat."""
+
+    type: Literal["LineString"] = "LineString"
+    coordinates: list[tuple[float, float]]
+
+
 class NearbyService(BaseModel):
     """A facility by walking distance, with opening hours and live status."""
 
@@ -318,6 +325,11 @@ class NearbyService(BaseModel):
     estimated: bool
     closed: bool
     notice: str | None
+    route: LineString | None = Field(
+        None,
+        description="The walk from the origin along the streets to the facility, as long as walking_distance_m; "
+        "null unless asked for (route=true) and walked on the network (not estimated).",
+    )
 
 
 class NearestOut(BaseModel):

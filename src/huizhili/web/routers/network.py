@@ -47,9 +47,10 @@ def nearest(
     kind: Annotated[str, Query(max_length=40, description="Facility kind, e.g. sampling_point, health_centre.")],
     k: Annotated[int, Query(ge=1, le=50)] = 5,
     crs: Crs = "wgs84",
+    route: Annotated[bool, Query(description="Give each result's walking route as a GeoJSON LineString (WGS84, whatever crs).")] = False,
 ) -> dict[str, Any]:
-    """The nearest facilities of a kind by walking distance, open ones first, with live status."""
-    return nearest_services(session, request.app.state.network, lon, lat, kind, k, crs)
+    """The nearest facilities of a kind by walking distance, open ones first, with live status and, if asked, the route."""
+    return nearest_services(session, request.app.state.network, lon, lat, kind, k, crs, routes=route)
 
 
 @router.get("/isochrone", response_model=None)

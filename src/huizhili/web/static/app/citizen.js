@@ -1,14 +1,16 @@
 // The citizen pages (市民端), for what anyone may see without signing in: the nearest services by
-// walking from the phone's position or a tap on the map, a case followed by its tracking number,
-// and the streets' league table.
+// walking from the phone's position or a tap on the map, with the walk to each drawn on the map,
+// a case followed by its tracking number, and the streets' league table.
 "use strict";
 
 const WORKER = "/static/vendor/maplibre-gl-5.24.1/maplibre-gl-csp-worker.js";
 const RESIDENT = "huizhili.resident";
 const COMING = ["accepted", "in_progress", "handled", "verified", "closed", "evaluated"];
+const NO_ROUTE = { type: "FeatureCollection", features: [] };
 let map = null;
 let markers = [];
 let place = null;  // the last place looked from: a tap on the map or the phone's position
+let mapReady = null;  // settles once the map and its layers are there: a search may come first
 
 async function get(path) {
   const response = await fetch(path, { headers: { Accept: "application/json" } });
@@ -28,14 +30,28 @@ async function drawMap() {
   map.addSource("streets", { type: "geojson", data: streets });
   map.addLayer({ id: "street-fill", type: "fill", source: "streets", paint: { "fill-color": "#dfe8f1", "fill-opacity": 0.8 } });
   map.addLayer({ id: "street-line", type: "line", source: "streets", paint: { "line-color": "#4a6fa5", "line-width": 1 } });
+  map.addSource("route", { type: "geojson", data: NO_ROUTE });
+  map.addLayer({ id: "route", type: "line", source: "route", layout: { "line-join": "round", "line-cap": "round" },
+                 paint: { "line-color": "#c8102e", "line-width": 5, "line-opacity": 0.85 } });
   map.on("click", (event) => findNearest(event.lngLat.lng, event.lngLat.lat));
 }
 
-/** The nearest services of the chosen kind by walking from (lon, lat), listed and marked on the map. */
+/** Draw the walk to ``service`` (none without one, or when it was estimated, not walked) and mark its row as the one shown. */
+function showRoute(service, button) {
+  const route = service?.route;
+  map.getSource("route").setData(route
+    ? { type: "FeatureCollection", features: [{ type: "Feature", geometry: route, properties: { id: service.id } }] }
+    : NO_ROUTE);
+  document.getElementById("map").dataset.route = route ? String(service.id) : "";
+  for (const other of document.querySelectorAll("#results button")) other.setAttribute("aria-pressed", String(other === button));
+}
+
+/** The nearest services of the chosen kind by walking from (lon, lat), listed and marked on the map, with the walk to the nearest. */
 async function findNearest(lon, lat) {
   place = { lon, lat };
   const kind = document.getElementById("kind").value;
-  const found = await get(`/api/services/nearest?${new URLSearchParams({ lon, lat, kind, k: 5 })}`);
+  const found = await get(`/api/services/nearest?${new URLSearchParams({ lon, lat, kind, k: 5, route: true })}`);
+  await mapReady;
   const list = document.getElementById("results");
   list.replaceChildren();
   markers.forEach((marker) => marker.remove());
@@ -43,21 +59,28 @@ async function findNearest(lon, lat) {
   const box = new maplibregl.LngLatBounds([found.origin.lon, found.origin.lat], [found.origin.lon, found.origin.lat]);
   for (const service of found.results) {
     const row = document.createElement("li");
-    const name = document.createElement("div");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.title = t("show_route");
+    button.addEventListener("click", () => showRoute(service, button));
+    const name = document.createElement("span");
     name.className = "name";
     name.textContent = service.name || t(`kind_${service.kind}`);
-    const meta = document.createElement("div");
+    const meta = document.createElement("span");
     meta.className = "meta";
     const minutes = `${t("walk")} ${Math.round(service.walking_minutes)} ${t("minutes")} · ${Math.round(service.walking_distance_m)} ${t("metres")}`;
     const state = document.createElement("span");
     state.className = service.is_open === false || service.closed ? "closed" : "open";
     state.textContent = service.closed ? t("closed_now") : service.is_open === false ? t("closed_now") : service.is_open ? t("open_now") : "";
     meta.append(`${minutes} `, state);
-    row.append(name, meta);
+    button.append(name, meta);
+    row.append(button);
     list.append(row);
     markers.push(new maplibregl.Marker({ color: "#2a9d8f" }).setLngLat([service.lon, service.lat]).addTo(map));
     box.extend([service.lon, service.lat]);
+    for (const point of service.route?.coordinates ?? []) box.extend(point);
   }
+  showRoute(found.results[0], list.querySelector("button"));  // the old walk goes, the nearest one's is drawn
   map.fitBounds(box, { padding: 40, maxZoom: 16, duration: 0 });
 }
 
@@ -238,7 +261,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("resident-sign-in").addEventListener("submit", residentSignIn);
   document.getElementById("report-form").addEventListener("submit", report);
   document.getElementById("help-button").addEventListener("click", callForHelp);
-  drawMap();
+  mapReady = drawMap();
   showLeague();
   if (sessionStorage.getItem(RESIDENT)) showResident().catch(() => sessionStorage.removeItem(RESIDENT));
 });
