@@ -306,6 +306,7 @@ WRITES = {
                                                          "data": {"target": "facility", "constants": '{"kind": "toilet"}'}}),
     ("DELETE", "/api/jobs/{job_id}"): lambda w: (f"/api/jobs/{w.own_job}", {}),
     ("PATCH", "/api/alerts/{alert_id}"): lambda w: (f"/api/alerts/{w.alert}", {"json": {"action": "acknowledge"}}),
+    ("POST", "/api/alerts/{alert_id}/case"): lambda w: (f"/api/alerts/{w.alert}/case", {"json": {"category": "绿化养护"}}),
     ("POST", "/api/households"): lambda w: ("/api/households", {"json": {
         "committee": "310104014001", "consent_note": "signed form 2026-118", "devices": ["METER-DT-1"], "name": "王阿婆",
         "phone": "13812345678", "contacts": [{"name": "王小明", "phone": "13900001111", "relation": "son"}]}}),

@@ -30,6 +30,7 @@ from huizhili.cases.trail import announce, record
 from huizhili.departments import unknown_departments
 from huizhili.errors import (
     AmbiguousError,
+    ConflictError,
     ForbiddenError,
     HuizhiliError,
     NotFoundError,
@@ -215,6 +216,51 @@ def cases_from_alerts(session: Session, flow: CaseFlow, now: datetime) -> list[I
             continue
         intakes.append(intake)
     return intakes
+
+
+def case_for_alert(session: Session, scope: Scope, principal: Principal, flow: CaseFlow, alert_id: int, category: str,
+                   now: datetime) -> Intake:
+    """An operator makes a case of an alert the platform did not take in by itself (an area's vital sign, say), once.
+
+    The case lies where the alert's device is, else inside its street or committee, else nowhere
+    in particular (a district-wide alert).
+
+    Raises
+    ------
+    NotFoundError
+        If the alert is not in ``scope``.
+    ConflictError
+        If the alert already is a signal of a case (named).
+    ValidationError
+        If the category is unknown (and as :func:`report_case`).
+    """
+    alert = session.scalar(sa.select(Alert).where(Alert.id == alert_id, scope.condition(Alert)).with_for_update())
+    if alert is None:
+        message = f"no alert {alert_id} in your scope (您的范围内没有预警 {alert_id})"
+        raise NotFoundError(message)
+    taken = session.scalar(sa.select(Case.number).join(CaseSignal, CaseSignal.case_id == Case.id)
+                           .where(CaseSignal.alert_id == alert_id).limit(1))
+    if taken is not None:
+        message = f"alert {alert_id} already is case {taken} (预警 {alert_id} 已立为案件 {taken})"
+        raise ConflictError(message)
+    device = session.get(Device, alert.device_id) if alert.device_id else None
+    lon, lat = (device.lon, device.lat) if device is not None else _inside(session, alert.committee_code or alert.street_code)
+    report = Report(channel="sensor", title=str(alert.title.get("zh") or alert.rule)[:200], description=str(alert.title.get("en") or ""),
+                    lon=lon, lat=lat, category=category, alert_id=alert.id, external_ref=f"alert:{alert.id}",
+                    asset_ref=device.code if device is not None else None, household_id=alert.household_id)
+    intake = report_case(session, scope, principal, flow, report, now)
+    if intake.linked and intake.case.alert_id is None:
+        intake.case.alert_id = alert.id
+    return intake
+
+
+def _inside(session: Session, code: str | None) -> tuple[float | None, float | None]:
+    """A point inside the area of ``code`` where it has a boundary; none for a district-wide alert."""
+    boundary = session.scalar(sa.select(Area.geometry).where(Area.code == code)) if code else None
+    if boundary is None:
+        return None, None
+    inner = shapely.point_on_surface(boundary)
+    return float(inner.x), float(inner.y)
 
 
 _REFUSED_ALERTS: set[int] = set()

@@ -174,6 +174,7 @@ RunAnalysis = Annotated[Principal, Depends(Allow("run:analysis"))]
 ManageUsers = Annotated[Principal, Depends(Allow("manage:users"))]
 ManageDevices = Annotated[Principal, Depends(Allow("manage:devices"))]
 OwnAccount = Annotated[Principal, Depends(Allow("self"))]
+HandleAlerts = Annotated[Principal, Depends(Allow("handle:alerts"))]
 
 
 STATUS_BY_ERROR: tuple[tuple[type[HuizhiliError], int], ...] = (

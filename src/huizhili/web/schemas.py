@@ -586,6 +586,12 @@ class _Storable(BaseModel):
         return value
 
 
+class AlertCaseIn(BaseModel):
+    """The category of the case an operator opens for an alert."""
+
+    category: str = Field(min_length=1, max_length=40, description="One of the case categories (GET /api/cases/workflow lists the flow).")
+
+
 class CaseIn(_Storable):
     """A report to take in as a case: what is wrong and where (a position, or a place the digital base knows)."""
 

@@ -19,7 +19,7 @@ from huizhili.cases.hotspots import (
     hotspots_csv,
     hotspots_geojson,
 )
-from huizhili.cases.intake import Report, report_case
+from huizhili.cases.intake import Report, case_for_alert, report_case
 from huizhili.cases.photos import (
     add_photo,
     add_reporters_photo,
@@ -47,8 +47,9 @@ from huizhili.policy import Principal, scope_for
 from huizhili.policy.privacy import present
 from huizhili.spreadsheet import csv_text
 from huizhili.storage.models import Case, CasePhoto, as_utc, utcnow
-from huizhili.web.deps import Allow, SessionDep, SettingsDep
+from huizhili.web.deps import Allow, HandleAlerts, SessionDep, SettingsDep
 from huizhili.web.schemas import (
+    AlertCaseIn,
     CaseActionIn,
     CaseDetail,
     CaseIn,
@@ -85,6 +86,15 @@ def report(body: CaseIn, session: SessionDep, settings: SettingsDep, principal: 
     visible = session.scalar(sa.select(Case.id).where(Case.id == intake.case.id, scope_for(principal).condition(Case)))
     if visible is None:
         return {"number": intake.case.number, "linked": True}
+    return {**_shown(session, principal, flow, intake.case), "linked": intake.linked}
+
+
+@router.post("/alerts/{alert_id}/case", response_model=CaseOut | CaseLinked, status_code=201)
+def case_of_alert(alert_id: Annotated[int, Path(ge=1, le=2**62)], body: AlertCaseIn, session: SessionDep, settings: SettingsDep,
+                  principal: HandleAlerts) -> dict[str, Any]:
+    """Open a case for an alert the platform did not make one of (an area's vital sign, say): a way of handling it, once; 409 names the case it is."""
+    flow = case_flow(settings)
+    intake = case_for_alert(session, scope_for(principal), principal, flow, alert_id, body.category, utcnow())
     return {**_shown(session, principal, flow, intake.case), "linked": intake.linked}
 
 

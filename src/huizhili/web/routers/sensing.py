@@ -16,7 +16,7 @@ from huizhili.sensing.pipeline import library, receive
 from huizhili.sensing.series import RESOLUTIONS, device_series
 from huizhili.sensing.vitals import vital_history, vital_signs
 from huizhili.storage.models import ALERT_STATES, as_utc, utcnow
-from huizhili.web.deps import Allow, ManageDevices, SessionDep, SettingsDep
+from huizhili.web.deps import Allow, HandleAlerts, ManageDevices, SessionDep, SettingsDep
 from huizhili.web.schemas import (
     AlertAction,
     AlertOut,
@@ -82,7 +82,6 @@ def dead_letters(
 
 
 ReadAlerts = Annotated[Principal, Depends(Allow("read:alerts"))]
-HandleAlerts = Annotated[Principal, Depends(Allow("handle:alerts"))]
 
 
 @router.get("/alerts", response_model=list[AlertOut])

@@ -24,7 +24,12 @@ async function api(path, options = {}) {
     showSignIn();
     throw new Error("signed out");
   }
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  if (!response.ok) {
+    const problem = new Error(`${path}: ${response.status}`);
+    problem.status = response.status;
+    problem.detail = await response.json().then((body) => body.detail, () => null);
+    throw problem;
+  }
   return response.json();
 }
 
@@ -368,21 +373,62 @@ async function showAlerts(view) {
   for (const alert of alerts) {
     const row = item(alert.title[language()] || alert.title.zh || alert.rule, "alert");
     row.style.borderLeftColor = LEVEL_COLOURS[alert.level] || "#888";
-    if (alert.state === "open" && me.permissions.includes("handle:alerts")) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = t("acknowledge");
-      button.addEventListener("click", async () => {
-        await api(`/api/alerts/${alert.id}`, { method: "PATCH", headers: { "Content-Type": "application/json" },
-                                                body: JSON.stringify({ action: "acknowledge" }) });
-        await showAlerts(view);
-      });
-      row.append(button);
-    } else if (alert.state === "acknowledged") {
-      row.append(tag(t("acknowledged")));
+    const actions = document.createElement("span");
+    actions.className = "actions";
+    const handle = (action) => async () => {
+      await api(`/api/alerts/${alert.id}`, { method: "PATCH", headers: { "Content-Type": "application/json" },
+                                              body: JSON.stringify({ action }) });
+      await showAlerts(view);
+    };
+    if (alert.state === "acknowledged") actions.append(tag(t("acknowledged")));
+    if (me.permissions.includes("handle:alerts")) {
+      if (alert.state === "open") actions.append(button(t("acknowledge"), handle("acknowledge")));
+      actions.append(button(t("resolve"), handle("resolve")), button(t("open_case"), () => caseForm(row, alert)));
     }
+    row.append(actions);
     list.append(row);
   }
+}
+
+function button(text, onClick) {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.textContent = text;
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+let categories = null;
+
+/** Under an alert's row, the form that opens a case for it: its category, then the case's number (or the case it already is). */
+async function caseForm(row, alert) {
+  if (row.querySelector("form")) return;
+  categories = categories || await api("/api/open311/v2/services.json");
+  const form = document.createElement("form");
+  form.className = "case-form";
+  const label = document.createElement("label");
+  const choice = document.createElement("select");
+  for (const service of categories) choice.append(new Option(language() === "zh" ? service.service_name : service.description, service.service_name));
+  label.append(t("case_category"), " ", choice);
+  const answer = document.createElement("span");
+  answer.setAttribute("role", "status");
+  const send = button(t("open_case"), () => {});
+  send.type = "submit";
+  form.append(label, send, answer);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const opened = await api(`/api/alerts/${alert.id}/case`, { method: "POST", headers: { "Content-Type": "application/json" },
+                                                                  body: JSON.stringify({ category: choice.value }) });
+      answer.textContent = `${t("case_opened")} ${opened.number}`;
+      send.disabled = true;
+    } catch (problem) {
+      answer.textContent = problem.status === 409 ? t("already_a_case") : t("load_failed");
+      answer.className = "error";
+    }
+  });
+  row.append(form);
+  choice.focus();
 }
 
 async function showCases(code) {
