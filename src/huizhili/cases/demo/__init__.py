@@ -63,7 +63,7 @@ _HANDLED = {"市容环境": "已清理现场并加强巡查。", "道路设施":
             "养老服务": "已联系社区为老服务中心上门服务。", "公共安全": "已排除隐患。"}
 """What the unit reports as done, per category."""
 
-_STALLS = {None: 80, "acceptance": 3, "handling": 9, "verification": 3, "closing": 2, "suspended": 3}
+_STALLS = {None: 78, "acceptance": 3, "handling": 11, "verification": 3, "closing": 2, "suspended": 3}
 """Where a case waits days for its next step, if it does (a finished wait makes it late, an unfinished one overdue)."""
 
 HOTLINE = Principal(username="demo-hotline", role="hotline_operator")
@@ -370,7 +370,7 @@ class _Story:
              anytime: bool = False) -> None:
         """The next step, ``low`` to ``high`` minutes later; days later if the case is ``stalled`` there."""
         rng = self.drafts.rng
-        self.at += timedelta(minutes=rng.uniform(low, high), days=rng.uniform(2, 12) if stalled else 0)
+        self.at += timedelta(minutes=rng.uniform(low, high), days=rng.uniform(3, 20) if stalled else 0)
         if not (anytime or (self.urgent and not stalled)):
             self.at = self.drafts.at_work(self.at)
         self.moves.append(_Move(self.at, by, action, step or Step()))
