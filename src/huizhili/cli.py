@@ -106,6 +106,7 @@ def _demo_accounts(context: _Context) -> Path:
 def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     """Load the Xuhui District demo, then serve it (refused in production)."""
     from huizhili.base.demo import load_xuhui
+    from huizhili.cases.demo import load_case_history
     from huizhili.sensing.demo import load_sensing_demo
 
     context = _run(_Context)
@@ -123,6 +124,9 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     for device, values in _run(lambda: load_sensing_demo(context.sessions, context.settings)).items():
         click.echo(f"{device}: {values:,} observations replayed")
     _train_demo_classifier(context.settings)
+    history = _run(lambda: load_case_history(context.sessions, context.settings))
+    click.echo(f"demo case history: {history.cases} cases, {history.open} open, {history.linked} reports joined an open case"
+               + ("" if history.loaded else " (made before: kept, as a case's trail is never rewritten)"))
     click.echo("walking from every compound to the district's services (the life circle's first run) …", err=True)
     run = _as_job(context, "lifecircle", {})
     click.echo(f"life-circle run {run['run_id']}: {run['origins']:,} {run['origin_source']} origins, {run['seconds']:.2f} s")
