@@ -319,7 +319,7 @@ def serve(engine: Engine) -> Iterator[Callable[[Settings], tuple[FastAPI, str]]]
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         running.append((server, thread))
-        until(lambda: server.started, "the server did not start")
+        until(lambda: server.started, "the server did not start", timeout=60)  # a warm start loads the walk network first
         return app, f"127.0.0.1:{port}"
 
     yield start
