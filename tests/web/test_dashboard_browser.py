@@ -419,3 +419,36 @@ def test_every_page_fits_its_screen_with_nothing_overlapping(site, offline, widt
     shot(page, f"citizen-page-{width}")
     assert page.evaluate(OVERLAPS) == [] and page.evaluate("document.documentElement.scrollWidth") <= width
     assert (outside, errors) == ([], [])
+
+
+def test_an_operator_opens_a_case_for_an_alert_which_reaches_the_board_and_then_resolves_the_alert(site, offline):
+    page, outside, errors = offline()
+    page.goto(f"{site.url}/#/street/310104014")
+    page.get_by_label("用户名").fill("wang")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.locator("#live").wait_for()
+    alert = page.locator("#alerts li", has_text="天平路下立交积水")
+    alert.get_by_role("button", name="立案").click()
+    alert.get_by_label("类别").select_option("积水内涝")
+    alert.locator("form").get_by_role("button", name="立案").click()
+    alert.get_by_text("已立案，编号").wait_for()
+    number = alert.get_by_role("status").inner_text().split()[-1]
+    page.locator("#case-board li", has_text="天平路下立交积水").wait_for()  # live, no reload
+    with httpx.Client(base_url=site.url, headers=site.hotline) as http:
+        [case] = [c for c in http.get("/api/cases").json() if c["number"] == number]
+    assert (case["category"], case["channel"], case["street_code"]) == ("积水内涝", "sensor", "310104014")
+    assert alert.locator("form").get_by_role("button", name="立案").is_disabled()  # once
+    shot(page, "dashboard-alert-case-1920")
+    alert.get_by_role("button", name="解除").click()
+    page.locator("#alerts li", has_text="天平路下立交积水").wait_for(state="detached")
+    assert page.locator("#alert-count").inner_text() == "0", page.locator("#alerts").inner_text()
+    centre = page.evaluate("async () => (await map.getSource('facilities').getData()).features"
+                           ".find(f => f.properties.kind === 'health_centre' && f.properties.street_code === '310104014').id")
+    token = page.evaluate("sessionStorage.getItem('huizhili.token')")
+    closed = httpx.patch(f"{site.url}/api/facilities/{centre}/status", headers={"Authorization": f"Bearer {token}"},
+                         json={"is_open": False, "note": "消杀中"})
+    assert closed.status_code == 200, closed.text
+    page.wait_for_function(f"""async () => (await map.getSource('facilities').getData()).features
+                                 .find(f => f.id === {centre}).properties.is_open === false""")  # live, no reload
+    assert (outside, errors) == ([], [])

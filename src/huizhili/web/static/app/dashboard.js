@@ -33,6 +33,15 @@ async function api(path, options = {}) {
   return response.json();
 }
 
+const redraws = {};
+
+/** A ticket for one redraw of a panel: answers arrive in any order, and a redraw overtaken by a newer one draws nothing. */
+function redraw(panel) {
+  const ticket = (redraws[panel] || 0) + 1;
+  redraws[panel] = ticket;
+  return () => redraws[panel] === ticket;
+}
+
 function showSignIn() {
   document.getElementById("dashboard").hidden = true;
   document.getElementById("sign-out").hidden = true;
@@ -112,6 +121,7 @@ function listen() {
   stream.addEventListener("message", (message) => {
     const data = JSON.parse(message.data);
     if (data.type === "subscribed") live.hidden = false;
+    if (data.type === "event" && data.kind === "facility.status" && data.payload) showFacility(data.payload);
     if (data.type !== "event" || !["alerts", "cases"].includes(data.resource)) return;
     if (data.resource === "alerts" && ["alert.opened", "alert.escalated"].includes(data.kind)) toFront(data.payload || {});
     clearTimeout(refresh);
@@ -132,6 +142,16 @@ function listen() {
 function currentView() {
   const match = location.hash.match(/^#\/(street|committee)\/(\w+)$/);
   return match ? { level: match[1], code: match[2] } : { level: "district", code: null };
+}
+
+/** A service point's live status, redrawn where the stream says it changed (open, closed, its queue). */
+async function showFacility(feature) {
+  const source = map.getSource("facilities");
+  const drawn = await source.getData();
+  const at = drawn.features.findIndex((found) => found.id === feature.id);
+  if (at < 0) return;
+  drawn.features[at] = feature;
+  source.setData(drawn);
 }
 
 function currentStreet() {
@@ -206,7 +226,10 @@ async function drawMap() {
                  paint: { "fill-extrusion-color": "#b8c2cc", "fill-extrusion-opacity": 0.85,
                           "fill-extrusion-height": ["*", 3, ["coalesce", ["to-number", ["get", "levels"]], 2]] } });
   map.addLayer({ id: "facilities", type: "circle", source: "facilities",
-                 paint: { "circle-radius": wall.on ? 9 : 4, "circle-color": "#2a9d8f", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+                 // Live status: a service point closed now is grey; one with a long queue, amber.
+                 paint: { "circle-radius": wall.on ? 9 : 4, "circle-stroke-color": "#fff", "circle-stroke-width": 1,
+                          "circle-color": ["case", ["==", ["get", "is_open"], false], "#9aa5b1",
+                                           ["==", ["get", "queue_level"], "long"], "#e0a800", "#2a9d8f"] } });
   map.addLayer({ id: "devices", type: "circle", source: "devices",
                  paint: { "circle-radius": wall.on ? 8 : 3.5, "circle-color": ["match", ["get", "status"], "active", "#6c5ce7", "#9aa5b1"],
                           "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
@@ -324,9 +347,11 @@ function showCommittees(street, committee) {
 
 /** 底数清: the counts of the area in view; the district's own where the streets shown share one, else of everything in scope. */
 async function showCounts(code) {
+  const current = redraw("counts");
   const districts = [...new Set(streets.features.map((street) => street.properties.parent_code))];
   const area = code || (districts.length === 1 ? districts[0] : null);
   const summary = await api(area ? `/api/areas/${area}/summary` : "/api/summary");
+  if (!current()) return;
   const counts = document.getElementById("counts");
   counts.replaceChildren();
   for (const key of ["buildings", "population", "facilities", "devices"]) {
@@ -340,10 +365,12 @@ async function showCounts(code) {
 
 /** The area's vital signs (数字体征), each with its value and warning level colour (蓝/黄/橙/红). */
 async function showVitals(code) {
+  const current = redraw("vitals");
   const list = document.getElementById("vitals");
-  list.replaceChildren();
   if (!me.permissions.includes("read:alerts")) return;
   const all = await api(`/api/vitals${code ? `?area=${code}` : ""}`);
+  if (!current()) return;
+  list.replaceChildren();
   const here = all.filter((vital) => (code ? vital.area_code === code : vital.area_level === "district"));
   if (!here.length) list.append(item(t("no_vitals"), "empty"));
   for (const vital of here) {
@@ -364,10 +391,12 @@ async function showVitals(code) {
 
 /** The open alerts of the area in view (``view``: its level and code), with acknowledging where the role may. */
 async function showAlerts(view) {
+  const current = redraw("alerts");
   const list = document.getElementById("alerts");
-  list.replaceChildren();
   if (!me.permissions.includes("read:alerts")) return;
   const alerts = (await api("/api/alerts?state=active&limit=200")).filter((a) => !view.code || a[`${view.level}_code`] === view.code);
+  if (!current()) return;
+  list.replaceChildren();
   document.getElementById("alert-count").textContent = alerts.length;
   if (!alerts.length) list.append(item(t("no_alerts"), "empty"));
   for (const alert of alerts) {
@@ -432,10 +461,12 @@ async function caseForm(row, alert) {
 }
 
 async function showCases(code) {
+  const current = redraw("cases");
   const board = document.getElementById("case-board");
-  board.replaceChildren();
   if (!me.permissions.includes("read:cases")) return;
   const cases = await api(`/api/cases?${new URLSearchParams({ limit: 500, ...(code ? { area: code } : {}) })}`);
+  if (!current()) return;
+  board.replaceChildren();
   const open = cases.filter((c) => STAGES.includes(c.stage));
   map.getSource("cases").setData({ type: "FeatureCollection", features: open.filter((c) => c.lon != null).map((c) => ({
     type: "Feature", geometry: { type: "Point", coordinates: [c.lon, c.lat] },
@@ -494,7 +525,9 @@ async function showChart(view) {
   if (!chart) chart = echarts.init(box, wall.on ? "dark" : null);
   for (const name of CHARTS) document.getElementById(`tab-${name}`).setAttribute("aria-selected", String(name === chartShown));
   document.getElementById("chart-panel").setAttribute("aria-labelledby", `tab-${chartShown}`);
+  const current = redraw("chart");
   const drawn = await { vital: vitalChart, kpis: kpiChart, coverage: coverageChart }[chartShown](view);
+  if (!current()) return;
   chart.clear();
   const note = document.getElementById("chart-note");
   note.textContent = drawn.note || "";
