@@ -573,14 +573,14 @@ async function kpiChart(view) {
   const streetCode = view.street;
   const names = rows.map((row) => row.name);
   const percent = (value) => (value === null ? null : Math.round(value * 1000) / 10);
-  const bars = (measure, colour) => rows.map((row) => ({ value: percent(row[measure]),
-    itemStyle: { color: colour, opacity: !streetCode || row.key === streetCode ? 1 : 0.35 } }));
+  const bars = (measure) => rows.map((row) => ({ value: percent(row[measure]),
+                                                 itemStyle: { opacity: !streetCode || row.key === streetCode ? 1 : 0.35 } }));
   return {
     summary: `${t("kpis_chart")}：${rows.map((row) => `${row.name} ${percent(row.on_time_rate) ?? "—"}%`).join("，")}`,
     note: `${t("kpis_chart")} · ${t("last_30_days")}`,
     option: { legend: { top: 0 }, xAxis: { type: "category", data: names, axisLabel: { rotate: 45, interval: 0 } }, yAxis: percentAxis(),
-              series: [{ type: "bar", name: t("on_time"), data: bars("on_time_rate", "#1f4e8c") },
-                       { type: "bar", name: t("closure"), data: bars("closure_rate", "#2a9d8f") }] },
+              series: [{ type: "bar", name: t("on_time"), data: bars("on_time_rate"), itemStyle: { color: "#1f4e8c" } },
+                       { type: "bar", name: t("closure"), data: bars("closure_rate"), itemStyle: { color: "#2a9d8f" } }] },
   };
 }
 
