@@ -150,6 +150,9 @@ class Settings(BaseSettings):
         40_000_000, ge=10_000, le=89_000_000,
         description="The most pixels a photo may have (a small file can unpack into a huge picture); at most Pillow's own bomb limit."
     )
+    photo_waiting_max: int = Field(
+        50, ge=1, description="Photos one person may have uploaded and not yet attached to a step; more are refused until he takes it."
+    )
     case_citizen_reopen_days: int = Field(
         30, ge=0, description="Within these days of closing, a reporter saying it is not fixed reopens the case himself (Open311 update)."
     )

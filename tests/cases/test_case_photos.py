@@ -17,7 +17,7 @@ from huizhili.cases.handling import Step, act, propose_recovered
 from huizhili.cases.intake import Report, cases_from_alerts, report_case
 from huizhili.cases.photos import PhotoStore, add_photo, checked_picture
 from huizhili.config import Settings
-from huizhili.errors import ValidationError
+from huizhili.errors import ConflictError, ValidationError
 from huizhili.policy import Principal, Scope
 from huizhili.policy.privacy import apply_retention
 from huizhili.storage.engine import transaction
@@ -48,7 +48,7 @@ def flow(tmp_path):
 
 @pytest.fixture
 def store(tmp_path):
-    return PhotoStore(tmp_path / "photos", 200_000, 2_000_000, ZoneInfo("Asia/Shanghai"))
+    return PhotoStore(tmp_path / "photos", 200_000, 2_000_000, ZoneInfo("Asia/Shanghai"), waiting_max=3)
 
 
 def test_a_photo_is_kept_upright_without_any_metadata_and_its_exif_position_apart(store):
@@ -130,6 +130,23 @@ def test_a_flooding_case_is_verified_only_with_a_field_photo(xuhui, flow, provis
         attached = session.get(CasePhoto, photo_id)
         step = session.get(CaseAction, attached.action_id)
         assert (step.action, step.actor, session.get(Case, case_id).state) == ("verify", "commander", "verified")
+
+
+def test_photos_waiting_for_a_step_are_capped_per_uploader_until_he_takes_it(xuhui, flow, provisioned, store):
+    case_id = sensor_case(xuhui, flow)
+    later = NOW + timedelta(minutes=40)
+    with transaction(xuhui) as session:
+        waiting = [add_photo(session, Scope(ROADS), store, ROADS, case_id, f"site-{n}.jpg", jpeg(size=(64 + n, 48)), later).id
+                   for n in range(3)]
+    with transaction(xuhui) as session, pytest.raises(ConflictError, match="3 of your photos wait for a step"):
+        add_photo(session, Scope(ROADS), store, ROADS, case_id, "one-more.jpg", jpeg(), later)
+    with transaction(xuhui) as session:  # someone else's uploads are his own
+        add_photo(session, Scope(COMMANDER), store, COMMANDER, case_id, "commander.jpg", jpeg(), later)
+    with transaction(xuhui) as session:
+        act(session, Scope(ROADS), ROADS, flow, case_id, "handle", Step(note="泵车抽排完毕", photos=tuple(waiting)), later)
+        add_photo(session, Scope(ROADS), store, ROADS, case_id, "after.jpg", jpeg(), later)
+    with xuhui() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(CasePhoto).where(CasePhoto.uploaded_by == "roads")) == 4
 
 
 def test_a_sensor_case_merged_into_a_citizens_still_asks_for_its_field_photo(xuhui, flow, provisioned):

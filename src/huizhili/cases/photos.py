@@ -52,6 +52,8 @@ class PhotoStore:
     max_bytes: int
     max_pixels: int
     zone: ZoneInfo
+    waiting_max: int
+    """Photos one uploader may have waiting for his next step."""
 
     def path(self, photo: CasePhoto) -> Path:
         """The file of ``photo``: its hash, in a folder of the hash's first two characters."""
@@ -62,7 +64,7 @@ class PhotoStore:
 def photo_store(settings: Settings) -> PhotoStore:
     """The photo store of ``settings``."""
     return PhotoStore(settings.resolved_photo_dir, settings.photo_max_bytes, settings.photo_max_pixels,
-                      ZoneInfo(settings.local_timezone))
+                      ZoneInfo(settings.local_timezone), settings.photo_waiting_max)
 
 
 @dataclass(frozen=True)
@@ -198,11 +200,19 @@ def add_photo(session: Session, scope: Scope, store: PhotoStore, principal: Prin
         If the case is not one the caller may see.
     ValidationError
         If the upload is not a picture that is taken (see :func:`checked_picture`).
+    ConflictError
+        If the uploader already has ``store.waiting_max`` photos waiting for a step.
     """
     case = session.scalar(sa.select(Case).where(Case.id == case_id, scope.condition(Case)))
     if case is None:
         message = f"no case {case_id} you may see / 无此案件"
         raise NotFoundError(message)
+    waiting = session.scalar(sa.select(sa.func.count()).select_from(CasePhoto).where(
+        CasePhoto.uploaded_by == principal.username, CasePhoto.action_id.is_(None)))
+    if waiting is not None and waiting >= store.waiting_max:
+        message = (f"{waiting} of your photos wait for a step: take it (or attach them) before uploading more "
+                   f"/ 您已有 {waiting} 张照片尚未随处置步骤提交，请先提交")
+        raise ConflictError(message)
     return _keep(session, store, principal, case, name, data, now, public=public)
 
 
