@@ -3,7 +3,12 @@
 import pytest
 import sqlalchemy as sa
 
-from huizhili.departments import DepartmentSpec, add_department, committee_office, upsert_departments
+from huizhili.departments import (
+    DepartmentSpec,
+    add_department,
+    committee_office,
+    upsert_departments,
+)
 from huizhili.errors import ConflictError, ValidationError
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Department
