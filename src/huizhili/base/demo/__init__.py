@@ -3,8 +3,8 @@
 The district's bureaus (written here, as the district's own list) and an office per street and
 residential committee, official divisions and street boundaries, the district's census figures,
 health centres, metro stations, Xuhui's real streets (OpenStreetMap) and the residential
-compounds (小区), parks and gardens among them as points. The files sit beside this module with their credits and licences
-(``xuhui/SOURCES.md``).
+compounds (小区), parks and gardens among them as points. The files sit beside this module with
+their credits and licences (``xuhui/SOURCES.md``).
 
 Compounds and parks are the centroids of OSM land-use areas, without outlines or residents:
 compounds become residential parcels, which a life-circle run walks from as homes sharing the
