@@ -135,6 +135,19 @@ def test_departments_are_records_that_a_handler_must_name(runner):
     assert handler.exit_code == 0, handler.output
 
 
+def test_a_department_stands_for_a_stored_committee_as_its_office(runner, tmp_path):
+    divisions = tmp_path / "divisions.csv"
+    divisions.write_text("code,name\n310104014,徐家汇街道\n310104014001,东塘居委会\n", encoding="utf-8")
+    assert runner.invoke(main, ["import", "divisions", str(divisions), "--parent", "310104=徐汇区"]).exit_code == 0
+    added = runner.invoke(main, ["department", "add", "东塘居委会", "--name", "徐家汇街道东塘居委会", "--committee", "310104014001"])
+    assert added.exit_code == 0, added.output
+    street = runner.invoke(main, ["department", "add", "徐家汇街道", "--name", "徐汇区徐家汇街道办事处", "--street", "310104014"])
+    assert street.exit_code == 0, street.output
+    wrong = runner.invoke(main, ["department", "add", "番禺居委会", "--name", "番禺居委会", "--committee", "310104014002"])
+    assert wrong.exit_code == 1
+    assert "department '番禺居委会': no residential committee coded '310104014002' is stored" in wrong.stderr
+
+
 def test_a_fresh_database_with_only_an_osm_extract_runs_a_life_circle(runner):
     imported = runner.invoke(main, ["import", "osm", str(HELSINKI)])
     assert imported.exit_code == 0, imported.output

@@ -574,13 +574,16 @@ def department() -> None:
 @click.argument("code")
 @click.option("--name", required=True, help="Full Chinese name, e.g. 徐汇区卫生健康委员会.")
 @click.option("--name-en", help="English name.")
-def department_add(code: str, name: str, name_en: str | None) -> None:
+@click.option("--street", "street_code", help="For a street office (街道办事处): its street's code; cases routed to @street there reach it.")
+@click.option("--committee", "committee_code",
+              help="For a residential committee's office (居委会): its committee's code; cases routed to @committee there reach it.")
+def department_add(code: str, name: str, name_en: str | None, street_code: str | None, committee_code: str | None) -> None:
     """Add a department; CODE is the short name records give, e.g. 卫生健康委."""
     from huizhili.departments import DepartmentSpec, add_department
 
     context = _run(_Context)
     with transaction(context.sessions) as session:
-        _run(lambda: add_department(session, DepartmentSpec(code, name, name_en)))
+        _run(lambda: add_department(session, DepartmentSpec(code, name, name_en, street_code, committee_code)))
     click.echo(f"department {code} ({name}) added")
 
 

@@ -117,3 +117,10 @@ def test_elderly_help_is_never_public_even_by_number(client, role_headers):
     case = report(client, role_headers["hotline_operator"], title="独居老人求助", category="养老服务")
     assert client.get(f"/api/public/cases/{case['number']}").status_code == 404
     assert client.get("/api/open311/v2/requests/{}.json".format(case["number"])).status_code == 404
+
+
+def test_the_public_view_names_the_unit_handling_the_case(client, role_headers):
+    case = report(client, role_headers["hotline_operator"])
+    public = client.get(f"/api/public/cases/{case['number']}").json()
+    assert (public["unit"], public["unit_name"]) == ("绿化市容局", {"zh": "徐汇区绿化和市容管理局",
+                                                                "en": "Xuhui District Greening and City Appearance Bureau"})

@@ -35,9 +35,13 @@ def test_area_summary_has_counts_per_kind_and_children(demo_client, admin):
 
 def test_citizens_read_the_districts_departments_by_name(demo_client):
     departments = demo_client.get("/api/departments").json()
-    assert len(departments) == 12 + 14  # the bureaus, and an office for each of the 13 streets and the town
+    # The bureaus, an office for each of the 13 streets and the town, and one for each of the 313 committees but
+    # the development zone's virtual community.
+    assert len(departments) == 12 + 14 + 312
     assert {"code": "卫生健康委", "name": "徐汇区卫生健康委员会", "name_en": "Xuhui District Health Commission"} in departments
     assert {"code": "华泾镇", "name": "徐汇区华泾镇人民政府", "name_en": "华泾镇 town government"} in departments
+    assert {"code": "徐家汇街道东塘居委会", "name": "徐汇区徐家汇街道东塘居民委员会",
+            "name_en": "东塘 residents' committee, 徐家汇街道"} in departments
 
 
 def test_area_by_name_is_a_geojson_feature_with_its_boundary(demo_client):

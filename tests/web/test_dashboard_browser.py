@@ -11,10 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import shapely
 import sqlalchemy as sa
 from browsing import watched
 from PIL import Image
 
+from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.config import load_settings
 from huizhili.events import publish
 from huizhili.identity.accounts import create_api_key, create_user
@@ -234,7 +236,7 @@ def test_no_page_has_a_serious_accessibility_violation(site, browser):
     context.close()
 
 
-def test_a_resident_reports_with_a_photo_and_calls_for_help_which_reaches_the_operators_board_live(site, browser, tmp_path):
+def test_a_resident_reports_with_a_photo_and_calls_for_help_which_reaches_the_operators_board_live(site, browser, tmp_path, xuhui):
     operator = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
     operator.goto(site.url)
     operator.get_by_label("用户名").fill("wang")
@@ -261,13 +263,18 @@ def test_a_resident_reports_with_a_photo_and_calls_for_help_which_reaches_the_op
     page.get_by_text("已受理，受理编号").wait_for()
     number = page.locator("#reported").inner_text().split()[-1]
     page.locator("#my-cases li", has_text=number).wait_for()
+    with transaction(xuhui) as session:  # her committee, 东塘, drawn around her home (the demo's committees have no boundaries)
+        upsert_areas(session, [AreaSpec(code="310104014001", name="东塘居委会", level="committee", parent_code="310104014",
+                                        geometry=shapely.box(121.430, 31.185, 121.445, 31.200))])
+        create_user(session, "dongtang", "department_handler", department="徐家汇街道东塘居委会")
+        committee = {"X-API-Key": create_api_key(session, "dongtang", "desk")[1]}
     page.get_by_role("button", name="一键求助").click()
-    page.get_by_text("正在通知社区工作人员").wait_for()
+    page.get_by_text("正在通知徐汇区徐家汇街道东塘居民委员会…").wait_for()  # the committee's office, by name
     operator.locator("#case-board li", has_text="为老服务一键通求助").wait_for()  # live on the operator's board
-    with httpx.Client(base_url=site.url, headers=site.civil_affairs) as http:
+    with httpx.Client(base_url=site.url, headers=committee) as http:
         [help_case] = [c for c in http.get("/api/cases").json() if c["category"] == "养老服务"]
         assert http.post(f"/api/cases/{help_case['id']}/actions", json={"action": "accept"}).status_code == 200
-    page.get_by_text("工作人员已接单，正在赶来").wait_for()
+    page.get_by_text("徐汇区徐家汇街道东塘居民委员会已接单，工作人员正在赶来").wait_for()
     shot(page, "citizen-help-390")
     context.close()
     with httpx.Client(base_url=site.url, headers=site.hotline) as http:

@@ -15,6 +15,8 @@ SHIPPED = Path(__file__).with_name("categories.toml")
 
 STREET_OFFICE = "@street"
 """A unit standing for the street office (街道办事处) of the street a case lies in."""
+COMMITTEE_OFFICE = "@committee"
+"""A unit standing for the office of the residential committee (居委会) a case lies in."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,11 @@ def _category(path: Path, index: int, record: dict[str, Any]) -> Category:
     if missing:
         message = f"{path.name}: category {index} ({record.get('code', '?')}) lacks {', '.join(missing)}"
         raise ValidationError(message)
+    for name in ("department", "fallback"):
+        if str(record[name]).startswith("@") and record[name] not in (STREET_OFFICE, COMMITTEE_OFFICE):
+            message = (f"{path.name}: category {record['code']!r} has {name} {record[name]!r}: "
+                       f"a unit starting with @ is {STREET_OFFICE} or {COMMITTEE_OFFICE}")
+            raise ValidationError(message)
     try:
         return Category(
             **{name: str(record[name]) for name in required},

@@ -2,8 +2,9 @@
 
 The order a dispatcher would follow: an asset the case names, or one of the category's kinds
 right where it lies, goes to the asset's owner (the registry); otherwise the routing table's
-unit for the category, a street office standing for the street the case is in; a unit that
-cannot be found there is the category's fallback (托底), and past that the district command.
+unit for the category, a street's or residential committee's office standing for the street or
+committee the case is in; a unit that cannot be found there (a committee without an office, a
+case in no committee) is the category's fallback (托底), and past that the district command.
 So every case gets a unit, and the way it was found is recorded (``Case.routed_by``).
 """
 
@@ -16,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from huizhili.cases import deadlines
-from huizhili.cases.categories import STREET_OFFICE, Categories, Category
+from huizhili.cases.categories import COMMITTEE_OFFICE, STREET_OFFICE, Categories, Category
 from huizhili.cases.flow import PLATFORM, CaseFlow
 from huizhili.cases.trail import record
-from huizhili.departments import street_offices, unknown_departments
+from huizhili.departments import committee_office, street_offices, unknown_departments
 from huizhili.errors import ConfigurationError
 from huizhili.storage.models import AssetOwner, Case
 
@@ -40,7 +41,7 @@ def route(session: Session, categories: Categories, case: Case) -> Routing:
         owned = _registered_owner(session, category, case)
         if owned is not None:
             return Routing(owned[0], "registry", owned[1])
-        unit = resolve_unit(session, category.department, case.street_code)
+        unit = resolve_unit(session, category.department, case)
         if unit is not None:
             return Routing(unit, "routing")
         return fallback(session, categories, category, case)
@@ -71,15 +72,17 @@ def dispatch_automatically(session: Session, flow: CaseFlow, case: Case, now: da
 
 def fallback(session: Session, categories: Categories, category: Category, case: Case) -> Routing:
     """The category's fallback unit (托底) for ``case``; the district command where even that has no office here."""
-    unit = resolve_unit(session, category.fallback, case.street_code)
+    unit = resolve_unit(session, category.fallback, case)
     return Routing(unit, "fallback") if unit is not None else Routing(categories.escalation_unit, "escalation")
 
 
-def resolve_unit(session: Session, unit: str, street_code: str | None) -> str | None:
-    """A routing-table unit as a department code: ``@street`` is the street's office, if it has one."""
-    if unit != STREET_OFFICE:
-        return unit
-    return street_offices(session).get(street_code) if street_code else None
+def resolve_unit(session: Session, unit: str, case: Case) -> str | None:
+    """A routing-table unit as a department code: ``@street`` is the case's street's office, ``@committee`` its committee's, if it has one."""
+    if unit == STREET_OFFICE:
+        return street_offices(session).get(case.street_code) if case.street_code else None
+    if unit == COMMITTEE_OFFICE:
+        return committee_office(session, case.committee_code) if case.committee_code else None
+    return unit
 
 
 def _registered_owner(session: Session, category: Category, case: Case) -> tuple[str, str] | None:

@@ -18,7 +18,7 @@ from huizhili.cases.flow import CaseFlow
 from huizhili.cases.photos import case_photos
 from huizhili.errors import NotFoundError, ValidationError
 from huizhili.policy import Scope
-from huizhili.storage.models import Area, Case, CaseAction, CaseSignal, OwnershipDispute
+from huizhili.storage.models import Area, Case, CaseAction, CaseSignal, Department, OwnershipDispute
 
 
 @dataclass(frozen=True)
@@ -197,9 +197,10 @@ def reported_cases(session: Session, scope: Scope, flow: CaseFlow, now: datetime
 
 
 def _followed(session: Session, flow: CaseFlow, shown: Case, number: str, now: datetime) -> dict[str, Any]:
-    """A case as one who follows it sees it: state, category, street, unit, public steps, countdown."""
+    """A case as one who follows it sees it: state, category, street, unit (its name too: who is coming), public steps, countdown."""
     state = flow.workflow.states[shown.state]
     street = session.scalar(sa.select(Area.name).where(Area.code == shown.street_code)) if shown.street_code else None
+    unit = session.get(Department, shown.department) if shown.department else None
     steps = session.scalars(
         sa.select(CaseAction).where(CaseAction.case_id == shown.id, CaseAction.public.is_(True)).order_by(CaseAction.id)
     ).all()
@@ -216,7 +217,9 @@ def _followed(session: Session, flow: CaseFlow, shown: Case, number: str, now: d
     remaining = (shown.due_at - now).total_seconds() if shown.due_at and state.open else None
     return {"number": number, "merged_into": shown.number if shown.number != number else None, "state": shown.state,
             "state_name": {"zh": state.zh, "en": state.en}, "open": state.open, "category": shown.category,
-            "street": street, "unit": shown.department, "received_at": shown.received_at, "due_at": shown.due_at,
+            "street": street, "unit": shown.department,
+            "unit_name": {"zh": unit.name, "en": unit.name_en or unit.name} if unit else None,
+            "received_at": shown.received_at, "due_at": shown.due_at,
             "due_estimated": shown.due_estimated, "seconds_left": remaining,
             "overdue": shown.overdue_at is not None and state.open, "closed_at": shown.closed_at,
             "signals": session.scalar(sa.select(sa.func.count()).where(CaseSignal.case_id == shown.id,

@@ -395,7 +395,7 @@ class ImportRun(Base):
 
 
 class Department(Base):
-    """A district department (委办局) that users, devices and facilities belong to.
+    """A district department (委办局), or a street's or residential committee's office, that users, devices and facilities belong to.
 
     A record rather than free text, so that a misspelt department is refused where it is
     written instead of quietly giving its handlers nothing to see.
@@ -408,6 +408,10 @@ class Department(Base):
     name_en: Mapped[str | None] = mapped_column(String(200))
     street_code: Mapped[str | None] = mapped_column(
         String(32), unique=True, doc="For a street office (街道办事处): its street, so cases there can be routed to it."
+    )
+    committee_code: Mapped[str | None] = mapped_column(
+        String(32), unique=True,
+        doc="For a residential committee's office (居委会): its committee, so cases there can be routed to it.",
     )
 
 

@@ -697,6 +697,7 @@ class PublicCase(BaseModel):
     category: str | None
     street: str | None
     unit: str | None
+    unit_name: dict[str, str] | None = Field(description="The responsible unit's name in zh and en: who is coming. Never a person's.")
     received_at: datetime
     due_at: datetime | None
     due_estimated: bool

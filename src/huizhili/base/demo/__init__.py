@@ -1,10 +1,10 @@
 """The Xuhui District demo: departments, divisions, boundaries, census figures, services and real streets.
 
-The district's bureaus (written here, as the district's own list), official divisions and
-street boundaries, the district's census figures, health centres, metro stations, Xuhui's real
-streets (OpenStreetMap) and the residential compounds (小区), parks and gardens among them as
-points. The files sit beside this module with their credits and licences
-(``xuhui/SOURCES.md``).
+The district's bureaus (written here, as the district's own list) and an office per street and
+residential committee, official divisions and street boundaries, the district's census figures,
+health centres, metro stations, Xuhui's real streets (OpenStreetMap) and the residential
+compounds (小区), parks and gardens among them as points. The files sit beside this module with
+their credits and licences (``xuhui/SOURCES.md``).
 
 Compounds and parks are the centroids of OSM land-use areas, without outlines or residents:
 compounds become residential parcels, which a life-circle run walks from as homes sharing the
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.base.importers import ImportReport, import_divisions, import_file, import_osm
@@ -67,6 +67,27 @@ def _street_offices(session: Session) -> list[DepartmentSpec]:
     ]
 
 
+def _committee_offices(session: Session) -> list[DepartmentSpec]:
+    """A unit per residential committee (居委会) of the district: where elderly help requests are routed.
+
+    Coded ``<street><committee>`` (徐家汇街道东塘居委会), unique in the district where committee
+    names alone need not be. A virtual community (虚拟社区, a statistical unit of the
+    development zone) has no committee and gets no office. The demo's committees have no
+    boundaries: a case lies in one, and reaches its office, where a committee's boundary or a
+    grid cell under it is imported; elsewhere it goes to the street office (the fallback).
+    """
+    street = aliased(Area)
+    committees = session.execute(
+        sa.select(Area.code, Area.name, street.name).join(street, street.code == Area.parent_code)
+        .where(Area.level == "committee", street.parent_code == XUHUI_CODE, Area.name.endswith("居委会"))
+    )
+    return [
+        DepartmentSpec(f"{street_name}{name}", f"徐汇区{street_name}{name.removesuffix('居委会')}居民委员会",
+                       f"{name.removesuffix('居委会')} residents' committee, {street_name}", committee_code=code)
+        for code, name, street_name in committees
+    ]
+
+
 def load_xuhui(session: Session) -> list[ImportReport]:
     """Load (or reload: every step replaces what it wrote before) the Xuhui demo.
 
@@ -88,7 +109,7 @@ def load_xuhui(session: Session) -> list[ImportReport]:
     )
     inside_xuhui: dict[str, Any] = {"within": XUHUI_CODE, "tolerance_m": 0.0, "mapping": {"id": "osm_id"}}
     divisions = import_divisions(session, [XUHUI / "divisions-streets.csv", XUHUI / "divisions-committees.csv"])
-    upsert_departments(session, _street_offices(session))
+    upsert_departments(session, [*_street_offices(session), *_committee_offices(session)])
     return [
         divisions,
         import_file(

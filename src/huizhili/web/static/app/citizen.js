@@ -239,11 +239,18 @@ async function callForHelp() {
   const watch = setInterval(async () => {
     const mine = await showMine();
     const followed = mine.find((c) => c.number === found.number);
-    if (followed && COMING.includes(followed.state)) {
-      state.textContent = `${t("help_sent")} ${found.number}。${t("help_coming")}`;
-      clearInterval(watch);
-    }
+    if (!followed) return;
+    const coming = COMING.includes(followed.state);
+    state.textContent = `${t("help_sent")} ${found.number}。${whoIsComing(followed, coming)}`;
+    if (coming) clearInterval(watch);
   }, 2000);
+}
+
+/** The unit a help call went to, by its name (a committee, a street office), never a person's; the plain words where none is named. */
+function whoIsComing(followed, coming) {
+  const unit = followed.unit_name && (followed.unit_name[language()] || followed.unit_name.zh);
+  if (!unit) return t(coming ? "help_coming" : "help_waiting");
+  return t(coming ? "help_coming_unit" : "help_waiting_unit").replace("{unit}", unit);
 }
 
 function message(text, kind) {
