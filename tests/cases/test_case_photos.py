@@ -149,6 +149,25 @@ def test_photos_waiting_for_a_step_are_capped_per_uploader_until_he_takes_it(xuh
         assert session.scalar(sa.select(sa.func.count()).select_from(CasePhoto).where(CasePhoto.uploaded_by == "roads")) == 4
 
 
+def test_the_step_a_photo_was_attached_to_cannot_be_changed_or_cleared_afterwards(xuhui, flow, provisioned, store):
+    case_id = sensor_case(xuhui, flow)
+    later = NOW + timedelta(minutes=40)
+    with transaction(xuhui) as session:
+        photo_id = add_photo(session, Scope(ROADS), store, ROADS, case_id, "site.jpg", jpeg(), later).id
+        act(session, Scope(ROADS), ROADS, flow, case_id, "handle", Step(note="泵车抽排完毕", photos=(photo_id,)), later)
+        act(session, Scope(ROADS), ROADS, flow, case_id, "note", Step(note="现场已清理"), later)
+    with xuhui() as session:
+        steps = session.scalars(sa.select(CaseAction.id).where(CaseAction.case_id == case_id).order_by(CaseAction.id)).all()
+        attached = session.get_one(CasePhoto, photo_id).action_id
+    for moved in (steps[-1], None):
+        with pytest.raises(sa.exc.DatabaseError, match="a case photo's step is written once"), transaction(xuhui) as session:
+            session.execute(sa.update(CasePhoto).where(CasePhoto.id == photo_id).values(action_id=moved))
+    with transaction(xuhui) as session:  # what the retention erases stays erasable
+        session.execute(sa.update(CasePhoto).where(CasePhoto.id == photo_id).values(taken_lon=None, taken_lat=None))
+    with xuhui() as session:
+        assert session.get_one(CasePhoto, photo_id).action_id == attached
+
+
 def test_a_sensor_case_merged_into_a_citizens_still_asks_for_its_field_photo(xuhui, flow, provisioned):
     case_id = sensor_case(xuhui, flow)
     with transaction(xuhui) as session:
