@@ -158,7 +158,7 @@ async function drawMap() {
   streets = await features("areas", { kind: "street" });
   const [committees, buildings, facilities, devices] = await Promise.all([
     features("areas", { kind: "committee" }), features("buildings"), features("facilities"),
-    me.permissions.includes("read:devices") ? features("devices") : { type: "FeatureCollection", features: [] }]);
+    deviceLayer()]);
   map.addSource("streets", { type: "geojson", data: streets, promoteId: "code" });
   map.addSource("committees", { type: "geojson", data: committees });
   map.addSource("buildings", { type: "geojson", data: buildings });
@@ -182,12 +182,13 @@ async function drawMap() {
   map.addLayer({ id: "facilities", type: "circle", source: "facilities",
                  paint: { "circle-radius": wall.on ? 9 : 4, "circle-color": "#2a9d8f", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
   map.addLayer({ id: "devices", type: "circle", source: "devices",
-                 paint: { "circle-radius": wall.on ? 8 : 3.5, "circle-color": ["match", ["get", "status"], "active", "#6c5ce7", "#9aa5b1"],
-                          "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+                 paint: { "circle-radius": wall.on ? 8 : 3.5, "circle-color": DEVICE_COLOUR, "circle-stroke-color": "#fff",
+                          "circle-stroke-width": 1 } });
   map.addLayer({ id: "cases", type: "circle", source: "cases",
                  paint: { "circle-radius": wall.on ? 14 : 6, "circle-color": ["match", ["get", "urgency"], "late", "#c8102e", "soon", "#e0a800", "#1f6fd1"],
                           "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
   layerSwitches();
+  layerClicks();
   for (const street of streets.features) labelStreet(street);
   let hovered = null;
   map.on("mousemove", "street-fill", (event) => {
@@ -201,7 +202,82 @@ async function drawMap() {
     hovered = null;
     map.getCanvas().style.cursor = "";
   });
-  map.on("click", "street-fill", (event) => { location.hash = `#/street/${event.features[0].properties.code}`; });
+  map.on("click", "street-fill", (event) => { if (!event.defaultPrevented) location.hash = `#/street/${event.features[0].properties.code}`; });
+}
+
+/** A device's colour: grey unless online, else its active alert's level (violet: no alert). */
+const DEVICE_COLOUR = ["case", ["!=", ["get", "on"], 1], "#9aa5b1",
+                       ["match", ["get", "lv"], 1, LEVEL_COLOURS.blue, 2, LEVEL_COLOURS.yellow, 3, LEVEL_COLOURS.orange,
+                        4, LEVEL_COLOURS.red, "#6c5ce7"]];
+let deviceKinds = [];
+
+/** Every device the caller may see (/api/devices/map, columns) as map features with short properties; its kinds kept for the popups. */
+async function deviceLayer() {
+  if (!me.permissions.includes("read:devices")) return { type: "FeatureCollection", features: [] };
+  const layer = await api("/api/devices/map");
+  deviceKinds = layer.kinds;
+  return { type: "FeatureCollection", features: layer.id.map((id, i) => ({
+    type: "Feature", geometry: { type: "Point", coordinates: [layer.lon[i], layer.lat[i]] },
+    properties: { id, k: layer.kind[i], on: layer.online[i], v: layer.value[i], lv: layer.level[i] } })) };
+}
+
+/** The open cases of the area in view (/api/cases/map, columns) on the map, coloured by their time limit. */
+async function showCaseLayer(code) {
+  const data = { type: "FeatureCollection", features: [] };
+  if (me.permissions.includes("read:cases")) {
+    const layer = await api(`/api/cases/map${code ? `?${new URLSearchParams({ area: code })}` : ""}`);
+    data.features = layer.id.map((id, i) => ({
+      type: "Feature", geometry: { type: "Point", coordinates: [layer.lon[i], layer.lat[i]] },
+      properties: { id, urgency: urgency({ due_at: layer.due[i] === null ? null : layer.due[i] * 1000 }) } }));
+  }
+  map.getSource("cases").setData(data);
+  markReady();
+}
+
+/** Once the first view is drawn — both layers' data in, every tile rendered — the map says so (data-ready) and a performance mark is set. */
+function markReady() {
+  const container = map.getContainer();
+  if (container.dataset.ready) return;
+  map.once("idle", () => {
+    container.dataset.ready = "true";
+    performance.mark("dashboard-ready");
+  });
+}
+
+/** A click on a device opens its popup, on a case its details; either before the street under it is opened. */
+function layerClicks() {
+  map.on("click", "devices", (event) => {
+    event.preventDefault();
+    devicePopup(event.features[0].properties).setLngLat(event.features[0].geometry.coordinates).addTo(map);
+  });
+  map.on("click", "cases", (event) => {
+    event.preventDefault();
+    showCase(event.features[0].properties.id);
+  });
+  for (const layer of ["devices", "cases"]) {
+    map.on("mouseenter", layer, () => { map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
+  }
+}
+
+/** A device's kind, the latest value of its main metric, and whether it is online. */
+function devicePopup(properties) {
+  const kind = deviceKinds[properties.k] || {};
+  const lang = language();
+  const box = document.createElement("dl");
+  box.className = "device-popup";
+  const value = properties.v == null ? "—" : `${Number(properties.v).toLocaleString(lang === "zh" ? "zh-CN" : "en")}${kind.unit ? ` ${kind.unit}` : ""}`;
+  const online = properties.on === 1 ? "online" : properties.on === 0 ? "offline" : "not_watched";
+  const rows = [[t("device_kind"), (lang === "zh" ? kind.zh : kind.en) || kind.kind],
+                [(lang === "zh" ? kind.metric_zh : kind.metric_en) || t("latest_value"), value], [t("device_online"), t(online)]];
+  for (const [term, text] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = text;
+    box.append(dt, dd);
+  }
+  return new maplibregl.Popup({ closeButton: true, maxWidth: "260px" }).setDOMContent(box);
 }
 
 const LAYERS = ["committees", "buildings", "facilities", "devices", "cases", "density"];
@@ -317,12 +393,10 @@ async function showAlerts(code) {
 async function showCases(code) {
   const board = document.getElementById("case-board");
   board.replaceChildren();
-  if (!me.permissions.includes("read:cases")) return;
-  const cases = await api(`/api/cases?${new URLSearchParams({ limit: 500, ...(code ? { area: code } : {}) })}`);
+  const drawn = showCaseLayer(code);
+  if (!me.permissions.includes("read:cases")) return drawn;
+  const [cases] = await Promise.all([api(`/api/cases?${new URLSearchParams({ limit: 500, ...(code ? { area: code } : {}) })}`), drawn]);
   const open = cases.filter((c) => STAGES.includes(c.stage));
-  map.getSource("cases").setData({ type: "FeatureCollection", features: open.filter((c) => c.lon != null).map((c) => ({
-    type: "Feature", geometry: { type: "Point", coordinates: [c.lon, c.lat] },
-    properties: { id: c.id, title: c.title, urgency: urgency(c) } })) });
   if (!open.length) {
     const none = document.createElement("p");
     none.className = "empty";

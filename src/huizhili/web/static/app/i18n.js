@@ -26,6 +26,7 @@ const MESSAGES = {
     report_photo: "照片（可选）", report_submit: "提交", reported: "已受理，受理编号", my_cases: "我的办件",
     help_case_title: "为老服务一键通求助", no_place: "请先在地图上点选位置或允许获取位置",
     live: "实时", layers: "图层", layer_buildings: "建筑", layer_facilities: "设施", layer_devices: "感知设备", layer_cases: "案件", layer_committees: "居委会", layer_density: "案件密度",
+    device_kind: "设备类型", latest_value: "最新值", device_online: "在线状态", online: "在线", offline: "离线", not_watched: "未监测",
   },
   en: {
     brand: "Huizhili", subtitle: "City operations", other_language: "中文", district_view: "Back to the district",
@@ -56,6 +57,8 @@ const MESSAGES = {
     no_place: "Tap a place on the map or allow your position first",
     live: "Live", layers: "Layers", layer_buildings: "Buildings", layer_facilities: "Facilities", layer_devices: "Sensors",
     layer_cases: "Cases", layer_committees: "Committees", layer_density: "Case density",
+    device_kind: "Kind", latest_value: "Latest value", device_online: "Online", online: "Online", offline: "Offline",
+    not_watched: "Not watched",
   },
 };
 
