@@ -16,14 +16,15 @@ from sqlalchemy.orm import Session
 from huizhili.policy import Scope
 from huizhili.sensing.alerts import silent_devices
 from huizhili.sensing.catalogue import catalogue
-from huizhili.storage.models import ALERT_LEVELS, Alert, Device, Observation
+from huizhili.storage.arrays import json_arrays, json_object, rounded
+from huizhili.storage.models import ALERT_LEVELS, DEVICE_STATUSES, Alert, Device, Observation
 
 DECIMALS = 5
 """Longitude and latitude are rounded to 5 decimals, about a metre."""
 
 
-def device_layer(session: Session, scope: Scope, silence: list[str]) -> dict[str, Any]:
-    """Every device the caller may see, as columns.
+def device_layer(session: Session, scope: Scope, silence: list[str]) -> str:
+    """Every device the caller may see, as a JSON object of columns.
 
     Parameters
     ----------
@@ -37,16 +38,16 @@ def device_layer(session: Session, scope: Scope, silence: list[str]) -> dict[str
 
     Returns
     -------
-    dict
-        ``kinds`` (each kind's id, names, main metric and its unit), ``statuses``, ``levels``,
-        and one list per column in the same order: ``id``, ``lon``, ``lat`` (WGS84, rounded to
-        :data:`DECIMALS`), ``kind`` and ``status`` (indexes into ``kinds`` and ``statuses``),
-        ``online`` (1, 0 offline, None when not watched: not active, or never heard yet),
-        ``value`` (the latest value of its kind's main metric, or None) and ``level`` (its
-        active alerts' highest level, 1–4 as ``levels[level - 1]``, 0 for none).
+    str
+        JSON: ``kinds`` (each kind's id, names, main metric and its unit), ``statuses``,
+        ``levels``, and one array per column in the same order: ``id``, ``lon``, ``lat`` (WGS84,
+        rounded to :data:`DECIMALS`), ``kind`` and ``status`` (indexes into ``kinds`` and
+        ``statuses``), ``online`` (1, 0 offline, null when not watched: not active, or never
+        heard yet), ``value`` (the latest value of its kind's main metric, or null) and
+        ``level`` (its active alerts' highest level, 1–4 as ``levels[level - 1]``, 0 for none).
     """
-    known = catalogue()
-    main = {kind.id: kind.metrics[0] for kind in known.kinds.values() if kind.metrics}
+    main = {kind.id: kind.metrics[0] for kind in catalogue().kinds.values() if kind.metrics}
+    kinds = list(session.scalars(sa.select(Device.sensor_kind).where(scope.condition(Device)).distinct().order_by(Device.sensor_kind)))
     latest = (sa.select(Observation.value)
               .where(Observation.device_id == Device.id, Observation.metric == sa.case(main, value=Device.sensor_kind))
               .order_by(Observation.observed_at.desc()).limit(1).scalar_subquery())
@@ -55,24 +56,14 @@ def device_layer(session: Session, scope: Scope, silence: list[str]) -> dict[str
              .scalar_subquery())
     online = sa.case((Device.status != "active", sa.null()), (Device.id.in_(silent_devices(silence)), 0),
                      (Device.last_seen_at.is_not(None), 1), else_=sa.null())
-    rows = session.execute(sa.select(Device.id, Device.lon, Device.lat, Device.sensor_kind, Device.status, online, latest,
-                                     sa.func.coalesce(level, 0))
-                           .where(scope.condition(Device)).order_by(Device.id)).all()
-    ids, lons, lats, kinds, statuses, onlines, values, levels = (
-        (list(column) for column in zip(*rows, strict=True)) if rows else ([] for _ in range(8)))
-    kind_of, kind_names = _coded(kinds)
-    status_of, status_names = _coded(statuses)
-    return {
-        "kinds": [_kind(k, main.get(k)) for k in kind_names], "statuses": status_names, "levels": list(ALERT_LEVELS),
-        "id": ids, "lon": [round(x, DECIMALS) for x in lons], "lat": [round(y, DECIMALS) for y in lats],
-        "kind": kind_of, "status": status_of, "online": onlines, "value": values, "level": levels,
-    }
-
-
-def _coded(values: list[str]) -> tuple[list[int], list[str]]:
-    """Each value as an index into the distinct values, in order of first appearance, and those values."""
-    index: dict[str, int] = {}
-    return [index.setdefault(v, len(index)) for v in values], list(index)
+    arrays = json_arrays(session, {
+        "id": Device.id, "lon": rounded(session, Device.lon, DECIMALS), "lat": rounded(session, Device.lat, DECIMALS),
+        "kind": sa.case({k: i for i, k in enumerate(kinds)}, value=Device.sensor_kind),
+        "status": sa.case({s: i for i, s in enumerate(DEVICE_STATUSES)}, value=Device.status),
+        "online": online, "value": latest, "level": sa.func.coalesce(level, 0),
+    }, [scope.condition(Device)])
+    return json_object({"kinds": [_kind(k, main.get(k)) for k in kinds], "statuses": list(DEVICE_STATUSES),
+                        "levels": list(ALERT_LEVELS)}, arrays)
 
 
 def _kind(kind: str, metric: str | None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ her streets only, here as everywhere.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from huizhili.base.features import FeatureQuery, get_area, get_record, list_features, parse_bbox
 from huizhili.base.kinds import FACILITY_KINDS
@@ -99,7 +99,8 @@ def area_feature(code: AreaCode, session: SessionDep, principal: ReadPublic) -> 
 def device_map(session: SessionDep, settings: SettingsDep, principal: ReadDevices) -> Response:
     """Every device in your scope as columns of what the map draws: position, kind, status, online, latest value, alert level."""
     # Declared before the layer routes, whose /devices/{record_id} would take "map" for an id.
-    return JSONResponse(device_layer(session, scope_for(principal), silence_rules(library(settings).scenarios)))
+    return Response(device_layer(session, scope_for(principal), silence_rules(library(settings).scenarios)),
+                    media_type="application/json")
 
 
 def _add_layer_routes(layer: str, permission: str) -> None:

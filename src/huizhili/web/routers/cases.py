@@ -121,7 +121,7 @@ def case_map(
     area: Annotated[str | None, Query(max_length=32, pattern=r"^[0-9A-Za-z]+$", description="Only this area's (any level's code).")] = None,
 ) -> Response:
     """Every open case in your scope with a position, as columns of what the map draws: position, stage, time limit."""
-    return JSONResponse(case_layer(session, scope_for(principal), case_flow(settings), area))
+    return Response(case_layer(session, scope_for(principal), case_flow(settings), area), media_type="application/json")
 
 
 @router.get("/cases/workflow")
