@@ -138,3 +138,13 @@ def test_the_device_map_names_no_device_nor_its_owner(client, role_headers, devi
     text = client.get("/api/devices/map", headers=role_headers["district_commander"]).text
     for named in ("XH-PM25", "徐汇监测站", "生态环境局", "天平路下立交积水"):
         assert named not in text
+
+
+def test_a_scope_without_devices_or_cases_maps_none(client, role_headers):
+    headers = role_headers["committee_worker"]  # 东塘居委会: the demo's devices are filed under no committee
+    assert client.get("/api/devices/map", headers=headers).json() == {
+        "kinds": [], "statuses": ["active", "maintenance", "retired"], "levels": ["blue", "yellow", "orange", "red"], "id": [],
+        "lon": [], "lat": [], "kind": [], "status": [], "online": [], "value": [], "level": []}
+    assert client.get("/api/cases/map", headers=headers).json() == {
+        "stages": ["acceptance", "closing", "dispatch", "filing", "handling", "suspended", "verification"], "id": [], "lon": [],
+        "lat": [], "stage": [], "due": []}

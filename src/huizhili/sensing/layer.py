@@ -58,7 +58,7 @@ def device_layer(session: Session, scope: Scope, silence: list[str]) -> str:
                      (Device.last_seen_at.is_not(None), 1), else_=sa.null())
     arrays = json_arrays(session, {
         "id": Device.id, "lon": rounded(session, Device.lon, DECIMALS), "lat": rounded(session, Device.lat, DECIMALS),
-        "kind": sa.case({k: i for i, k in enumerate(kinds)}, value=Device.sensor_kind),
+        "kind": sa.case({k: i for i, k in enumerate(kinds)}, value=Device.sensor_kind) if kinds else sa.cast(sa.null(), sa.Integer),  # no rows
         "status": sa.case({s: i for i, s in enumerate(DEVICE_STATUSES)}, value=Device.status),
         "online": online, "value": latest, "level": sa.func.coalesce(level, 0),
     }, [scope.condition(Device)])

@@ -165,6 +165,7 @@ async function drawMap() {
   map.addSource("facilities", { type: "geojson", data: facilities });
   map.addSource("devices", { type: "geojson", data: devices });
   map.addSource("cases", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  map.addSource("case-density", { type: "geojson", data: { type: "FeatureCollection", features: [] }, ...CASE_DENSITY });
   map.addLayer({ id: "street-fill", type: "fill", source: "streets",
                  paint: { "fill-color": ["case", ["boolean", ["feature-state", "hover"], false], wall.on ? "#24406a" : "#cfe0f3",
                                          wall.on ? "#16294a" : "#dfe8f1"], "fill-opacity": 0.8 } });
@@ -172,8 +173,8 @@ async function drawMap() {
                  paint: { "line-color": wall.on ? "#5f8fd6" : "#4a6fa5", "line-width": wall.on ? 3 : 1.5 } });
   map.addLayer({ id: "committees", type: "line", source: "committees", minzoom: 13,
                  paint: { "line-color": wall.on ? "#5f8fd6" : "#7d94b5", "line-width": 1, "line-dasharray": [3, 2] } });
-  map.addLayer({ id: "density", type: "heatmap", source: "cases", maxzoom: 15,
-                 paint: { "heatmap-radius": wall.on ? 60 : 30, "heatmap-opacity": 0.6,
+  map.addLayer({ id: "density", type: "heatmap", source: "case-density", maxzoom: 15,
+                 paint: { "heatmap-radius": wall.on ? 60 : 30, "heatmap-opacity": 0.6, "heatmap-weight": ["coalesce", ["get", "point_count"], 1],
                           "heatmap-color": ["interpolate", ["linear"], ["heatmap-density"], 0, "rgba(0,0,0,0)", 0.3, "#fde68a",
                                             0.6, "#f59e0b", 1, "#b91c1c"] } });
   map.addLayer({ id: "buildings", type: "fill-extrusion", source: "buildings", minzoom: 13,
@@ -210,6 +211,12 @@ const DEVICE_COLOUR = ["case", ["!=", ["get", "on"], 1], "#9aa5b1",
                        ["match", ["get", "lv"], 1, LEVEL_COLOURS.blue, 2, LEVEL_COLOURS.yellow, 3, LEVEL_COLOURS.orange,
                         4, LEVEL_COLOURS.red, "#6c5ce7"]];
 let deviceKinds = [];
+/** The density is drawn from cases bunched within a few pixels (one kernel weighted by their count, not one each): the same
+ * picture from a few thousand kernels instead of tens of thousands, redrawn every frame of a pan. */
+const CASE_DENSITY = { cluster: true, clusterRadius: 8, clusterMaxZoom: 14 };
+/** More cases than this are drawn as points from zoom 13 only (a street's view); the district sees their density. */
+const CASE_POINTS_EVERYWHERE = 5000;
+const CASE_POINTS_FROM_ZOOM = 13;
 
 /** Every device the caller may see (/api/devices/map, columns) as map features with short properties; its kinds kept for the popups. */
 async function deviceLayer() {
@@ -231,6 +238,8 @@ async function showCaseLayer(code) {
       properties: { id, urgency: urgency({ due_at: layer.due[i] === null ? null : layer.due[i] * 1000 }) } }));
   }
   map.getSource("cases").setData(data);
+  map.getSource("case-density").setData(data);
+  map.setLayerZoomRange("cases", data.features.length > CASE_POINTS_EVERYWHERE ? CASE_POINTS_FROM_ZOOM : 0, 24);
   markReady();
 }
 
