@@ -20,9 +20,10 @@ The load average (of the machine's other work too) is printed before and after.
 
 Also the map endpoints' time and size on the wire (raw and as gzip would send it), and with
 ``--million`` the case map again after the table grows to a million cases (the rest closed),
-with SQLite's query plan.
+with SQLite's query plan; with ``--postgis URL`` both map queries in process on PostgreSQL with
+the same data, for a commander and a street operator.
 
-Run: .venv/bin/python bench/dashboard_browser.py [--million]
+Run: .venv/bin/python bench/dashboard_browser.py [--million] [--postgis postgresql+psycopg://…/postgres]
 """
 
 import argparse
@@ -186,6 +187,52 @@ def case_plan(engine: sa.Engine) -> list[str]:
     return [row[-1] for row in rows]
 
 
+def postgis_layers(server: str) -> list[str]:
+    """The two map queries in process on a fresh PostGIS database of ``server`` (a SQLAlchemy URL) with the same data."""
+    import uuid
+
+    from huizhili.cases.layer import case_layer
+    from huizhili.policy import Principal
+    from huizhili.sensing.layer import device_layer
+
+    admin = sa.create_engine(sa.make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    lines = []
+    try:
+        engine = create_engine(sa.make_url(server).set(database=name).render_as_string(hide_password=False))
+        with engine.connect() as connection:
+            connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+            connection.commit()
+        migrate(engine)
+        with transaction(session_factory(engine)) as session:
+            load_xuhui(session)
+        add_big_data(engine, DEVICES, CASES)
+        with engine.connect() as connection:
+            connection.execute(sa.text("ANALYZE"))
+            connection.commit()
+        flow = case_flow(load_settings(environment="test"))
+        for who, principal in (("commander", Principal(username="bench", role="district_commander")),
+                               ("street operator", Principal(username="bench", role="street_operator", streets=frozenset({"310104014"})))):
+            cases, devices = [], []
+            for _ in range(5):
+                with session_factory(engine)() as session:
+                    started = time.perf_counter()
+                    case_text = case_layer(session, Scope(principal), flow)
+                    cases.append((time.perf_counter() - started) * 1000)
+                    started = time.perf_counter()
+                    device_text = device_layer(session, Scope(principal), ["device_silent"])
+                    devices.append((time.perf_counter() - started) * 1000)
+            lines.append(f"PostGIS, {who}: case map {statistics.median(cases):.0f} ms ({len(case_text):,} bytes), "
+                         f"device map {statistics.median(devices):.0f} ms ({len(device_text):,} bytes), median of 5")
+        engine.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    return lines
+
+
 def endpoints(url: str, token: str, repeat: int = 5) -> list[tuple[str, int, float, int, int]]:
     """Each map endpoint's records, median milliseconds, raw and gzipped bytes."""
     out = []
@@ -264,6 +311,7 @@ def fps(browser, url: str, access: str, page: str, selector: str) -> tuple[float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--million", action="store_true", help="Also time the case map over a million cases (the rest closed).")
+    parser.add_argument("--postgis", metavar="URL", help="Also time both map queries in process on a fresh database of this PostgreSQL server.")
     arguments = parser.parse_args()
     before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
@@ -308,6 +356,8 @@ def main() -> None:
                 for path, count, ms, raw, packed in endpoints(url, token(url))[1:]:
                     print(f"{path:<20}{count:>9,}{ms:>8.0f}{raw:>11,}{packed:>10,}")
             print("plan: " + " | ".join(case_plan(engine)))
+        if arguments.postgis:
+            print("\n" + "\n".join(postgis_layers(arguments.postgis)))
 
 
 if __name__ == "__main__":
