@@ -106,6 +106,11 @@ def silence_rules(scenarios: Sequence[Scenario]) -> list[str]:
     return [s.id for s in scenarios if s.rule == "no_data"]
 
 
+def silent_devices(silence: Sequence[str]) -> sa.Select[int | None]:
+    """Ids of the devices an open alert of a ``silence`` rule calls silent: offline, for the online rate and the map."""
+    return sa.select(Alert.device_id).where(Alert.rule.in_(silence), Alert.active == 1)
+
+
 def recover_heard(session: Session, device_ids: Iterable[int], now: datetime, scenarios: Sequence[Scenario]) -> None:
     """Devices that sent something are no longer silent: their no-data alerts resolve."""
     ids, rules = list(device_ids), silence_rules(scenarios)

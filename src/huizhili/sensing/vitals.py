@@ -15,12 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from huizhili.policy import Scope
-from huizhili.sensing.alerts import AreaJudgment, Place, judge_areas
+from huizhili.sensing.alerts import AreaJudgment, Place, judge_areas, silent_devices
 from huizhili.sensing.ingest import Reading, _insert
 from huizhili.sensing.rules import Scenario
 from huizhili.storage.models import (
     ALERT_LEVELS,
-    Alert,
     Area,
     Device,
     IndicatorValue,
@@ -87,7 +86,7 @@ def update_online_rates(session: Session, indicators: Sequence[Scenario], now: d
     indicator = next((i for i in indicators if i.extra.get("aggregation") == "online"), None)
     if indicator is None:
         return
-    silent = (sa.select(Alert.device_id).where(Alert.rule.in_(silence), Alert.active == 1)).scalar_subquery()
+    silent = silent_devices(silence).scalar_subquery()
     offline = sa.func.sum(sa.case((Device.id.in_(silent), 1), else_=0))
     counted = sa.and_(Device.status == "active", Device.last_seen_at.is_not(None))
     judgments: list[AreaJudgment] = []

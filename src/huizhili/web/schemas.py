@@ -706,3 +706,43 @@ class PublicCase(BaseModel):
     closed_at: datetime | None
     signals: int
     timeline: list[dict[str, Any]]
+
+
+class CaseLayer(BaseModel):
+    """The open cases of the map, as columns: the i-th case is ``id[i]``, ``lon[i]``, ``lat[i]``, … (no personal field)."""
+
+    stages: list[str] = Field(description="The stages that ``stage`` indexes.")
+    id: list[int]
+    lon: list[float] = Field(description="WGS84, rounded to 5 decimals (about a metre).")
+    lat: list[float]
+    stage: list[int] = Field(description="Index into ``stages``: whose turn it is.")
+    due: list[int | None] = Field(description="The case's time limit in Unix seconds; null without one.")
+
+
+class DeviceLayerKind(BaseModel):
+    """A device kind as the map names it, with its main metric (the value drawn) and that metric's unit."""
+
+    kind: str
+    zh: str
+    en: str
+    metric: str | None
+    metric_zh: str | None
+    metric_en: str | None
+    unit: str | None
+
+
+class DeviceLayer(BaseModel):
+    """The devices of the map, as columns: the i-th device is ``id[i]``, ``lon[i]``, ``lat[i]`` and so on."""
+
+    kinds: list[DeviceLayerKind] = Field(description="The kinds that ``kind`` indexes.")
+    statuses: list[str] = Field(description="The statuses that ``status`` indexes.")
+    levels: list[str] = Field(description="Warning levels, mildest first: ``level`` 1 is ``levels[0]``.")
+    id: list[int]
+    lon: list[float] = Field(description="WGS84, rounded to 5 decimals (about a metre).")
+    lat: list[float]
+    kind: list[int]
+    status: list[int]
+    online: list[int | None] = Field(description="1 online, 0 offline (a no-data alert is open), null when not watched "
+                                                 "(not active, or not heard from yet).")
+    value: list[float | None] = Field(description="The latest value of the kind's main metric, in its unit; null if none.")
+    level: list[int] = Field(description="The highest level of its active alerts (no-data ones aside), 1–4; 0 for none.")

@@ -7,6 +7,7 @@ her streets only, here as everywhere.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 
 from huizhili.base.features import FeatureQuery, get_area, get_record, list_features, parse_bbox
 from huizhili.base.kinds import FACILITY_KINDS
@@ -14,6 +15,9 @@ from huizhili.base.status import update_status
 from huizhili.base.summary import summarise
 from huizhili.departments import list_departments
 from huizhili.policy import Principal, scope_for
+from huizhili.sensing.alerts import silence_rules
+from huizhili.sensing.layer import device_layer
+from huizhili.sensing.pipeline import library
 from huizhili.web.deps import (
     Allow,
     ReadBase,
@@ -25,6 +29,7 @@ from huizhili.web.deps import (
 from huizhili.web.schemas import (
     AreaSummary,
     DepartmentOut,
+    DeviceLayer,
     FacilityKind,
     FacilityStatusIn,
     Feature,
@@ -32,6 +37,8 @@ from huizhili.web.schemas import (
 )
 
 router = APIRouter(tags=["digital base"])
+
+ReadDevices = Annotated[Principal, Depends(Allow("read:devices"))]
 
 LAYER_PERMISSIONS = {
     "areas": "read:public",
@@ -86,6 +93,14 @@ def facility_status(
 def area_feature(code: AreaCode, session: SessionDep, principal: ReadPublic) -> dict[str, Any]:
     """One area, by official code or exact name, as a GeoJSON Feature."""
     return get_area(session, code, scope_for(principal))
+
+
+@router.get("/devices/map", response_model=DeviceLayer)
+def device_map(session: SessionDep, settings: SettingsDep, principal: ReadDevices) -> Response:
+    """Every device in your scope as columns of what the map draws: position, kind, status, online, latest value, alert level."""
+    # Declared before the layer routes, whose /devices/{record_id} would take "map" for an id.
+    return Response(device_layer(session, scope_for(principal), silence_rules(library(settings).scenarios)),
+                    media_type="application/json")
 
 
 def _add_layer_routes(layer: str, permission: str) -> None:

@@ -20,6 +20,7 @@ from huizhili.cases.hotspots import (
     hotspots_geojson,
 )
 from huizhili.cases.intake import Report, case_for_alert, report_case
+from huizhili.cases.layer import case_layer
 from huizhili.cases.photos import (
     add_photo,
     add_reporters_photo,
@@ -53,6 +54,7 @@ from huizhili.web.schemas import (
     CaseActionIn,
     CaseDetail,
     CaseIn,
+    CaseLayer,
     CaseLinked,
     CaseOut,
     CasePhotoOut,
@@ -119,6 +121,17 @@ def cases(
                       escalated=escalated, limit=limit, offset=offset)
     records = [case_out(c, flow) for c in list_cases(session, scope_for(principal), flow, query)]
     return present(session, principal, "cases", records, "list")
+
+
+@router.get("/cases/map", response_model=CaseLayer)
+def case_map(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: ReadCases,
+    area: Annotated[str | None, Query(max_length=32, pattern=r"^[0-9A-Za-z]+$", description="Only this area's (any level's code).")] = None,
+) -> Response:
+    """Every open case in your scope with a position, as columns of what the map draws: position, stage, time limit."""
+    return Response(case_layer(session, scope_for(principal), case_flow(settings), area), media_type="application/json")
 
 
 @router.get("/cases/workflow")

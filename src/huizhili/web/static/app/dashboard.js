@@ -192,13 +192,14 @@ async function drawMap() {
   let buildings, facilities, devices, ways;
   [committees, buildings, facilities, devices, ways] = await Promise.all([
     features("areas", { kind: "committee" }), features("buildings"), features("facilities"),
-    me.permissions.includes("read:devices") ? features("devices") : none, api("/api/network/ways")]);
+    deviceLayer(), api("/api/network/ways")]);
   map.addSource("streets", { type: "geojson", data: streets, promoteId: "code" });
   map.addSource("committees", { type: "geojson", data: committees });
   map.addSource("buildings", { type: "geojson", data: buildings });
   map.addSource("facilities", { type: "geojson", data: facilities });
   map.addSource("devices", { type: "geojson", data: devices });
   map.addSource("cases", { type: "geojson", data: none });
+  map.addSource("case-density", { type: "geojson", data: none, ...CASE_DENSITY });
   map.addSource("network", { type: "geojson", data: ways });
   map.addSource("coverage", { type: "geojson", data: await coverageHomes() });
   map.addLayer({ id: "street-fill", type: "fill", source: "streets",
@@ -218,8 +219,8 @@ async function drawMap() {
                  paint: { "circle-radius": wall.on ? 9 : 4.5, "circle-color": "rgba(0,0,0,0)", "circle-stroke-width": wall.on ? 4 : 2,
                           "circle-stroke-color": ["case", ["!", ["has", "walk_m"]], "#9aa5b1",
                                                   ["<=", ["get", "walk_m"], ["get", "standard_m"]], "#2e7d32", "#d9480f"] } });
-  map.addLayer({ id: "density", type: "heatmap", source: "cases", maxzoom: 15,
-                 paint: { "heatmap-radius": wall.on ? 60 : 30, "heatmap-opacity": 0.6,
+  map.addLayer({ id: "density", type: "heatmap", source: "case-density", maxzoom: 15,
+                 paint: { "heatmap-radius": wall.on ? 60 : 30, "heatmap-opacity": 0.6, "heatmap-weight": ["coalesce", ["get", "point_count"], 1],
                           "heatmap-color": ["interpolate", ["linear"], ["heatmap-density"], 0, "rgba(0,0,0,0)", 0.3, "#fde68a",
                                             0.6, "#f59e0b", 1, "#b91c1c"] } });
   map.addLayer({ id: "buildings", type: "fill-extrusion", source: "buildings", minzoom: 13,
@@ -231,12 +232,13 @@ async function drawMap() {
                           "circle-color": ["case", ["==", ["get", "is_open"], false], "#9aa5b1",
                                            ["==", ["get", "queue_level"], "long"], "#e0a800", "#2a9d8f"] } });
   map.addLayer({ id: "devices", type: "circle", source: "devices",
-                 paint: { "circle-radius": wall.on ? 8 : 3.5, "circle-color": ["match", ["get", "status"], "active", "#6c5ce7", "#9aa5b1"],
-                          "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+                 paint: { "circle-radius": wall.on ? 8 : 3.5, "circle-color": DEVICE_COLOUR, "circle-stroke-color": "#fff",
+                          "circle-stroke-width": 1 } });
   map.addLayer({ id: "cases", type: "circle", source: "cases",
                  paint: { "circle-radius": wall.on ? 14 : 6, "circle-color": ["match", ["get", "urgency"], "late", "#c8102e", "soon", "#e0a800", "#1f6fd1"],
                           "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
   layerSwitches();
+  layerClicks();
   for (const street of streets.features) labelStreet(street);
   let hovered = null;
   map.on("mousemove", "street-fill", (event) => {
@@ -250,7 +252,92 @@ async function drawMap() {
     hovered = null;
     map.getCanvas().style.cursor = "";
   });
-  map.on("click", "street-fill", (event) => { location.hash = `#/street/${event.features[0].properties.code}`; });
+  map.on("click", "street-fill", (event) => { if (!event.defaultPrevented) location.hash = `#/street/${event.features[0].properties.code}`; });
+}
+
+/** A device's colour: grey unless online, else its active alert's level (violet: no alert). */
+const DEVICE_COLOUR = ["case", ["!=", ["get", "on"], 1], "#9aa5b1",
+                       ["match", ["get", "lv"], 1, LEVEL_COLOURS.blue, 2, LEVEL_COLOURS.yellow, 3, LEVEL_COLOURS.orange,
+                        4, LEVEL_COLOURS.red, "#6c5ce7"]];
+let deviceKinds = [];
+/** The density is drawn from cases bunched within a few pixels (one kernel weighted by their count, not one each): the same
+ * picture from a few thousand kernels instead of tens of thousands, redrawn every frame of a pan. */
+const CASE_DENSITY = { cluster: true, clusterRadius: 8, clusterMaxZoom: 14 };
+/** More cases than this are drawn as points from zoom 13 only (a street's view); the district sees their density. */
+const CASE_POINTS_EVERYWHERE = 5000;
+const CASE_POINTS_FROM_ZOOM = 13;
+
+/** Every device the caller may see (/api/devices/map, columns) as map features with short properties; its kinds kept for the popups. */
+async function deviceLayer() {
+  if (!me.permissions.includes("read:devices")) return { type: "FeatureCollection", features: [] };
+  const layer = await api("/api/devices/map");
+  deviceKinds = layer.kinds;
+  return { type: "FeatureCollection", features: layer.id.map((id, i) => ({
+    type: "Feature", geometry: { type: "Point", coordinates: [layer.lon[i], layer.lat[i]] },
+    properties: { id, k: layer.kind[i], on: layer.online[i], v: layer.value[i], lv: layer.level[i] } })) };
+}
+
+/** The open cases of the area in view (/api/cases/map, columns) on the map, coloured by their time limit. */
+async function showCaseLayer(code) {
+  const current = redraw("case-layer");
+  const data = { type: "FeatureCollection", features: [] };
+  if (me.permissions.includes("read:cases")) {
+    const layer = await api(`/api/cases/map${code ? `?${new URLSearchParams({ area: code })}` : ""}`);
+    if (!current()) return;
+    data.features = layer.id.map((id, i) => ({
+      type: "Feature", geometry: { type: "Point", coordinates: [layer.lon[i], layer.lat[i]] },
+      properties: { id, urgency: urgency({ due_at: layer.due[i] === null ? null : layer.due[i] * 1000 }) } }));
+  }
+  map.getSource("cases").setData(data);
+  map.getSource("case-density").setData(data);
+  map.setLayerZoomRange("cases", data.features.length > CASE_POINTS_EVERYWHERE ? CASE_POINTS_FROM_ZOOM : 0, 24);
+  markReady();
+}
+
+/** Once the first view is drawn — both layers' data in, every tile rendered — the map says so (data-ready) and a performance mark is set. */
+function markReady() {
+  const container = map.getContainer();
+  if (container.dataset.ready) return;
+  map.once("idle", () => {
+    container.dataset.ready = "true";
+    performance.mark("dashboard-ready");
+  });
+}
+
+/** A click on a device opens its popup, on a case its details; either before the street under it is opened. */
+function layerClicks() {
+  map.on("click", "devices", (event) => {
+    event.preventDefault();
+    devicePopup(event.features[0].properties).setLngLat(event.features[0].geometry.coordinates).addTo(map);
+  });
+  map.on("click", "cases", (event) => {
+    event.preventDefault();
+    showCase(event.features[0].properties.id);
+  });
+  for (const layer of ["devices", "cases"]) {
+    map.on("mouseenter", layer, () => { map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
+  }
+}
+
+/** A device's kind, the latest value of its main metric, and whether it is online. */
+function devicePopup(properties) {
+  const kind = deviceKinds[properties.k] || {};
+  const lang = language();
+  const box = document.createElement("dl");
+  box.className = "device-popup";
+  const value = properties.v == null ? "—" : `${Number(properties.v).toLocaleString(lang === "zh" ? "zh-CN" : "en")}${kind.unit ? ` ${kind.unit}` : ""}`;
+  const online = properties.on === 1 ? "online" : properties.on === 0 ? "offline" : "not_watched";
+  const rows = [[t("device_kind"), (lang === "zh" ? kind.zh : kind.en) || kind.kind],
+                [(lang === "zh" ? kind.metric_zh : kind.metric_en) || t("latest_value"), value], [t("device_online"), t(online)]];
+  for (const [term, text] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = text;
+    box.append(dt, dd);
+  }
+  return new maplibregl.Popup({ closeButton: true, maxWidth: "260px" }).setDOMContent(box);
 }
 
 const LAYERS = ["network", "committees", "buildings", "facilities", "devices", "cases", "density", "coverage"];
@@ -463,14 +550,12 @@ async function caseForm(row, alert) {
 async function showCases(code) {
   const current = redraw("cases");
   const board = document.getElementById("case-board");
-  if (!me.permissions.includes("read:cases")) return;
-  const cases = await api(`/api/cases?${new URLSearchParams({ limit: 500, ...(code ? { area: code } : {}) })}`);
+  const drawn = showCaseLayer(code);
+  if (!me.permissions.includes("read:cases")) return drawn;
+  const [cases] = await Promise.all([api(`/api/cases?${new URLSearchParams({ limit: 500, ...(code ? { area: code } : {}) })}`), drawn]);
   if (!current()) return;
   board.replaceChildren();
   const open = cases.filter((c) => STAGES.includes(c.stage));
-  map.getSource("cases").setData({ type: "FeatureCollection", features: open.filter((c) => c.lon != null).map((c) => ({
-    type: "Feature", geometry: { type: "Point", coordinates: [c.lon, c.lat] },
-    properties: { id: c.id, title: c.title, urgency: urgency(c) } })) });
   if (!open.length) {
     const none = document.createElement("p");
     none.className = "empty";

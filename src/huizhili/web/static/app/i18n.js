@@ -33,6 +33,7 @@ const MESSAGES = {
     no_kpis: "近30天暂无案件", kpis_chart: "各街镇按期办结率与办结率", last_30_days: "近30天", no_run: "尚无生活圈分析",
     coverage_chart: "各街镇居民步行可达覆盖率", target: "目标", layer_network: "步行路网", layer_coverage: "生活圈覆盖",
     live: "实时", layers: "图层", layer_buildings: "建筑", layer_facilities: "设施", layer_devices: "感知设备", layer_cases: "案件", layer_committees: "居委会", layer_density: "案件密度",
+    device_kind: "设备类型", latest_value: "最新值", device_online: "在线状态", online: "在线", offline: "离线", not_watched: "未监测",
   },
   en: {
     brand: "Huizhili", subtitle: "City operations", other_language: "中文", district_view: "Back to the district",
@@ -72,6 +73,8 @@ const MESSAGES = {
     layer_coverage: "Life-circle coverage",
     live: "Live", layers: "Layers", layer_buildings: "Buildings", layer_facilities: "Facilities", layer_devices: "Sensors",
     layer_cases: "Cases", layer_committees: "Committees", layer_density: "Case density",
+    device_kind: "Kind", latest_value: "Latest value", device_online: "Online", online: "Online", offline: "Offline",
+    not_watched: "Not watched",
   },
 };
 
