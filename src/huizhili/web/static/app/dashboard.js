@@ -186,13 +186,13 @@ async function drawMap() {
     center: [121.437, 31.18], zoom: 12, pitch: 30, attributionControl: { compact: true, customAttribution: "© OpenStreetMap contributors" },
   });
   map.addControl(new maplibregl.NavigationControl(), "top-left");
+  // Everything the map draws is asked for at once, while the map itself starts.
+  const loaded = Promise.all([features("areas", { kind: "street" }), features("areas", { kind: "committee" }), features("buildings"),
+                              features("facilities"), deviceLayer(), api("/api/network/ways"), coverageHomes()]);
   await new Promise((resolve) => map.once("load", resolve));
-  streets = await features("areas", { kind: "street" });
   const none = { type: "FeatureCollection", features: [] };
-  let buildings, facilities, devices, ways;
-  [committees, buildings, facilities, devices, ways] = await Promise.all([
-    features("areas", { kind: "committee" }), features("buildings"), features("facilities"),
-    deviceLayer(), api("/api/network/ways")]);
+  let buildings, facilities, devices, ways, homes;
+  [streets, committees, buildings, facilities, devices, ways, homes] = await loaded;
   map.addSource("streets", { type: "geojson", data: streets, promoteId: "code" });
   map.addSource("committees", { type: "geojson", data: committees });
   map.addSource("buildings", { type: "geojson", data: buildings });
@@ -201,7 +201,7 @@ async function drawMap() {
   map.addSource("cases", { type: "geojson", data: none });
   map.addSource("case-density", { type: "geojson", data: none, ...CASE_DENSITY });
   map.addSource("network", { type: "geojson", data: ways });
-  map.addSource("coverage", { type: "geojson", data: await coverageHomes() });
+  map.addSource("coverage", { type: "geojson", data: homes });
   map.addLayer({ id: "street-fill", type: "fill", source: "streets",
                  paint: { "fill-color": ["case", ["boolean", ["feature-state", "hover"], false], wall.on ? "#24406a" : "#cfe0f3",
                                          wall.on ? "#16294a" : "#dfe8f1"], "fill-opacity": 0.8 } });
