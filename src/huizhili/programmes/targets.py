@@ -16,7 +16,7 @@ A target's value is computed, never typed in:
 date), the history and the value now; the trend is their least-squares slope per day (none with
 fewer than two distinct days), and the forecast is the value now plus the trend times the days
 left to the deadline. The status is ``met`` once the value reaches the goal (downwards, for a
-goal below its start); ``late`` once the deadline has passed without; ``on_track`` when the
+goal below its baseline); ``late`` once the deadline has passed without; ``on_track`` when the
 forecast reaches the goal; ``at_risk`` when it falls short by less than :data:`AT_RISK_SHARE` of
 the way from the start (the first point) to the goal, or when there is no trend yet; ``late``
 when it falls shorter. A street's row has the target's goal when the goal is a share (coverage,
@@ -173,7 +173,8 @@ def target_status(session: Session, scope: Scope, target: Target, now: datetime,
         baseline = _baseline_point(target, zone) if own else None
         rows.append({"area_code": area.code, "area_name": area.name, "level": area.level, "value": value, "goal": goal,
                      "history": [{"at": p.at.isoformat(), "value": p.value} for p in history],
-                     **forecast(value, goal, target.deadline, now.astimezone(zone), [*([baseline] if baseline else []), *history])})
+                     **forecast(value, goal, target.deadline, now.astimezone(zone), [*([baseline] if baseline else []), *history],
+                                decreasing=target.baseline is not None and target.goal < target.baseline)})
     return {**target_out(session, target), "rows": rows}
 
 
@@ -183,10 +184,12 @@ def targets_status(session: Session, scope: Scope, now: datetime, flow: CaseFlow
     return [target_status(session, scope, target, now, flow, coverage=coverage) for target in list_targets(session, scope)]
 
 
-def forecast(value: float | None, goal: float | None, deadline: date, now: datetime, points: Sequence[Point]) -> dict[str, Any]:
+def forecast(value: float | None, goal: float | None, deadline: date, now: datetime, points: Sequence[Point], *,
+             decreasing: bool = False) -> dict[str, Any]:
     """The trend, forecast and status of one row by the forecast rule (module docstring).
 
     ``points`` are the baseline and history, oldest first; the value now is added to them.
+    ``decreasing``: the goal is reached from above (a goal below the target's baseline).
     Returns ``trend_per_year``, ``forecast``, ``status`` and ``basis`` (which points the trend came from).
     """
     if value is None:
@@ -204,7 +207,7 @@ def forecast(value: float | None, goal: float | None, deadline: date, now: datet
     if goal is None:
         return {**out, "status": None}
     start = every[0].value
-    sign = -1.0 if goal < start else 1.0
+    sign = -1.0 if decreasing else 1.0
     if sign * (value - goal) >= 0:
         status = "met"
     elif now.date() > deadline:
