@@ -1,5 +1,6 @@
 """The programmes' command line: a list imported (all or nothing, or the valid rows), progress reported, targets shown."""
 
+import json
 from datetime import date
 
 import pytest
@@ -9,8 +10,8 @@ from programme_samples import with_housing
 
 from huizhili.cli import main
 from huizhili.programmes.targets import TargetSpec, upsert_targets
-from huizhili.storage.engine import transaction
-from huizhili.storage.models import Project
+from huizhili.storage.engine import session_factory, transaction
+from huizhili.storage.models import LifeCircleCoverage, Project
 
 # The command line opens its own engine per command, as an operator's shell does: embedded only.
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -53,3 +54,20 @@ def test_a_list_is_imported_progress_reported_and_the_target_shown(runner, xuhui
     assert lines[1].split()[:4] == ["310104", "徐汇区", "now", "60"]
     listed = runner.invoke(main, ["programmes", "show", "XH-HR"])
     assert "HR-1" in listed.stdout and "in_progress" in listed.stdout
+
+
+def test_the_demo_seeds_its_targets_and_the_park_target_has_the_life_circles_value(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("HUIZHILI_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("HUIZHILI_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+    loaded = runner.invoke(main, ["demo", "--no-serve"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "programmes: 8 programmes, 30 projects, 14 progress reports, 8 targets" in loaded.stdout
+    shown = runner.invoke(main, ["programmes", "targets", "XH-T-PARK-300", "--json"])
+    district = json.loads(shown.stdout)[0]["rows"][0]
+    with session_factory(engine)() as session:
+        rows = session.execute(sa.select(LifeCircleCoverage.population, LifeCircleCoverage.covered_population).where(
+            LifeCircleCoverage.kind == "park", LifeCircleCoverage.threshold_m == 300,
+            LifeCircleCoverage.area_code.like("310104_%"))).all()
+    assert district["area_code"] == "310104" and len(district["history"]) == 1
+    assert district["value"] == round(sum(c for _, c in rows) / sum(p for p, _ in rows), 4)

@@ -448,10 +448,10 @@ def test_each_role_writes_only_what_its_permissions_allow(client, role_headers, 
 # Which of four facilities each role may set the status of: 徐家汇's health centre (卫生健康委),
 # 徐家汇 metro station (绿化市容局), 天平's health centre (卫生健康委), another street's metro station.
 MAY_CHANGE = {
-    "district_admin": {"xjh_health", "xjh_metro", "tp_health", "elsewhere"} | _PROGRAMMES,
-    "district_commander": {"xjh_health", "xjh_metro", "tp_health", "elsewhere"} | _PROGRAMMES,
-    "street_operator": {"xjh_health", "xjh_metro"} | _PROGRAMMES,
-    "department_handler": {"xjh_metro"} | _PROGRAMMES,
+    "district_admin": {"xjh_health", "xjh_metro", "tp_health", "elsewhere"},
+    "district_commander": {"xjh_health", "xjh_metro", "tp_health", "elsewhere"},
+    "street_operator": {"xjh_health", "xjh_metro"},
+    "department_handler": {"xjh_metro"},
 }
 
 
