@@ -122,7 +122,10 @@ def import_list(session: Session, scope: Scope, path: Path, kind: str, *, valid_
                 message = f"与第 {seen[key]} 行重复 repeats line {seen[key]}"
                 raise ValidationError(message)
             seen[key] = line
-            check_programme(session, spec) if isinstance(spec, ProgrammeSpec) else check_project(session, spec)
+            if isinstance(spec, ProgrammeSpec):
+                check_programme(session, spec)
+            else:
+                check_project(session, spec)
         except ValidationError as error:
             refused.append(RefusedRow(line, str(error)))
             continue
