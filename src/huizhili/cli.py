@@ -130,6 +130,7 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     click.echo("walking from every compound to the district's services (the life circle's first run) …", err=True)
     run = _as_job(context, "lifecircle", {})
     click.echo(f"life-circle run {run['run_id']}: {run['origins']:,} {run['origin_source']} origins, {run['seconds']:.2f} s")
+    _load_programmes_demo(context)
     click.echo(f"Xuhui demo loaded into {context.settings.resolved_database_url}")
     password_file = _demo_accounts(context)
     address = f"http://{host or context.settings.host}:{port or context.settings.port}"
@@ -1080,3 +1081,126 @@ def upgrade() -> None:
     """Apply pending migrations (every command does this too)."""
     context = _run(_Context)
     click.echo(f"database at {context.settings.resolved_database_url} is up to date")
+
+
+@main.group()
+def programmes() -> None:
+    """Programmes (旧改, 架空线入地, 邻里汇 …), their projects and progress, and the district's targets."""
+
+
+@programmes.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["programmes", "projects"]), required=True, help="What the list holds.")
+@click.option("--valid-only", is_flag=True, help="Write the good rows and name the bad ones (default: all or nothing).")
+@click.option("--as", "username", help="Import as this user (his role and scope); default: the operator, with full rights.")
+def programmes_import(file: Path, kind: str, valid_only: bool, username: str | None) -> None:
+    """Import a programme or project list (CSV or Excel): all or nothing, the first bad row named; or --valid-only."""
+    from huizhili.policy import scope_for
+    from huizhili.programmes.importing import import_list
+
+    context = _run(_Context)
+    with transaction(context.sessions) as session:
+        scope = scope_for(_run(lambda: _principal(session, username)))
+        done = _run(lambda: import_list(session, scope, file, kind, valid_only=valid_only))
+    click.echo(f"{len(done.written)} {kind} written 已写入, {len(done.refused)} rows refused 拒绝")
+    for row in done.refused:
+        click.echo(f"  line {row.line}: {row.error}")
+
+
+@programmes.command(name="list")
+def programmes_list() -> None:
+    """Every programme: code, kind, unit, period, and its projects by status."""
+    from huizhili.programmes.records import list_programmes
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        for programme, counts in list_programmes(session, Scope.system()):
+            statuses = ", ".join(f"{status} {count}" for status, count in counts.items() if count)
+            click.echo(f"{programme.code:<14} {programme.kind:<22} {programme.owner_department or '-':<8} "
+                       f"{programme.period_start or '-'}–{programme.period_end or '-'} {programme.name} ({statuses or 'no projects'})")
+
+
+@programmes.command(name="show")
+@click.argument("code")
+def programmes_show(code: str) -> None:
+    """One programme's projects: id, number, status, street, planned and done amounts, name."""
+    from huizhili.programmes.records import get_programme, list_projects
+
+    context = _run(_Context)
+    with context.sessions() as session:
+        programme = _run(lambda: get_programme(session, Scope.system(), code))
+        click.echo(f"{programme.code} {programme.name} / {programme.name_en or '-'}")
+        _, projects = list_projects(session, Scope.system(), programme=code, limit=10_000)
+        for project in projects:
+            click.echo(f"  {project.id:>6} {project.source_ref:<10} {project.status:<12} {project.street_code or '-':<10} "
+                       f"planned {json.dumps(project.quantities)} done {json.dumps(project.done)} {project.name}")
+
+
+@programmes.command(name="progress")
+@click.argument("project_id", type=int)
+@click.option("--status", type=click.Choice(["planned", "in_progress", "done", "suspended"]), required=True)
+@click.option("--done", "amounts", multiple=True, metavar="UNIT=AMOUNT",
+              help="Done by now, cumulative (households, m2, km, count); repeat for several.")
+@click.option("--note", help="What happened.")
+@click.option("--evidence", help="Where the evidence is: a photo's or document's file name or address.")
+@click.option("--as", "username", help="Report as this user (his role and scope); default: the operator, with full rights.")
+def programmes_progress(project_id: int, status: str, amounts: tuple[str, ...], note: str | None, evidence: str | None,
+                        username: str | None) -> None:
+    """Report PROJECT_ID's progress (appended, never changed)."""
+    from zoneinfo import ZoneInfo
+
+    from huizhili.policy import scope_for
+    from huizhili.programmes.records import ProgressReport, record_progress
+    from huizhili.storage.models import utcnow
+
+    done = {}
+    for unit, amount in _pairs(amounts).items():
+        try:
+            done[unit] = float(amount)
+        except ValueError as error:
+            raise click.BadParameter(f"{amount!r} is not a number 不是数字", param_hint="--done") from error
+    context = _run(_Context)
+    now = utcnow()
+    with transaction(context.sessions) as session:
+        principal = _run(lambda: _principal(session, username))
+        entry = _run(lambda: record_progress(session, scope_for(principal), principal, project_id,
+                                             ProgressReport(status=status, done=done, note=note, evidence=evidence), now,
+                                             now.astimezone(ZoneInfo(context.settings.local_timezone)).date()))
+        click.echo(f"project {project_id}: {entry.status}, done {json.dumps(entry.done)} (report {entry.id})")
+
+
+@programmes.command(name="targets")
+@click.argument("code", required=False)
+@click.option("--json", "as_json", is_flag=True, help="The whole status as JSON.")
+def programmes_targets(code: str | None, as_json: bool) -> None:
+    """Every target (or CODE's): value, goal, forecast to the deadline and status, per district and street."""
+    from huizhili.cases.flow import case_flow
+    from huizhili.programmes.targets import get_target, target_status, targets_status
+    from huizhili.storage.models import utcnow
+
+    context = _run(_Context)
+    flow = case_flow(context.settings)
+    with context.sessions() as session:
+        scope = Scope.system()
+        found = ([_run(lambda: target_status(session, scope, get_target(session, scope, code), utcnow(), flow))] if code
+                 else targets_status(session, scope, utcnow(), flow))
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    for target in found:
+        click.echo(f"{target['code']} {target['name']} / {target['name_en'] or '-'}: goal {target['goal']:g} {target['unit']} "
+                   f"by {target['deadline']}")
+        for row in target["rows"]:
+            value = "-" if row["value"] is None else f"{row['value']:g}"
+            ahead = "-" if row["forecast"] is None else f"{row['forecast']:g}"
+            click.echo(f"  {row['area_code']:<10} {row['area_name']:<12} now {value:<8} forecast {ahead:<8} {row['status'] or '-'}")
+
+
+def _load_programmes_demo(context: _Context) -> None:
+    """The demo's programmes and targets (the district's goals, illustrative projects), after its first life circle."""
+    from huizhili.programmes.demo import load_programmes_demo
+
+    with transaction(context.sessions) as session:
+        loaded = _run(lambda: load_programmes_demo(session))
+    click.echo(f"programmes: {loaded.programmes} programmes, {loaded.projects} projects, {loaded.progress} progress reports, "
+               f"{loaded.targets} targets")

@@ -22,6 +22,7 @@ from huizhili.identity.accounts import create_api_key, create_user
 from huizhili.identity.roles import ROLES
 from huizhili.policy import Principal, Scope
 from huizhili.policy.rules import READ_RULES
+from huizhili.programmes.records import ProgrammeSpec, ProjectSpec, write_programmes, write_projects
 from huizhili.sensing.households import join
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import (
@@ -37,6 +38,7 @@ from huizhili.storage.models import (
     Job,
     LifeCircleRun,
     Parcel,
+    Project,
     User,
 )
 
@@ -53,22 +55,26 @@ from huizhili.storage.models import (
 # service accounts report for citizens' apps; the workflow's roles take them along; handlers
 # take their department's. The hotline calls people back.
 _CASES = {"read:cases", "report:cases", "handle:cases"}
+# Programmes: every staff role reads them in its scope; those who run projects — commanders, street
+# operators, department handlers for their department's — import lists and report progress.
+_PROGRAMMES = {"read:programmes", "write:programmes"}
 GRANTS = {
     "anonymous": {"none", "read:public"},
-    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "run:analysis", "manage:users", "manage:devices", "self", "read:alerts", "handle:alerts", "write:observations", "read:households", "manage:households"} | _CASES,
-    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts", "read:households"} | _CASES,
-    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts", "read:households", "manage:households"} | _CASES,
-    "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self", "read:personal", "read:alerts", "handle:alerts", "read:households", "read:cases", "handle:cases"},
+    "district_admin": {"none", "read:public", "read:base", "read:devices", "read:users", "read:personal", "write:imports", "write:facility_status", "run:analysis", "manage:users", "manage:devices", "self", "read:alerts", "handle:alerts", "write:observations", "read:households", "manage:households"} | _CASES | _PROGRAMMES,
+    "district_commander": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts", "read:households"} | _CASES | _PROGRAMMES,
+    "street_operator": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "run:analysis", "self", "read:personal", "read:alerts", "handle:alerts", "read:households", "manage:households"} | _CASES | _PROGRAMMES,
+    "department_handler": {"none", "read:public", "read:base", "read:devices", "read:users", "write:facility_status", "self", "read:personal", "read:alerts", "handle:alerts", "read:households", "read:cases", "handle:cases"} | _PROGRAMMES,
     "hotline_operator": {"none", "read:public", "read:base", "self", "read:personal"} | _CASES,
-    "committee_worker": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts", "handle:alerts", "read:households", "manage:households", "read:personal", "read:cases", "report:cases"},
-    "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts"} | _CASES,
-    "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self", "read:alerts", "read:cases"},
+    "committee_worker": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts", "handle:alerts", "read:households", "manage:households", "read:personal", "read:cases", "report:cases", "read:programmes"},
+    "grid_officer": {"none", "read:public", "read:base", "read:devices", "read:users", "self", "read:alerts", "read:programmes"} | _CASES,
+    "analyst": {"none", "read:public", "read:base", "read:devices", "read:users", "run:analysis", "self", "read:alerts", "read:cases", "read:programmes"},
     "citizen": {"none", "read:public", "self", "report:cases"},
     "service": {"none", "read:public", "read:base", "read:devices", "self", "write:observations", "report:cases"},
 }
 XUJIAHUI = "310104014"
 PATH_VALUES = {"alert_id": "1", "household_id": "1", "indicator": "pm25_24h", "code": XUJIAHUI, "record_id": "1", "username": "citizen", "run_id": "1", "name": "report.html", "key_id": "1", "job_id": "1", "case_id": "1", "number": "20261201000001",
-               "fmt": "json", "service_code": "roads", "service_request_id": "20261201000001", "photo_id": "1"}
+               "fmt": "json", "service_code": "roads", "service_request_id": "20261201000001", "photo_id": "1",
+               "project_id": "1", "target_code": "XH-T-PARK"}
 
 
 def every_feature(client, path, headers, **params):
@@ -292,6 +298,7 @@ PASSWORD = "Kettle-Quartz-Meadow-91"
 PHOTO = io.BytesIO()
 Image.new("RGB", (4, 3), "green").save(PHOTO, "PNG")
 TOILETS = b"name,lon,lat\n\xe5\x85\xac\xe5\x8e\x95,121.437,31.193\n"
+PROJECTS = "programme,ref,name,owner_department,lon,lat,households\nXH-T,P-2,东塘小区住房修缮,绿化市容局,121.437,31.19,40\n".encode()
 WRITES = {
     ("POST", "/api/auth/token"): lambda w: ("/api/auth/token", {"data": {"username": "signer", "password": PASSWORD}}),
     ("POST", "/api/auth/refresh"): lambda w: ("/api/auth/refresh", {"json": {"refresh_token": w.refresh_token}}),
@@ -324,6 +331,10 @@ WRITES = {
                                                           {"files": {"file": ("mine.png", PHOTO.getvalue(), "image/png")}}),
     ("POST", "/api/open311/v2/servicerequestupdates.{fmt}"): lambda w: ("/api/open311/v2/servicerequestupdates.json", {"data": {
         "service_request_id": w.case_number, "description": "还没处理"}}),
+    ("POST", "/api/projects/{project_id}/progress"): lambda w: (f"/api/projects/{w.project}/progress", {"json": {
+        "status": "in_progress", "done": {"households": 10}, "note": "签约 10 户"}}),
+    ("POST", "/api/programmes/import"): lambda w: ("/api/programmes/import", {"files": {"file": ("projects.csv", PROJECTS, "text/csv")},
+                                                                             "data": {"kind": "projects"}}),
     ("POST", "/api/lifecircle/siting"): lambda w: ("/api/lifecircle/siting", {"json": {"kind": "health_centre", "threshold_m": 900,
                                                                                        "k": 1, "area": "徐家汇街道"}}),
 }
@@ -366,6 +377,11 @@ class WriteFixtures:
                                   now=datetime.now(UTC), name="李阿公").id
             self.case = _case_to_act_on(session, role)
             self.case_number = session.scalar(sa.select(Case.number).where(Case.id == self.case[0]))
+            # A project in 东塘 of 徐家汇 run by the greening department: every role that reports progress may report on it.
+            write_programmes(session, Scope.system(), [ProgrammeSpec("XH-T", "housing_repair", "住房修缮", owner_department="绿化市容局")])
+            write_projects(session, Scope.system(), [ProjectSpec("XH-T", "P-1", "东塘小区住房修缮", shapely.Point(121.437, 31.19),
+                                                                 owner_department="绿化市容局", quantities={"households": 40})])
+            self.project = session.scalar(sa.select(Project.id).where(Project.source_ref == "P-1"))
             # A report of the role's own, to add a photo to (anonymous callers have none: theirs is refused first).
             self.own_report = report_case(session, Scope.system(), Principal(username="setup", role="district_admin"),
                                           case_flow(Settings()), Report(channel="hotline", title="路灯不亮", lon=121.437, lat=31.19,

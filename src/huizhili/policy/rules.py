@@ -31,6 +31,8 @@ from huizhili.storage.models import (
     ObservationRollup,
     OwnershipDispute,
     Parcel,
+    Project,
+    ProjectProgress,
     User,
 )
 
@@ -47,6 +49,8 @@ PERMISSIONS: dict[str, str] = {
     "theirs by tracking number, publicly).",
     "report:cases": "Reporting a case: a hotline call, a patrol find (自发现), a citizen's own report.",
     "handle:cases": "Taking a case along the workflow; which steps a role may take is the workflow's data (cases/workflow.toml).",
+    "read:programmes": "Renewal programmes, their projects and progress in one's scope, and the district's targets with their status.",
+    "write:programmes": "Importing programmes and projects and reporting projects' progress: in one's streets, or one's department's.",
     "read:users": "The user directory (personal fields masked unless read:personal).",
     "read:personal": "Unmasked personal fields, to call a person back (commanders, operators and handlers "
     "dispatching cases; never analysts or service accounts); every such read is logged.",
@@ -59,17 +63,18 @@ PERMISSIONS: dict[str, str] = {
 }
 """Every permission an endpoint can require."""
 
-_STAFF_READ = {"read:public", "read:base", "read:devices", "read:alerts", "read:users", "read:cases", "self"}
+_STAFF_READ = {"read:public", "read:base", "read:devices", "read:alerts", "read:users", "read:cases", "read:programmes", "self"}
+_PROGRAMMES = {"write:programmes"}
 _PLANNING = {"run:analysis"}
 _CASES = {"report:cases", "handle:cases"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "anonymous": frozenset({"read:public"}),
     "district_admin": frozenset(PERMISSIONS),
-    "district_commander": frozenset(_STAFF_READ | _PLANNING | _CASES | {"read:personal", "write:facility_status", "handle:alerts",
+    "district_commander": frozenset(_STAFF_READ | _PLANNING | _CASES | _PROGRAMMES | {"read:personal", "write:facility_status", "handle:alerts",
                                                                         "read:households"}),
-    "street_operator": frozenset(_STAFF_READ | _PLANNING | _CASES | {"read:personal", "write:facility_status", "handle:alerts",
+    "street_operator": frozenset(_STAFF_READ | _PLANNING | _CASES | _PROGRAMMES | {"read:personal", "write:facility_status", "handle:alerts",
                                                                      "read:households", "manage:households"}),
-    "department_handler": frozenset(_STAFF_READ | {"read:personal", "write:facility_status", "handle:alerts", "read:households",
+    "department_handler": frozenset(_STAFF_READ | _PROGRAMMES | {"read:personal", "write:facility_status", "handle:alerts", "read:households",
                                                    "handle:cases"}),
     "hotline_operator": frozenset({"read:public", "read:base", "read:cases", "read:personal", "self"} | _CASES),
     "committee_worker": frozenset(_STAFF_READ | {"read:personal", "handle:alerts", "read:households", "manage:households",
@@ -169,7 +174,8 @@ class Scope:
         if p.role in {"district_admin", "district_commander"}:
             return sa.true()
         if p.role in _AREA_ROLES:
-            return self._by_area(model)
+            # A record filed under no area (a district programme) is no area's to change.
+            return self._by_area(model) if hasattr(model, "street_code") else sa.false()
         owner = getattr(model, "owner_department", None)
         if p.role == "department_handler" and owner is not None and p.department:
             return owner == p.department  # type: ignore[no-any-return]
@@ -319,6 +325,11 @@ def _own_jobs(scope: Scope) -> sa.ColumnElement[bool]:
     return Job.user_id == p.user_id if p.user_id is not None else sa.false()
 
 
+def _projects(scope: Scope) -> sa.ColumnElement[bool]:
+    """Projects filed under one's areas; district-wide staff and department handlers see all, as they see the base."""
+    return scope._by_area(Project) if may(scope.principal, "read:programmes") else sa.false()
+
+
 Rule = Callable[[Scope], sa.ColumnElement[bool]]
 """A table's read rule: the filter on its rows that a scope may see."""
 
@@ -361,6 +372,10 @@ READ_RULES: dict[str, Rule] = {
     "indicator_values": lambda scope: (
         scope._area_codes(IndicatorValue.area_code) if may(scope.principal, "read:alerts") else sa.false()
     ),
+    "programmes": _with_permission("read:programmes"),
+    "projects": _projects,
+    "project_progress": lambda scope: ProjectProgress.project_id.in_(sa.select(Project.id).where(_projects(scope))),
+    "targets": _with_permission("read:programmes"),  # the district's published goals; their status rows go by area
 }
 """The one read rule of every table.
 

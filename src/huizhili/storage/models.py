@@ -4,7 +4,7 @@ These are storage models only: the API's request and response shapes live apart,
 ``huizhili.web.schemas``.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shapely.geometry.base import BaseGeometry
@@ -20,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -764,3 +765,104 @@ class OwnershipDispute(Base):
     settled_owner: Mapped[str | None] = mapped_column(String(100), doc="Who the district decided owns it.")
     settled_by: Mapped[str | None] = mapped_column(String(64))
     escalated_at: Mapped[datetime | None] = mapped_column(doc="When, unsettled past its time, it went to the district command.")
+
+
+PROJECT_STATUSES = ("planned", "in_progress", "done", "suspended")
+"""A project's life: planned, under way, done, or suspended (stopped for now)."""
+
+
+class Programme(Base):
+    """A renewal programme (零星旧改, 架空线入地, 邻里汇 …): a kind of work the district does, by a unit, over a period."""
+
+    __tablename__ = "programmes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True, doc="One of the kinds of programmes/kinds.toml.")
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    owner_department: Mapped[str | None] = mapped_column(
+        String(100), ForeignKey("departments.code", ondelete="RESTRICT", name="fk_programmes_owner_department"), index=True,
+        doc="The responsible unit: its handlers may change the programme.",
+    )
+    period_start: Mapped[date | None]
+    period_end: Mapped[date | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Project(AreaAssigned, Base):
+    """One project of a programme, placed by its geometry (a building's point, a road's line, an area) and area-coded like every record.
+
+    ``quantities`` are what it plans ({unit: amount}: households, m2, km, count); ``done`` what
+    its latest progress report says is done, cumulative. Progress itself is append-only
+    (:class:`ProjectProgress`); ``status`` and ``done`` follow it.
+    """
+
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("programme_id", "source_ref", name="uq_projects_programme_id_source_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="RESTRICT"), index=True)
+    source_ref: Mapped[str | None] = mapped_column(String(64), index=True, doc="Its number in the office's list (项目编号).")
+    name: Mapped[str] = mapped_column(String(300))
+    owner_department: Mapped[str | None] = mapped_column(
+        String(100), ForeignKey("departments.code", ondelete="RESTRICT", name="fk_projects_owner_department"), index=True,
+        doc="The responsible unit (责任单位): its handlers report the project's progress.",
+    )
+    status: Mapped[str] = mapped_column(String(16), default="planned", index=True, doc="One of PROJECT_STATUSES.")
+    planned_start: Mapped[date | None]
+    planned_end: Mapped[date | None]
+    actual_start: Mapped[date | None]
+    actual_end: Mapped[date | None]
+    quantities: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="Planned amounts: {households|m2|km|count: number}.")
+    done: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="Amounts done, cumulative, as the latest progress report says.")
+
+
+class ProjectProgress(Base):
+    """One progress report on a project: when, by whom, what it says is done (cumulative), its status, a note and evidence.
+
+    Append-only: the database refuses updates and deletes (triggers of migration 0020).
+    """
+
+    __tablename__ = "project_progress"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), doc="The project's status after the report.")
+    done: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="Amounts done by then, cumulative: {unit: number}.")
+    note: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[str | None] = mapped_column(String(500), doc="Where the evidence is: a photo's or document's file name or address.")
+
+
+class Target(Base):
+    """A district or street target: a measured quantity with a goal, baseline and deadline.
+
+    ``measure`` ``sum`` adds a project quantity over a programme; ``live`` computes it from the
+    platform (``source``: park coverage from the latest life-circle run, on-time case closure,
+    facility counts). ``programmes.targets`` computes its status.
+    """
+
+    __tablename__ = "targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    area_code: Mapped[str] = mapped_column(
+        String(32), ForeignKey("areas.code", ondelete="RESTRICT", name="fk_targets_area_code"), index=True,
+        doc="The district or street the goal is for.",
+    )
+    measure: Mapped[str] = mapped_column(String(8), doc="'sum' or 'live'.")
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id", ondelete="RESTRICT"), index=True,
+                                                     doc="A summed target's programme.")
+    quantity: Mapped[str | None] = mapped_column(String(16), doc="A summed target's project quantity: households, m2, km, count.")
+    source: Mapped[str | None] = mapped_column(String(40), doc="A live target's source (programmes.catalogue.LIVE_SOURCES).")
+    source_kind: Mapped[str | None] = mapped_column(String(40), doc="The facility kind a live source counts or covers.")
+    threshold_m: Mapped[float | None] = mapped_column(Float, doc="A coverage target's walking distance, metres.")
+    goal: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16), doc="What the goal counts: households, km, share (0–1), facilities …")
+    baseline: Mapped[float | None] = mapped_column(Float, doc="The value when the target was set.")
+    baseline_date: Mapped[date | None]
+    deadline: Mapped[date]

@@ -40,6 +40,7 @@ from huizhili.web.routers import (
     jobs,
     network,
     open311,
+    programmes,
     sensing,
     users,
 )
@@ -53,7 +54,7 @@ PUBLIC_PERMISSIONS = frozenset({"none", "read:public"})
 
 ROUTERS = (
     auth.router, base.router, users.router, devices.router, sensing.router, imports.router, jobs.router, network.router,
-    events.router, cases.router, open311.router,
+    events.router, cases.router, open311.router, programmes.router,
 )
 """Every API router, mounted under ``/api``."""
 
