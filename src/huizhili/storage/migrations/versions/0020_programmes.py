@@ -1,7 +1,7 @@
 """programmes: renewal programmes, their area-coded projects, append-only progress reports, and district and street targets
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 Create Date: 2026-12-01 23:50:00
 """
 
@@ -14,7 +14,7 @@ import huizhili.storage.geometry
 
 revision: str = '0020'
 # 0018 and 0019 are being written on other branches; this is re-chained after them when they merge.
-down_revision: str | None = '0017'
+down_revision: str | None = '0019'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
