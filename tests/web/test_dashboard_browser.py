@@ -49,6 +49,8 @@ def site(tmp_path, serve, xuhui):
         create_user(session, "hotline", "hotline_operator")
         hotline_key = create_api_key(session, "hotline", "calls")[1]
         create_user(session, "grandma", "citizen", password=PASSWORD)
+        create_user(session, "civil", "department_handler", department="民政局")
+        civil_key = create_api_key(session, "civil", "desk")[1]
         xujiahui = session.scalar(sa.select(Area).where(Area.name == "徐家汇街道"))
         session.add(Alert(rule="flooding", subject="device:TP-WATER/water_level_cm", level=3, opened_at=datetime.now(UTC),
                           title={"zh": "天平路下立交积水", "en": "Flooding at the Tianping Road underpass"},
@@ -56,15 +58,16 @@ def site(tmp_path, serve, xuhui):
         session.add(IndicatorValue(indicator="pm25_24h", area_code=xujiahui.code, at=datetime.now(UTC), value=86.4, level=1,
                                    sources=2))
     _, address = serve(load_settings(environment="test", data_dir=tmp_path / "var", stream_poll_seconds=0.2))
-    return Site(f"http://{address}", {"X-API-Key": hotline_key})
+    return Site(f"http://{address}", {"X-API-Key": hotline_key}, {"X-API-Key": civil_key})
 
 
 @dataclass(frozen=True)
 class Site:
-    """The served app's address, and the key of a hotline operator taking calls there."""
+    """The served app's address, the key of a hotline operator taking calls there, and a civil-affairs desk's."""
 
     url: str
     hotline: dict[str, str]
+    civil_affairs: dict[str, str]
 
 
 @pytest.fixture
