@@ -11,10 +11,8 @@ before is skipped, so an export loaded twice does not double its cases.
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -22,6 +20,7 @@ from huizhili.cases.flow import CaseFlow
 from huizhili.cases.intake import Report, report_case
 from huizhili.errors import HuizhiliError, ImportFailed
 from huizhili.policy import Principal, Scope
+from huizhili.spreadsheet import read_table, text_cell
 from huizhili.storage.models import CaseSignal
 
 DEFAULT_MAPPING = {"external_ref": "工单编号", "received_at": "来电时间", "title": "诉求标题", "description": "诉求内容",
@@ -57,7 +56,7 @@ def import_hotline(session: Session, principal: Principal, flow: CaseFlow, path:
     if unknown:
         message = f"cannot map to {', '.join(unknown)}; fields: {', '.join(sorted(FIELDS))}"
         raise ImportFailed(message, record=name)
-    table = _read(path, name)
+    table = read_table(path, name)
     present = {ours: theirs for ours, theirs in columns.items() if theirs in table.columns}
     if "title" not in present and "description" not in present:
         message = f"{name} has neither a title column ({columns['title']}) nor a description column ({columns['description']})"
@@ -67,7 +66,7 @@ def import_hotline(session: Session, principal: Principal, flow: CaseFlow, path:
     seen = set(session.scalars(sa.select(CaseSignal.external_ref).where(CaseSignal.channel == "import",
                                                                           CaseSignal.external_ref.is_not(None))))
     for line, row in zip(range(2, len(table) + 2), table.to_dict("records"), strict=True):
-        values = {ours: _cell(row[theirs]) for ours, theirs in present.items()}
+        values = {ours: text_cell(row[theirs]) for ours, theirs in present.items()}
         ref = values.get("external_ref")
         if ref and ref in seen:
             done.skipped.append(ref)
@@ -83,23 +82,8 @@ def import_hotline(session: Session, principal: Principal, flow: CaseFlow, path:
     return done
 
 
-def _read(path: Path, name: str) -> pd.DataFrame:
-    """The export as text cells: Excel, or CSV in UTF-8 or, as Chinese systems often write it, GB18030."""
-    try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            return pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
-    except (OSError, ValueError, pd.errors.ParserError) as error:
-        message = f"cannot read {name} as CSV or Excel: {error}"
-        raise ImportFailed(message, record=name) from error
 
 
-def _cell(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
 
 
 def _report(values: dict[str, str | None], zone: ZoneInfo, crs: str) -> Report:

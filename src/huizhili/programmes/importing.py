@@ -36,6 +36,7 @@ from huizhili.programmes.records import (
     write_programmes,
     write_projects,
 )
+from huizhili.spreadsheet import read_table, text_cell
 from huizhili.storage.models import WalkWay
 
 KINDS = ("programmes", "projects")
@@ -108,13 +109,13 @@ def import_list(session: Session, scope: Scope, path: Path, kind: str, *, valid_
         message = f"清单类别须为 the list holds one of {', '.join(KINDS)}, not {kind!r}"
         raise ValidationError(message)
     name = file_name or path.name
-    table = _read(path, name)
+    table = read_table(path, name)
     columns = _columns(table, kind, name)
     rows: list[tuple[int, Any]] = []
     refused: list[RefusedRow] = []
     seen: dict[Any, int] = {}
     for line, row in zip(range(2, len(table) + 2), table.to_dict("records"), strict=True):
-        values = {ours: _cell(row[theirs]) for ours, theirs in columns.items()}
+        values = {ours: text_cell(row[theirs]) for ours, theirs in columns.items()}
         try:
             spec = _programme(values) if kind == "programmes" else _project(session, values)
             key = spec.code if isinstance(spec, ProgrammeSpec) else (spec.programme, spec.ref)
@@ -165,18 +166,6 @@ def _refuse(name: str, refused: list[RefusedRow]) -> None:
     raise ImportFailed(message, record=f"{name}:{first.line}")
 
 
-def _read(path: Path, name: str) -> pd.DataFrame:
-    """The list as text cells: Excel, or CSV in UTF-8 or, as Chinese offices often save it, GB18030."""
-    try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            return pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
-    except (OSError, ValueError, pd.errors.ParserError) as error:
-        message = f"无法读取 cannot read {name} as CSV or Excel: {error}"
-        raise ImportFailed(message, record=name) from error
 
 
 def _columns(table: pd.DataFrame, kind: str, name: str) -> dict[str, str]:
@@ -190,9 +179,6 @@ def _columns(table: pd.DataFrame, kind: str, name: str) -> dict[str, str]:
     return found
 
 
-def _cell(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
 
 
 def _programme(values: dict[str, str | None]) -> ProgrammeSpec:
