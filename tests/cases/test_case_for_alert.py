@@ -8,22 +8,22 @@ import sqlalchemy as sa
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Alert, Area, Case, CaseSignal
 
-XUJIAHUI, TIANPING, XUHUI = "310104014", "310104003", "310104"
+XUJIAHUI, TIANPING, XUHUI, DONGTANG = "310104014", "310104003", "310104", "310104014001"
 
 
-def area_alert(sessions, street_code, rule="pm25_24h"):
+def area_alert(sessions, street_code, rule="pm25_24h", committee_code=None):
     """An open red alert on an area's vital sign, which no category takes in by itself."""
     with transaction(sessions) as session:
         alert = Alert(rule=rule, subject=f"area:{street_code or XUHUI}/{rule}", level=4, opened_at=datetime.now(UTC),
                       title={"zh": "PM2.5 24小时均值超标", "en": "PM2.5 24-hour mean too high"}, department="生态环境局",
-                      district_code=XUHUI, street_code=street_code)
+                      district_code=XUHUI, street_code=street_code, committee_code=committee_code)
         session.add(alert)
         session.flush()
         return alert.id
 
 
 def test_a_street_alert_becomes_one_case_inside_the_street_and_a_second_try_names_it(client, role_headers, xuhui):
-    alert_id = area_alert(xuhui, XUJIAHUI)
+    alert_id = area_alert(xuhui, XUJIAHUI, committee_code=DONGTANG)  # a committee without a boundary: inside its street
     commander = role_headers["district_commander"]
     response = client.post(f"/api/alerts/{alert_id}/case", json={"category": "市容环境"}, headers=commander)
     assert response.status_code == 201, response.text

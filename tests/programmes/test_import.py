@@ -72,6 +72,13 @@ def test_a_list_loaded_again_updates_its_projects(housing, tmp_path):
     assert [row.quantities for row in projects(housing)] == [{"households": 150.0}, {"households": 80.0}]
 
 
+def test_a_list_loaded_again_leaves_a_projects_status_to_its_progress_reports(housing, tmp_path):
+    with transaction(housing) as session:
+        import_list(session, Scope.system(), write(tmp_path, HEADER + GOOD), "projects")
+        import_list(session, Scope.system(), write(tmp_path, HEADER + GOOD.replace(",在建,", ",完成,")), "projects")
+    assert [row.status for row in projects(housing)] == ["in_progress", "planned"]  # only a progress report says it is done
+
+
 def test_a_street_operator_imports_only_her_streets_projects(housing, tmp_path):
     operator = Scope(Principal(username="xujiahui_operator", role="street_operator", streets=frozenset({"310104014"})))
     path = write(tmp_path, HEADER + GOOD)

@@ -24,6 +24,7 @@ from huizhili.network.finder import NetworkCache
 from huizhili.network.lifecircle import run_life_circle
 from huizhili.network.report import write_outputs
 from huizhili.policy import Scope
+from huizhili.programmes.demo import load_programmes_demo
 from huizhili.sensing.alerts import alert_out
 from huizhili.storage.engine import transaction
 from huizhili.storage.models import Alert, Area, IndicatorValue, LifeCircleRun, WalkWay
@@ -328,6 +329,7 @@ def chart_option(page):
 def test_a_street_drills_down_to_a_committee_and_its_charts_show_a_week_the_kpis_and_the_life_circle(site, offline, xuhui,
                                                                                                     life_circle):
     with transaction(xuhui) as session:
+        load_programmes_demo(session)
         xujiahui = session.scalar(sa.select(Area).where(Area.name == "徐家汇街道"))
         committee = session.scalars(sa.select(Area).where(Area.parent_code == xujiahui.code).order_by(Area.code)).first()
         committees_there = session.scalar(sa.select(sa.func.count()).where(Area.parent_code == xujiahui.code))
@@ -350,6 +352,14 @@ def test_a_street_drills_down_to_a_committee_and_its_charts_show_a_week_the_kpis
     assert len(homes) == len(parks) and page.evaluate("map.getLayoutProperty('coverage', 'visibility')") == "visible"
     assert sum(home.get("walk_m", 1e9) <= home["standard_m"] == 300 for home in homes) == int((parks <= 300).sum())
 
+    targets = page.locator("#targets li")
+    targets.first.wait_for()
+    renewal = targets.filter(has_text="零星旧改完成户数")  # in 徐家汇: its own households done, a part of the district's goal
+    assert renewal.locator("progress").count() == 0 and " 户" in renewal.inner_text()
+    park = targets.filter(has_text="公园绿地300米服务半径覆盖率")  # a share: the district's goal holds in every street
+    stored_park = next(row["coverage"] for row in life_circle.coverage
+                       if row["kind"] == "park" and row["threshold_m"] == 300 and row["area_code"] == xujiahui.code)
+    assert f"{round(stored_park * 100, 1):g}% / 98%" in park.inner_text() and park.locator("progress").count() == 1
     page.wait_for_function("() => document.getElementById('chart-note').textContent.startsWith('PM2.5')")
     week = chart_option(page)["series"][0]["data"]
     assert len(week) >= 24 and week[-1]["value"][1] == 86.4  # the hours stored, then the latest value

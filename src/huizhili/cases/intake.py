@@ -188,8 +188,9 @@ def cases_from_alerts(session: Session, flow: CaseFlow, now: datetime) -> list[I
     """
     scenarios = {s: c.code for c in flow.categories.categories.values() for s in c.scenarios}
     taken = sa.select(CaseSignal.alert_id).where(CaseSignal.alert_id.is_not(None))
-    alerts = session.scalars(
+    alerts = session.scalars(  # locked, so an operator opening a case for one of them by hand waits (case_for_alert)
         sa.select(Alert).where(Alert.active == 1, Alert.rule.in_(sorted(scenarios)), Alert.id.not_in(taken)).order_by(Alert.id)
+        .with_for_update(of=Alert, skip_locked=True)
     ).all()
     intakes = []
     for alert in alerts:
@@ -244,7 +245,7 @@ def case_for_alert(session: Session, scope: Scope, principal: Principal, flow: C
         message = f"alert {alert_id} already is case {taken} (预警 {alert_id} 已立为案件 {taken})"
         raise ConflictError(message)
     device = session.get(Device, alert.device_id) if alert.device_id else None
-    lon, lat = (device.lon, device.lat) if device is not None else _inside(session, alert.committee_code or alert.street_code)
+    lon, lat = (device.lon, device.lat) if device is not None else _inside(session, alert.committee_code, alert.street_code)
     report = Report(channel="sensor", title=str(alert.title.get("zh") or alert.rule)[:200], description=str(alert.title.get("en") or ""),
                     lon=lon, lat=lat, category=category, alert_id=alert.id, external_ref=f"alert:{alert.id}",
                     asset_ref=device.code if device is not None else None, household_id=alert.household_id)
@@ -254,13 +255,14 @@ def case_for_alert(session: Session, scope: Scope, principal: Principal, flow: C
     return intake
 
 
-def _inside(session: Session, code: str | None) -> tuple[float | None, float | None]:
-    """A point inside the area of ``code`` where it has a boundary; none for a district-wide alert."""
-    boundary = session.scalar(sa.select(Area.geometry).where(Area.code == code)) if code else None
-    if boundary is None:
-        return None, None
-    inner = shapely.point_on_surface(boundary)
-    return float(inner.x), float(inner.y)
+def _inside(session: Session, *codes: str | None) -> tuple[float | None, float | None]:
+    """A point inside the first of the areas ``codes`` that has a boundary (a committee's, else its street's); none for a district-wide alert."""
+    for code in codes:
+        boundary = session.scalar(sa.select(Area.geometry).where(Area.code == code)) if code else None
+        if boundary is not None:
+            inner = shapely.point_on_surface(boundary)
+            return float(inner.x), float(inner.y)
+    return None, None
 
 
 _REFUSED_ALERTS: set[int] = set()

@@ -50,5 +50,5 @@ def case_layer(session: Session, scope: Scope, flow: CaseFlow, area: str | None 
         "id": Case.id, "lon": rounded(session, Case.lon, DECIMALS), "lat": rounded(session, Case.lat, DECIMALS),
         "stage": sa.case({s.id: stages.index(s.stage) for s in open_states}, value=Case.state),
         "due": unix_seconds(session, Case.due_at),
-    }, where)
+    }, where, Case.id)
     return json_object({"stages": stages}, arrays)

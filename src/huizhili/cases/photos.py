@@ -19,7 +19,7 @@ import os
 import tempfile
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,10 @@ _READ_AS = {"MPO": "JPEG"}
 
 LONGEST_SIDE = 4096
 """Larger pictures are scaled down to this on their longest side: enough to see a crack, not a phone's full sensor."""
+
+
+WAITING_WINDOW = timedelta(days=1)
+"""How far back photos waiting for their uploader's step count against his cap."""
 
 
 @dataclass(frozen=True)
@@ -207,8 +211,11 @@ def add_photo(session: Session, scope: Scope, store: PhotoStore, principal: Prin
     if case is None:
         message = f"no case {case_id} you may see / 无此案件"
         raise NotFoundError(message)
-    waiting = session.scalar(sa.select(sa.func.count()).select_from(CasePhoto).where(
-        CasePhoto.uploaded_by == principal.username, CasePhoto.action_id.is_(None)))
+    # Waiting on cases still open, within a day: a photo left on a case since closed, merged or passed on never
+    # locks its uploader out, and a day's uploads are still bounded.
+    waiting = session.scalar(sa.select(sa.func.count()).select_from(CasePhoto).join(Case, Case.id == CasePhoto.case_id).where(
+        CasePhoto.uploaded_by == principal.username, CasePhoto.action_id.is_(None), CasePhoto.uploaded_at >= now - WAITING_WINDOW,
+        Case.closed_at.is_(None), Case.merged_into_id.is_(None)))
     if waiting is not None and waiting >= store.waiting_max:
         message = (f"{waiting} of your photos wait for a step: take it (or attach them) before uploading more "
                    f"/ 您已有 {waiting} 张照片尚未随处置步骤提交，请先提交")

@@ -167,15 +167,16 @@ def write_projects(session: Session, scope: Scope, specs: Sequence[ProjectSpec])
             problems.append(f"项目 {spec.programme}/{spec.ref}：你无权修改 you may not change this project")
             written.append(None)
             continue
-        project = project or Project(programme_id=key[0], source_ref=spec.ref, done={}, properties={})
+        if project is None:  # a new project starts as its list says; a known one's status and actual dates follow its reports
+            project = Project(programme_id=key[0], source_ref=spec.ref, done={}, properties={}, status=spec.status,
+                              actual_start=spec.actual_start, actual_end=spec.actual_end)
         point = spec.geometry.representative_point()
         quantities = dict(spec.quantities)
         if "km" not in quantities and (length := line_km(spec.geometry)) is not None:
             quantities["km"] = length
         project.name, project.geometry, project.lon, project.lat = spec.name, spec.geometry, point.x, point.y
-        project.owner_department, project.status, project.quantities = spec.owner_department, spec.status, quantities
+        project.owner_department, project.quantities = spec.owner_department, quantities
         project.planned_start, project.planned_end = spec.planned_start, spec.planned_end
-        project.actual_start, project.actual_end = spec.actual_start, spec.actual_end
         session.add(project)
         problems.append(None)
         written.append(project)
@@ -247,15 +248,18 @@ def list_projects(session: Session, scope: Scope, *, programme: str | None = Non
     return total, list(page)
 
 
-def get_project(session: Session, scope: Scope, project_id: int) -> Project:
-    """The project of this id.
+def get_project(session: Session, scope: Scope, project_id: int, *, for_update: bool = False) -> Project:
+    """The project of this id; ``for_update`` locks it (and reads it afresh) for a writer.
 
     Raises
     ------
     NotFoundError
         If there is none the scope shows.
     """
-    project = session.scalar(sa.select(Project).where(Project.id == project_id, scope.condition(Project)))
+    query = sa.select(Project).where(Project.id == project_id, scope.condition(Project))
+    if for_update:
+        query = query.with_for_update(of=Project).execution_options(populate_existing=True)
+    project = session.scalar(query)
     if project is None:
         message = f"没有项目 no project {project_id}"
         raise NotFoundError(message)
@@ -288,7 +292,7 @@ def record_progress(session: Session, scope: Scope, principal: Principal, projec
     ValidationError
         For an unknown status or unit, or an amount that is negative or not finite.
     """
-    project = get_project(session, scope, project_id)
+    project = get_project(session, scope, project_id, for_update=True)  # two reports at once: the second waits, then reads the first
     if session.scalar(sa.select(Project.id).where(Project.id == project.id, scope.writable(Project))) is None:
         message = f"项目 {project_id}：你无权报告进度 you may not report this project's progress"
         raise ForbiddenError(message)

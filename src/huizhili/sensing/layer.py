@@ -61,7 +61,7 @@ def device_layer(session: Session, scope: Scope, silence: list[str]) -> str:
         "kind": sa.case({k: i for i, k in enumerate(kinds)}, value=Device.sensor_kind) if kinds else sa.cast(sa.null(), sa.Integer),  # no rows
         "status": sa.case({s: i for i, s in enumerate(DEVICE_STATUSES)}, value=Device.status),
         "online": online, "value": latest, "level": sa.func.coalesce(level, 0),
-    }, [scope.condition(Device)])
+    }, [scope.condition(Device)], Device.id)
     return json_object({"kinds": [_kind(k, main.get(k)) for k in kinds], "statuses": list(DEVICE_STATUSES),
                         "levels": list(ALERT_LEVELS)}, arrays)
 

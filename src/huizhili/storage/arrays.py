@@ -1,8 +1,9 @@
 """Columns of many rows as JSON arrays, put together by the database in one pass, on either backend.
 
 A map layer of 50,000 records made into Python rows and then JSON costs several times the query
-itself; the database writes the same arrays in C as it reads the rows. Every aggregate of one
-SELECT sees the rows in the same order, so the i-th element of each array is the same record's.
+itself; the database writes the same arrays in C as it reads the rows. The i-th element of
+each array is the same record's: SQLite's aggregates of one SELECT read its one scan in turn;
+PostgreSQL's are each ordered by the rows' key, since a parallel plan promises no order.
 """
 
 import json
@@ -10,16 +11,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from huizhili.storage.engine import is_postgis
 
 
-def json_arrays(session: Session, columns: Mapping[str, Any], where: Sequence[sa.ColumnElement[bool]]) -> dict[str, str]:
-    """Each of ``columns`` over the rows matching ``where``, as the text of a JSON array (``[]`` for none); NULL is ``null``."""
+def json_arrays(session: Session, columns: Mapping[str, Any], where: Sequence[sa.ColumnElement[bool]], key: Any) -> dict[str, str]:
+    """Each of ``columns`` over the rows matching ``where`` in ``key`` order, as the text of a JSON array (``[]`` for none); NULL is ``null``."""
     aggregates: list[sa.ColumnElement[Any]]
     if is_postgis(session):
-        aggregates = [sa.func.coalesce(sa.func.array_to_json(sa.func.array_agg(c)).cast(sa.Text), "[]") for c in columns.values()]
+        aggregates = [sa.func.coalesce(sa.func.array_to_json(sa.func.array_agg(aggregate_order_by(c, key))).cast(sa.Text), "[]")
+                      for c in columns.values()]
     else:
         aggregates = [sa.func.json_group_array(c) for c in columns.values()]
     row = session.execute(sa.select(*aggregates).where(*where)).one()

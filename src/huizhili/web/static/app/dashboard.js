@@ -22,7 +22,7 @@ async function api(path, options = {}) {
   if (response.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
     showSignIn();
-    throw new Error("signed out");
+    throw Object.assign(new Error("signed out"), { status: 401 });
   }
   if (!response.ok) {
     const problem = new Error(`${path}: ${response.status}`);
@@ -187,10 +187,12 @@ async function drawMap() {
   });
   map.addControl(new maplibregl.NavigationControl(), "top-left");
   // Everything the map draws is asked for at once, while the map itself starts.
-  const loaded = Promise.all([features("areas", { kind: "street" }), features("areas", { kind: "committee" }), features("buildings"),
-                              features("facilities"), deviceLayer(), api("/api/network/ways"), coverageHomes()]);
-  await new Promise((resolve) => map.once("load", resolve));
   const none = { type: "FeatureCollection", features: [] };
+  const optional = (layer) => layer.catch((problem) => { if (problem.status === 401) throw problem; return none; });  // drawn without it
+  const loaded = Promise.all([features("areas", { kind: "street" }), features("areas", { kind: "committee" }), optional(features("buildings")),
+                              optional(features("facilities")), optional(deviceLayer()), optional(api("/api/network/ways")),
+                              optional(coverageHomes())]);
+  await new Promise((resolve) => map.once("load", resolve));
   let buildings, facilities, devices, ways, homes;
   [streets, committees, buildings, facilities, devices, ways, homes] = await loaded;
   map.addSource("streets", { type: "geojson", data: streets, promoteId: "code" });
@@ -405,11 +407,63 @@ async function showView() {
   const drawn = [committee, street].find((shown) => shown && shown.geometry);
   const box = bounds(drawn ? { features: [drawn] } : streets);
   if (!box.isEmpty()) map.fitBounds(box, { padding: 30, duration: drawn ? 600 : 0 });
-  shown = area ? { level: area.properties.level, code: area.properties.code, street: street.properties.code }
+  shown = area ? { level: area.properties.level, code: area.properties.code, street: street ? street.properties.code : null }
     : { level: "district", code: null, street: null };
   map.setFilter("street-chosen", ["==", ["get", "code"], street ? street.properties.code : ""]);
   showCommittees(street, committee);
-  await Promise.all([showCounts(shown.code), showVitals(shown.code), showAlerts(shown), showCases(shown.code), showChart(shown)]);
+  await Promise.all([
+    failing(showCounts(shown.code), "counts"), failing(showVitals(shown.code), "vitals"), failing(showAlerts(shown), "alerts"),
+    failing(showCases(shown.code), "case-board"), failing(showChart(shown), "chart-note"), failing(showTargets(shown), "targets")]);
+}
+
+/** A panel whose data could not be read says so, and the others are drawn: only a lapsed sign-in ends the session. */
+function failing(drawing, panel) {
+  return drawing.catch((problem) => {
+    if (problem.status === 401) throw problem;
+    const element = document.getElementById(panel);
+    const said = element.tagName === "UL" ? item(t("load_failed"), "empty") : document.createElement("p");
+    said.textContent = t("load_failed");
+    said.className = "empty";
+    element.replaceChildren(said);
+  });
+}
+
+const TARGET_COLOURS = { met: "#2e7d32", on_track: "#1f6fd1", at_risk: "#d9a400", late: "#c8102e" };
+
+/** The district's targets (programmes): each one's value against its goal, its forecast's verdict and deadline; in a street's
+ * view, the street's own row (its share of a district-wide count, or its own rate against the goal). */
+async function showTargets(view) {
+  const current = redraw("targets");
+  const card = document.getElementById("targets-card");
+  if (!me.permissions.includes("read:programmes")) return;
+  const targets = await api("/api/targets");
+  if (!current()) return;
+  const list = document.getElementById("targets");
+  list.replaceChildren();
+  const lang = language();
+  const unitName = (unit) => (t(`unit_${unit}`) === `unit_${unit}` ? unit : t(`unit_${unit}`));  // a district's own unit as it wrote it
+  const number = (value, unit) => (unit === "share" ? `${Math.round(value * 1000) / 10}%`
+    : `${Number(value).toLocaleString(lang === "zh" ? "zh-CN" : "en", { maximumFractionDigits: 1 })} ${unitName(unit)}`);
+  for (const target of targets) {
+    const row = target.rows.find((found) => found.area_code === (view.street || target.area_code));
+    if (!row || row.value === null) continue;
+    const line = item((lang === "zh" ? target.name : target.name_en) || target.name, "target");
+    line.style.borderLeftColor = TARGET_COLOURS[row.status] || "var(--line)";
+    const figures = document.createElement("span");
+    figures.className = "figures";
+    figures.textContent = row.goal === null ? number(row.value, target.unit) : `${number(row.value, target.unit)} / ${number(row.goal, target.unit)}`;
+    if (row.goal) {
+      const bar = document.createElement("progress");
+      bar.max = row.goal;
+      bar.value = Math.min(row.value, row.goal);
+      bar.setAttribute("aria-label", figures.textContent);
+      figures.prepend(bar);
+    }
+    line.append(figures);
+    if (row.status) line.append(tag(`${t(`target_${row.status}`)} · ${target.deadline.slice(0, 4)}`, `target-${row.status}`));
+    list.append(line);
+  }
+  card.hidden = !list.children.length;
 }
 
 /** A street's residential committees (居委会), each a way down to its own view. */
@@ -437,7 +491,11 @@ async function showCounts(code) {
   const current = redraw("counts");
   const districts = [...new Set(streets.features.map((street) => street.properties.parent_code))];
   const area = code || (districts.length === 1 ? districts[0] : null);
-  const summary = await api(area ? `/api/areas/${area}/summary` : "/api/summary");
+  // The district's own figures where the caller may read the district; a street's operator gets her streets' sum.
+  const summary = await (area ? api(`/api/areas/${area}/summary`).catch((problem) => {
+    if (code || problem.status !== 404) throw problem;
+    return api("/api/summary");
+  }) : api("/api/summary"));
   if (!current()) return;
   const counts = document.getElementById("counts");
   counts.replaceChildren();
@@ -492,8 +550,13 @@ async function showAlerts(view) {
     const actions = document.createElement("span");
     actions.className = "actions";
     const handle = (action) => async () => {
-      await api(`/api/alerts/${alert.id}`, { method: "PATCH", headers: { "Content-Type": "application/json" },
-                                              body: JSON.stringify({ action }) });
+      try {
+        await api(`/api/alerts/${alert.id}`, { method: "PATCH", headers: { "Content-Type": "application/json" },
+                                                body: JSON.stringify({ action }) });
+      } catch (problem) {
+        row.append(tag(problem.detail || t("load_failed"), "late"));
+        return;
+      }
       await showAlerts(view);
     };
     if (alert.state === "acknowledged") actions.append(tag(t("acknowledged")));
@@ -519,7 +582,12 @@ let categories = null;
 /** Under an alert's row, the form that opens a case for it: its category, then the case's number (or the case it already is). */
 async function caseForm(row, alert) {
   if (row.querySelector("form")) return;
-  categories = categories || await api("/api/open311/v2/services.json");
+  try {
+    categories = categories || await api("/api/open311/v2/services.json");
+  } catch {
+    row.append(tag(t("load_failed"), "late"));
+    return;
+  }
   const form = document.createElement("form");
   form.className = "case-form";
   const label = document.createElement("label");
@@ -539,7 +607,7 @@ async function caseForm(row, alert) {
       answer.textContent = `${t("case_opened")} ${opened.number}`;
       send.disabled = true;
     } catch (problem) {
-      answer.textContent = problem.status === 409 ? t("already_a_case") : t("load_failed");
+      answer.textContent = problem.status === 409 ? `${t("already_a_case")}${t("colon")}${problem.detail || ""}` : problem.detail || t("load_failed");
       answer.className = "error";
     }
   });
@@ -632,17 +700,18 @@ function percentAxis() {
 
 /** A vital sign's last week in the area in view, hour by hour, each point coloured by its warning level. */
 async function vitalChart(view) {
+  if (!me.permissions.includes("read:alerts")) return { note: t("no_permission") };
   const all = await api(`/api/vitals${view.code ? `?area=${view.code}` : ""}`);
   const here = all.filter((vital) => (view.code ? vital.area_code === view.code : vital.area_level === "district"));
   const vital = here.find((found) => found.indicator === chosenVital) || here[0];
   if (!vital) return { note: t("no_vitals") };
   const history = await api(`/api/vitals/${vital.indicator}/${vital.area_code}`);
   const name = language() === "zh" ? vital.zh : vital.en;
-  if (!history.length) return { note: `${name}：${t("no_history")}` };
+  if (!history.length) return { note: `${name}${t("colon")}${t("no_history")}` };
   const points = history.filter((point) => point.value !== null).map((point) => ({
     value: [point.at, Math.round(point.value * 10) / 10], itemStyle: { color: LEVEL_COLOURS[point.level] || "#2e7d32" } }));
   return {
-    summary: `${name}，${t("last_week")}，${points.length} ${t("hourly_values")}`,
+    summary: [name, t("last_week"), `${points.length} ${t("hourly_values")}`].join(t("comma")),
     note: `${name}${vital.unit ? ` (${vital.unit})` : ""} · ${t("last_week")}`,
     option: { xAxis: { type: "time" }, yAxis: { type: "value", name: vital.unit || "" },
               series: [{ type: "line", name, data: points, showSymbol: true, symbolSize: wall.on ? 10 : 5,
@@ -661,7 +730,7 @@ async function kpiChart(view) {
   const bars = (measure) => rows.map((row) => ({ value: percent(row[measure]),
                                                  itemStyle: { opacity: !streetCode || row.key === streetCode ? 1 : 0.35 } }));
   return {
-    summary: `${t("kpis_chart")}：${rows.map((row) => `${row.name} ${percent(row.on_time_rate) ?? "—"}%`).join("，")}`,
+    summary: `${t("kpis_chart")}${t("colon")}${rows.map((row) => `${row.name} ${percent(row.on_time_rate) ?? "—"}%`).join(t("comma"))}`,
     note: `${t("kpis_chart")} · ${t("last_30_days")}`,
     option: { legend: { top: 0 }, xAxis: { type: "category", data: names, axisLabel: { rotate: 45, interval: 0 } }, yAxis: percentAxis(),
               series: [{ type: "bar", name: t("on_time"), data: bars("on_time_rate"), itemStyle: { color: "#1f4e8c" } },
@@ -682,7 +751,7 @@ async function coverageChart(view) {
   const streetCode = view.street;
   const what = `${t(`kind_${kind}`)} ≤ ${metres} ${t("metres")}`;
   return {
-    summary: `${t("coverage_chart")}，${what}：${rows.map((row) => `${name(row)} ${Math.round(row.coverage * 100)}%`).join("，")}`,
+    summary: `${t("coverage_chart")}${t("comma")}${what}${t("colon")}${rows.map((row) => `${name(row)} ${Math.round(row.coverage * 100)}%`).join(t("comma"))}`,
     note: `${t("coverage_chart")} · ${what}${target ? ` · ${t("target")} ${Math.round(target * 100)}%` : ""}`,
     option: { xAxis: { type: "category", data: rows.map(name), axisLabel: { rotate: 45, interval: 0 } }, yAxis: percentAxis(),
               series: [{ type: "bar", name: what,
@@ -775,6 +844,6 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   window.addEventListener("resize", () => chart && chart.resize());
   window.addEventListener("hashchange", () => { if (map && streets) showView(); });
-  if (sessionStorage.getItem(TOKEN_KEY)) start().catch(showSignIn);
+  if (sessionStorage.getItem(TOKEN_KEY)) start().catch((problem) => { if (problem.status === 401 || !me) showSignIn(); });
   else showSignIn();
 });

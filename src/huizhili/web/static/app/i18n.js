@@ -27,6 +27,9 @@ const MESSAGES = {
     report_category: "问题类别", report_description: "问题描述", report_place_hint: "位置：用上方地图点选的位置，或您的当前位置",
     report_photo: "照片（可选）", report_submit: "提交", reported: "已受理，受理编号", my_cases: "我的办件",
     help_case_title: "为老服务一键通求助", no_place: "请先在地图上点选位置或允许获取位置",
+    comma: "，", colon: "：", view: "视图",
+    targets: "目标任务", target_met: "已达成", target_on_track: "进度正常", target_at_risk: "有风险", target_late: "滞后",
+    unit_roads: "条", unit_km: "公里", unit_hubs: "个", unit_households: "户", unit_projects: "项", unit_count: "个", unit_m2: "平方米",
     resolve: "解除", open_case: "立案", case_opened: "已立案，编号", already_a_case: "该预警已立案",
     back_to: "返回", committees: "居委会", charts: "趋势与考核", tab_vital: "体征趋势", tab_kpis: "案件考核", tab_coverage: "生活圈覆盖",
     show_trend: "查看趋势", no_history: "暂无历史数据", last_week: "近7天", hourly_values: "个小时值", no_permission: "无权查看",
@@ -64,6 +67,10 @@ const MESSAGES = {
     report_place_hint: "Where: the place you tapped on the map above, or your position", report_photo: "Photo (optional)",
     report_submit: "Send", reported: "Received, tracking number", my_cases: "My reports", help_case_title: "Call for help (one button)",
     no_place: "Tap a place on the map or allow your position first",
+    comma: ", ", colon: ": ", view: "View",
+    targets: "Targets", target_met: "Met", target_on_track: "On track", target_at_risk: "At risk", target_late: "Late",
+    unit_roads: "roads", unit_km: "km", unit_hubs: "hubs", unit_households: "households", unit_projects: "projects", unit_count: "",
+    unit_m2: "m²",
     resolve: "Resolve", open_case: "Open a case", case_opened: "Case opened, number", already_a_case: "This alert already is a case",
     back_to: "Back to ", committees: "Residential committees", charts: "Trends and performance", tab_vital: "Vital sign",
     tab_kpis: "Case KPIs", tab_coverage: "Life circle", show_trend: "Show its trend", no_history: "no history yet",
@@ -95,6 +102,9 @@ function translatePage() {
   document.documentElement.lang = language() === "zh" ? "zh-CN" : "en";
   for (const element of document.querySelectorAll("[data-i18n]")) {
     element.textContent = t(element.dataset.i18n);
+  }
+  for (const element of document.querySelectorAll("[data-i18n-label]")) {
+    element.setAttribute("aria-label", t(element.dataset.i18nLabel));
   }
 }
 
