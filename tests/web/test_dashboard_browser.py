@@ -469,3 +469,20 @@ def test_an_operator_opens_a_case_for_an_alert_which_reaches_the_board_and_then_
     page.wait_for_function(f"""async () => (await map.getSource('facilities').getData()).features
                                  .find(f => f.id === {centre}).properties.is_open === false""")  # live, no reload
     assert (outside, errors) == ([], [])
+
+
+def test_a_street_operator_and_a_hotline_operator_see_their_dashboards_without_an_error(site, offline, xuhui):
+    with transaction(xuhui) as session:
+        create_user(session, "xu", "street_operator", password=PASSWORD, streets=["310104014"])
+        create_user(session, "call", "hotline_operator", password=PASSWORD)
+    for username in ("xu", "call"):
+        page, outside, errors = offline()
+        page.goto(site.url)
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_function("() => document.querySelectorAll('#counts dd').length === 4")
+        page.wait_for_function("() => document.getElementById('chart-note').textContent !== ''")
+        assert page.locator("#dashboard").is_visible(), username
+        assert (outside, errors) == ([], []), username
+        page.context.close()

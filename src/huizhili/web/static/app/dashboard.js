@@ -77,7 +77,7 @@ async function start() {
   document.getElementById("sign-in").hidden = true;
   document.getElementById("dashboard").hidden = false;
   document.getElementById("sign-out").hidden = false;
-  document.getElementById("who").textContent = `${me.username} · ${me.role}`;
+  document.getElementById("who").textContent = `${me.username} · ${termOr(`role_${me.role}`, me.role)}`;
   if (!map) await drawMap();
   await showView();
   listen();
@@ -441,9 +441,8 @@ async function showTargets(view) {
   const list = document.getElementById("targets");
   list.replaceChildren();
   const lang = language();
-  const unitName = (unit) => (t(`unit_${unit}`) === `unit_${unit}` ? unit : t(`unit_${unit}`));  // a district's own unit as it wrote it
   const number = (value, unit) => (unit === "share" ? `${Math.round(value * 1000) / 10}%`
-    : `${Number(value).toLocaleString(lang === "zh" ? "zh-CN" : "en", { maximumFractionDigits: 1 })} ${unitName(unit)}`);
+    : `${Number(value).toLocaleString(lang === "zh" ? "zh-CN" : "en", { maximumFractionDigits: 1 })} ${termOr(`unit_${unit}`, unit)}`);
   for (const target of targets) {
     const row = target.rows.find((found) => found.area_code === (view.street || target.area_code));
     if (!row || row.value === null) continue;
@@ -489,13 +488,11 @@ function showCommittees(street, committee) {
 /** 底数清: the counts of the area in view; the district's own where the streets shown share one, else of everything in scope. */
 async function showCounts(code) {
   const current = redraw("counts");
+  // The district's own figures where the caller may read the whole district; one bound to areas gets their sum.
+  const bound = me.streets.length || me.committees.length || me.grid_cells.length;
   const districts = [...new Set(streets.features.map((street) => street.properties.parent_code))];
-  const area = code || (districts.length === 1 ? districts[0] : null);
-  // The district's own figures where the caller may read the district; a street's operator gets her streets' sum.
-  const summary = await (area ? api(`/api/areas/${area}/summary`).catch((problem) => {
-    if (code || problem.status !== 404) throw problem;
-    return api("/api/summary");
-  }) : api("/api/summary"));
+  const area = code || (!bound && districts.length === 1 ? districts[0] : null);
+  const summary = await api(area ? `/api/areas/${area}/summary` : "/api/summary");
   if (!current()) return;
   const counts = document.getElementById("counts");
   counts.replaceChildren();
@@ -749,7 +746,7 @@ async function coverageChart(view) {
   const name = (row) => (streets.features.find((street) => street.properties.code === row.area_code) || { properties: { name: row.area_code } })
     .properties.name;
   const streetCode = view.street;
-  const what = `${t(`kind_${kind}`)} ≤ ${metres} ${t("metres")}`;
+  const what = `${termOr(`kind_${kind}`, kind)} ≤ ${metres} ${t("metres")}`;
   return {
     summary: `${t("coverage_chart")}${t("comma")}${what}${t("colon")}${rows.map((row) => `${name(row)} ${Math.round(row.coverage * 100)}%`).join(t("comma"))}`,
     note: `${t("coverage_chart")} · ${what}${target ? ` · ${t("target")} ${Math.round(target * 100)}%` : ""}`,

@@ -28,6 +28,9 @@ const MESSAGES = {
     report_photo: "照片（可选）", report_submit: "提交", reported: "已受理，受理编号", my_cases: "我的办件",
     help_case_title: "为老服务一键通求助", no_place: "请先在地图上点选位置或允许获取位置",
     comma: "，", colon: "：", view: "视图",
+    role_district_admin: "区管理员", role_district_commander: "区指挥长", role_street_operator: "街镇值班员",
+    role_department_handler: "委办局处置人员", role_hotline_operator: "12345话务员", role_committee_worker: "居委会工作人员",
+    role_grid_officer: "网格员", role_analyst: "分析员", role_service: "服务账号",
     targets: "目标任务", target_met: "已达成", target_on_track: "进度正常", target_at_risk: "有风险", target_late: "滞后",
     unit_roads: "条", unit_km: "公里", unit_hubs: "个", unit_households: "户", unit_projects: "项", unit_count: "个", unit_m2: "平方米",
     resolve: "解除", open_case: "立案", case_opened: "已立案，编号", already_a_case: "该预警已立案",
@@ -68,6 +71,9 @@ const MESSAGES = {
     report_submit: "Send", reported: "Received, tracking number", my_cases: "My reports", help_case_title: "Call for help (one button)",
     no_place: "Tap a place on the map or allow your position first",
     comma: ", ", colon: ": ", view: "View",
+    role_district_admin: "District administrator", role_district_commander: "District commander", role_street_operator: "Street operator",
+    role_department_handler: "Department handler", role_hotline_operator: "12345 operator", role_committee_worker: "Committee staff",
+    role_grid_officer: "Grid officer", role_analyst: "Analyst", role_service: "Service account",
     targets: "Targets", target_met: "Met", target_on_track: "On track", target_at_risk: "At risk", target_late: "Late",
     unit_roads: "roads", unit_km: "km", unit_hubs: "hubs", unit_households: "households", unit_projects: "projects", unit_count: "",
     unit_m2: "m²",
@@ -95,6 +101,11 @@ function language() {
 /** The text of ``key`` in the language in use. */
 function t(key) {
   return MESSAGES[language()][key] ?? MESSAGES.zh[key] ?? key;
+}
+
+/** The text of ``key``, or ``fallback`` where the page has none: a district's own kind or unit, as it wrote it. */
+function termOr(key, fallback) {
+  return MESSAGES[language()][key] ?? MESSAGES.zh[key] ?? fallback;
 }
 
 /** Write every element's text from its data-i18n key, and the page's language. */
