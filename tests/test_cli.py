@@ -110,7 +110,7 @@ def test_grid_cells_for_a_street(runner):
     made = runner.invoke(main, ["base", "grid", "--area", "徐家汇街道", "--size", "500"])
     assert made.exit_code == 0, made.output
     assert made.stdout.startswith("徐家汇街道 (310104014): ") and made.stdout.strip().endswith(" cells")
-    assert "grid cells cut: " in made.stderr
+    assert "grid cells cut …" in made.stderr  # progress, a line per stage in a log
     again = runner.invoke(main, ["base", "grid", "--area", "徐家汇街道"])
     assert again.exit_code == 1 and "not regenerated" in again.output
 

@@ -19,7 +19,7 @@ def housing(xuhui, role_headers):
 
 
 def upload(client, headers, **form):
-    return client.post("/api/programmes/import", headers=headers, files={"file": ("清单.csv", LIST, "text/csv")},
+    return client.post("/api/programme-imports", headers=headers, files={"file": ("清单.csv", LIST, "text/csv")},
                        data={"kind": "projects", **form})
 
 

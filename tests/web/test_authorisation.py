@@ -333,7 +333,7 @@ WRITES = {
         "service_request_id": w.case_number, "description": "还没处理"}}),
     ("POST", "/api/projects/{project_id}/progress"): lambda w: (f"/api/projects/{w.project}/progress", {"json": {
         "status": "in_progress", "done": {"households": 10}, "note": "签约 10 户"}}),
-    ("POST", "/api/programmes/import"): lambda w: ("/api/programmes/import", {"files": {"file": ("projects.csv", PROJECTS, "text/csv")},
+    ("POST", "/api/programme-imports"): lambda w: ("/api/programme-imports", {"files": {"file": ("projects.csv", PROJECTS, "text/csv")},
                                                                              "data": {"kind": "projects"}}),
     ("POST", "/api/lifecircle/siting"): lambda w: ("/api/lifecircle/siting", {"json": {"kind": "health_centre", "threshold_m": 900,
                                                                                        "k": 1, "area": "徐家汇街道"}}),

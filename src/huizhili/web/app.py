@@ -111,7 +111,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         limit=settings.request_max_bytes,
-        uploads=(("/api/imports", settings.upload_max_bytes), ("/api/programmes/import", settings.upload_max_bytes),
+        uploads=(("/api/imports", settings.upload_max_bytes), ("/api/programme-imports", settings.upload_max_bytes),
                  # a photo, with room for the form around it
                  (r"/api/cases/[0-9]+/photos", settings.photo_max_bytes + 64 * 1024),
                  (r"/api/me/cases/[0-9]+/photos", settings.photo_max_bytes + 64 * 1024)),

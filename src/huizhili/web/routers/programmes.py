@@ -57,7 +57,7 @@ def programme(code: Code, session: SessionDep, principal: ReadProgrammes) -> dic
     return next(_programme_out(p, counts) for p, counts in list_programmes(session, scope) if p.id == found.id)
 
 
-@router.post("/programmes/import", response_model=ListImportOut)
+@router.post("/programme-imports", response_model=ListImportOut)
 def import_programmes(
     session: SessionDep,
     principal: WriteProgrammes,
