@@ -347,6 +347,7 @@ def test_a_street_drills_down_to_a_committee_and_its_charts_show_a_week_the_kpis
     page.get_by_role("button", name="登录").click()
     page.wait_for_function("() => document.querySelector('#view-name').textContent === '徐家汇街道'")
     assert page.evaluate("async () => (await map.getSource('network').getData()).features.length") == ways
+    page.wait_for_function("async () => (await map.getSource('coverage').getData()).features.length > 0")  # asked for when shown
     homes = page.evaluate("async () => (await map.getSource('coverage').getData()).features.map(f => f.properties)")
     parks = life_circle.distances["park"]
     assert len(homes) == len(parks) and page.evaluate("map.getLayoutProperty('coverage', 'visibility')") == "visible"

@@ -191,10 +191,10 @@ async function drawMap() {
   const optional = (layer) => layer.catch((problem) => { if (problem.status === 401) throw problem; return none; });  // drawn without it
   const loaded = Promise.all([features("areas", { kind: "street" }), features("areas", { kind: "committee" }), optional(features("buildings")),
                               optional(features("facilities")), optional(deviceLayer()), optional(api("/api/network/ways")),
-                              optional(coverageHomes())]);
+                              latestLifeCircle().catch((problem) => { if (problem.status === 401) throw problem; return null; })]);
   await new Promise((resolve) => map.once("load", resolve));
-  let buildings, facilities, devices, ways, homes;
-  [streets, committees, buildings, facilities, devices, ways, homes] = await loaded;
+  let buildings, facilities, devices, ways;
+  [streets, committees, buildings, facilities, devices, ways] = await loaded;
   map.addSource("streets", { type: "geojson", data: streets, promoteId: "code" });
   map.addSource("committees", { type: "geojson", data: committees });
   map.addSource("buildings", { type: "geojson", data: buildings });
@@ -203,7 +203,7 @@ async function drawMap() {
   map.addSource("cases", { type: "geojson", data: none });
   map.addSource("case-density", { type: "geojson", data: none, ...CASE_DENSITY });
   map.addSource("network", { type: "geojson", data: ways });
-  map.addSource("coverage", { type: "geojson", data: homes });
+  map.addSource("coverage", { type: "geojson", data: none });
   map.addLayer({ id: "street-fill", type: "fill", source: "streets",
                  paint: { "fill-color": ["case", ["boolean", ["feature-state", "hover"], false], wall.on ? "#24406a" : "#cfe0f3",
                                          wall.on ? "#16294a" : "#dfe8f1"], "fill-opacity": 0.8 } });
@@ -360,8 +360,10 @@ function layerSwitches() {
     input.checked = OFF_UNLESS_ASKED.includes(layer) ? shown.has(layer) : !hidden.has(layer);
     input.dataset.layer = layer;
     map.setLayoutProperty(layer, "visibility", input.checked ? "visible" : "none");
+    if (layer === "coverage" && input.checked) showCoverage();
     input.addEventListener("change", () => {
       map.setLayoutProperty(layer, "visibility", input.checked ? "visible" : "none");
+      if (layer === "coverage" && input.checked) showCoverage();
       const address = new URL(location.href);
       const on = (name) => box.querySelector(`[data-layer=${name}]`).checked;
       const remember = (key, names) => (names.length ? address.searchParams.set(key, names.join(",")) : address.searchParams.delete(key));
@@ -649,12 +651,24 @@ function coverageKind(run) {
   return run.parameters.kinds.includes("park") ? "park" : run.parameters.kinds[0];
 }
 
+/** The latest life-circle run the caller may read (its coverage table feeds a chart, its homes a layer), or null. */
+async function latestLifeCircle() {
+  if (!me.permissions.includes("read:base")) return null;
+  [latestRun = null] = await api("/api/lifecircle/runs?limit=1");
+  return latestRun;
+}
+
+let coverageAsked = false;
+
+/** The homes of the latest run on the map, asked for the first time the layer is shown (it starts hidden). */
+async function showCoverage() {
+  if (coverageAsked || !latestRun || !latestRun.files.includes("origins.geojson")) return;
+  coverageAsked = true;
+  map.getSource("coverage").setData(await coverageHomes());
+}
+
 /** The homes of the latest life-circle run, each ringed by whether its walk to the chosen kind is within the standard. */
 async function coverageHomes() {
-  const none = { type: "FeatureCollection", features: [] };
-  if (!me.permissions.includes("read:base")) return none;
-  [latestRun = null] = await api("/api/lifecircle/runs?limit=1");
-  if (!latestRun || !latestRun.files.includes("origins.geojson")) return none;
   const homes = await api(`/api/lifecircle/runs/${latestRun.run_id}/files/origins.geojson`);
   const kind = coverageKind(latestRun);
   const standard = latestRun.parameters.metres[kind];
