@@ -197,18 +197,12 @@ def cases_from_alerts(session: Session, flow: CaseFlow, now: datetime) -> list[I
         device = session.get(Device, alert.device_id) if alert.device_id else None
         if device is None:
             continue  # an area's indicator: a vital sign for the dashboard, not a place to send anyone
-        title = str(alert.title.get("zh") or alert.rule)
-        report = Report(channel="sensor", title=title[:200], description=str(alert.title.get("en") or ""),
-                        lon=device.lon, lat=device.lat,
-                        category=scenarios[alert.rule], alert_id=alert.id, received_at=alert.opened_at,
-                        external_ref=f"alert:{alert.id}", asset_ref=device.code, household_id=alert.household_id)
         if alert.id in _REFUSED_ALERTS:
             continue
         try:
             with session.begin_nested():
-                intake = report_case(session, PLATFORM_SCOPE, PLATFORM, flow, report, now)
-                if intake.linked and intake.case.alert_id is None:
-                    intake.case.alert_id = alert.id
+                intake = _alert_case(session, PLATFORM_SCOPE, PLATFORM, flow, alert, device, (device.lon, device.lat),
+                                     scenarios[alert.rule], now, received_at=alert.opened_at)
                 if not intake.linked and alert.department and not unknown_departments(session, [alert.department]):
                     _to_responder(session, flow, intake.case, alert.department, now)
         except HuizhiliError as error:
@@ -245,10 +239,17 @@ def case_for_alert(session: Session, scope: Scope, principal: Principal, flow: C
         message = f"alert {alert_id} already is case {taken} (预警 {alert_id} 已立为案件 {taken})"
         raise ConflictError(message)
     device = session.get(Device, alert.device_id) if alert.device_id else None
-    lon, lat = (device.lon, device.lat) if device is not None else _inside(session, alert.committee_code, alert.street_code)
+    place = (device.lon, device.lat) if device is not None else _inside(session, alert.committee_code, alert.street_code)
+    return _alert_case(session, scope, principal, flow, alert, device, place, category, now)
+
+
+def _alert_case(session: Session, scope: Scope, principal: Principal, flow: CaseFlow, alert: Alert, device: Device | None,
+                place: tuple[float | None, float | None], category: str, now: datetime, received_at: datetime | None = None) -> Intake:
+    """An alert taken in as a sensor report at ``place``; a case it joins remembers the alert if it had none."""
     report = Report(channel="sensor", title=str(alert.title.get("zh") or alert.rule)[:200], description=str(alert.title.get("en") or ""),
-                    lon=lon, lat=lat, category=category, alert_id=alert.id, external_ref=f"alert:{alert.id}",
-                    asset_ref=device.code if device is not None else None, household_id=alert.household_id)
+                    lon=place[0], lat=place[1], category=category, alert_id=alert.id, received_at=received_at,
+                    external_ref=f"alert:{alert.id}", asset_ref=device.code if device is not None else None,
+                    household_id=alert.household_id)
     intake = report_case(session, scope, principal, flow, report, now)
     if intake.linked and intake.case.alert_id is None:
         intake.case.alert_id = alert.id
@@ -260,9 +261,14 @@ def _inside(session: Session, *codes: str | None) -> tuple[float | None, float |
     for code in codes:
         boundary = session.scalar(sa.select(Area.geometry).where(Area.code == code)) if code else None
         if boundary is not None:
-            inner = shapely.point_on_surface(boundary)
-            return float(inner.x), float(inner.y)
+            return _inner_point(boundary)
     return None, None
+
+
+def _inner_point(boundary: Any) -> tuple[float, float]:
+    """A point surely inside an area's boundary (its centroid may lie outside)."""
+    inner = shapely.point_on_surface(boundary)
+    return float(inner.x), float(inner.y)
 
 
 _REFUSED_ALERTS: set[int] = set()
@@ -350,8 +356,7 @@ def place_position(session: Session, name: str) -> tuple[float, float]:
     if area is None:
         message = f"the digital base knows no place called {name!r}"
         raise NotFoundError(message)
-    inner = shapely.point_on_surface(area)
-    return float(inner.x), float(inner.y)
+    return _inner_point(area)
 
 
 def _open_case_nearby(session: Session, flow: CaseFlow, category: str, lon: float, lat: float, at: datetime) -> Case | None:
