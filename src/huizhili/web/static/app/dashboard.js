@@ -508,11 +508,15 @@ async function showCounts(code) {
 }
 
 /** The area's vital signs (数字体征), each with its value and warning level colour (蓝/黄/橙/红). */
+/** The vital signs the panel last asked for, and for which area: the chart of the same view reads them, not again. */
+let vitalsRead = { code: undefined, answer: null };
+
 async function showVitals(code) {
   const current = redraw("vitals");
   const list = document.getElementById("vitals");
   if (!me.permissions.includes("read:alerts")) return;
-  const all = await api(`/api/vitals${code ? `?area=${code}` : ""}`);
+  vitalsRead = { code, answer: api(`/api/vitals${code ? `?area=${code}` : ""}`) };
+  const all = await vitalsRead.answer;
   if (!current()) return;
   list.replaceChildren();
   const here = all.filter((vital) => (code ? vital.area_code === code : vital.area_level === "district"));
@@ -712,7 +716,7 @@ function percentAxis() {
 /** A vital sign's last week in the area in view, hour by hour, each point coloured by its warning level. */
 async function vitalChart(view) {
   if (!me.permissions.includes("read:alerts")) return { note: t("no_permission") };
-  const all = await api(`/api/vitals${view.code ? `?area=${view.code}` : ""}`);
+  const all = await (vitalsRead.code === view.code ? vitalsRead.answer : api(`/api/vitals${view.code ? `?area=${view.code}` : ""}`));
   const here = all.filter((vital) => (view.code ? vital.area_code === view.code : vital.area_level === "district"));
   const vital = here.find((found) => found.indicator === chosenVital) || here[0];
   if (!vital) return { note: t("no_vitals") };
