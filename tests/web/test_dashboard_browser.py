@@ -15,6 +15,7 @@ import shapely
 import sqlalchemy as sa
 from browsing import watched
 from PIL import Image
+from waiting import until
 
 from huizhili.base.areas import AreaSpec, upsert_areas
 from huizhili.config import load_settings
@@ -347,7 +348,8 @@ def test_a_street_drills_down_to_a_committee_and_its_charts_show_a_week_the_kpis
     page.get_by_role("button", name="登录").click()
     page.wait_for_function("() => document.querySelector('#view-name').textContent === '徐家汇街道'")
     assert page.evaluate("async () => (await map.getSource('network').getData()).features.length") == ways
-    page.wait_for_function("async () => (await map.getSource('coverage').getData()).features.length > 0")  # asked for when shown
+    until(lambda: page.evaluate("async () => (await map.getSource('coverage').getData()).features.length"),
+          "the homes are drawn once their layer is shown", timeout=30)  # wait_for_function would not await the promise
     homes = page.evaluate("async () => (await map.getSource('coverage').getData()).features.map(f => f.properties)")
     parks = life_circle.distances["park"]
     assert len(homes) == len(parks) and page.evaluate("map.getLayoutProperty('coverage', 'visibility')") == "visible"
