@@ -469,8 +469,9 @@ def test_an_operator_opens_a_case_for_an_alert_which_reaches_the_board_and_then_
     closed = httpx.patch(f"{site.url}/api/facilities/{centre}/status", headers={"Authorization": f"Bearer {token}"},
                          json={"is_open": False, "note": "消杀中"})
     assert closed.status_code == 200, closed.text
-    page.wait_for_function(f"""async () => (await map.getSource('facilities').getData()).features
-                                 .find(f => f.id === {centre}).properties.is_open === false""")  # live, no reload
+    until(lambda: page.evaluate(f"""async () => (await map.getSource('facilities').getData()).features
+                                      .find(f => f.id === {centre}).properties.is_open === false"""),
+          "the closed centre is redrawn from the stream", timeout=30)  # live, no reload
     assert (outside, errors) == ([], [])
 
 
